@@ -1,0 +1,36 @@
+"""Topic and service names of the contract (DESIGN.md): relative, remapped by bringup."""
+
+CAMERA_IMAGE = 'camera/image_raw'
+CAMERA_COMPRESSED = 'camera/image_raw/compressed'
+ODOM = 'odom'
+SCAN = 'scan'
+JOINT_STATES = 'joint_states'
+INSTRUCTION_TEXT = 'instruction_text'
+AUDIO = 'audio'
+INSTRUCTION = 'instruction'
+CMD_VEL_IN = 'cmd_vel_in'
+ARM_CMD_IN = 'arm_cmd_in'
+HEARTBEAT = 'heartbeat'
+CMD_VEL = 'cmd_vel'
+ARM_CMD = 'arm_cmd'
+ESTOP = 'estop'
+EPISODE_RESULT = 'episode_result'
+GROUND_TRUTH = 'ground_truth/odom'
+DIAGNOSTICS = '/diagnostics'
+CLOCK = '/clock'
+
+# Private names (relative to the node): `~/state`, `~/status`, `~/action_chunk`, ...
+SAFETY_STATE = '~/state'
+POLICY_STATUS = '~/status'
+ACTION_CHUNK = '~/action_chunk'
+DEBUG_IMAGE = '~/debug/image'
+TRIGGER_ESTOP = '~/trigger_estop'
+RESET_ESTOP = '~/reset_estop'
+START_EPISODE = '~/start_episode'
+
+# Default node names (the `<safety node>` of `<safety node>/trigger_estop` etc.).
+SAFETY_NODE = 'safety_gate'
+POLICY_NODE = 'policy_node'
+INSTRUCTION_NODE = 'instruction_node'
+BASE_DRIVER_NODE = 'base_driver'
+SIM_NODE = 'mujoco_sim'

@@ -1,0 +1,57 @@
+"""The shared test helpers behave as documented (they guard every other package's tests)."""
+
+import os
+import time
+
+import pytest
+from std_msgs.msg import String
+from vla_testing.lint import forbidden_imports
+from vla_testing.ros import MessageCollector, pick_domain_id, wait_for, wait_for_subscribers
+
+
+def test_wait_for_raises_with_description():
+    with pytest.raises(AssertionError, match='the impossible'):
+        wait_for(lambda: False, timeout=0.05, what='the impossible')
+
+
+def test_wait_for_returns_when_true():
+    start = time.monotonic()
+    flag = {'t': start + 0.05}
+    wait_for(lambda: time.monotonic() > flag['t'], timeout=2.0)
+    assert time.monotonic() - start < 1.9
+
+
+def test_domain_is_isolated(ros_domain):
+    assert 1 <= ros_domain <= 100
+    assert os.environ['ROS_DOMAIN_ID'] == str(ros_domain)
+    assert 1 <= pick_domain_id(123456) <= 100
+
+
+def test_collector_receives_in_process(ros):
+    node = ros.create_node('helper_test')
+    pub = node.create_publisher(String, 'helper_topic', 10)
+    col = MessageCollector(node, String, 'helper_topic')
+    wait_for_subscribers(pub)
+    for i in range(3):
+        pub.publish(String(data=f'm{i}'))
+    assert col.wait(3, timeout=5).data == 'm2'
+    with pytest.raises(AssertionError):
+        col.wait(1, timeout=0.1, predicate=lambda m: m.data == 'never')
+
+
+def test_forbidden_imports_detects_rclpy(tmp_path):
+    bad = tmp_path / 'bad.py'
+    bad.write_text('import os\nfrom rclpy.node import Node\nimport geometry_msgs.msg\n')
+    good = tmp_path / 'good.py'
+    good.write_text('import math\nfrom . import sibling\n')
+    problems = forbidden_imports([bad, good])
+    assert len(problems) == 2 and all('bad.py' in p for p in problems)
+
+
+def test_node_process_captures_output_and_stops(node_processes):
+    proc = node_processes.python('import time\nprint("hello", flush=True)\ntime.sleep(60)',
+                                 'sleeper')
+    proc.wait_for_output('hello', timeout=10)
+    assert proc.alive()
+    proc.stop(timeout=2)
+    assert not proc.alive()

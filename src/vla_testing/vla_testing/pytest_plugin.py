@@ -1,0 +1,71 @@
+"""pytest plugin (entry point `pytest11`) with fixtures for rclpy tests.
+
+Fixtures:
+  ros_domain     session: an isolated ROS_DOMAIN_ID for this pytest session (set before any
+                 rclpy.init, inherited by child processes).
+  ros            function: a RosTestContext (own rclpy context + spinning executor), torn down
+                 after the test.
+  node_processes function: a factory that starts NodeProcess objects and stops them (no orphans)
+                 after the test; their logs are printed when the test fails.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterator, List
+
+import pytest
+
+from vla_testing.ros import isolate_ros_environment, NodeProcess, pick_domain_id, RosTestContext
+
+
+@pytest.fixture(scope='session')
+def ros_domain() -> int:
+    """Isolated ROS_DOMAIN_ID for the whole session (honours an explicit VLA_TEST_DOMAIN_ID)."""
+    explicit = os.environ.get('VLA_TEST_DOMAIN_ID')
+    domain = int(explicit) if explicit else pick_domain_id()
+    isolate_ros_environment(domain)
+    return domain
+
+
+@pytest.fixture
+def ros(ros_domain: int) -> Iterator[RosTestContext]:
+    """A fresh rclpy context with a background executor; nodes are destroyed afterwards."""
+    ctx = RosTestContext()
+    try:
+        yield ctx
+    finally:
+        ctx.destroy()
+
+
+@pytest.fixture
+def node_processes(ros_domain: int, tmp_path: Any,
+                   request: pytest.FixtureRequest) -> Iterator[Callable[..., NodeProcess]]:
+    """Factory: `start(args, name)` or `start.python(code, name)` -> NodeProcess."""
+    started: List[NodeProcess] = []
+
+    def start(args: List[str], name: str, **kwargs: Any) -> NodeProcess:
+        proc = NodeProcess(args, name, str(tmp_path), **kwargs)
+        started.append(proc)
+        return proc
+
+    def start_python(code: str, name: str, **kwargs: Any) -> NodeProcess:
+        proc = NodeProcess.python(code, name, str(tmp_path), **kwargs)
+        started.append(proc)
+        return proc
+
+    start.python = start_python  # type: ignore[attr-defined]
+    yield start
+    failed = getattr(request.node, 'rep_call', None) is not None and request.node.rep_call.failed
+    for proc in started:
+        proc.stop()
+        if failed:
+            print(f'\n----- output of {proc.name} ({proc.args}) -----\n{proc.output()[-5000:]}')
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    """Record each phase's report on the item so fixtures can see whether the test failed."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, 'rep_' + rep.when, rep)
