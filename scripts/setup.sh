@@ -59,6 +59,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   fi
 fi
 mkdir -p "$STAMPS"
+# Serialise concurrent setups (several shells or test runs) on one workspace.
+exec 9>"$STAMPS/setup.lock"
+flock 9
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 pip_install() {  # pip_install <logname> <pip args...>: quiet on success, the log's tail on failure
