@@ -1,5 +1,7 @@
 # Source this file (bash): `source scripts/activate.sh`
 # Activates .venv/, the ROS 2 installation (system Humble or the Kilted wheels) and install/.
+# colcon's and ROS's setup scripts read unset variables: relax `set -u` while sourcing them.
+_vla_nounset=0; [[ $- == *u* ]] && _vla_nounset=1; set +u
 _vla_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ -n "${ROS_DISTRO:-}" && -f "/opt/ros/${ROS_DISTRO}/setup.bash" ]]; then
   # shellcheck disable=SC1090
@@ -7,6 +9,7 @@ if [[ -n "${ROS_DISTRO:-}" && -f "/opt/ros/${ROS_DISTRO}/setup.bash" ]]; then
 fi
 if [[ ! -f "$_vla_root/.venv/bin/activate" ]]; then
   echo "[activate] no .venv yet: run scripts/setup.sh first" >&2
+  ((_vla_nounset)) && set -u
   return 1 2>/dev/null || exit 1
 fi
 # shellcheck disable=SC1091
@@ -26,3 +29,5 @@ export MUJOCO_GL="${MUJOCO_GL:-egl}"
 export PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-$MUJOCO_GL}"
 export VLA_WS="$_vla_root"
 unset _vla_root
+((_vla_nounset)) && set -u
+unset _vla_nounset
