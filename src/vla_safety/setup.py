@@ -24,6 +24,8 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'safety_gate = vla_safety.safety_gate:main',
+        ],
     },
 )

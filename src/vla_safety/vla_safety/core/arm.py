@@ -1,0 +1,111 @@
+"""Arm limits: end-effector step limits, workspace box, joint limits, joint step per tick.
+
+Positions are in the arm base frame (m), angles in rad. Every function returns finite values
+for finite inputs and reports whether it changed anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence, Tuple
+
+Vec3 = Tuple[float, float, float]
+
+# RealMan RM75 defaults (rm_description/urdf/rm_75.urdf; datasheet: +-178, +-130, +-178,
+# +-135, +-178, +-128, +-360 deg; 180 deg/s for joints 1-2, 225 deg/s for joints 3-7).
+RM75_JOINT_NAMES = tuple(f'joint{i}' for i in range(1, 8))
+RM75_LOWER = (-3.1, -2.268, -3.1, -2.355, -3.1, -2.233, -6.28)
+RM75_UPPER = (3.1, 2.268, 3.1, 2.355, 3.1, 2.233, 6.28)
+RM75_MAX_VELOCITY = (3.14, 3.14, 3.92, 3.92, 3.92, 3.92, 3.92)
+
+
+@dataclass(frozen=True)
+class ArmLimits:
+    """Limits of the arm gate (one value per joint for the joint tuples)."""
+
+    joint_names: Tuple[str, ...] = RM75_JOINT_NAMES
+    joint_lower: Tuple[float, ...] = RM75_LOWER
+    joint_upper: Tuple[float, ...] = RM75_UPPER
+    joint_max_velocity: Tuple[float, ...] = RM75_MAX_VELOCITY
+    joint_limit_margin: float = 0.1
+    joint_velocity_scale: float = 0.5
+    max_translation_step: float = 0.005
+    max_rotation_step: float = 0.02
+    workspace_min: Vec3 = (-0.5, -0.5, 0.0)
+    workspace_max: Vec3 = (0.5, 0.5, 0.3)
+    hold_tolerance: float = 0.01
+    kinematics: str = 'rm75'
+    tool_offset: Vec3 = field(default=(0.0, 0.0, 0.0))
+
+
+def _scale_to(values: Sequence[float], limit: float) -> Tuple[Tuple[float, ...], bool]:
+    """Scale a vector so every component is within +-limit (direction kept)."""
+    peak = max(abs(v) for v in values)
+    if peak <= limit:
+        return tuple(values), False
+    f = limit / peak
+    out = tuple(max(-limit, min(limit, v * f)) for v in values)
+    return out, True
+
+
+def limit_ee_step(delta: Sequence[float], max_translation: float,
+                  max_rotation: float) -> Tuple[Tuple[float, ...], bool]:
+    """[dx, dy, dz, droll, dpitch, dyaw] -> per-tick step limits, direction kept per part."""
+    t, t_lim = _scale_to(delta[:3], max_translation)
+    r, r_lim = _scale_to(delta[3:6], max_rotation)
+    return t + r, t_lim or r_lim
+
+
+def clip_delta_to_box(position: Vec3, delta: Vec3, lo: Vec3,
+                      hi: Vec3) -> Tuple[Vec3, bool]:
+    """Per axis: keep position+delta inside [lo, hi]; from outside, only moves back in.
+
+    Never makes a step larger than commanded, never reverses its sign.
+    """
+    out = []
+    changed = False
+    for p, d, a, b in zip(position, delta, lo, hi):
+        if d > 0.0:
+            nd = min(d, max(0.0, b - p))
+        elif d < 0.0:
+            nd = max(d, min(0.0, a - p))
+        else:
+            nd = 0.0
+        changed = changed or nd != d
+        out.append(nd)
+    return (out[0], out[1], out[2]), changed
+
+
+def box_excess(p: Vec3, lo: Vec3, hi: Vec3) -> float:
+    """Distance from p to the box (0 inside)."""
+    return math.sqrt(sum(max(a - x, 0.0, x - b) ** 2 for x, a, b in zip(p, lo, hi)))
+
+
+def clamp_joints(target: Sequence[float], lower: Sequence[float], upper: Sequence[float],
+                 margin: float) -> Tuple[Tuple[float, ...], bool]:
+    """Clamp each joint into [lower + margin, upper - margin]."""
+    out = tuple(max(lo + margin, min(hi - margin, q))
+                for q, lo, hi in zip(target, lower, upper))
+    return out, any(a != b for a, b in zip(out, target))
+
+
+def step_joints(target: Sequence[float], previous: Sequence[float],
+                max_step: Sequence[float]) -> Tuple[Tuple[float, ...], bool]:
+    """Move from `previous` towards `target` by at most `max_step` per joint, all joints
+    scaled by one factor so they arrive together (straight line in joint space)."""
+    deltas = [t - p for t, p in zip(target, previous)]
+    factor = 1.0
+    for d, m in zip(deltas, max_step):
+        if abs(d) > m:
+            factor = min(factor, m / abs(d) if m > 0.0 else 0.0)
+    if factor >= 1.0:
+        return tuple(target), False
+    out = tuple(p + max(-m, min(m, d * factor)) for p, d, m in zip(previous, deltas, max_step))
+    return out, True
+
+
+def clamp_gripper(value: float) -> Tuple[float, bool]:
+    """Gripper opening command into [0, 1] (0 open, 1 closed)."""
+    out = max(0.0, min(1.0, value))
+    return out, out != value

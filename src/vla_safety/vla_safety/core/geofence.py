@@ -1,0 +1,172 @@
+"""Geofence for the base: a simple polygon in the odometry frame with short-horizon clipping.
+
+The base centre is predicted `horizon` seconds ahead along the commanded planar velocity
+(expressed in the odometry frame). If the prediction comes closer to the boundary than
+`margin` (inside) the velocity component along the outward normal of the offending edge is
+removed, so sliding along the fence and motion back inside remain possible. A command that
+still violates after a few projections (corners, narrow notches) loses its planar part.
+Rotation is never clipped: the margin should cover the footprint's circumradius.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Sequence, Tuple
+
+from .limits import Twist2D
+
+Point = Tuple[float, float]
+
+
+class GeofenceError(ValueError):
+    """A polygon that cannot serve as a geofence."""
+
+
+def _segments_intersect(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
+    def orient(a: Point, b: Point, c: Point) -> float:
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+    d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
+    d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+class Polygon:
+    """A simple (non self-intersecting) polygon, stored counter-clockwise."""
+
+    def __init__(self, vertices: Sequence[Point]) -> None:
+        pts = [(float(x), float(y)) for x, y in vertices]
+        if len(pts) < 3:
+            raise GeofenceError(f'a polygon needs at least 3 vertices, got {len(pts)}')
+        if not all(math.isfinite(c) for p in pts for c in p):
+            raise GeofenceError('polygon vertices must be finite')
+        area2 = sum(pts[i][0] * pts[(i + 1) % len(pts)][1] - pts[(i + 1) % len(pts)][0]
+                    * pts[i][1] for i in range(len(pts)))
+        if abs(area2) < 1e-9:
+            raise GeofenceError('polygon has zero area')
+        if area2 < 0:
+            pts.reverse()
+        n = len(pts)
+        for i in range(n):
+            for j in range(i + 1, n):
+                if j in (i, (i + 1) % n) or i == (j + 1) % n:
+                    continue
+                if _segments_intersect(pts[i], pts[(i + 1) % n], pts[j], pts[(j + 1) % n]):
+                    raise GeofenceError('polygon edges intersect (not a simple polygon)')
+        for i in range(n):
+            a, b = pts[i], pts[(i + 1) % n]
+            if math.hypot(b[0] - a[0], b[1] - a[1]) < 1e-9:
+                raise GeofenceError('polygon has a repeated vertex')
+        self.vertices: List[Point] = pts
+
+    @classmethod
+    def from_flat(cls, flat: Sequence[float]) -> 'Polygon':
+        """[x0, y0, x1, y1, ...] (the ROS parameter form) -> Polygon."""
+        if len(flat) % 2:
+            raise GeofenceError(f'flat polygon needs an even number of values, got {len(flat)}')
+        return cls([(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)])
+
+    def contains(self, p: Point) -> bool:
+        """Point-in-polygon (even-odd rule); points on the boundary may go either way."""
+        x, y = p
+        inside = False
+        n = len(self.vertices)
+        for i in range(n):
+            x1, y1 = self.vertices[i]
+            x2, y2 = self.vertices[(i + 1) % n]
+            if (y1 > y) != (y2 > y):
+                xc = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+                if x < xc:
+                    inside = not inside
+        return inside
+
+    def nearest_edge(self, p: Point) -> Tuple[float, int]:
+        """(distance to the boundary, index of the nearest edge)."""
+        best, best_i = math.inf, 0
+        n = len(self.vertices)
+        for i in range(n):
+            ax, ay = self.vertices[i]
+            bx, by = self.vertices[(i + 1) % n]
+            ex, ey = bx - ax, by - ay
+            t = ((p[0] - ax) * ex + (p[1] - ay) * ey) / (ex * ex + ey * ey)
+            t = max(0.0, min(1.0, t))
+            d = math.hypot(p[0] - (ax + t * ex), p[1] - (ay + t * ey))
+            if d < best:
+                best, best_i = d, i
+        return best, best_i
+
+    def signed_distance(self, p: Point) -> float:
+        """Distance to the boundary: positive inside, negative outside."""
+        d, _ = self.nearest_edge(p)
+        return d if self.contains(p) else -d
+
+    def outward_normal(self, edge: int) -> Point:
+        """Unit normal of edge `edge` pointing out of the (counter-clockwise) polygon."""
+        ax, ay = self.vertices[edge]
+        bx, by = self.vertices[(edge + 1) % len(self.vertices)]
+        ex, ey = bx - ax, by - ay
+        norm = math.hypot(ex, ey)
+        return (ey / norm, -ex / norm)
+
+
+@dataclass(frozen=True)
+class GeofenceConfig:
+    """`polygon` flat [x0, y0, ...] in the odometry frame (m); horizon (s); margin (m)."""
+
+    polygon: Tuple[float, ...] = (-5.0, -5.0, 5.0, -5.0, 5.0, 5.0, -5.0, 5.0)
+    horizon: float = 0.5
+    margin: float = 0.25
+
+
+class Geofence:
+    """Clip planar motion that would leave the polygon within the horizon."""
+
+    SAMPLES = 5        # points checked along the predicted segment (non-convex fences)
+    PROJECTIONS = 4    # edge projections tried before giving up on the planar part
+
+    def __init__(self, config: GeofenceConfig) -> None:
+        self.config = config
+        self.polygon = Polygon.from_flat(config.polygon)
+
+    def _worst(self, p: Point, v: Point) -> Tuple[float, Point]:
+        h = self.config.horizon
+        worst, worst_pt = math.inf, p
+        for k in range(1, self.SAMPLES + 1):
+            s = h * k / self.SAMPLES
+            q = (p[0] + v[0] * s, p[1] + v[1] * s)
+            d = self.polygon.signed_distance(q)
+            if d < worst:
+                worst, worst_pt = d, q
+        return worst, worst_pt
+
+    def clip(self, x: float, y: float, yaw: float, cmd: Twist2D) -> Tuple[Twist2D, bool]:
+        """Return (command, whether it was clipped) for the base at pose (x, y, yaw)."""
+        if cmd.vx == 0.0 and cmd.vy == 0.0:
+            return cmd, False
+        c, s = math.cos(yaw), math.sin(yaw)
+        v = (c * cmd.vx - s * cmd.vy, s * cmd.vx + c * cmd.vy)
+        p = (x, y)
+        # Never end up closer to (or further beyond) the boundary than now, nor inside the
+        # margin band: this is what lets a base that is outside drive back in.
+        floor = min(self.config.margin, self.polygon.signed_distance(p))
+        clipped = False
+        ok = False
+        for _ in range(self.PROJECTIONS):
+            worst, worst_pt = self._worst(p, v)
+            if worst >= floor - 1e-9:
+                ok = True
+                break
+            _, edge = self.polygon.nearest_edge(worst_pt)
+            n = self.polygon.outward_normal(edge)
+            vn = v[0] * n[0] + v[1] * n[1]
+            if vn <= 1e-12:
+                break
+            v = (v[0] - vn * n[0], v[1] - vn * n[1])
+            clipped = True
+        if not ok:
+            v = (0.0, 0.0)
+            clipped = True
+        if not clipped:
+            return cmd, False
+        return Twist2D(c * v[0] + s * v[1], -s * v[0] + c * v[1], cmd.wz), True

@@ -1,0 +1,138 @@
+"""Watchdogs, the latched e-stop and the supervisor that combines them with the reset rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from .reasons import Reason, RESET_BLOCKING, reason_names
+
+
+class Watchdog:
+    """Freshness of one input: fed on arrival, stale after `timeout` seconds.
+
+    A clock that jumps backwards (simulation reset) makes the input stale until it is fed
+    again: fail closed rather than trust an age that cannot be computed.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = float(timeout)
+        self.last: Optional[float] = None
+
+    def feed(self, now: float) -> None:
+        self.last = now
+
+    def clear(self) -> None:
+        self.last = None
+
+    def age(self, now: float) -> Optional[float]:
+        """Seconds since the last feed, None when never fed."""
+        return None if self.last is None else now - self.last
+
+    def fresh(self, now: float) -> bool:
+        age = self.age(now)
+        return age is not None and 0.0 <= age <= self.timeout
+
+
+class EStopLatch:
+    """Latched emergency stop: engaging is idempotent, only `release` clears it."""
+
+    def __init__(self) -> None:
+        self.engaged = False
+        self.reason = ''
+        self.engaged_at: Optional[float] = None
+        self.count = 0
+
+    def engage(self, reason: str, now: float) -> bool:
+        """Engage; return True when it was not engaged before."""
+        if self.engaged:
+            return False
+        self.engaged, self.reason, self.engaged_at = True, reason or 'unspecified', now
+        self.count += 1
+        return True
+
+    def release(self) -> None:
+        self.engaged, self.reason, self.engaged_at = False, '', None
+
+
+@dataclass(frozen=True)
+class SupervisorConfig:
+    """Timeouts (s), requirements, and the e-stop reset rule shared by both gate modes."""
+
+    command_timeout: float = 0.25
+    heartbeat_timeout: float = 0.5
+    require_heartbeat: bool = True
+    reset_quiet_time: float = 0.5
+    start_latched: bool = False
+
+
+class Supervisor:
+    """Command and heartbeat watchdogs, the e-stop latch and its reset rule (both modes).
+
+    Sensor watchdogs belong to the gates, which pass their faults to `try_reset`.
+    """
+
+    def __init__(self, config: SupervisorConfig) -> None:
+        self.config = config
+        self.command = Watchdog(config.command_timeout)
+        self.heartbeat = Watchdog(config.heartbeat_timeout)
+        self.estop = EStopLatch()
+        self.last_nonzero_command: Optional[float] = None
+        if config.start_latched:
+            self.estop.engage('start_latched: reset required before the first motion', 0.0)
+
+    def reconfigure(self, config: SupervisorConfig) -> None:
+        """New timeouts and rules, keeping what was received so far."""
+        self.config = config
+        self.command.timeout = config.command_timeout
+        self.heartbeat.timeout = config.heartbeat_timeout
+
+    def on_command(self, now: float, is_zero: bool) -> None:
+        """A command arrived (valid or not); non-zero and rejected ones restart the quiet time."""
+        self.command.feed(now)
+        if not is_zero:
+            self.last_nonzero_command = now
+
+    def on_heartbeat(self, now: float) -> None:
+        self.heartbeat.feed(now)
+
+    def faults(self, now: float) -> Reason:
+        """The stop reasons from the latch, the command and the heartbeat at `now`."""
+        reasons = Reason.NONE
+        if self.estop.engaged:
+            reasons |= Reason.ESTOP
+        if self.command.last is None:
+            reasons |= Reason.NO_COMMAND
+        elif not self.command.fresh(now):
+            reasons |= Reason.COMMAND_TIMEOUT
+        if self.config.require_heartbeat and not self.heartbeat.fresh(now):
+            reasons |= Reason.HEARTBEAT_LOST
+        return reasons
+
+    def command_age(self, now: float) -> float:
+        """Seconds since the last command, -1 when none since start or reset."""
+        age = self.command.age(now)
+        return -1.0 if age is None else age
+
+    def engage(self, reason: str, now: float) -> bool:
+        return self.estop.engage(reason, now)
+
+    def try_reset(self, now: float, other_faults: Reason) -> Tuple[bool, str]:
+        """Release the latch if the command has been zero/absent long enough and nothing else
+        is wrong. `other_faults` are the gate's current faults (sensors, rejected command).
+        """
+        if not self.estop.engaged:
+            return True, 'e-stop was not engaged'
+        quiet = self.config.reset_quiet_time
+        if self.last_nonzero_command is not None:
+            since = now - self.last_nonzero_command
+            if since < quiet:
+                return False, (f'refused: a non-zero command arrived {max(since, 0.0):.3f} s '
+                               f'ago; the command must be zero or absent for {quiet:.3f} s')
+        blocking = Reason(int(other_faults | self.faults(now)) & int(RESET_BLOCKING))
+        if blocking:
+            return False, 'refused: active fault(s) ' + ', '.join(reason_names(blocking))
+        self.estop.release()
+        # Motion needs a command that arrives after the reset.
+        self.command.clear()
+        return True, 'e-stop released'

@@ -1,0 +1,320 @@
+"""`safety_gate`: the only path to the actuators (thin rclpy node over `vla_safety.core`).
+
+Base mode: `cmd_vel_in` (Twist) -> `cmd_vel`, published on a fixed-rate timer, always (zeros
+when stopping), plus right after each command when `publish_on_input` is set.
+Arm mode: `arm_cmd_in` (ArmCommand) -> `arm_cmd`, streamed on the timer; one MODE_STOP on a
+fault, then nothing.
+Both: `estop` (true engages, latched; false is ignored), `heartbeat`, `~/trigger_estop`,
+`~/reset_estop`, `~/state` (latched), `/diagnostics`.
+
+Engaging the e-stop publishes the stop from the callback itself, not on the next tick.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, List, Optional, Tuple, Union
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from sensor_msgs.msg import JointState, LaserScan
+from std_msgs.msg import Bool, Header
+from vla_common import topics
+from vla_common.node_main import run_node
+from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from vla_msgs.msg import ArmCommand, SafetyState
+from vla_msgs.srv import Estop
+
+from vla_safety.core.config import (ArmGateConfig, BaseGateConfig, build, ConfigError, SPECS,
+                                    with_changes)
+from vla_safety.core.gate import (ArmDecision, ArmGate, ArmInput, ArmOutput, BaseDecision,
+                                  BaseGate)
+from vla_safety.core.limits import Twist2D
+from vla_safety.core.reasons import GateState, Reason, reason_names, STOP_REASONS
+from vla_safety.parameters import declare_parameters
+
+Decision = Union[BaseDecision, ArmDecision]
+
+_NAN_TWIST = Twist2D(math.nan, math.nan, math.nan)
+
+
+def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
+    """Yaw (rad) of a quaternion (REP-103, rotation about z)."""
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+class SafetyGateNode(Node):
+    """The safety gate node; all decisions are made by `BaseGate` / `ArmGate`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(topics.SAFETY_NODE, **kwargs)
+        self._values = declare_parameters(self)
+        self._settings, config = build(self._values)
+        self._base = isinstance(config, BaseGateConfig)
+        self._base_gate = BaseGate(config) if isinstance(config, BaseGateConfig) else None
+        self._arm_gate = ArmGate(config) if isinstance(config, ArmGateConfig) else None
+        self._gate: Union[BaseGate, ArmGate] = self._base_gate or self._arm_gate  # type: ignore
+        self._ros_time = self._settings.time_source == 'ros'
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._last_key: Optional[Tuple[int, int, str]] = None
+        self._last_sent_twist = Twist()
+        self._last_sent_arm = ArmCommand(mode=ArmCommand.MODE_STOP)
+        self._last_decision: Optional[Decision] = None
+        self._published = 0
+
+        if self._base:
+            self._cmd_pub = self.create_publisher(Twist, topics.CMD_VEL, COMMAND_QOS)
+            self.create_subscription(Twist, topics.CMD_VEL_IN, self._on_twist, COMMAND_QOS)
+            self.create_subscription(Odometry, topics.ODOM, self._on_odom, SENSOR_QOS)
+            self.create_subscription(LaserScan, topics.SCAN, self._on_scan, SENSOR_QOS)
+        else:
+            self._arm_pub = self.create_publisher(ArmCommand, topics.ARM_CMD, COMMAND_QOS)
+            self.create_subscription(ArmCommand, topics.ARM_CMD_IN, self._on_arm_command,
+                                     COMMAND_QOS)
+            self.create_subscription(JointState, topics.JOINT_STATES, self._on_joint_states,
+                                     SENSOR_QOS)
+        # E-stop: the latched subscription gets the last value from transient-local publishers
+        # (an e-stop asserted before the gate started); the best-effort volatile one matches
+        # every publisher, so a default-QoS `estop` publisher cannot be silently incompatible.
+        # Duplicates are harmless: engaging is idempotent.
+        self.create_subscription(Bool, topics.ESTOP, self._on_estop, LATCHED_QOS)
+        self.create_subscription(Bool, topics.ESTOP, self._on_estop, SENSOR_QOS)
+        self.create_subscription(Header, topics.HEARTBEAT, self._on_heartbeat, COMMAND_QOS)
+        self._state_pub = self.create_publisher(SafetyState, topics.SAFETY_STATE, LATCHED_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
+        self.create_service(Estop, topics.TRIGGER_ESTOP, self._on_trigger)
+        self.create_service(Estop, topics.RESET_ESTOP, self._on_reset)
+        # Steady-clock timers: a stalled /clock (paused simulator) must not stop the zeros.
+        self.create_timer(1.0 / self._settings.rate, self._on_tick, clock=self._steady)
+        self.create_timer(1.0 / self._settings.state_rate, self._on_status_timer,
+                          clock=self._steady)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.get_logger().info(
+            f'safety gate up: mode={self._settings.mode} rate={self._settings.rate:g} Hz '
+            f'time_source={self._settings.time_source} '
+            f'start_latched={config.supervisor.start_latched}')
+        self._on_tick()
+
+    # --- time ---------------------------------------------------------------------------------
+    def _now(self) -> float:
+        if self._ros_time:
+            return self.get_clock().now().nanoseconds * 1e-9
+        return time.monotonic()
+
+    # --- inputs -------------------------------------------------------------------------------
+    def _on_twist(self, msg: Twist) -> None:
+        now = self._now()
+        lin, ang = msg.linear, msg.angular
+        fields = (lin.x, lin.y, lin.z, ang.x, ang.y, ang.z)
+        # NaN/Inf anywhere rejects the whole command, even in axes a planar base ignores.
+        cmd = (Twist2D(lin.x, lin.y, ang.z) if all(math.isfinite(v) for v in fields)
+               else _NAN_TWIST)
+        assert self._base_gate is not None
+        self._base_gate.on_command(cmd, now)
+        if self._settings.publish_on_input:
+            self._publish(self._base_gate.step(now))
+
+    def _on_arm_command(self, msg: ArmCommand) -> None:
+        assert self._arm_gate is not None
+        self._arm_gate.on_command(ArmInput(int(msg.mode), tuple(msg.ee_delta),
+                                           tuple(msg.joint_positions), float(msg.gripper)),
+                                  self._now())
+
+    def _on_odom(self, msg: Odometry) -> None:
+        p, q = msg.pose.pose.position, msg.pose.pose.orientation
+        assert self._base_gate is not None
+        self._base_gate.on_odom(p.x, p.y, yaw_from_quaternion(q.x, q.y, q.z, q.w), self._now())
+
+    def _on_scan(self, msg: LaserScan) -> None:
+        assert self._base_gate is not None
+        if not self._base_gate.on_scan(msg.angle_min, msg.angle_increment, msg.range_min,
+                                       msg.range_max, msg.ranges, self._now()):
+            self.get_logger().warn('dropped a LaserScan with unusable geometry',
+                                   throttle_duration_sec=5.0)
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        assert self._arm_gate is not None
+        if not self._arm_gate.on_joint_states(list(msg.name), list(msg.position), self._now()):
+            self.get_logger().warn('dropped joint_states: missing joints or non-finite values',
+                                   throttle_duration_sec=5.0)
+
+    def _on_heartbeat(self, msg: Header) -> None:
+        self._gate.on_heartbeat(self._now())
+
+    def _on_estop(self, msg: Bool) -> None:
+        if msg.data:
+            self._engage('estop topic')
+        else:
+            self.get_logger().info('estop=false received: ignored (reset only via '
+                                   f'{self.get_name()}/reset_estop)',
+                                   throttle_duration_sec=5.0)
+
+    def _engage(self, reason: str) -> None:
+        now = self._now()
+        newly = self._gate.engage_estop(reason, now)
+        self._publish(self._gate.step(now))   # the stop goes out now, not on the next tick
+        if newly:
+            self.get_logger().warn(f'E-STOP engaged: {reason}')
+
+    def _on_trigger(self, request: Estop.Request, response: Estop.Response) -> Estop.Response:
+        reason = request.reason or 'trigger_estop service'
+        self._engage(reason)
+        response.success = True
+        response.message = f'e-stop engaged ({self._gate.supervisor.estop.reason})'
+        return response
+
+    def _on_reset(self, request: Estop.Request, response: Estop.Response) -> Estop.Response:
+        now = self._now()
+        ok, message = self._gate.reset_estop(now)
+        response.success, response.message = ok, message
+        log = self.get_logger()
+        (log.info if ok else log.warn)(f'reset_estop ({request.reason or "no reason"}): '
+                                       f'{message}')
+        self._publish(self._gate.step(now))
+        return response
+
+    # --- outputs ------------------------------------------------------------------------------
+    def _on_tick(self) -> None:
+        self._publish(self._gate.step(self._now()))
+
+    def _publish(self, decision: Decision) -> None:
+        if isinstance(decision, BaseDecision):
+            msg = Twist()
+            msg.linear.x, msg.linear.y, msg.angular.z = decision.cmd.as_tuple()
+            self._cmd_pub.publish(msg)
+            self._last_sent_twist = msg
+            self._published += 1
+        elif decision.output is not None:
+            msg_arm = self._arm_message(decision.output)
+            self._arm_pub.publish(msg_arm)
+            self._last_sent_arm = msg_arm
+            self._published += 1
+        previous = self._last_decision
+        self._last_decision = decision
+        key = (int(decision.state), int(decision.reasons), decision.estop_reason)
+        if key != self._last_key:
+            self._last_key = key
+            self._publish_state(decision)
+            self._log_change(previous, decision)
+
+    def _arm_message(self, out: ArmOutput) -> ArmCommand:
+        msg = ArmCommand()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.mode = out.mode
+        msg.ee_delta = [float(v) for v in out.ee_delta]
+        msg.joint_positions = [float(v) for v in out.joint_positions]
+        msg.gripper = float(out.gripper)
+        return msg
+
+    def _log_change(self, previous: Optional[Decision], decision: Decision) -> None:
+        stops = int(decision.reasons) & int(STOP_REASONS)
+        old_stops = int(previous.reasons) & int(STOP_REASONS) if previous else -1
+        if stops == old_stops and (previous is None or previous.state == decision.state):
+            return
+        names = ', '.join(reason_names(decision.reasons)) or 'none'
+        text = f'state {GateState(decision.state).name}: {names}'
+        if decision.state in (GateState.OK, GateState.LIMITED):
+            self.get_logger().info(text)
+        else:
+            self.get_logger().warn(text)
+
+    def _state_message(self, decision: Decision) -> SafetyState:
+        msg = SafetyState()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.mode = SafetyState.MODE_BASE if self._base else SafetyState.MODE_ARM
+        msg.state = int(decision.state)
+        msg.reasons = int(decision.reasons)
+        msg.reason_names = reason_names(decision.reasons)
+        msg.command_age = float(decision.command_age)
+        msg.estop_reason = decision.estop_reason
+        msg.interventions = int(self._gate.interventions)
+        msg.cmd_vel_sent = self._last_sent_twist
+        msg.arm_cmd_sent = self._last_sent_arm
+        return msg
+
+    def _publish_state(self, decision: Decision) -> None:
+        self._state_pub.publish(self._state_message(decision))
+
+    def _on_status_timer(self) -> None:
+        decision = self._last_decision
+        if decision is None:
+            return
+        self._publish_state(decision)
+        self._diag_pub.publish(self._diagnostics(decision))
+
+    def _diagnostics(self, decision: Decision) -> DiagnosticArray:
+        status = DiagnosticStatus()
+        status.name = f'{self.get_name()}: safety gate ({self._settings.mode})'
+        status.hardware_id = self.get_fully_qualified_name()
+        level = {GateState.OK: DiagnosticStatus.OK, GateState.LIMITED: DiagnosticStatus.OK,
+                 GateState.STOPPED: DiagnosticStatus.WARN,
+                 GateState.ESTOP: DiagnosticStatus.ERROR}[GateState(decision.state)]
+        status.level = level
+        names = reason_names(decision.reasons)
+        status.message = GateState(decision.state).name + (
+            ': ' + ', '.join(names) if names else '')
+        values: List[Tuple[str, str]] = [
+            ('state', GateState(decision.state).name),
+            ('reasons', ','.join(names)),
+            ('command_age', f'{decision.command_age:.3f}'),
+            ('estop_reason', decision.estop_reason),
+            ('interventions', str(self._gate.interventions)),
+            ('published', str(self._published)),
+            ('rate_hz', f'{self._settings.rate:g}'),
+        ]
+        if isinstance(decision, ArmDecision) and decision.ee_position is not None:
+            values.append(('ee_position', ','.join(f'{v:.3f}' for v in decision.ee_position)))
+        status.values = [KeyValue(key=k, value=v) for k, v in values]
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [status]
+        return array
+
+    # --- parameters ---------------------------------------------------------------------------
+    def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
+        ours = {p.name: p.value for p in params if p.name in SPECS}
+        if not ours:
+            return SetParametersResult(successful=True)
+        try:
+            values = with_changes(self._values, ours)
+            _, config = build(values)
+        except ConfigError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        self._values = values
+        self._gate.reconfigure(config)  # type: ignore[arg-type]
+        self.get_logger().info('parameters changed: ' + ', '.join(
+            f'{k}={v}' for k, v in sorted(ours.items())))
+        return SetParametersResult(successful=True)
+
+    # --- shutdown -----------------------------------------------------------------------------
+    def destroy_node(self) -> None:
+        """Best effort: a last stop and an INACTIVE state before going away (drivers must
+        still have their own command timeout: a killed process sends nothing)."""
+        try:
+            if self._base:
+                self._cmd_pub.publish(Twist())
+            else:
+                self._arm_pub.publish(ArmCommand(mode=ArmCommand.MODE_STOP))
+            decision = self._last_decision
+            if decision is not None:
+                msg = self._state_message(decision)
+                msg.state = SafetyState.STATE_STOPPED
+                msg.reasons = int(decision.reasons) | int(Reason.INACTIVE)
+                msg.reason_names = reason_names(msg.reasons)
+                self._state_pub.publish(msg)
+        except Exception:  # noqa: BLE001 - the context may already be shut down
+            pass
+        super().destroy_node()
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    return run_node(SafetyGateNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
