@@ -1,0 +1,264 @@
+"""The 8 Korean navigation scenarios, their canonical instructions and a paraphrase table.
+
+Scenario ids are `{1,2}box_{vert,hori}_{left,right}`: one or two boxes between the robot and
+the cup, placed lengthwise (`vert`) or crosswise (`hori`), passed on the left or the right.
+The seed examples fix four of them; the other four follow the same pattern:
+
+| id | manoeuvre | canonical Korean |
+|---|---|---|
+| 1box_vert_{side} | around (돌아서) | 박스를 {side}으로 돌아서 컵까지 가세요 |
+| 1box_hori_{side} | avoid (피해서) | 박스를 {side}으로 피해서 컵까지 가세요 |
+| 2box_vert_{side} | between (사이) | 두 박스 사이 {side} 경로로 컵까지 가세요 |
+| 2box_hori_{side} | avoid (피해서) | 두 박스를 {side}으로 피해서 컵까지 가세요 |
+
+Two boxes + "around" is not one of the 8 (it is still understood, with an empty scenario).
+
+`PARAPHRASES[scenario]` lists Korean, English and mixed paraphrases (the canonical Korean
+first); `split_paraphrases` gives a deterministic train / held-out split that keeps the left and
+right versions of one phrasing on the same side of the split. Pure Python, no rclpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+LEFT = 'left'
+RIGHT = 'right'
+AROUND = 'around'
+AVOID = 'avoid'
+BETWEEN = 'between'
+
+SCENARIOS: Tuple[str, ...] = (
+    '1box_vert_left', '1box_vert_right', '1box_hori_left', '1box_hori_right',
+    '2box_vert_left', '2box_vert_right', '2box_hori_left', '2box_hori_right',
+)
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """What a scenario id means: obstacle count, layout, side and the manoeuvre it implies."""
+
+    scenario: str
+    obstacle_count: int
+    layout: str       # 'vert' (lengthwise) or 'hori' (crosswise)
+    side: str         # 'left' or 'right'
+    maneuver: str     # 'around', 'avoid' or 'between'
+
+
+#: (obstacle count, manoeuvre) -> layout; the inverse of the table in the module docstring.
+_LAYOUT_BY_MANEUVER = {(1, AROUND): 'vert', (1, AVOID): 'hori',
+                       (2, BETWEEN): 'vert', (2, AVOID): 'hori'}
+_MANEUVER_BY_LAYOUT = {(count, layout): maneuver
+                       for (count, maneuver), layout in _LAYOUT_BY_MANEUVER.items()}
+
+_SCENARIO_RE = re.compile(r'^([12])box_(vert|hori)_(left|right)$')
+
+
+def scenario_id(obstacle_count: int, maneuver: str, side: str) -> str:
+    """Scenario id for a count, manoeuvre and side, or '' when it is not one of the 8."""
+    layout = _LAYOUT_BY_MANEUVER.get((obstacle_count, maneuver))
+    if layout is None or side not in (LEFT, RIGHT):
+        return ''
+    return f'{obstacle_count}box_{layout}_{side}'
+
+
+def parse_scenario(scenario: str) -> ScenarioSpec:
+    """Inverse of `scenario_id`; raises ValueError on an unknown id."""
+    match = _SCENARIO_RE.match(scenario)
+    if not match:
+        raise ValueError(f'unknown scenario {scenario!r} (expected one of {SCENARIOS})')
+    count, layout, side = int(match.group(1)), match.group(2), match.group(3)
+    return ScenarioSpec(scenario, count, layout, side, _MANEUVER_BY_LAYOUT[(count, layout)])
+
+
+def mirror_scenario(scenario: str) -> str:
+    """The same scenario passed on the other side (e.g. for mirrored data augmentation)."""
+    spec = parse_scenario(scenario)
+    other = RIGHT if spec.side == LEFT else LEFT
+    return f'{spec.obstacle_count}box_{spec.layout}_{other}'
+
+
+_SIDE_KO = {LEFT: '왼쪽', RIGHT: '오른쪽'}
+
+#: The canonical Korean instruction of each scenario (the seed sentences and their mirrors).
+CANONICAL_KO: Dict[str, str] = {}
+#: The canonical English instruction the normaliser produces for each scenario.
+CANONICAL_EN: Dict[str, str] = {}
+for _sc in SCENARIOS:
+    _spec = parse_scenario(_sc)
+    _ko, _en = _SIDE_KO[_spec.side], _spec.side
+    if _spec.maneuver == AROUND:
+        CANONICAL_KO[_sc] = f'박스를 {_ko}으로 돌아서 컵까지 가세요'
+        CANONICAL_EN[_sc] = f'go around the {_en} side of the box, then go to the cup'
+    elif _spec.maneuver == BETWEEN:
+        CANONICAL_KO[_sc] = f'두 박스 사이 {_ko} 경로로 컵까지 가세요'
+        CANONICAL_EN[_sc] = f'take the {_en} path between the two boxes, then go to the cup'
+    elif _spec.obstacle_count == 1:
+        CANONICAL_KO[_sc] = f'박스를 {_ko}으로 피해서 컵까지 가세요'
+        CANONICAL_EN[_sc] = f'move {_en} to avoid the box, then go to the cup'
+    else:
+        CANONICAL_KO[_sc] = f'두 박스를 {_ko}으로 피해서 컵까지 가세요'
+        CANONICAL_EN[_sc] = f'move {_en} to avoid the two boxes, then go to the cup'
+del _sc, _spec, _ko, _en
+
+# Paraphrase templates per (count, layout). Placeholders are filled per side:
+# {왼쪽} 왼쪽/오른쪽, {좌측} 좌측/우측, {왼편} 왼편/오른편, {left} left/right.
+# Every template must normalise to its scenario (test_normalizer checks all of them).
+_TEMPLATES: Dict[Tuple[int, str], List[str]] = {
+    (1, 'vert'): [
+        '박스를 {왼쪽}으로 돌아서 컵까지 가',
+        '상자를 {왼쪽}으로 돌아서 컵까지 가 주세요',
+        '{왼쪽}으로 박스를 돌아서 컵으로 가줘',
+        '박스 {왼쪽}으로 돌아 컵까지 가라',
+        '컵까지 가는데 박스를 {왼쪽}으로 돌아가',
+        '박스를 {좌측}으로 돌아서 컵까지 이동하세요',
+        '상자 {왼편}으로 돌아서 컵 쪽으로 가 주세요',
+        '박스를 {왼쪽}으로 우회해서 컵까지 가세요',
+        '박스 {왼쪽}으로 빙 돌아서 컵 있는 곳까지 갈래?',
+        '로봇아, 박스를 {왼쪽}으로 돌아서 컵까지 가 줄래?',
+        '박스 한 개를 {왼쪽}으로 돌아서 컵까지 가세요',
+        '박스를{왼쪽}으로돌아서컵까지가세요',
+        'box를 {왼쪽}으로 돌아서 컵까지 가',
+        '박스를 {left}로 돌아서 cup까지 가세요',
+        'go around the box on the {left} and go to the cup',
+        'Go around the {left} side of the box, then go to the cup.',
+    ],
+    (1, 'hori'): [
+        '박스를 {왼쪽}으로 피해서 컵까지 가',
+        '상자를 {왼쪽}으로 피해서 컵까지 가 주세요',
+        '박스를 {왼쪽}으로 비켜서 컵까지 가줘',
+        '{좌측}으로 박스를 피해 컵으로 이동해',
+        '박스 {왼편}으로 피해서 컵 쪽으로 가라',
+        '컵까지 가되 박스는 {왼쪽}으로 피해 가세요',
+        '박스를 {왼쪽}으로 회피해서 컵까지 가세요',
+        '박스 하나를 {왼쪽}으로 피해서 컵까지 가',
+        '1개의 박스를 {왼쪽}으로 피해서 컵까지 갈래',
+        '박스를{왼쪽}으로피해서컵까지가세요',
+        '박스를 {left}로 피해서 cup까지 가 주세요',
+        'avoid the box on the {left} and go to the cup',
+        'move {left} to avoid the box, then go to the cup',
+        'dodge the box to the {left} and reach the cup!',
+    ],
+    (2, 'vert'): [
+        '두 박스 사이 {왼쪽} 길로 컵까지 가',
+        '박스 두 개 사이 {왼쪽} 경로로 컵까지 가 주세요',
+        '두 상자 사이로 {왼쪽} 경로를 따라 컵까지 가줘',
+        '박스 2개 사이 {좌측} 경로로 컵까지 이동하세요',
+        '두 박스 사이의 {왼편} 길로 컵으로 가라',
+        '박스들 사이 {왼쪽} 경로로 컵까지 가세요',
+        '박스 둘 사이 {왼쪽}으로 컵까지 가',
+        '두 박스 사이로 {왼쪽} 경로 타고 컵까지 갈래?',
+        '2개의 박스 사이 {왼쪽} 경로로 컵까지 가 주세요',
+        '두박스사이{왼쪽}경로로컵까지가세요',
+        '두 박스 가운데 {왼쪽} 길로 컵까지 가세요',
+        '두 box 사이 {left} 경로로 cup까지 가세요',
+        'take the {left} path between the two boxes to the cup',
+        'go between the 2 boxes on the {left} path to the cup',
+    ],
+    (2, 'hori'): [
+        '두 박스를 {왼쪽}으로 피해서 컵까지 가',
+        '박스 두 개를 {왼쪽}으로 피해서 컵까지 가 주세요',
+        '두 상자를 {왼쪽}으로 비켜서 컵까지 가줘',
+        '박스 2개를 {좌측}으로 피해 컵으로 이동하세요',
+        '박스 둘을 {왼편}으로 피해서 컵 쪽으로 가라',
+        '박스들을 {왼쪽}으로 피해서 컵까지 가세요',
+        '상자 두개를 {왼쪽}으로 회피해서 컵까지 갈래',
+        '2개의 상자를 {왼쪽}으로 피해서 컵까지 가 주세요',
+        '두박스를{왼쪽}으로피해서컵까지가',
+        '두 box를 {left}로 피해서 cup까지 가세요',
+        'move {left} to avoid the two boxes, then go to the cup',
+        'avoid both boxes on the {left} and go to the cup',
+        'dodge the 2 boxes to the {left} and reach the cup',
+    ],
+}
+
+_FILL = {
+    LEFT: {'왼쪽': '왼쪽', '좌측': '좌측', '왼편': '왼편', 'left': 'left'},
+    RIGHT: {'왼쪽': '오른쪽', '좌측': '우측', '왼편': '오른편', 'left': 'right'},
+}
+
+
+def _fill(template: str, side: str) -> str:
+    return re.sub(r'\{(왼쪽|좌측|왼편|left)\}', lambda m: _FILL[side][m.group(1)], template)
+
+
+def _build_paraphrases() -> Dict[str, List[str]]:
+    table: Dict[str, List[str]] = {}
+    for sc in SCENARIOS:
+        spec = parse_scenario(sc)
+        texts = [CANONICAL_KO[sc]]
+        texts += [_fill(t, spec.side) for t in _TEMPLATES[(spec.obstacle_count, spec.layout)]]
+        table[sc] = list(dict.fromkeys(texts))
+    return table
+
+
+#: scenario -> paraphrases (Korean, English, mixed); the canonical Korean sentence is first.
+PARAPHRASES: Dict[str, List[str]] = _build_paraphrases()
+
+# Whole-word side terms and their mirror; longest first so 좌회전 wins over nothing shorter.
+_SWAP = {'왼쪽': '오른쪽', '오른쪽': '왼쪽', '왼편': '오른편', '오른편': '왼편',
+         '좌측': '우측', '우측': '좌측', '좌편': '우편', '우편': '좌편',
+         '좌회전': '우회전', '우회전': '좌회전', 'left': 'right', 'right': 'left'}
+_SWAP_RE = re.compile(
+    '|'.join(sorted((k for k in _SWAP if not k.isascii()), key=len, reverse=True))
+    + r'|(?<![A-Za-z])(?:left|right)(?![A-Za-z])', re.IGNORECASE)
+
+
+def swap_sides(text: str) -> str:
+    """Mirror an instruction: 왼쪽↔오른쪽, 왼편↔오른편, 좌측↔우측, 좌회전↔우회전, left↔right.
+
+    Whole terms only (우회 "detour" is not a side), English case preserved. Used by the
+    property test and usable for mirrored data augmentation.
+    """
+    def repl(m: 're.Match[str]') -> str:
+        word = m.group(0)
+        out = _SWAP[word.lower()]
+        if word.isascii():
+            if word.isupper():
+                return out.upper()
+            if word[0].isupper():
+                return out.capitalize()
+        return out
+    return _SWAP_RE.sub(repl, text)
+
+
+def _side_neutral(text: str) -> str:
+    """The text with side words replaced by a placeholder: both mirrors share one key."""
+    return _SWAP_RE.sub('<side>', text.lower())
+
+
+def split_paraphrases(held_out_fraction: float = 0.25, seed: int = 0,
+                      table: Optional[Dict[str, List[str]]] = None
+                      ) -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
+    """Deterministic train / held-out split of a paraphrase table (default `PARAPHRASES`).
+
+    Per scenario, round(fraction * n) paraphrases (at least 1 when the fraction is > 0 and
+    there are 2 or more) are held out, chosen by a SHA-256 rank of (seed, side-neutral text):
+    the left and right versions of one phrasing land on the same side, so a held-out phrasing
+    is unseen for both sides. The canonical Korean sentence always stays in train. The same
+    seed always gives the same split, on every machine and Python version.
+    Returns (train, held_out), each scenario -> list in the table's order.
+    """
+    if not 0.0 <= held_out_fraction < 1.0:
+        raise ValueError(f'held_out_fraction must be in [0, 1), got {held_out_fraction}')
+    table = PARAPHRASES if table is None else table
+
+    def rank(text: str) -> str:
+        return hashlib.sha256(f'{seed}\x00{_side_neutral(text)}'.encode('utf-8')).hexdigest()
+
+    # Rank the side-neutral phrasings once over the whole table, so mirrored scenarios agree.
+    train: Dict[str, List[str]] = {}
+    held: Dict[str, List[str]] = {}
+    for sc, texts in table.items():
+        candidates = [t for t in texts if t != CANONICAL_KO.get(sc)]
+        n_held = int(round(held_out_fraction * len(texts)))
+        if held_out_fraction > 0 and len(texts) >= 2:
+            n_held = max(1, n_held)
+        n_held = min(n_held, len(candidates))
+        chosen = set(sorted(candidates, key=rank)[:n_held])
+        train[sc] = [t for t in texts if t not in chosen]
+        held[sc] = [t for t in texts if t in chosen]
+    return train, held
