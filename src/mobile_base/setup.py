@@ -12,9 +12,12 @@ setup(
     packages=find_packages(exclude=['test', 'test.*']),
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
-        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE, ['package.xml', 'README.md']),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
         ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
+        ('share/' + PACKAGE + '/urdf', glob('urdf/*')),
+        ('share/' + PACKAGE + '/scenarios', glob('scenarios/*.yaml')),
+        ('share/' + PACKAGE + '/docs', glob('docs/*.md')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -24,6 +27,10 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'mujoco_sim = mobile_base.nodes.mujoco_sim:main',
+            'base_driver = mobile_base.nodes.base_driver:main',
+            'expert_node = mobile_base.nodes.expert_node:main',
+        ],
     },
 )

@@ -1,0 +1,339 @@
+"""Navigation scenarios: the YAML file format, seeded placement, and the scenario registry.
+
+A scenario file (see scenarios/*.yaml and docs/mobile_base.md) describes a *distribution* of
+layouts: every number may be given as a value or as a `[low, high]` range sampled uniformly.
+`ScenarioSpec.sample(seed)` turns it into a concrete `ScenarioInstance` (all positions fixed).
+
+Placement draws come from `numpy.random.default_rng(seed)` in a fixed order (start, cup,
+obstacles) that does not depend on the commanded side, so `1box_vert_left` and
+`1box_vert_right` with the same seed have the same layout: only the instruction differs. That
+is what lets a policy learn the side from the words rather than from the picture.
+Start-pose noise comes from a second stream (`default_rng([seed, 1])`) so switching it on
+never moves the obstacles.
+
+The scenario frame is the simulator's world frame (published as `map`): the robot starts near
+the origin facing +x, the cup is ahead, the obstacles in between.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import yaml
+
+from mobile_base.core.geometry import Point, Pose2D, rectangle_corners
+
+SIDE_LEFT = 'left'
+SIDE_RIGHT = 'right'
+SIDES = (SIDE_LEFT, SIDE_RIGHT)
+MANEUVERS = ('around', 'avoid', 'between')
+
+#: The 8 navigation scenarios of the seed design, in canonical order.
+SCENARIO_NAMES = tuple(f'{n}box_{o}_{s}' for n in (1, 2) for o in ('vert', 'hori')
+                       for s in SIDES)
+
+Number = Union[float, int]
+RangeLike = Union[Number, Sequence[Number]]
+
+
+class ScenarioError(ValueError):
+    """A scenario file or name that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """A uniform range [low, high]; low == high is a fixed value."""
+
+    low: float
+    high: float
+
+    @classmethod
+    def parse(cls, value: RangeLike, what: str) -> 'Range':
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return cls(float(value), float(value))
+        if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            low, high = float(value[0]), float(value[1])
+            if not (math.isfinite(low) and math.isfinite(high)) or high < low:
+                raise ScenarioError(f'{what}: range [{low}, {high}] is not low <= high')
+            return cls(low, high)
+        raise ScenarioError(f'{what}: expected a number or [low, high], got {value!r}')
+
+    def sample(self, rng: np.random.Generator) -> float:
+        # Always draw, even for fixed values, so the stream position never depends on them.
+        u = float(rng.uniform())
+        return self.low + u * (self.high - self.low)
+
+    def to_yaml(self) -> Union[float, List[float]]:
+        return self.low if self.low == self.high else [self.low, self.high]
+
+
+@dataclass(frozen=True)
+class ObstacleSpec:
+    """A box: size (length along its x, width along its y, height) and placement ranges."""
+
+    size: Tuple[float, float, float]
+    x: Range
+    y: Range
+    yaw: Range
+
+
+@dataclass(frozen=True)
+class CupSpec:
+    x: Range
+    y: Range
+    radius: float = 0.06
+    height: float = 0.15
+
+
+@dataclass(frozen=True)
+class Obstacle:
+    """A placed box in the scenario frame."""
+
+    x: float
+    y: float
+    yaw: float
+    length: float
+    width: float
+    height: float
+
+    def corners(self) -> List[Point]:
+        return rectangle_corners(self.x, self.y, self.yaw, self.length, self.width)
+
+
+@dataclass(frozen=True)
+class Cup:
+    x: float
+    y: float
+    radius: float
+    height: float
+
+
+@dataclass(frozen=True)
+class ScenarioInstance:
+    """One concrete episode layout."""
+
+    name: str
+    seed: int
+    instruction: str
+    instruction_en: str
+    side: str
+    maneuver: str
+    start: Pose2D
+    cup: Cup
+    obstacles: Tuple[Obstacle, ...]
+    time_limit: float
+    success_radius: float
+    source: str = ''
+
+    @property
+    def route_axis(self) -> Tuple[float, float]:
+        """Unit vector from the start position to the cup (the 'forward' of the task)."""
+        dx, dy = self.cup.x - self.start.x, self.cup.y - self.start.y
+        n = math.hypot(dx, dy) or 1.0
+        return (dx / n, dy / n)
+
+    def route_coordinates(self, x: float, y: float) -> Tuple[float, float]:
+        """(along, lateral) of a point: along the route axis and to its left, from the start."""
+        ax, ay = self.route_axis
+        dx, dy = x - self.start.x, y - self.start.y
+        return (ax * dx + ay * dy, ax * dy - ay * dx)
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """A scenario file: instruction, commanded side and placement ranges."""
+
+    name: str
+    instruction: str
+    side: str
+    obstacles: Tuple[ObstacleSpec, ...]
+    cup: CupSpec
+    start_x: Range = Range(0.0, 0.0)
+    start_y: Range = Range(0.0, 0.0)
+    start_yaw: Range = Range(0.0, 0.0)
+    instruction_en: str = ''
+    maneuver: str = 'around'
+    time_limit: float = 30.0
+    success_radius: float = 0.35
+    description: str = ''
+    source: str = ''
+    extra: Dict[str, Any] = field(default_factory=dict, compare=False)
+
+    # --- YAML ------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any], source: str = '') -> 'ScenarioSpec':
+        where = source or 'scenario'
+        if not isinstance(data, dict):
+            raise ScenarioError(f'{where}: top level must be a mapping')
+        for key in ('name', 'instruction', 'side', 'cup', 'obstacles'):
+            if key not in data:
+                raise ScenarioError(f'{where}: missing key {key!r}')
+        side = str(data['side']).lower()
+        if side not in SIDES:
+            raise ScenarioError(f'{where}: side must be one of {SIDES}, got {side!r}')
+        maneuver = str(data.get('maneuver', 'around'))
+        if maneuver not in MANEUVERS:
+            raise ScenarioError(f'{where}: maneuver must be one of {MANEUVERS}')
+        obstacles = []
+        if not isinstance(data['obstacles'], list) or not data['obstacles']:
+            raise ScenarioError(f'{where}: obstacles must be a non-empty list')
+        for i, ob in enumerate(data['obstacles']):
+            w = f'{where}: obstacles[{i}]'
+            if not isinstance(ob, dict):
+                raise ScenarioError(f'{w}: must be a mapping')
+            size = ob.get('size')
+            if not (isinstance(size, (list, tuple)) and len(size) == 3
+                    and all(isinstance(v, (int, float)) and v > 0 for v in size)):
+                raise ScenarioError(f'{w}: size must be [length, width, height] > 0')
+            obstacles.append(ObstacleSpec(
+                (float(size[0]), float(size[1]), float(size[2])),
+                Range.parse(ob.get('x'), f'{w}.x'), Range.parse(ob.get('y', 0.0), f'{w}.y'),
+                Range.parse(ob.get('yaw', 0.0), f'{w}.yaw')))
+        cup = data['cup']
+        if not isinstance(cup, dict):
+            raise ScenarioError(f'{where}: cup must be a mapping')
+        cup_spec = CupSpec(Range.parse(cup.get('x'), f'{where}: cup.x'),
+                           Range.parse(cup.get('y', 0.0), f'{where}: cup.y'),
+                           float(cup.get('radius', 0.06)), float(cup.get('height', 0.15)))
+        start = data.get('start', {}) or {}
+        known = {'name', 'instruction', 'instruction_en', 'side', 'maneuver', 'cup', 'obstacles',
+                 'start', 'time_limit', 'success_radius', 'description'}
+        spec = cls(
+            name=str(data['name']), instruction=str(data['instruction']), side=side,
+            obstacles=tuple(obstacles), cup=cup_spec,
+            start_x=Range.parse(start.get('x', 0.0), f'{where}: start.x'),
+            start_y=Range.parse(start.get('y', 0.0), f'{where}: start.y'),
+            start_yaw=Range.parse(start.get('yaw', 0.0), f'{where}: start.yaw'),
+            instruction_en=str(data.get('instruction_en', '')), maneuver=maneuver,
+            time_limit=float(data.get('time_limit', 30.0)),
+            success_radius=float(data.get('success_radius', 0.35)),
+            description=str(data.get('description', '')), source=source,
+            extra={k: v for k, v in data.items() if k not in known})
+        if spec.time_limit <= 0 or spec.success_radius <= 0:
+            raise ScenarioError(f'{where}: time_limit and success_radius must be positive')
+        return spec
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            'name': self.name, 'instruction': self.instruction,
+            'instruction_en': self.instruction_en, 'side': self.side, 'maneuver': self.maneuver,
+            'description': self.description, 'time_limit': self.time_limit,
+            'success_radius': self.success_radius,
+            'start': {'x': self.start_x.to_yaml(), 'y': self.start_y.to_yaml(),
+                      'yaw': self.start_yaw.to_yaml()},
+            'cup': {'x': self.cup.x.to_yaml(), 'y': self.cup.y.to_yaml(),
+                    'radius': self.cup.radius, 'height': self.cup.height},
+            'obstacles': [{'size': list(o.size), 'x': o.x.to_yaml(), 'y': o.y.to_yaml(),
+                           'yaw': o.yaw.to_yaml()} for o in self.obstacles],
+        }
+
+    # --- Sampling --------------------------------------------------------------------------
+    def sample(self, seed: int,
+               start_noise: Tuple[float, float, float] = (0.0, 0.0, 0.0)) -> ScenarioInstance:
+        """A concrete layout for `seed`; `start_noise` = std of (x, y, yaw) added to the start."""
+        seed = int(seed)
+        if seed < 0:
+            raise ScenarioError(f'seed must be >= 0, got {seed}')
+        rng = np.random.default_rng(seed)
+        start = Pose2D(self.start_x.sample(rng), self.start_y.sample(rng),
+                       self.start_yaw.sample(rng))
+        cup = Cup(self.cup.x.sample(rng), self.cup.y.sample(rng), self.cup.radius,
+                  self.cup.height)
+        obstacles = tuple(Obstacle(o.x.sample(rng), o.y.sample(rng), o.yaw.sample(rng), *o.size)
+                          for o in self.obstacles)
+        if any(start_noise):
+            noise = np.random.default_rng([seed, 1]).normal(size=3) * np.asarray(start_noise)
+            start = Pose2D(start.x + float(noise[0]), start.y + float(noise[1]),
+                           start.yaw + float(noise[2]))
+        return ScenarioInstance(
+            name=self.name, seed=seed, instruction=self.instruction,
+            instruction_en=self.instruction_en, side=self.side, maneuver=self.maneuver,
+            start=start, cup=cup, obstacles=obstacles, time_limit=self.time_limit,
+            success_radius=self.success_radius, source=self.source)
+
+
+# --- Files and the registry --------------------------------------------------------------------
+
+def load_scenario_file(path: Union[str, os.PathLike]) -> ScenarioSpec:
+    """Read one scenario YAML file."""
+    p = pathlib.Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding='utf-8'))
+    except OSError as exc:
+        raise ScenarioError(f'cannot read scenario file {p}: {exc}') from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f'{p}: invalid YAML: {exc}') from exc
+    return ScenarioSpec.from_dict(data, source=str(p))
+
+
+def builtin_scenario_dir() -> pathlib.Path:
+    """Directory of the shipped scenario files (installed share/ or the source tree)."""
+    try:
+        from ament_index_python.packages import (get_package_share_directory,
+                                                 PackageNotFoundError)
+        try:
+            share = pathlib.Path(get_package_share_directory('mobile_base')) / 'scenarios'
+            if share.is_dir():
+                return share
+        except PackageNotFoundError:
+            pass
+    except ImportError:
+        pass
+    return pathlib.Path(__file__).resolve().parents[2] / 'scenarios'
+
+
+def scenario_dirs(extra_dirs: Iterable[Union[str, os.PathLike]] = ()) -> List[pathlib.Path]:
+    """Search path for scenario names: user directories first, then the shipped ones."""
+    dirs = [pathlib.Path(d).expanduser() for d in extra_dirs if str(d)]
+    env = os.environ.get('MOBILE_BASE_SCENARIO_PATH', '')
+    dirs += [pathlib.Path(d).expanduser() for d in env.split(os.pathsep) if d]
+    dirs.append(builtin_scenario_dir())
+    return dirs
+
+
+def list_scenarios(extra_dirs: Iterable[Union[str, os.PathLike]] = ()) -> List[str]:
+    """Names of every scenario on the search path (built-ins first in canonical order)."""
+    names = {p.stem for d in scenario_dirs(extra_dirs) if d.is_dir() for p in d.glob('*.yaml')}
+    return [n for n in SCENARIO_NAMES if n in names] + sorted(names - set(SCENARIO_NAMES))
+
+
+def resolve_scenario(name_or_path: str,
+                     extra_dirs: Iterable[Union[str, os.PathLike]] = ()) -> ScenarioSpec:
+    """A scenario by name (searched on the path) or by YAML file path."""
+    text = str(name_or_path).strip()
+    if not text:
+        raise ScenarioError('empty scenario name')
+    if text.endswith(('.yaml', '.yml')) or os.sep in text:
+        return load_scenario_file(text)
+    for d in scenario_dirs(extra_dirs):
+        candidate = d / f'{text}.yaml'
+        if candidate.is_file():
+            spec = load_scenario_file(candidate)
+            if spec.name != text:
+                raise ScenarioError(f'{candidate}: name {spec.name!r} does not match the file')
+            return spec
+    known = ', '.join(list_scenarios(extra_dirs))
+    raise ScenarioError(f'unknown scenario {text!r}; known: {known}')
+
+
+def make_instance(name_or_path: str, seed: int,
+                  extra_dirs: Iterable[Union[str, os.PathLike]] = (),
+                  start_noise: Tuple[float, float, float] = (0.0, 0.0, 0.0)
+                  ) -> ScenarioInstance:
+    """Shortcut: resolve a scenario and sample it."""
+    return resolve_scenario(name_or_path, extra_dirs).sample(seed, start_noise)
+
+
+def parse_name(name: str) -> Optional[Tuple[int, str, str]]:
+    """(boxes, 'vert'|'hori', side) of a canonical scenario name, None for other names."""
+    parts = name.split('_')
+    if len(parts) != 3 or parts[0] not in ('1box', '2box') or parts[1] not in ('vert', 'hori') \
+            or parts[2] not in SIDES:
+        return None
+    return int(parts[0][0]), parts[1], parts[2]

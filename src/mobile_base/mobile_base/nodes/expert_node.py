@@ -1,0 +1,115 @@
+"""`expert_node`: the scripted expert driving the robot through the ROS graph.
+
+Listens to `episode_result` (latched): on RUNNING it rebuilds the episode's layout from the
+scenario name (or YAML path) and seed, exactly as the simulator sampled it, and starts the
+expert; on any end it publishes one zero command and idles. Each `ground_truth/odom` message
+(at most `control_rate` per second of its stamps, i.e. of sim time) yields one command on
+`cmd_vel_in`, so the expert keeps pace with a simulator running faster than real time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, List, Optional, Tuple
+
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from vla_common import topics
+from vla_common.node_main import run_node
+from vla_common.params import declare
+from vla_common.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+from vla_msgs.msg import EpisodeResult
+
+from mobile_base.core.expert import ExpertConfig, ScriptedExpert
+from mobile_base.core.geometry import Pose2D
+from mobile_base.core.odometry import quaternion_to_yaw
+from mobile_base.core.scenarios import make_instance, ScenarioError
+from mobile_base.nodes.ros_io import twist_to_msg
+
+
+class ExpertNode(Node):
+    """Ground truth + episode -> holonomic Twist commands."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__('expert_node', **kwargs)
+        d = self
+        self._dirs = [p for p in declare(d, 'scenario_path', '',
+                                         'extra scenario directories (os.pathsep-separated)',
+                                         read_only=True).split(os.pathsep) if p]
+        self.control_rate = declare(d, 'control_rate', 20.0,
+                                    'commands per second of ground-truth time (Hz)', 1.0, 200.0)
+        defaults = ExpertConfig()
+        self.base_config = dataclasses.replace(
+            defaults,
+            max_speed=declare(d, 'max_speed', defaults.max_speed,
+                              'largest planar speed (m/s); keep below the gate limit',
+                              0.01, 2.0),
+            max_angular=declare(d, 'max_angular', defaults.max_angular,
+                                'largest yaw rate (rad/s)', 0.01, 3.0),
+            margin=declare(d, 'margin', defaults.margin,
+                           'planned clearance of the robot bounding circle (m)', 0.0, 1.0),
+            noise_std=declare(d, 'noise_std', 0.0,
+                              'exploration noise std (m/s, rad/s) for recovery data', 0.0, 0.5),
+            noise_seed=declare(d, 'noise_seed', 0, 'seed of the exploration noise', 0,
+                               2 ** 31 - 1))
+        self.pub = self.create_publisher(Twist, topics.CMD_VEL_IN, COMMAND_QOS)
+        self.create_subscription(EpisodeResult, topics.EPISODE_RESULT, self._on_result,
+                                 LATCHED_QOS)
+        self.create_subscription(Odometry, topics.GROUND_TRUTH, self._on_ground_truth,
+                                 SENSOR_QOS)
+        self.expert: Optional[ScriptedExpert] = None
+        self._episode: Optional[Tuple[str, int, int]] = None
+        self._t0: Optional[float] = None
+        self._last_t = -1e9
+        self.get_logger().info(f'expert_node ready: publishing on {self.pub.topic_name}')
+
+    def _on_result(self, msg: EpisodeResult) -> None:
+        key = (msg.scenario, int(msg.seed), msg.header.stamp.sec * 10 ** 9
+               + msg.header.stamp.nanosec)
+        if msg.outcome != EpisodeResult.OUTCOME_RUNNING:
+            if self.expert is not None:
+                self.pub.publish(Twist())
+                self.get_logger().info(f'episode {msg.scenario} seed {msg.seed} ended '
+                                       f'(outcome {msg.outcome}): expert idle')
+            self.expert = None
+            return
+        if key == self._episode:
+            return
+        try:
+            instance = make_instance(msg.scenario, msg.seed, self._dirs)
+        except ScenarioError as exc:
+            self.get_logger().error(f'cannot follow episode {msg.scenario!r}: {exc}')
+            self.expert = None
+            return
+        config = dataclasses.replace(self.base_config,
+                                     noise_seed=self.base_config.noise_seed * 1_000_003
+                                     + int(msg.seed))
+        self.expert = ScriptedExpert(instance, config)
+        self._episode = key
+        self._t0 = None
+        self._last_t = -1e9
+        self.get_logger().info(f'expert driving {msg.scenario} seed {msg.seed} on the '
+                               f'{instance.side}: "{instance.instruction}"')
+
+    def _on_ground_truth(self, msg: Odometry) -> None:
+        if self.expert is None:
+            return
+        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if t - self._last_t < 1.0 / self.control_rate - 1e-6:
+            return
+        self._last_t = t
+        if self._t0 is None:
+            self._t0 = t
+        p, q = msg.pose.pose.position, msg.pose.pose.orientation
+        pose = Pose2D(p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w))
+        self.pub.publish(twist_to_msg(self.expert.act(pose, t - self._t0)))
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    return run_node(ExpertNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,421 @@
+"""`mujoco_sim`: the MuJoCo simulator of the base in the Korean navigation scenarios.
+
+Consumes `cmd_vel`; publishes `camera/image_raw`, `odom`, `scan`, `ground_truth/odom`,
+`episode_result`, `/clock` and `/diagnostics`; serves `~/start_episode`.
+
+One simulation thread owns the MuJoCo world (OpenGL contexts are per thread) and does all
+stepping, rendering and publishing; the executor thread only stores incoming commands and
+hands episode requests to it. Sim time starts at 0 and runs continuously over episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import threading
+import time
+from typing import Any, List, Optional, Tuple
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image, LaserScan
+from vla_common import topics
+from vla_common.image import fill_image
+from vla_common.node_main import run_node
+from vla_common.params import declare
+from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from vla_msgs.msg import EpisodeResult
+from vla_msgs.srv import StartEpisode
+
+from mobile_base.core.episode import EpisodeSummary, Outcome, Side
+from mobile_base.core.kinematics import Twist2D
+from mobile_base.core.odometry import pose_transform
+from mobile_base.core.scenarios import resolve_scenario, ScenarioError, ScenarioInstance
+from mobile_base.nodes.ros_io import (GROUND_TRUTH_COVARIANCE, odometry_msg, TfPublisher,
+                                      time_msg, twist_from_msg)
+
+TICK_RATE = 100.0   # Hz of sim time: /clock, command update and episode checks
+
+
+class _Request:
+    """An episode request handed from the service callback to the simulation thread."""
+
+    def __init__(self, scenario: str, seed: int) -> None:
+        self.scenario, self.seed = scenario, seed
+        self.done = threading.Event()
+        self.success = False
+        self.message = ''
+
+
+class MujocoSimNode(Node):
+    """ROS 2 front end of `mobile_base.sim.world.MujocoWorld`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__('mujoco_sim', **kwargs)
+        self._declare_parameters()
+        p = self.params
+        self._scenario_dirs = [d for d in p['scenario_path'].split(os.pathsep) if d]
+        self._current = (p['scenario'], p['seed'])
+        self._label = ''
+        self._result_sent = False
+        self._next_camera = self._next_scan = self._next_odom = 0.0
+
+        self.pub_image = self.create_publisher(Image, topics.CAMERA_IMAGE, SENSOR_QOS)
+        self.pub_odom = self.create_publisher(Odometry, topics.ODOM, SENSOR_QOS)
+        self.pub_gt = self.create_publisher(Odometry, topics.GROUND_TRUTH, SENSOR_QOS)
+        self.pub_scan = self.create_publisher(LaserScan, topics.SCAN, SENSOR_QOS)
+        self.pub_clock = self.create_publisher(Clock, topics.CLOCK, RELIABLE_QOS)
+        self.pub_result = self.create_publisher(EpisodeResult, topics.EPISODE_RESULT,
+                                                LATCHED_QOS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
+        self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel, COMMAND_QOS)
+        self.create_service(StartEpisode, topics.START_EPISODE, self._on_start_episode)
+        self.tf = TfPublisher(self, p['publish_tf'])
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._lock = threading.Condition()
+        self._cmd: Optional[Twist2D] = None      # newest command not yet given to the world
+        self._cmd_fresh = False                   # a command arrived since the last observation
+        self._requests: List[_Request] = []
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, name='mujoco_sim', daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout=120.0):
+            raise RuntimeError('simulation thread did not start within 120 s')
+        if self._error is not None:
+            raise RuntimeError(f'simulation failed to start: {self._error}') from self._error
+
+    # --- Parameters ----------------------------------------------------------------------------
+    def _declare_parameters(self) -> None:
+        d = self
+        self.params = {
+            'scenario': declare(d, 'scenario', '1box_vert_left',
+                                'scenario at start-up: a name (e.g. 2box_hori_right) or a YAML '
+                                'path'),
+            'seed': declare(d, 'seed', 0, 'placement seed of the start-up episode', 0,
+                            2 ** 31 - 1),
+            'scenario_path': declare(d, 'scenario_path', '',
+                                     'extra directories with scenario YAML files '
+                                     '(os.pathsep-separated), searched before the shipped ones',
+                                     read_only=True),
+            'auto_start': declare(d, 'auto_start', True,
+                                  'start the configured episode at start-up', read_only=True),
+            'image_width': declare(d, 'image_width', 224, 'camera width (px): 224 or 640',
+                                   16, 4096, read_only=True),
+            'image_height': declare(d, 'image_height', 224, 'camera height (px): 224 or 480',
+                                    16, 4096, read_only=True),
+            'camera_rate': declare(d, 'camera_rate', 10.0,
+                                   'camera frames per second of sim time (0 = no camera)',
+                                   0.0, 60.0, read_only=True),
+            'scan_rate': declare(d, 'scan_rate', 10.0, 'scans per second of sim time (0 = off)',
+                                 0.0, 50.0, read_only=True),
+            'odom_rate': declare(d, 'odom_rate', 50.0,
+                                 'odom and ground_truth/odom rate (Hz of sim time)', 1.0,
+                                 TICK_RATE, read_only=True),
+            'physics_rate': declare(d, 'physics_rate', 500.0, 'physics steps per second (Hz)',
+                                    100.0, 5000.0, read_only=True),
+            'realtime_factor': declare(d, 'realtime_factor', 1.0,
+                                       'sim seconds per wall second; 0 = as fast as possible',
+                                       0.0, 100.0),
+            'lockstep': declare(d, 'lockstep', False,
+                                'after each camera frame wait for a new cmd_vel before '
+                                'stepping on (closed-loop runs faster than real time)'),
+            'lockstep_timeout': declare(d, 'lockstep_timeout', 1.0,
+                                        'longest wait (wall s) for a command in lockstep',
+                                        0.01, 60.0),
+            'time_limit': declare(d, 'time_limit', 0.0,
+                                  'episode time limit (sim s); 0 = the scenario file\'s',
+                                  0.0, 3600.0),
+            'cmd_timeout': declare(d, 'cmd_timeout', 0.5,
+                                   'sim s after which a cmd_vel is stale and the base stops',
+                                   0.01, 10.0, read_only=True),
+            'visual_jitter': declare(d, 'visual_jitter', 0.0,
+                                     'colour and light randomisation per seed (0..1)', 0.0, 1.0),
+            'start_noise_xy': declare(d, 'start_noise_xy', 0.0,
+                                      'std of the start position noise (m)', 0.0, 0.5),
+            'start_noise_yaw': declare(d, 'start_noise_yaw', 0.0,
+                                       'std of the start heading noise (rad)', 0.0, 0.5),
+            'odom_noise': declare(d, 'odom_noise', 0.0,
+                                  'relative std of odometry velocity noise', 0.0, 0.5),
+            'scan_noise': declare(d, 'scan_noise', 0.0, 'std of scan range noise (m)',
+                                  0.0, 0.5),
+            'publish_tf': declare(d, 'publish_tf', True,
+                                  'broadcast odom -> base_link on /tf (needs tf2_ros)',
+                                  read_only=True),
+            'world_frame': declare(d, 'world_frame', 'map',
+                                   'frame of ground_truth/odom (the scenario frame)',
+                                   read_only=True),
+            'odom_frame': declare(d, 'odom_frame', 'odom', 'odometry frame', read_only=True),
+            'base_frame': declare(d, 'base_frame', 'base_link', 'robot frame', read_only=True),
+            'camera_frame': declare(d, 'camera_frame', 'camera_optical_frame',
+                                    'frame_id of camera images', read_only=True),
+            'laser_frame': declare(d, 'laser_frame', 'laser', 'frame_id of scans',
+                                   read_only=True),
+        }
+
+    def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
+        # Range checks are done by rclpy (descriptors); here the accepted values go live.
+        for param in params:
+            if param.name in self.params:
+                self.params[param.name] = param.value
+        return SetParametersResult(successful=True)
+
+    def _sim_options(self) -> Any:
+        from mobile_base.sim.world import SimOptions
+        p = self.params
+        return SimOptions(
+            image_width=p['image_width'], image_height=p['image_height'],
+            physics_rate=p['physics_rate'], cmd_timeout=p['cmd_timeout'],
+            visual_jitter=p['visual_jitter'],
+            start_noise=(p['start_noise_xy'], p['start_noise_xy'], p['start_noise_yaw']),
+            odom_noise=p['odom_noise'], scan_noise=p['scan_noise'])
+
+    # --- Executor-thread callbacks -------------------------------------------------------------
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        with self._lock:
+            self._cmd = twist_from_msg(msg)
+            self._cmd_fresh = True
+            self._lock.notify_all()
+
+    def _on_start_episode(self, request: Any, response: Any) -> Any:
+        req = _Request(request.scenario.strip() or self._current[0], int(request.seed))
+        with self._lock:
+            self._requests.append(req)
+            self._lock.notify_all()
+        if not req.done.wait(timeout=60.0):
+            response.success, response.message = False, 'simulation thread did not respond'
+        else:
+            response.success, response.message = req.success, req.message
+        return response
+
+    # --- Simulation thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            from mobile_base.sim.world import MujocoWorld
+            self.world = MujocoWorld(self._sim_options())
+            if self.params['auto_start']:
+                scenario, seed = self._current
+                ok, message = self._start_episode(scenario, seed)
+                if not ok:
+                    raise ScenarioError(message)
+        except BaseException as exc:  # noqa: BLE001 - reported to the constructor
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            self._loop()
+        except Exception as exc:  # noqa: BLE001 - a dead sim must be loud, not silent
+            self.get_logger().fatal(f'simulation thread crashed: {type(exc).__name__}: {exc}')
+            raise
+        finally:
+            self.world.close()
+
+    def _start_episode(self, scenario: str, seed: int) -> Tuple[bool, str]:
+        try:
+            spec = resolve_scenario(scenario, self._scenario_dirs)
+        except ScenarioError as exc:
+            return False, str(exc)
+        if self.world.options != self._sim_options():
+            self.world.options = self._sim_options().validate()
+        instance = spec.sample(seed, self.world.options.start_noise)
+        if self.params['time_limit'] > 0.0:
+            instance = dataclasses.replace(instance, time_limit=self.params['time_limit'])
+        self.world.reset(instance)
+        if self.params['camera_rate'] > 0.0:
+            self.world.render()     # warm up (GL context, textures) outside the paced loop
+        self._current = (scenario, seed)
+        self._label = spec.name if not scenario.endswith(('.yaml', '.yml')) else scenario
+        self._result_sent = False
+        with self._lock:
+            self._cmd, self._cmd_fresh = None, False
+        self._publish_result(self.world.summary())
+        self._next_camera = self._next_scan = self._next_odom = self.world.time
+        message = (f'episode {self._label} seed {seed}: "{instance.instruction}" '
+                   f'({len(instance.obstacles)} obstacle(s), cup at '
+                   f'{instance.cup.x:.2f}, {instance.cup.y:.2f})')
+        self.get_logger().info(message)
+        return True, message
+
+    def _loop(self) -> None:
+        world = self.world
+        substeps = max(1, int(round(world.options.physics_rate / TICK_RATE)))
+        wall0, sim0 = time.monotonic(), world.time
+        stats_wall, stats_sim, stats_steps = time.monotonic(), world.time, world.steps
+        last_factor = self.params['realtime_factor']
+        self.get_logger().info(
+            f'mujoco_sim ready: {world.options.image_width}x{world.options.image_height} camera '
+            f'at {self.params["camera_rate"]} Hz, realtime_factor {last_factor}, '
+            f'lockstep {self.params["lockstep"]}')
+        while not self._stop.is_set():
+            if self._serve_requests():     # an episode reset takes wall time: re-synchronise
+                wall0, sim0 = time.monotonic(), world.time
+            if world.instance is None:      # auto_start off: idle until start_episode
+                with self._lock:
+                    if not self._requests:
+                        self._lock.wait(0.1)
+                wall0, sim0 = time.monotonic(), world.time
+                continue
+            substeps = max(1, int(round(world.options.physics_rate / TICK_RATE)))
+            with self._lock:
+                cmd, self._cmd = self._cmd, None
+            if cmd is not None:
+                world.set_command(cmd)
+            world.step(substeps)
+            self._publish_tick()
+            # Pacing against the wall clock.
+            factor = self.params['realtime_factor']
+            if factor != last_factor:
+                wall0, sim0, last_factor = time.monotonic(), world.time, factor
+            if factor > 0.0:
+                target = wall0 + (world.time - sim0) / factor
+                delay = target - time.monotonic()
+                if delay > 0.0:
+                    self._stop.wait(delay)
+                elif delay < -0.5:
+                    self.get_logger().warning(
+                        f'running {-delay:.1f} s behind real time x{factor}; re-synchronising',
+                        throttle_duration_sec=10.0)
+                    wall0, sim0 = time.monotonic(), world.time
+            now = time.monotonic()
+            if now - stats_wall >= 1.0:
+                self._publish_diagnostics((world.time - stats_sim) / (now - stats_wall),
+                                          (world.steps - stats_steps) / (now - stats_wall))
+                stats_wall, stats_sim, stats_steps = now, world.time, world.steps
+
+    def _serve_requests(self) -> bool:
+        with self._lock:
+            requests, self._requests = self._requests, []
+        for req in requests:
+            try:
+                req.success, req.message = self._start_episode(req.scenario, req.seed)
+            except Exception as exc:  # noqa: BLE001 - answer the caller with the reason
+                req.success, req.message = False, f'{type(exc).__name__}: {exc}'
+            if not req.success:
+                self.get_logger().error(f'start_episode refused: {req.message}')
+            req.done.set()
+        return bool(requests)
+
+    def _publish_tick(self) -> None:
+        world = self.world
+        t = world.time
+        stamp = time_msg(t)
+        p = self.params
+        self.pub_clock.publish(Clock(clock=stamp))
+        eps = 1e-9
+        if t + eps >= self._next_odom:
+            self._next_odom += 1.0 / p['odom_rate']
+            self._publish_odometry(stamp)
+        if p['scan_rate'] > 0.0 and t + eps >= self._next_scan:
+            self._next_scan += 1.0 / p['scan_rate']
+            self._publish_scan(stamp)
+        if world.done and not self._result_sent:
+            self._publish_result(world.summary())
+            self._result_sent = True
+        if p['camera_rate'] > 0.0 and t + eps >= self._next_camera:
+            self._next_camera += 1.0 / p['camera_rate']
+            msg = fill_image(Image(), world.render(), 'rgb8')
+            msg.header.stamp = stamp
+            msg.header.frame_id = p['camera_frame']
+            with self._lock:
+                self._cmd_fresh = False
+            self.pub_image.publish(msg)
+            if p['lockstep']:
+                self._wait_for_command()
+
+    def _wait_for_command(self) -> None:
+        # Lockstep: the controller gets to answer every observation before time moves on.
+        deadline = time.monotonic() + self.params['lockstep_timeout']
+        with self._lock:
+            while not self._cmd_fresh and not self._requests and not self._stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0.0:
+                    break
+                self._lock.wait(remaining)
+
+    def _publish_odometry(self, stamp: Any) -> None:
+        world, p = self.world, self.params
+        odom = world.odometry_state()
+        self.pub_odom.publish(odometry_msg(stamp, p['odom_frame'], p['base_frame'], odom.pose,
+                                           odom.twist))
+        self.tf.send(pose_transform(odom.pose, p['odom_frame'], p['base_frame']), stamp)
+        self.pub_gt.publish(odometry_msg(stamp, p['world_frame'], p['base_frame'],
+                                         world.ground_truth_pose(), world.ground_truth_twist(),
+                                         GROUND_TRUTH_COVARIANCE, GROUND_TRUTH_COVARIANCE))
+
+    def _publish_scan(self, stamp: Any) -> None:
+        world = self.world
+        robot = world.robot
+        ranges = world.scan()
+        msg = LaserScan()
+        msg.header.stamp = stamp
+        msg.header.frame_id = self.params['laser_frame']
+        msg.angle_min = -math.pi
+        msg.angle_increment = robot.scan_increment
+        msg.angle_max = msg.angle_min + (len(ranges) - 1) * robot.scan_increment
+        msg.time_increment = 0.0
+        msg.scan_time = 1.0 / self.params['scan_rate']
+        msg.range_min, msg.range_max = robot.scan_range_min, robot.scan_range_max
+        msg.ranges = [float(r) for r in ranges]
+        self.pub_scan.publish(msg)
+
+    def _publish_result(self, summary: EpisodeSummary) -> None:
+        msg = EpisodeResult()
+        msg.header.stamp = time_msg(self.world.time)
+        msg.header.frame_id = self.params['world_frame']
+        msg.scenario = self._label
+        msg.seed = int(summary.seed)
+        msg.outcome = int(summary.outcome)
+        msg.time = float(summary.time)
+        msg.path_length = float(summary.path_length)
+        msg.min_clearance = float(summary.min_clearance)
+        msg.passed_side = int(summary.passed_side)
+        msg.commanded_side = int(summary.commanded_side)
+        self.pub_result.publish(msg)
+        if summary.outcome != Outcome.RUNNING:
+            side = Side(summary.passed_side).name.lower()
+            log = self.get_logger().info if summary.success else self.get_logger().warning
+            log(f'episode {self._label} seed {summary.seed}: {summary.outcome.name} after '
+                f'{summary.time:.1f} s, path {summary.path_length:.2f} m, min clearance '
+                f'{summary.min_clearance:.3f} m, passed {side} (commanded '
+                f'{Side(summary.commanded_side).name.lower()})')
+
+    def _publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
+        world = self.world
+        status = DiagnosticStatus(level=DiagnosticStatus.OK, name='mujoco_sim: simulation',
+                                  hardware_id='mujoco')
+        status.message = f'real-time factor {rtf:.2f}'
+        inst: Optional[ScenarioInstance] = world.instance
+        status.values = [
+            KeyValue(key='real_time_factor', value=f'{rtf:.3f}'),
+            KeyValue(key='physics_steps_per_s', value=f'{steps_per_s:.0f}'),
+            KeyValue(key='sim_time', value=f'{world.time:.2f}'),
+            KeyValue(key='scenario', value=inst.name if inst else ''),
+            KeyValue(key='episode_outcome', value=world.outcome.name),
+        ]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub_diag.publish(msg)
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    return run_node(MujocoSimNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""MuJoCo simulation of the base in the navigation scenarios (no ROS imports)."""

@@ -1,0 +1,318 @@
+"""The MuJoCo world of one navigation episode: physics, camera, scan, odometry, episode result.
+
+No ROS here: the `mujoco_sim` node wraps this class; tests and benchmarks step it directly.
+All rendering must happen in the thread that created the world's renderer (OpenGL contexts
+are per thread), so the node owns one simulation thread that does everything.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+if 'MUJOCO_GL' not in os.environ and not os.environ.get('DISPLAY'):
+    # Headless: EGL (Mesa) works here without a display; osmesa is the slower fallback.
+    os.environ['MUJOCO_GL'] = 'egl'
+
+import mujoco  # noqa: E402  (after choosing the GL backend)
+
+from mobile_base.core.episode import EpisodeMonitor, EpisodeSummary, Outcome  # noqa: E402
+from mobile_base.core.geometry import Pose2D, rotate, wrap_angle  # noqa: E402
+from mobile_base.core.kinematics import Twist2D, ZERO_TWIST  # noqa: E402
+from mobile_base.core.odometry import OdometryIntegrator, OdometryState  # noqa: E402
+from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec  # noqa: E402
+from mobile_base.core.scenarios import resolve_scenario, ScenarioInstance  # noqa: E402
+from mobile_base.sim.mjcf import (BASE_BODY, build_mjcf, CAMERA, CHASSIS_GEOM,  # noqa: E402
+                                  GROUP_OBSTACLES, jittered_appearance, LASER_SITE)
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """Simulator settings that are not part of the scenario."""
+
+    image_width: int = 224
+    image_height: int = 224
+    physics_rate: float = 500.0       # Hz (timestep = 1 / rate)
+    cmd_timeout: float = 0.5          # s of sim time; older commands are replaced by zero
+    visual_jitter: float = 0.0        # 0..1: colour / light randomisation per seed
+    start_noise: Tuple[float, float, float] = (0.0, 0.0, 0.0)  # std of start x, y, yaw
+    odom_noise: float = 0.0           # relative std of the odometry's velocity measurements
+    scan_noise: float = 0.0           # m, std of range noise
+    base_gain: float = 20.0           # 1/s, bandwidth of the base velocity loops
+    hold_after_end: bool = True       # zero the base once the episode has ended
+
+    def validate(self) -> 'SimOptions':
+        if not (16 <= self.image_width <= 4096 and 16 <= self.image_height <= 4096):
+            raise ValueError(f'image size {self.image_width}x{self.image_height} out of range')
+        if not (50.0 <= self.physics_rate <= 5000.0):
+            raise ValueError(f'physics_rate {self.physics_rate} Hz out of [50, 5000]')
+        if self.cmd_timeout <= 0.0:
+            raise ValueError('cmd_timeout must be positive')
+        return self
+
+
+class CameraRenderer:
+    """Offscreen RGB rendering with one OpenGL context for the renderer's whole life.
+
+    The GL context (slow to create: ~0.3 s here) is made once; a new scenario model only needs
+    its own MjrContext and scene (~20 ms). Use from the thread that created it.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self._gl = mujoco.GLContext(max(width, 640), max(height, 480))
+        self._gl.make_current()
+        self._model: Optional[mujoco.MjModel] = None
+        self._con: Optional[mujoco.MjrContext] = None
+        self._scene: Optional[mujoco.MjvScene] = None
+        self._opt = mujoco.MjvOption()
+        self._pert = mujoco.MjvPerturb()
+        self._cam = mujoco.MjvCamera()
+        self._cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
+        self._rect = mujoco.MjrRect(0, 0, width, height)
+        self._rgb = np.empty((height, width, 3), dtype=np.uint8)
+
+    def set_model(self, model: mujoco.MjModel, camera: str) -> None:
+        if self._con is not None:
+            self._con.free()
+        self._gl.make_current()
+        self._model = model
+        self._scene = mujoco.MjvScene(model, maxgeom=500)
+        self._con = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_50)
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._con)
+        self._cam.fixedcamid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+        if self._cam.fixedcamid < 0:
+            raise ValueError(f'model has no camera {camera!r}')
+
+    def render(self, data: mujoco.MjData) -> np.ndarray:
+        if self._model is None or self._scene is None or self._con is None:
+            raise RuntimeError('set_model first')
+        mujoco.mjv_updateScene(self._model, data, self._opt, self._pert, self._cam,
+                               mujoco.mjtCatBit.mjCAT_ALL, self._scene)
+        mujoco.mjr_render(self._rect, self._scene, self._con)
+        mujoco.mjr_readPixels(self._rgb, None, self._rect, self._con)
+        return np.flipud(self._rgb).copy()   # OpenGL rows start at the bottom
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.free()
+            self._con = None
+        self._gl.free()
+
+
+class MujocoWorld:
+    """One simulated base in a scenario. `reset(instance)` starts an episode."""
+
+    def __init__(self, options: SimOptions = SimOptions(),
+                 robot: RobotSpec = DEFAULT_ROBOT) -> None:
+        self.options = options.validate()
+        self.robot = robot
+        self.model: Optional[mujoco.MjModel] = None
+        self.data: Optional[mujoco.MjData] = None
+        self.instance: Optional[ScenarioInstance] = None
+        self.monitor: Optional[EpisodeMonitor] = None
+        self.odometry = OdometryIntegrator()
+        self._renderer: Optional[CameraRenderer] = None
+        self._renderer_model: Optional[mujoco.MjModel] = None
+        self._time_offset = 0.0           # sim time is continuous across episodes
+        self._episode_start = 0.0
+        self._cmd = ZERO_TWIST
+        self._cmd_time = -math.inf
+        self._last_twist = ZERO_TWIST
+        self._rng = np.random.default_rng(0)
+        self._scan_dirs: Optional[np.ndarray] = None
+        self._scan_angles = np.arange(360) * robot.scan_increment - math.pi
+        self.steps = 0
+
+    # --- Episode -------------------------------------------------------------------------------
+    def start(self, scenario: str, seed: int,
+              extra_dirs: Sequence[str] = ()) -> ScenarioInstance:
+        """Resolve a scenario (name or YAML path), sample it with the start noise, reset."""
+        instance = resolve_scenario(scenario, extra_dirs).sample(seed, self.options.start_noise)
+        self.reset(instance)
+        return instance
+
+    def reset(self, instance: ScenarioInstance) -> None:
+        """Build the scenario's model and put the robot at its start pose."""
+        if self.data is not None:
+            self._time_offset = self.time
+        opts = self.options
+        xml = build_mjcf(instance, self.robot, (opts.image_width, opts.image_height),
+                         1.0 / opts.physics_rate,
+                         jittered_appearance(instance.seed, opts.visual_jitter), opts.base_gain)
+        model = mujoco.MjModel.from_xml_string(xml)
+        data = mujoco.MjData(model)
+        data.qpos[:3] = (instance.start.x, instance.start.y, instance.start.yaw)
+        mujoco.mj_forward(model, data)
+        self.model, self.data, self.instance = model, data, instance
+        self._base_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, BASE_BODY)
+        self._chassis_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, CHASSIS_GEOM)
+        self._laser_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, LASER_SITE)
+        self._obstacle_geoms = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, f'obstacle_{i}')
+                                for i in range(len(instance.obstacles))}
+        self._episode_start = self.time
+        self.monitor = EpisodeMonitor(instance, self.robot)
+        self.monitor.update(0.0, instance.start)
+        self.odometry.reset(Pose2D(), self.time)
+        self._cmd, self._cmd_time = ZERO_TWIST, -math.inf
+        self._last_twist = self.ground_truth_twist()
+        self._rng = np.random.default_rng([instance.seed, 3])
+
+    @property
+    def time(self) -> float:
+        """Simulated seconds since the world was created (continuous over episodes)."""
+        return self._time_offset + (float(self.data.time) if self.data is not None else 0.0)
+
+    @property
+    def episode_time(self) -> float:
+        return self.time - self._episode_start
+
+    @property
+    def done(self) -> bool:
+        return self.monitor is not None and self.monitor.done
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.monitor.outcome if self.monitor is not None else Outcome.RUNNING
+
+    def summary(self) -> EpisodeSummary:
+        self._require()
+        assert self.monitor is not None
+        return self.monitor.summary()
+
+    # --- Commands and stepping -----------------------------------------------------------------
+    def set_command(self, twist: Twist2D) -> None:
+        """Body-frame velocity target; NaN/Inf is refused (zero), it expires after cmd_timeout."""
+        self._cmd = twist if twist.is_finite() else ZERO_TWIST
+        self._cmd_time = self.time
+
+    def active_command(self) -> Twist2D:
+        """The command the base is tracking now (zero if stale or the episode ended)."""
+        if self.time - self._cmd_time > self.options.cmd_timeout:
+            return ZERO_TWIST
+        if self.done and self.options.hold_after_end:
+            return ZERO_TWIST
+        return self._cmd
+
+    def step(self, n: int = 1) -> None:
+        """Advance `n` physics steps, then update odometry and the episode monitor."""
+        self._require()
+        model, data = self.model, self.data
+        cmd = self.active_command()
+        for _ in range(n):
+            yaw = float(data.qpos[2])
+            vxw, vyw = rotate(cmd.vx, cmd.vy, yaw)
+            data.ctrl[0], data.ctrl[1], data.ctrl[2] = vxw, vyw, cmd.wz
+            mujoco.mj_step(model, data)
+        self.steps += n
+        measured = self.ground_truth_twist()
+        prev, self._last_twist = self._last_twist, measured
+        # Trapezoid: the velocity changed over the interval; the mean is what moved the base.
+        twist = Twist2D(0.5 * (prev.vx + measured.vx), 0.5 * (prev.vy + measured.vy),
+                        0.5 * (prev.wz + measured.wz))
+        if self.options.odom_noise > 0.0:
+            k = 1.0 + self.options.odom_noise * self._rng.normal(size=3)
+            twist = Twist2D(twist.vx * k[0], twist.vy * k[1], twist.wz * k[2])
+        self.odometry.update_twist(twist, self.time)
+        assert self.monitor is not None
+        was_done = self.monitor.done
+        self.monitor.update(self.episode_time, self.ground_truth_pose(), self.in_contact())
+        if self.monitor.done and not was_done and self.options.hold_after_end:
+            data.ctrl[:] = 0.0
+
+    def step_for(self, duration: float) -> None:
+        """Advance by `duration` seconds of sim time (rounded to whole physics steps)."""
+        self.step(max(1, int(round(duration * self.options.physics_rate))))
+
+    # --- State ---------------------------------------------------------------------------------
+    def ground_truth_pose(self) -> Pose2D:
+        q = self.data.qpos
+        return Pose2D(float(q[0]), float(q[1]), wrap_angle(float(q[2])))
+
+    def ground_truth_twist(self) -> Twist2D:
+        """Body-frame velocity of the base."""
+        v = self.data.qvel
+        vx, vy = rotate(float(v[0]), float(v[1]), -float(self.data.qpos[2]))
+        return Twist2D(vx, vy, float(v[2]))
+
+    def odometry_state(self) -> OdometryState:
+        """Odometry in the `odom` frame (origin = this episode's start pose)."""
+        return self.odometry.state()
+
+    def in_contact(self) -> bool:
+        """True if the robot body touches an obstacle."""
+        data = self.data
+        for i in range(data.ncon):
+            c = data.contact[i]
+            g1, g2 = int(c.geom1), int(c.geom2)
+            if (g1 == self._chassis_id and g2 in self._obstacle_geoms) or \
+                    (g2 == self._chassis_id and g1 in self._obstacle_geoms):
+                return True
+        return False
+
+    # --- Sensors -------------------------------------------------------------------------------
+    def render(self) -> np.ndarray:
+        """RGB image (H, W, 3) uint8 from the forward camera."""
+        self._require()
+        opts = self.options
+        if self._renderer is not None and (self._renderer.width, self._renderer.height) != (
+                opts.image_width, opts.image_height):
+            self._renderer.close()
+            self._renderer = None
+        if self._renderer is None:
+            self._renderer = CameraRenderer(opts.image_width, opts.image_height)
+            self._renderer_model = None
+        if self._renderer_model is not self.model:
+            self._renderer.set_model(self.model, CAMERA)
+            self._renderer_model = self.model
+        return self._renderer.render(self.data)
+
+    def scan(self) -> np.ndarray:
+        """360 ranges (m), angle -pi + i * 1 deg in the laser frame; inf = nothing in range.
+
+        Hits nearer than range_min are -inf (REP-117).
+        """
+        self._require()
+        model, data, robot = self.model, self.data, self.robot
+        n = len(self._scan_angles)
+        yaw = float(data.qpos[2])
+        angles = self._scan_angles + yaw
+        vec = np.zeros((n, 3))
+        vec[:, 0], vec[:, 1] = np.cos(angles), np.sin(angles)
+        dist = np.zeros(n)
+        geomid = np.zeros(n, dtype=np.int32)
+        groups = np.zeros(6, dtype=np.uint8)
+        groups[GROUP_OBSTACLES] = 1
+        pnt = np.array(data.site_xpos[self._laser_id], dtype=np.float64)
+        mujoco.mj_multiRay(model, data, pnt, vec.reshape(-1), groups, True, self._base_id,
+                           geomid, dist, None, n, robot.scan_range_max)
+        ranges = np.where(dist < 0.0, np.inf, dist)
+        if self.options.scan_noise > 0.0:
+            finite = np.isfinite(ranges)
+            ranges[finite] += self._rng.normal(0.0, self.options.scan_noise, finite.sum())
+        ranges[ranges > robot.scan_range_max] = np.inf
+        ranges[ranges < robot.scan_range_min] = -np.inf
+        return ranges
+
+    @property
+    def scan_angles(self) -> np.ndarray:
+        """Beam angles (rad) in the laser frame."""
+        return self._scan_angles.copy()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def _require(self) -> None:
+        if self.data is None:
+            raise RuntimeError('reset(instance) first')
+
+
+def with_image_size(options: SimOptions, width: int, height: int) -> SimOptions:
+    """A copy of `options` with another camera resolution."""
+    return replace(options, image_width=width, image_height=height)
