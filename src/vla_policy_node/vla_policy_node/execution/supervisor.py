@@ -1,0 +1,133 @@
+"""What state the policy is in, from its inputs, and whether it may command the robot.
+
+The node gathers the facts (`Inputs`); `evaluate` turns them into a `Verdict`: one of the
+`PolicyStatus` states, a human-readable reason, and whether inference and commands are
+allowed. Keeping this pure makes every "no command because ..." rule a unit test.
+
+Pure Python.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from typing import Deque, Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+
+UNCONFIGURED = 'unconfigured'
+IDLE = 'idle'
+RUNNING = 'running'
+PAUSED = 'paused'
+ERROR = 'error'
+
+#: SafetyState reasons (names) that pause the policy: the robot cannot or must not move and
+#: only an explicit change (reset, sensor back) ends them. NO_COMMAND / COMMAND_TIMEOUT /
+#: HEARTBEAT_LOST are not among them: the gate reports them because the policy is quiet, and
+#: pausing on them would deadlock.
+DEFAULT_PAUSE_REASONS = ('ESTOP', 'INACTIVE', 'ODOM_TIMEOUT', 'SCAN_TIMEOUT',
+                         'JOINT_STATE_TIMEOUT')
+
+
+def safety_blocks(state_name: str, reason_names: Iterable[str],
+                  pause_reasons: Sequence[str] = DEFAULT_PAUSE_REASONS) -> Tuple[bool, str]:
+    """Whether a SafetyState pauses the policy, and why ('' when not)."""
+    if state_name == 'ESTOP':
+        return True, 'safety gate: e-stop engaged'
+    if state_name == 'STOPPED':
+        hits = [r for r in reason_names if r in pause_reasons]
+        if hits:
+            return True, 'safety gate stopped: ' + ', '.join(hits)
+    return False, ''
+
+
+@dataclass
+class Inputs:
+    """Facts about the node's inputs at one instant (ages in seconds, None = never seen)."""
+
+    active: bool = False
+    model_loaded: bool = False
+    model_error: str = ''
+    instruction_id: str = ''
+    instruction_error: str = ''
+    image_age: Optional[float] = None
+    image_error: str = ''
+    image_timeout: float = 0.5
+    state_required: bool = False
+    state_age: Optional[float] = None
+    state_timeout: float = 0.5
+    safety_blocked: bool = False
+    safety_reason: str = ''
+    inference_error: str = ''
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome: state, reason, and what is allowed."""
+
+    state: str
+    reason: str = ''
+
+    @property
+    def may_infer(self) -> bool:
+        return self.state == RUNNING
+
+    @property
+    def may_command(self) -> bool:
+        return self.state == RUNNING
+
+    @property
+    def healthy(self) -> bool:
+        """Alive and sane (heartbeat): not in error, model loaded, node active."""
+        return self.state in (IDLE, RUNNING, PAUSED)
+
+
+def evaluate(i: Inputs) -> Verdict:
+    """State from inputs, most serious first: model, instruction, inputs, safety, errors."""
+    if not i.model_loaded:
+        return Verdict(ERROR if i.model_error else UNCONFIGURED,
+                       i.model_error or 'no model loaded')
+    if not i.active:
+        return Verdict(IDLE, 'node inactive')
+    if i.instruction_error:
+        return Verdict(ERROR, i.instruction_error)
+    if i.image_error:
+        return Verdict(ERROR, i.image_error)
+    if not i.instruction_id:
+        return Verdict(IDLE, 'waiting for an instruction')
+    if i.inference_error:
+        return Verdict(ERROR, i.inference_error)
+    if i.image_age is None:
+        return Verdict(PAUSED, 'no camera image yet')
+    if i.image_age > i.image_timeout:
+        return Verdict(PAUSED, f'camera image stale ({i.image_age:.2f} s > '
+                               f'{i.image_timeout:.2f} s)')
+    if i.state_required:
+        if i.state_age is None:
+            return Verdict(PAUSED, 'no robot state yet')
+        if i.state_age > i.state_timeout:
+            return Verdict(PAUSED, f'robot state stale ({i.state_age:.2f} s > '
+                                   f'{i.state_timeout:.2f} s)')
+    if i.safety_blocked:
+        return Verdict(PAUSED, i.safety_reason or 'safety gate stopped')
+    return Verdict(RUNNING, '')
+
+
+class LatencyWindow:
+    """Recent latencies (ms) with percentiles."""
+
+    def __init__(self, size: int = 200) -> None:
+        self._values: Deque[float] = collections.deque(maxlen=size)
+        self.last = 0.0
+
+    def add(self, ms: float) -> None:
+        self.last = float(ms)
+        self._values.append(float(ms))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def percentile(self, q: float) -> float:
+        if not self._values:
+            return 0.0
+        return float(np.percentile(np.fromiter(self._values, dtype=np.float64), q))

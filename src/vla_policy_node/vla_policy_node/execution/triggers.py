@@ -1,0 +1,223 @@
+"""When to run inference: event triggers (the product) and a periodic baseline.
+
+Events arrive through `on_*` methods; `poll(now, ...)` decides whether an inference starts
+now and why. An event that cannot be served yet (inference running, inputs not ready, error
+back-off) stays pending; several pending events are served by one inference whose reason is
+the most important one, and the others are counted as `coalesced` — nothing is dropped
+without a trace. Every started inference is counted per reason.
+
+Reasons (the `PolicyStatus.TRIGGER_*` strings), most important first:
+  instruction    a new instruction (the caller flushes the queue and resets the policy)
+  safety_resume  the safety gate returned to normal after a stop / e-stop
+  scene_change   the camera image differs from the one of the last inference by more than
+                 `scene_threshold` (mean absolute difference of small grey thumbnails, 0..1)
+  state_change   the robot state differs from the one of the last inference by more than
+                 `state_threshold` (max absolute difference: m/s, rad/s or rad)
+  queue_low      the action queue holds `queue_threshold` actions or fewer
+  keepalive      nothing triggered for `keepalive_period` seconds
+  periodic       periodic mode only: every 1 / periodic_rate seconds
+
+Pure Python + numpy; time is always passed in (`now`, seconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+INSTRUCTION = 'instruction'
+SAFETY_RESUME = 'safety_resume'
+SCENE_CHANGE = 'scene_change'
+STATE_CHANGE = 'state_change'
+QUEUE_LOW = 'queue_low'
+KEEPALIVE = 'keepalive'
+PERIODIC = 'periodic'
+
+#: Most important first.
+PRIORITY = (INSTRUCTION, SAFETY_RESUME, SCENE_CHANGE, STATE_CHANGE, QUEUE_LOW, KEEPALIVE,
+            PERIODIC)
+TRIGGER_MODES = ('event', 'periodic')
+
+
+@dataclass(frozen=True)
+class TriggerConfig:
+    """Thresholds and periods of the trigger logic (validated on construction)."""
+
+    mode: str = 'event'
+    periodic_rate: float = 10.0
+    queue_threshold: int = 3
+    scene_threshold: float = 0.08
+    state_threshold: float = 0.2
+    keepalive_period: float = 2.0
+    min_interval: float = 0.0
+    error_backoff: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in TRIGGER_MODES:
+            raise ValueError(f'trigger mode must be one of {TRIGGER_MODES}, got {self.mode!r}')
+        if self.periodic_rate <= 0:
+            raise ValueError('periodic_rate must be > 0 Hz')
+        if self.queue_threshold < 0:
+            raise ValueError('queue_threshold must be >= 0')
+        for name in ('scene_threshold', 'state_threshold', 'keepalive_period', 'min_interval',
+                     'error_backoff'):
+            if getattr(self, name) < 0:
+                raise ValueError(f'{name} must be >= 0')
+
+
+@dataclass(frozen=True)
+class TriggerDecision:
+    """An inference to start now."""
+
+    reason: str
+    coalesced: Tuple[str, ...] = ()
+    detail: str = ''
+
+
+@dataclass
+class TriggerStats:
+    """Counters for status and diagnostics."""
+
+    fired: Dict[str, int] = field(default_factory=lambda: {r: 0 for r in PRIORITY})
+    coalesced: Dict[str, int] = field(default_factory=lambda: {r: 0 for r in PRIORITY})
+    failures: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.fired.values())
+
+
+def scene_distance(a: Optional[np.ndarray], b: Optional[np.ndarray]) -> float:
+    """Mean absolute difference of two thumbnails in [0, 1] (0 if either is missing)."""
+    if a is None or b is None or a.shape != b.shape:
+        return 0.0
+    return float(np.mean(np.abs(a.astype(np.float32) - b.astype(np.float32))))
+
+
+def scene_thumbnail(rgb: np.ndarray, size: Tuple[int, int] = (24, 32)) -> np.ndarray:
+    """A small grey float32 image in [0, 1] for scene-change detection."""
+    from vla_common.image import resize_rgb  # numpy + OpenCV, no ROS
+
+    small = resize_rgb(np.ascontiguousarray(rgb), size).astype(np.float32)
+    return (small @ np.array([0.299, 0.587, 0.114], dtype=np.float32)) / 255.0
+
+
+class TriggerEngine:
+    """Event bookkeeping and the decision of when to infer."""
+
+    def __init__(self, config: TriggerConfig) -> None:
+        self.config = config
+        self.stats = TriggerStats()
+        self._pending: Dict[str, str] = {}
+        self._last_inference: Optional[float] = None
+        self._ref_scene: Optional[np.ndarray] = None
+        self._ref_state: Optional[np.ndarray] = None
+        self._backoff_until = float('-inf')
+        self._safety_blocked = False
+        self.last_scene_distance = 0.0
+        self.last_state_distance = 0.0
+        self.last_decision: Optional[TriggerDecision] = None
+
+    # ----------------------------------------------------------------- events
+    @property
+    def pending(self) -> Tuple[str, ...]:
+        return tuple(r for r in PRIORITY if r in self._pending)
+
+    def on_instruction(self, now: float, detail: str = '') -> None:
+        """A new instruction: everything pending referred to the old one."""
+        for reason in self._pending:
+            self.stats.coalesced[reason] += 1
+        self._pending = {INSTRUCTION: detail}
+        self._ref_scene = None
+        self._ref_state = None
+        self._backoff_until = float('-inf')
+
+    def clear(self) -> None:
+        """Forget pending events and references (instruction cancelled, node deactivated)."""
+        self._pending.clear()
+        self._ref_scene = None
+        self._ref_state = None
+        self._last_inference = None
+
+    def on_safety(self, blocked: bool, now: float) -> None:
+        """The safety gate's verdict; blocked -> ok is a resume event."""
+        if self._safety_blocked and not blocked and self.config.mode == 'event':
+            self._pending[SAFETY_RESUME] = 'safety gate back to normal'
+        self._safety_blocked = blocked
+
+    def on_scene(self, thumbnail: np.ndarray, now: float) -> float:
+        """A new camera thumbnail; returns its distance to the last inference's."""
+        d = scene_distance(thumbnail, self._ref_scene)
+        self.last_scene_distance = d
+        if self.config.mode == 'event' and self._ref_scene is not None \
+                and self.config.scene_threshold > 0 and d > self.config.scene_threshold:
+            self._pending[SCENE_CHANGE] = f'{d:.3f} > {self.config.scene_threshold:.3f}'
+        return d
+
+    def on_state(self, state: np.ndarray, now: float) -> float:
+        """A new robot-state vector; returns its distance to the last inference's."""
+        state = np.asarray(state, dtype=np.float64).reshape(-1)
+        d = 0.0
+        if self._ref_state is not None and self._ref_state.shape == state.shape:
+            d = float(np.max(np.abs(state - self._ref_state))) if state.size else 0.0
+        self.last_state_distance = d
+        if self.config.mode == 'event' and self._ref_state is not None \
+                and self.config.state_threshold > 0 and d > self.config.state_threshold:
+            self._pending[STATE_CHANGE] = f'{d:.3f} > {self.config.state_threshold:.3f}'
+        return d
+
+    def on_failure(self, now: float) -> None:
+        """The last inference failed (NaN, exception): wait `error_backoff` before retrying."""
+        self.stats.failures += 1
+        self._backoff_until = now + self.config.error_backoff
+
+    # ----------------------------------------------------------------- decision
+    def poll(self, now: float, ready: bool, busy: bool, queue_depth: int,
+             scene: Optional[np.ndarray] = None,
+             state: Optional[np.ndarray] = None) -> Optional[TriggerDecision]:
+        """The inference to start now, if any.
+
+        ready: inputs fresh, instruction valid, safety not blocking; busy: an inference is
+        running. `scene`/`state` are the inputs the inference will use (they become the
+        references for the change triggers).
+        """
+        cfg = self.config
+        if not ready or busy or now < self._backoff_until:
+            return None
+        since = None if self._last_inference is None else now - self._last_inference
+        if cfg.min_interval > 0 and since is not None and since < cfg.min_interval:
+            return None
+        if cfg.mode == 'periodic':
+            if INSTRUCTION not in self._pending and SAFETY_RESUME not in self._pending and (
+                    since is not None and since < 1.0 / cfg.periodic_rate):
+                return None
+            reason = INSTRUCTION if INSTRUCTION in self._pending else PERIODIC
+            self._pending.clear()
+            return self._fire(TriggerDecision(reason), now, scene, state)
+        if queue_depth <= cfg.queue_threshold:
+            self._pending.setdefault(QUEUE_LOW, f'{queue_depth} <= {cfg.queue_threshold}')
+        if cfg.keepalive_period > 0 and (since is None or since >= cfg.keepalive_period):
+            self._pending.setdefault(KEEPALIVE, 'no inference for '
+                                     + ('ever' if since is None else f'{since:.1f} s'))
+        if not self._pending:
+            return None
+        ordered = self.pending
+        reason, others = ordered[0], ordered[1:]
+        detail = self._pending[reason]
+        for other in others:
+            self.stats.coalesced[other] += 1
+        self._pending.clear()
+        return self._fire(TriggerDecision(reason, others, detail), now, scene, state)
+
+    def _fire(self, decision: TriggerDecision, now: float, scene: Optional[np.ndarray],
+              state: Optional[np.ndarray]) -> TriggerDecision:
+        self.stats.fired[decision.reason] += 1
+        self._last_inference = now
+        if scene is not None:
+            self._ref_scene = scene
+        if state is not None:
+            self._ref_state = np.asarray(state, dtype=np.float64).reshape(-1)
+        self.last_decision = decision
+        return decision

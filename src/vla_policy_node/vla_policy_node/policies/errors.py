@@ -1,0 +1,28 @@
+"""Exceptions of the policy library: each names what went wrong and what to do about it."""
+
+
+class PolicyError(Exception):
+    """Base class of every error raised by `vla_policy_node.policies`."""
+
+
+class ConfigError(PolicyError, ValueError):
+    """A configuration that cannot work (unknown name, bad value, inconsistent fields)."""
+
+
+class CheckpointError(PolicyError, RuntimeError):
+    """A checkpoint directory that is missing, incomplete or corrupt.
+
+    Raised instead of ever falling back to a randomly initialised model.
+    """
+
+
+class BackendUnavailableError(PolicyError, ImportError):
+    """An optional backend (transformers, onnxruntime, ...) or its export is not installed."""
+
+
+class ObservationError(PolicyError, ValueError):
+    """An observation the policy cannot use (image shape/dtype, empty text, state size)."""
+
+
+class NonFiniteActionError(PolicyError, ArithmeticError):
+    """The model produced NaN or Inf; the chunk must not be executed."""
