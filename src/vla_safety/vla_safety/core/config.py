@@ -112,7 +112,8 @@ PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec('geofence.enabled', True, 'clip motion leaving the geofence polygon', modes=_B),
     ParamSpec('geofence.polygon', [-5.0, -5.0, 5.0, -5.0, 5.0, 5.0, -5.0, 5.0],
               'geofence vertices in the odom frame, flat [x0, y0, x1, y1, ...] (m)', modes=_B),
-    ParamSpec('geofence.horizon', 0.5, 'look-ahead (s) of the geofence prediction', 0.0, 5.0,
+    ParamSpec('geofence.horizon', 0.5, 'look-ahead (s) of the geofence prediction; the speed '
+              'towards the fence is limited to (distance - margin) / horizon', 0.05, 5.0,
               modes=_B),
     ParamSpec('geofence.margin', 0.25, 'the base centre keeps this distance (m) from the fence '
               '(cover the footprint circumradius)', 0.0, 2.0, modes=_B),

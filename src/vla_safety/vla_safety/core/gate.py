@@ -6,8 +6,11 @@ a fault, then nothing). Both start stopped (no command yet) and share the `Super
 (command/heartbeat watchdogs, latched e-stop, reset rule).
 
 Order of the base pipeline, and why: faults first (any stop reason -> exact zero, at once,
-without a ramp); then deadband, velocity limits and acceleration ramp (shape the command);
-then the geofence and the scan zones last, so that nothing after them can add motion back.
+without a ramp); then deadband, velocity limits and the scan slowdown (shape the target);
+then the acceleration ramp (so entering and leaving a slowdown are smooth); then the
+geofence and the scan stop zone last, acting at once on what would be sent, so that nothing
+after them can add motion back. Every stage only reduces or ramps: no stage can make an
+axis exceed its limit, grow faster than its ramp, or flip sign.
 """
 
 from __future__ import annotations
@@ -149,19 +152,26 @@ class BaseGate:
             out, limited = limit_velocity(out, cfg.velocity)
             if limited:
                 reasons |= Reason.VELOCITY_LIMITED
+            scan_fresh = self._scan.fresh(now)
+            # Slowdown shapes the target, so entering and leaving the zone are both ramped.
+            if scan_fresh and self._zones.evaluate(self._points, out).slowdown:
+                out = out.scaled(cfg.zones.slowdown_ratio)
+                reasons |= Reason.OBSTACLE_SLOWDOWN
             out, ramped = ramp(out, self._last_out, dt, cfg.accel)
             if ramped:
                 reasons |= Reason.ACCEL_LIMITED
+                # A ramp down from above a limit lowered at runtime must not exceed it.
+                out, limited = limit_velocity(out, cfg.velocity)
+                if limited:
+                    reasons |= Reason.VELOCITY_LIMITED
+            # The fence and the stop zone act on what would be sent, at once (no ramp).
             if self._geofence is not None and self._pose is not None:
                 out, fenced = self._geofence.clip(*self._pose, out)
                 if fenced:
                     reasons |= Reason.GEOFENCE
-            if self._scan.fresh(now):
-                out, zone = self._zones.apply(self._points, out)
-                if zone.stop:
-                    reasons |= Reason.OBSTACLE_STOP
-                elif zone.slowdown:
-                    reasons |= Reason.OBSTACLE_SLOWDOWN
+            if scan_fresh and self._zones.evaluate(self._points, out).stop:
+                out = ZERO_TWIST
+                reasons |= Reason.OBSTACLE_STOP
         self._last_out = out
         intervened = current and bool(reasons)
         if intervened:

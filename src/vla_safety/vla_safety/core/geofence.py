@@ -2,10 +2,12 @@
 
 The base centre is predicted `horizon` seconds ahead along the commanded planar velocity
 (expressed in the odometry frame). If the prediction comes closer to the boundary than
-`margin` (inside) the velocity component along the outward normal of the offending edge is
-removed, so sliding along the fence and motion back inside remain possible. A command that
-still violates after a few projections (corners, narrow notches) loses its planar part.
-Rotation is never clipped: the margin should cover the footprint's circumradius.
+`margin` (inside), the body-frame components (vx, vy) that point along the outward normal
+of the offending edge are reduced so the prediction stops at the margin (zeroed inside the
+margin band); the others are kept, so sliding along the fence and motion back inside remain
+possible. A command that still violates after a few passes (corners,
+narrow notches) loses its planar part. Rotation is never clipped: the margin should cover
+the footprint's circumradius.
 """
 
 from __future__ import annotations
@@ -123,7 +125,8 @@ class Geofence:
     """Clip planar motion that would leave the polygon within the horizon."""
 
     SAMPLES = 5        # points checked along the predicted segment (non-convex fences)
-    PROJECTIONS = 4    # edge projections tried before giving up on the planar part
+    PROJECTIONS = 4    # clipping passes tried before giving up on the planar part
+    TOLERANCE = 1e-6   # m
 
     def __init__(self, config: GeofenceConfig) -> None:
         self.config = config
@@ -141,32 +144,54 @@ class Geofence:
         return worst, worst_pt
 
     def clip(self, x: float, y: float, yaw: float, cmd: Twist2D) -> Tuple[Twist2D, bool]:
-        """Return (command, whether it was clipped) for the base at pose (x, y, yaw)."""
-        if cmd.vx == 0.0 and cmd.vy == 0.0:
+        """Return (command, whether it was clipped) for the base at pose (x, y, yaw).
+
+        The body-frame components (vx, vy) that push towards the outside of the offending edge
+        are scaled down just enough that the predicted centre stops at the margin (so the base
+        slows as it approaches and settles at the margin instead of oscillating); inside the
+        margin band they are zeroed. Components are only ever reduced, never re-mixed or
+        sign-flipped, so the per-axis limits and acceleration ramps applied before still hold.
+        """
+        vx, vy = cmd.vx, cmd.vy
+        if vx == 0.0 and vy == 0.0:
             return cmd, False
         c, s = math.cos(yaw), math.sin(yaw)
-        v = (c * cmd.vx - s * cmd.vy, s * cmd.vx + c * cmd.vy)
         p = (x, y)
+        h = self.config.horizon
+        margin = self.config.margin
         # Never end up closer to (or further beyond) the boundary than now, nor inside the
         # margin band: this is what lets a base that is outside drive back in.
-        floor = min(self.config.margin, self.polygon.signed_distance(p))
+        floor = min(margin, self.polygon.signed_distance(p))
         clipped = False
-        ok = False
         for _ in range(self.PROJECTIONS):
+            v = (c * vx - s * vy, s * vx + c * vy)
             worst, worst_pt = self._worst(p, v)
-            if worst >= floor - 1e-9:
-                ok = True
+            if worst >= floor - self.TOLERANCE:
                 break
             _, edge = self.polygon.nearest_edge(worst_pt)
-            n = self.polygon.outward_normal(edge)
-            vn = v[0] * n[0] + v[1] * n[1]
-            if vn <= 1e-12:
+            nx, ny = self.polygon.outward_normal(edge)
+            ax, ay = self.polygon.vertices[edge]
+            inside = (ax - p[0]) * nx + (ay - p[1]) * ny      # distance to the edge's line
+            allowed = max(0.0, inside - margin) / h if h > 0.0 else 0.0
+            # Outward normal in the body frame; split the outward speed by axis.
+            bx, by = c * nx + s * ny, -s * nx + c * ny
+            tx, ty = vx * bx, vy * by
+            tx = 0.0 if abs(tx) < 1e-12 else tx   # an axis along the fence (rounding of cos)
+            ty = 0.0 if abs(ty) < 1e-12 else ty
+            pushing = max(tx, 0.0) + max(ty, 0.0)
+            holding = min(tx, 0.0) + min(ty, 0.0)
+            if pushing <= 1e-12:
+                vx, vy = 0.0, 0.0   # no axis to blame (corner, notch): stop planar motion
+                clipped = True
                 break
-            v = (v[0] - vn * n[0], v[1] - vn * n[1])
+            f = max(0.0, min(1.0, (allowed - holding) / pushing)) * (1.0 - 1e-9)
+            vx = vx * f if tx > 0.0 else vx
+            vy = vy * f if ty > 0.0 else vy
             clipped = True
-        if not ok:
-            v = (0.0, 0.0)
-            clipped = True
+        else:
+            v = (c * vx - s * vy, s * vx + c * vy)
+            if self._worst(p, v)[0] < floor - self.TOLERANCE:
+                vx, vy, clipped = 0.0, 0.0, True
         if not clipped:
             return cmd, False
-        return Twist2D(c * v[0] + s * v[1], -s * v[0] + c * v[1], cmd.wz), True
+        return Twist2D(vx, vy, cmd.wz), True
