@@ -101,6 +101,12 @@ class SerialBackend(WheelBackend):
                 if self._consecutive_errors >= self.max_consecutive_errors:
                     self._link_fault_until = now + self.fault_hold
                 continue
+            if not isinstance(item, (EncoderReport, ErrorReport)):
+                # A host->board message coming back: a loopback or crossed wires, not a board.
+                self.counters['bad_frames'] += 1
+                self._event('warn', 'unexpected', f'{type(item).__name__} received from '
+                                                  f'{self.port}: is the link looped back?')
+                continue
             self._consecutive_errors = 0
             self._last_valid = now
             self.counters['frames'] += 1

@@ -1,0 +1,1 @@
+"""Developer tools of mobile_base (board emulator)."""
