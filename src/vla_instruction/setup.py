@@ -24,6 +24,9 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'instruction_node = vla_instruction.instruction_node:main',
+            'mic_capture = vla_instruction.mic_capture:main',
+        ],
     },
 )
