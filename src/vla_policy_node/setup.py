@@ -24,6 +24,10 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'policy_node = vla_policy_node.policy_node:main',
+            'init_policy = vla_policy_node.tools:init_policy',
+            'export_policy_onnx = vla_policy_node.tools:export_policy_onnx',
+        ],
     },
 )

@@ -63,10 +63,15 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome: state, reason, and what is allowed."""
+    """The outcome: state, reason, and what is allowed.
+
+    `key` names the rule that decided (stable while the reason text changes, e.g. an age),
+    so callers log and publish on changes of (state, key) only.
+    """
 
     state: str
     reason: str = ''
+    key: str = ''
 
     @property
     def may_infer(self) -> bool:
@@ -86,31 +91,32 @@ def evaluate(i: Inputs) -> Verdict:
     """State from inputs, most serious first: model, instruction, inputs, safety, errors."""
     if not i.model_loaded:
         return Verdict(ERROR if i.model_error else UNCONFIGURED,
-                       i.model_error or 'no model loaded')
+                       i.model_error or 'no model loaded', 'model:' + i.model_error)
     if not i.active:
-        return Verdict(IDLE, 'node inactive')
+        return Verdict(IDLE, 'node inactive', 'inactive')
     if i.instruction_error:
-        return Verdict(ERROR, i.instruction_error)
+        return Verdict(ERROR, i.instruction_error, 'instruction:' + i.instruction_error)
     if i.image_error:
-        return Verdict(ERROR, i.image_error)
+        return Verdict(ERROR, i.image_error, 'image:' + i.image_error)
     if not i.instruction_id:
-        return Verdict(IDLE, 'waiting for an instruction')
+        return Verdict(IDLE, 'waiting for an instruction', 'no_instruction')
     if i.inference_error:
-        return Verdict(ERROR, i.inference_error)
+        return Verdict(ERROR, i.inference_error, 'inference:' + i.inference_error)
     if i.image_age is None:
-        return Verdict(PAUSED, 'no camera image yet')
+        return Verdict(PAUSED, 'no camera image yet', 'no_image')
     if i.image_age > i.image_timeout:
         return Verdict(PAUSED, f'camera image stale ({i.image_age:.2f} s > '
-                               f'{i.image_timeout:.2f} s)')
+                               f'{i.image_timeout:.2f} s)', 'image_stale')
     if i.state_required:
         if i.state_age is None:
-            return Verdict(PAUSED, 'no robot state yet')
+            return Verdict(PAUSED, 'no robot state yet', 'no_state')
         if i.state_age > i.state_timeout:
             return Verdict(PAUSED, f'robot state stale ({i.state_age:.2f} s > '
-                                   f'{i.state_timeout:.2f} s)')
+                                   f'{i.state_timeout:.2f} s)', 'state_stale')
     if i.safety_blocked:
-        return Verdict(PAUSED, i.safety_reason or 'safety gate stopped')
-    return Verdict(RUNNING, '')
+        return Verdict(PAUSED, i.safety_reason or 'safety gate stopped',
+                       'safety:' + i.safety_reason)
+    return Verdict(RUNNING, '', 'running')
 
 
 class LatencyWindow:
