@@ -27,10 +27,11 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from vla_instruction.core.scenarios import (AROUND, AVOID, BETWEEN, CANONICAL_EN, CANONICAL_KO,
-                                            LEFT, mirror_scenario, PARAPHRASES,
+from vla_instruction.core.scenarios import (AROUND, AVOID, BARE_SIDE_RE, BETWEEN, CANONICAL_EN,
+                                            CANONICAL_KO, LEFT, mirror_scenario, PARAPHRASES,
                                             parse_scenario, RIGHT, scenario_id, SCENARIOS,
-                                            ScenarioSpec, split_paraphrases, swap_sides)
+                                            ScenarioSpec, SIDE_PAIRS_KO, split_paraphrases,
+                                            swap_sides)
 
 __all__ = [
     'Status', 'NormalizedInstruction', 'normalize', 'detect_language', 'find_stop_word',
@@ -123,11 +124,11 @@ _KO_NAME = {'cup': '컵', 'basket': '바구니', 'bottle': '병', 'ball': '공',
             'obstacle': '장애물'}
 _SIDE_KO_NAME = {LEFT: '왼쪽', RIGHT: '오른쪽'}
 
-_SIDES_KO = ((r'왼쪽|왼편|왼측|좌측|좌편|좌쪽|좌회전', LEFT),
-             (r'오른쪽|오른편|오른측|우측|우편|우쪽|우회전', RIGHT))
+_SIDES_KO = (('|'.join(sorted((p[0] for p in SIDE_PAIRS_KO), key=len, reverse=True)), LEFT),
+             ('|'.join(sorted((p[1] for p in SIDE_PAIRS_KO), key=len, reverse=True)), RIGHT))
 # Bare 좌/우/왼/오른 + 으로/로 only at the start of a word (spaced text).
-_SIDES_KO_WORD = ((r'(?<![가-힣])(?:왼|좌)(?=으로|로)', LEFT),
-                  (r'(?<![가-힣])(?:오른|우)(?=으로|로(?!봇))', RIGHT))
+_SIDES_KO_WORD = ((BARE_SIDE_RE.replace('왼|좌|오른|우', '왼|좌'), LEFT),
+                  (BARE_SIDE_RE.replace('왼|좌|오른|우', '오른|우'), RIGHT))
 _SIDES_EN = ((r'left', LEFT), (r'(?<!all\s)right(?!\s+(?:now|away))', RIGHT))
 
 _MANEUVERS_KO = ((r'돌아서|돌아가|돌아|돌고|돌면서|둘러서|둘러|우회해서|우회하여|우회', AROUND),

@@ -198,24 +198,39 @@ def _build_paraphrases() -> Dict[str, List[str]]:
 #: scenario -> paraphrases (Korean, English, mixed); the canonical Korean sentence is first.
 PARAPHRASES: Dict[str, List[str]] = _build_paraphrases()
 
-# Whole-word side terms and their mirror; longest first so 좌회전 wins over nothing shorter.
-_SWAP = {'왼쪽': '오른쪽', '오른쪽': '왼쪽', '왼편': '오른편', '오른편': '왼편',
-         '좌측': '우측', '우측': '좌측', '좌편': '우편', '우편': '좌편',
-         '좌회전': '우회전', '우회전': '좌회전', 'left': 'right', 'right': 'left'}
+#: Side vocabulary as (left, right) pairs. The normaliser reads exactly these and
+#: `swap_sides` mirrors exactly these, so the side-swap property holds by construction.
+SIDE_PAIRS_KO: Tuple[Tuple[str, str], ...] = (
+    ('왼쪽', '오른쪽'), ('왼편', '오른편'), ('왼측', '오른측'), ('좌측', '우측'), ('좌편', '우편'),
+    ('좌쪽', '우쪽'), ('좌회전', '우회전'))
+#: Bare stems, sides only at the start of a word and before 으로/로 ("좌로", "우로 돌아").
+BARE_SIDE_RE = r'(?<![가-힣])(?:왼|좌|오른|우)(?=으로|로(?!봇))'
+_BARE_SWAP = {'왼': '오른', '오른': '왼', '좌': '우', '우': '좌'}
+# The normaliser reads Korean with spaces and punctuation removed ("왼 쪽" is 왼쪽), so the
+# swap tolerates them between syllables too.
+_GAP = r'(?:[^\w]|_)*'
+
+_SWAP = {'left': 'right', 'right': 'left'}
+for _left, _right in SIDE_PAIRS_KO:
+    _SWAP[_left], _SWAP[_right] = _right, _left
+del _left, _right
 _SWAP_RE = re.compile(
-    '|'.join(sorted((k for k in _SWAP if not k.isascii()), key=len, reverse=True))
-    + r'|(?<![A-Za-z])(?:left|right)(?![A-Za-z])', re.IGNORECASE)
+    '|'.join(_GAP.join(k) for k in sorted((k for k in _SWAP if not k.isascii()), key=len,
+                                          reverse=True))
+    + '|' + BARE_SIDE_RE + r'|(?<![A-Za-z])(?:left|right)(?![A-Za-z])', re.IGNORECASE)
 
 
 def swap_sides(text: str) -> str:
-    """Mirror an instruction: 왼쪽↔오른쪽, 왼편↔오른편, 좌측↔우측, 좌회전↔우회전, left↔right.
+    """Mirror an instruction: 왼쪽↔오른쪽, 왼편↔오른편, 좌측↔우측, ... (SIDE_PAIRS_KO), bare
+    좌로↔우로, left↔right.
 
     Whole terms only (우회 "detour" is not a side), English case preserved. Used by the
     property test and usable for mirrored data augmentation.
     """
     def repl(m: 're.Match[str]') -> str:
         word = m.group(0)
-        out = _SWAP[word.lower()]
+        key = re.sub(r'[^\w]|_', '', word)
+        out = _SWAP.get(key.lower()) or _BARE_SWAP[key]
         if word.isascii():
             if word.isupper():
                 return out.upper()
