@@ -12,17 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, List, Optional
-
-TINY_NANO = {'type': 'nano', 'image_size': 32, 'channels': [8, 16], 'text_dim': 16,
-             'text_layers': 1, 'text_heads': 2, 'embed_dim': 32, 'spatial_channels': 8,
-             'max_text_tokens': 96}
-TINY_HEADS: Dict[str, Dict[str, Any]] = {
-    'mlp': {'hidden_size': 32, 'num_layers': 2},
-    'lstm': {'hidden_size': 32, 'num_layers': 1},
-    'gpt': {'hidden_size': 32, 'num_layers': 1, 'num_heads': 4},
-    'discrete': {'hidden_size': 32, 'num_layers': 1, 'num_bins': 32},
-}
+from typing import Any, List, Optional
 
 
 def init_policy(argv: Optional[List[str]] = None) -> int:
@@ -46,6 +36,7 @@ def init_policy(argv: Optional[List[str]] = None) -> int:
     import torch
 
     from .policies import make_policy
+    from .policies.presets import TINY_HEADS, TINY_NANO
 
     torch.manual_seed(args.seed)
     backbone: Any = json.loads(args.backbone) if args.backbone.startswith('{') else \

@@ -115,6 +115,7 @@ class TriggerEngine:
         self._ref_scene: Optional[np.ndarray] = None
         self._ref_state: Optional[np.ndarray] = None
         self._backoff_until = float('-inf')
+        self._next_periodic: Optional[float] = None
         self._safety_blocked = False
         self.last_scene_distance = 0.0
         self.last_state_distance = 0.0
@@ -140,6 +141,7 @@ class TriggerEngine:
         self._ref_scene = None
         self._ref_state = None
         self._last_inference = None
+        self._next_periodic = None
 
     def on_safety(self, blocked: bool, now: float) -> None:
         """The safety gate's verdict; blocked -> ok is a resume event."""
@@ -190,11 +192,18 @@ class TriggerEngine:
         if cfg.min_interval > 0 and since is not None and since < cfg.min_interval:
             return None
         if cfg.mode == 'periodic':
-            if INSTRUCTION not in self._pending and SAFETY_RESUME not in self._pending and (
-                    since is not None and since < 1.0 / cfg.periodic_rate):
+            period = 1.0 / cfg.periodic_rate
+            urgent = INSTRUCTION in self._pending or SAFETY_RESUME in self._pending
+            # A fixed schedule (not "time since last"), tolerant to timer jitter of a quarter
+            # period, so polling at the periodic rate fires on every poll.
+            if not urgent and self._next_periodic is not None \
+                    and now < self._next_periodic - 0.25 * period:
                 return None
             reason = INSTRUCTION if INSTRUCTION in self._pending else PERIODIC
             self._pending.clear()
+            nxt = (self._next_periodic if self._next_periodic is not None and not urgent
+                   else now) + period
+            self._next_periodic = nxt if nxt > now else now + period
             return self._fire(TriggerDecision(reason), now, scene, state)
         if queue_depth <= cfg.queue_threshold:
             self._pending.setdefault(QUEUE_LOW, f'{queue_depth} <= {cfg.queue_threshold}')

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -123,7 +124,12 @@ def export_onnx(policy: Any, out_dir: Optional[str] = None, opset: int = DEFAULT
     tmp = tempfile.mkdtemp(prefix='onnx-export-')
     try:
         dynamic = {n: {1: 'tokens'} for n in names if n in TEXT_KEYS}
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # Tracing notes about Python-side shape checks (constant for batch 1, which is
+            # what the export serves) and the legacy exporter's deprecation notice.
+            warnings.simplefilter('ignore', torch.jit.TracerWarning)
+            warnings.simplefilter('ignore', DeprecationWarning)
+            warnings.filterwarnings('ignore', message='Exporting a model to ONNX with a batch')
             torch.onnx.export(encoder, tuple(args), os.path.join(tmp, ENCODER_FILE),
                               input_names=names, output_names=['embedding'],
                               dynamic_axes=dynamic, opset_version=opset, dynamo=False)

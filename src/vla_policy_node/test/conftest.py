@@ -1,0 +1,66 @@
+"""Shared fixtures: tiny policy configurations, an offline Kosmos-2 tokenizer, checkpoints."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any, Callable, Dict
+
+import pytest
+
+from vla_policy_node.policies.presets import EXAMPLE_INSTRUCTIONS, TINY_HEADS, TINY_NANO
+
+CORPUS = list(EXAMPLE_INSTRUCTIONS) + ['pick up the red block', '멈춰']
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tests share a 2-core machine: one intra-op thread, restored afterwards."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny_policy() -> Callable[..., Any]:
+    """Factory: tiny randomly initialised RoboVLMsPolicy(action_space, head, **fields)."""
+    import torch
+
+    from vla_policy_node.policies import make_policy
+
+    def make(action_space: str = 'base', head: str = 'lstm', seed: int = 0,
+             **fields: Any) -> Any:
+        torch.manual_seed(seed)
+        fields.setdefault('window_size', 4)
+        fields.setdefault('chunk_size', 5)
+        backbone = fields.pop('backbone', TINY_NANO)
+        return make_policy(action_space, backbone, TINY_HEADS[head], **fields)
+    return make
+
+
+@pytest.fixture(scope='session')
+def kosmos_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """A Kosmos-2 tokenizer trained offline on a small Korean/English corpus."""
+    from vla_policy_node.policies.backbones.kosmos2 import build_offline_tokenizer
+
+    directory = tmp_path_factory.mktemp('kosmos2-tokenizer')
+    build_offline_tokenizer(str(directory), CORPUS * 4, vocab_size=400)
+    return directory
+
+
+@pytest.fixture(scope='session')
+def tiny_kosmos_backbone(kosmos_tokenizer_dir: pathlib.Path) -> Dict[str, Any]:
+    """A tiny Kosmos-2 backbone config dict (random weights, real transformers classes)."""
+    from vla_policy_node.policies import tiny_kosmos2_config
+    from vla_policy_node.policies.backbones.kosmos2 import processor_vocab_size
+
+    vocab = processor_vocab_size(str(kosmos_tokenizer_dir))
+    return {'type': 'kosmos2', 'model_config': tiny_kosmos2_config(vocab),
+            'tokenizer_path': str(kosmos_tokenizer_dir), 'embed_dim': 32}

@@ -1,0 +1,225 @@
+"""The torch policy: every head builds, shapes, losses, save/load, history, errors."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from vla_policy_node.policies import (CheckpointError, load_policy, NonFiniteActionError,
+                                      Normalizer, Observation, ObservationError, RoboVLMsPolicy)
+from vla_policy_node.policies.presets import LEFT, RIGHT
+
+HEADS = ['mlp', 'lstm', 'gpt', 'discrete']
+
+
+def image(seed=0, h=48, w=64):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def batch_for(policy, b=2, t=3, seed=0):
+    rng = np.random.default_rng(seed)
+    dims = policy.action_space.dims
+    actions = rng.uniform(-0.4, 0.4, (b, t, policy.chunk_size, dims)).astype(np.float32)
+    if policy.action_space.gripper_index is not None:
+        actions[..., 6] = rng.integers(0, 2, actions.shape[:3])
+    batch = {'images': rng.integers(0, 256, (b, t, 40, 40, 3), dtype=np.uint8),
+             'instruction': [LEFT, RIGHT][:b] + [LEFT] * max(0, b - 2), 'actions': actions}
+    if policy.config.state_dim:
+        batch['state'] = rng.normal(size=(b, t, policy.config.state_dim)).astype(np.float32)
+    return batch
+
+
+@pytest.mark.parametrize('space', ['base', 'arm'])
+@pytest.mark.parametrize('head', HEADS)
+def test_every_head_builds_trains_and_predicts(tiny_policy, head, space):
+    policy = tiny_policy(space, head)
+    b, t = 2, 3
+    with torch.no_grad():
+        out = policy.model.predict_normalized(torch.zeros(b, t, policy.model.embed_dim))
+    assert out.shape == (b, t, policy.chunk_size, policy.action_space.dims)
+    assert float(out.abs().max()) <= 1.0
+    policy.model.train()
+    losses = policy.compute_loss(batch_for(policy, b, t))
+    assert losses['loss'].dim() == 0 and torch.isfinite(losses['loss'])
+    assert ('loss_gripper' in losses) == (space == 'arm')
+    losses['loss'].backward()
+    grads = [p.grad for p in policy.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    chunk = policy.predict_action_chunk(Observation(image(), LEFT))
+    assert chunk.shape == (policy.chunk_size, policy.action_space.dims)
+    assert chunk.dtype == np.float32
+    # de-normalised outputs stay within the normaliser's SI bounds
+    n = policy.normalizer
+    assert np.all(chunk >= n.low - 1e-6) and np.all(chunk <= n.high + 1e-6)
+
+
+@pytest.mark.parametrize('head', HEADS)
+def test_save_load_round_trip_gives_identical_outputs(tiny_policy, tmp_path, head):
+    policy = tiny_policy('arm', head, state_dim=4, normalizer=Normalizer.default('arm', 4))
+    policy.save_pretrained(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ['config.json', 'model.safetensors',
+                                            'normalization.json', 'tokenizer']
+    loaded = RoboVLMsPolicy.from_pretrained(str(tmp_path))
+    assert loaded.config == policy.config
+    for step in range(6):  # through a full window and beyond
+        obs = Observation(image(step), LEFT, state=np.arange(4.0) * step)
+        np.testing.assert_array_equal(policy.predict_action_chunk(obs),
+                                      loaded.predict_action_chunk(obs))
+    assert loaded.history_length == policy.window_size
+    same = load_policy(str(tmp_path), 'robovlms')
+    assert isinstance(same, RoboVLMsPolicy) and same.source == str(tmp_path)
+
+
+def test_training_reduces_the_loss_and_conditions_on_text(tiny_policy):
+    """Left and right instructions must come out with opposite lateral velocity."""
+    torch.manual_seed(0)
+    policy = tiny_policy('base', 'mlp', window_size=1, chunk_size=4)
+    rng = np.random.default_rng(0)
+    target = {LEFT: [0.2, 0.3, 0.0], RIGHT: [0.2, -0.3, 0.0]}
+    opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    policy.model.train()
+    first = None
+    for step in range(150):
+        texts = [LEFT, RIGHT] * 4
+        actions = np.array([[target[t]] * 4 for t in texts], np.float32)[:, None]
+        batch = {'images': rng.integers(0, 256, (8, 1, 32, 32, 3), dtype=np.uint8),
+                 'instruction': texts, 'actions': actions}
+        loss = policy.compute_loss(batch)['loss']
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = loss.item() if first is None else first
+    assert loss.item() < 0.3 * first
+    policy.reset()
+    vy_left = policy.predict_action_chunk(Observation(image(1), LEFT))[:, 1]
+    vy_right = policy.predict_action_chunk(Observation(image(1), RIGHT))[:, 1]
+    assert np.all(vy_left > 0.1) and np.all(vy_right < -0.1)
+
+
+def test_history_window_and_reset_on_new_text(tiny_policy):
+    policy = tiny_policy('base', 'lstm', window_size=3)
+    for i in range(5):
+        policy.observe(Observation(image(i), LEFT))
+    assert policy.history_length == 3
+    policy.predict_action_chunk(Observation(image(9), RIGHT))  # new text: a new history
+    assert policy.history_length == 1
+    policy.reset()
+    assert policy.history_length == 0
+    with pytest.raises(ObservationError, match='no observation'):
+        policy.predict_action_chunk()
+
+
+def test_history_matters_for_recurrent_heads(tiny_policy):
+    policy = tiny_policy('base', 'gpt', window_size=4)
+    obs = Observation(image(0), LEFT)
+    a = policy.predict_action_chunk(obs)
+    policy.reset()
+    policy.observe(Observation(image(5), LEFT))
+    b = policy.predict_action_chunk(obs)
+    assert not np.allclose(a, b)
+
+
+def test_select_action_executes_n_action_steps(tiny_policy):
+    policy = tiny_policy('base', 'mlp', chunk_size=5, n_action_steps=3)
+    obs = Observation(image(), LEFT)
+    chunk = policy.predict_action_chunk(obs)
+    policy.reset()
+    first = [policy.select_action(obs) for _ in range(3)]
+    np.testing.assert_array_equal(np.stack(first), chunk[:3])
+    assert policy.history_length == 3  # every call's observation entered the window
+
+
+def test_canonical_conditioning(tiny_policy):
+    policy = tiny_policy('base', 'mlp', condition_on='canonical')
+    with pytest.raises(ObservationError, match='canonical'):
+        policy.predict_action_chunk(Observation(image(), LEFT))
+    a = policy.predict_action_chunk(Observation(image(), LEFT, 'go left'))
+    b = policy.predict_action_chunk(Observation(image(), RIGHT, 'go left'))
+    np.testing.assert_allclose(a, b, atol=1e-6)  # the Korean text is not what it sees
+
+
+@pytest.mark.parametrize('obs, match', [
+    (Observation(np.zeros((48, 64), np.uint8), LEFT), 'shape'),
+    (Observation(np.zeros((48, 64, 3), np.float32), LEFT), 'dtype'),
+    (Observation(np.zeros((8, 8, 3), np.uint8), LEFT), 'smaller'),
+    (Observation(np.zeros((48, 64, 3), np.uint8), '  '), 'empty'),
+    (Observation([np.zeros((48, 64, 3), np.uint8)] * 2, LEFT), '2 image'),
+])
+def test_bad_observations_are_rejected(tiny_policy, obs, match):
+    with pytest.raises(ObservationError, match=match):
+        tiny_policy('base', 'mlp').predict_action_chunk(obs)
+
+
+def test_state_is_required_when_configured(tiny_policy):
+    policy = tiny_policy('base', 'mlp', state_dim=3,
+                         normalizer=Normalizer.default('base', 3))
+    with pytest.raises(ObservationError, match='robot state'):
+        policy.predict_action_chunk(Observation(image(), LEFT))
+    with pytest.raises(ObservationError, match='expects 3'):
+        policy.predict_action_chunk(Observation(image(), LEFT, state=np.zeros(2)))
+    policy.predict_action_chunk(Observation(image(), LEFT, state=np.zeros(3)))
+
+
+def test_nan_weights_raise_instead_of_acting(tiny_policy):
+    policy = tiny_policy('base', 'lstm')
+    with torch.no_grad():
+        for p in policy.model.head.parameters():
+            p.fill_(float('nan'))
+    with pytest.raises(NonFiniteActionError):
+        policy.predict_action_chunk(Observation(image(), LEFT))
+
+
+def test_two_cameras(tiny_policy):
+    policy = tiny_policy('arm', 'lstm', num_cameras=2)
+    chunk = policy.predict_action_chunk(Observation([image(0), image(1, 60, 80)], LEFT))
+    assert chunk.shape == (5, 7)
+    batch = batch_for(policy)
+    batch['images'] = np.stack([batch['images']] * 2, axis=2)
+    assert torch.isfinite(policy.compute_loss(batch)['loss'])
+
+
+# ----------------------------------------------------------------------- broken checkpoints
+
+@pytest.fixture
+def checkpoint(tiny_policy, tmp_path):
+    path = tmp_path / 'ckpt'
+    tiny_policy('base', 'lstm').save_pretrained(str(path))
+    return path
+
+
+def test_missing_directory_and_empty_path():
+    with pytest.raises(CheckpointError, match='not found'):
+        RoboVLMsPolicy.from_pretrained('/nonexistent/policy')
+    with pytest.raises(CheckpointError, match='empty'):
+        load_policy('')
+
+
+@pytest.mark.parametrize('damage, match', [
+    (lambda p: (p / 'config.json').unlink(), 'config.json missing'),
+    (lambda p: (p / 'config.json').write_text('{not json'), 'cannot read'),
+    (lambda p: (p / 'config.json').write_text(json.dumps({'type': 'robovlms'})), 'format'),
+    (lambda p: (p / 'model.safetensors').unlink(), 'model.safetensors missing'),
+    (lambda p: (p / 'model.safetensors').write_bytes(b'\x00' * 64), 'corrupt'),
+    (lambda p: (p / 'normalization.json').unlink(), 'normalisation'),
+    (lambda p: [f.unlink() for f in (p / 'tokenizer').iterdir()], 'tokenizer'),
+])
+def test_damaged_checkpoints_fail_loudly(checkpoint, damage, match):
+    damage(checkpoint)
+    with pytest.raises(CheckpointError, match=match):
+        RoboVLMsPolicy.from_pretrained(str(checkpoint))
+
+
+def test_weights_that_do_not_match_the_config(checkpoint):
+    cfg = json.loads((checkpoint / 'config.json').read_text())
+    cfg['head']['hidden_size'] = 48
+    (checkpoint / 'config.json').write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match='do not match'):
+        RoboVLMsPolicy.from_pretrained(str(checkpoint))
+
+
+def test_unknown_backend():
+    from vla_policy_node.policies import ConfigError
+
+    with pytest.raises(ConfigError, match='unknown policy backend'):
+        load_policy('/tmp', 'tensorrt')
