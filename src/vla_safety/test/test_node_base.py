@@ -66,8 +66,8 @@ def test_stale_command_keeps_zeros_coming(start_gate, driver, make_twist):
     assert last.cmd_vel_sent.linear.x == 0.0
 
 
-def test_estop_during_motion_latches_and_reset_needs_a_quiet_command(start_gate, driver,
-                                                                    make_twist):
+def test_estop_during_motion_latches_and_reset_needs_a_quiet_command(
+        start_gate, driver, make_twist):
     drv = driver()
     start_gate()
     drv.wait_connected()
