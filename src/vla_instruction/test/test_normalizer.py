@@ -187,8 +187,8 @@ def test_negated_and_descriptive_sides():
 
 def test_other_tasks_targets_and_manipulation():
     n = normalize('바구니까지 가 주세요')
-    assert (n.action, n.target_object, n.scenario, n.canonical) == ('go_to', 'basket', '',
-                                                                     'go to the basket')
+    expected = ('go_to', 'basket', '', 'go to the basket')
+    assert (n.action, n.target_object, n.scenario, n.canonical) == expected
     n = normalize('박스를 왼쪽으로 돌아서 바구니까지 가')   # not the cup: no scenario id
     assert n.understood and n.scenario == '' and n.side == 'left' and n.target_object == 'basket'
     n = normalize('컵을 집어')

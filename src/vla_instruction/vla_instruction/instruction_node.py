@@ -59,6 +59,7 @@ class _UtteranceMeta:
     start_s: float          # stream time (s since the first audio sample)
     end_s: float
     reason: str
+    start_stamp: float      # ROS time (s) when the speech started (from the chunk stamps)
     end_stamp: float        # ROS time (s) when the utterance ended
     queued_at: float        # monotonic
 
@@ -343,10 +344,13 @@ class _VoicePath:
     def _submit(self, utt: Utterance) -> None:
         self._utterances += 1
         self._node._stats['utterances'] += 1
-        assert self._base_stamp is not None
-        end_stamp = self._base_stamp + (utt.speech_end - self._base_sample) / TARGET_RATE
-        meta = _UtteranceMeta(self._utterances, utt.start_s, utt.end_s, utt.reason, end_stamp,
-                              time.monotonic())
+
+        def stamp(sample: int) -> float:
+            assert self._base_stamp is not None
+            return self._base_stamp + (sample - self._base_sample) / TARGET_RATE
+
+        meta = _UtteranceMeta(self._utterances, utt.start_s, utt.end_s, utt.reason,
+                              stamp(utt.speech_start), stamp(utt.speech_end), time.monotonic())
         self._node.get_logger().info(
             f'utterance {meta.index}: {utt.start_s:.2f}-{utt.end_s:.2f} s '
             f'({utt.duration_s:.2f} s, {utt.reason}) -> recogniser '
@@ -383,8 +387,11 @@ class _VoicePath:
                                       f'{type(exc).__name__}: {exc}')
 
     def _publish_debug(self, meta: _UtteranceMeta, **fields: Any) -> None:
+        # start_s/end_s: seconds since the first audio sample this node received; the stamps
+        # are ROS time from the chunk headers (robust to chunks lost before discovery).
         record = {'index': meta.index, 'start_s': round(meta.start_s, 3),
-                  'end_s': round(meta.end_s, 3), 'reason': meta.reason}
+                  'end_s': round(meta.end_s, 3), 'start_stamp': round(meta.start_stamp, 3),
+                  'end_stamp': round(meta.end_stamp, 3), 'reason': meta.reason}
         record.update(fields)
         self._debug_pub.publish(String(data=json.dumps(record, ensure_ascii=False)))
 

@@ -7,6 +7,8 @@ keeps the model's recurrent state between calls (`reset()` forgets it). It plugs
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from vla_instruction.speech import SpeechUnavailable
@@ -45,7 +47,10 @@ class SileroVad:
         finally:
             torch.set_num_threads(threads)
         self._torch = torch
-        self._model = load_silero_vad(onnx=True)
+        with warnings.catch_warnings():
+            # silero-vad 6.2 locates its model with a deprecated importlib.resources call.
+            warnings.simplefilter('ignore', DeprecationWarning)
+            self._model = load_silero_vad(onnx=True)
 
     def __call__(self, frame: np.ndarray) -> float:
         x = np.ascontiguousarray(frame, dtype=np.float32).reshape(-1)
