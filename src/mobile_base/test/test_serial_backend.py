@@ -50,8 +50,8 @@ def test_commands_reach_the_board_and_encoders_come_back(board, backend):
     # Encoder positions advance at the commanded speeds.
     dt = fb[-1].stamp - fb[5].stamp
     for i in range(4):
-        assert (fb[-1].positions[i] - fb[5].positions[i]) / dt == pytest.approx(speeds[i],
-                                                                                 abs=0.05)
+        rate = (fb[-1].positions[i] - fb[5].positions[i]) / dt
+        assert rate == pytest.approx(speeds[i], abs=0.05)
     assert backend.counters['checksum'] == 0
 
 

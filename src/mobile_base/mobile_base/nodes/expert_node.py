@@ -10,6 +10,7 @@ expert; on any end it publishes one zero command and idles. Each `ground_truth/o
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Any, List, Optional, Tuple
 
@@ -62,7 +63,7 @@ class ExpertNode(Node):
         self.expert: Optional[ScriptedExpert] = None
         self._episode: Optional[Tuple[str, int, int]] = None
         self._t0: Optional[float] = None
-        self._last_t = -1e9
+        self._last_slot: Optional[int] = None
         self.get_logger().info(f'expert_node ready: publishing on {self.pub.topic_name}')
 
     def _on_result(self, msg: EpisodeResult) -> None:
@@ -89,7 +90,7 @@ class ExpertNode(Node):
         self.expert = ScriptedExpert(instance, config)
         self._episode = key
         self._t0 = None
-        self._last_t = -1e9
+        self._last_slot = None
         self.get_logger().info(f'expert driving {msg.scenario} seed {msg.seed} on the '
                                f'{instance.side}: "{instance.instruction}"')
 
@@ -97,9 +98,13 @@ class ExpertNode(Node):
         if self.expert is None:
             return
         t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        if t - self._last_t < 1.0 / self.control_rate - 1e-6:
+        # One command per control period, at the first message of each period boundary of
+        # sim time: aligned with the simulator's camera ticks, so in lockstep every frame
+        # gets its answer (a plain "dt >= period" drifts off the frame ticks).
+        slot = math.floor(t * self.control_rate + 1e-6)
+        if slot == self._last_slot:
             return
-        self._last_t = t
+        self._last_slot = slot
         if self._t0 is None:
             self._t0 = t
         p, q = msg.pose.pose.position, msg.pose.pose.orientation

@@ -73,7 +73,8 @@ class MujocoSimNode(Node):
         self.pub_result = self.create_publisher(EpisodeResult, topics.EPISODE_RESULT,
                                                 LATCHED_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
-        self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel, COMMAND_QOS)
+        self._cmd_sub = self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel,
+                                                 COMMAND_QOS)
         self.create_service(StartEpisode, topics.START_EPISODE, self._on_start_episode)
         self.tf = TfPublisher(self, p['publish_tf'])
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -125,8 +126,9 @@ class MujocoSimNode(Node):
                                        'sim seconds per wall second; 0 = as fast as possible',
                                        0.0, 100.0),
             'lockstep': declare(d, 'lockstep', False,
-                                'after each camera frame wait for a new cmd_vel before '
-                                'stepping on (closed-loop runs faster than real time)'),
+                                'after each camera frame wait for a cmd_vel answering it '
+                                'before stepping on (when cmd_vel has a publisher and the '
+                                'episode runs); use with realtime_factor 0'),
             'lockstep_timeout': declare(d, 'lockstep_timeout', 1.0,
                                         'longest wait (wall s) for a command in lockstep',
                                         0.01, 60.0),
@@ -308,6 +310,12 @@ class MujocoSimNode(Node):
         t = world.time
         stamp = time_msg(t)
         p = self.params
+        if p['lockstep']:
+            # A command counts as an answer to this tick's observations if it arrives after
+            # the first of them is published (the expert answers ground truth while the
+            # camera frame is still rendering).
+            with self._lock:
+                self._cmd_fresh = False
         self.pub_clock.publish(Clock(clock=stamp))
         eps = 1e-9
         if t + eps >= self._next_odom:
@@ -324,10 +332,8 @@ class MujocoSimNode(Node):
             msg = fill_image(Image(), world.render(), 'rgb8')
             msg.header.stamp = stamp
             msg.header.frame_id = p['camera_frame']
-            with self._lock:
-                self._cmd_fresh = False
             self.pub_image.publish(msg)
-            if p['lockstep']:
+            if p['lockstep'] and not world.done and self._cmd_sub.get_publisher_count() > 0:
                 self._wait_for_command()
 
     def _wait_for_command(self) -> None:

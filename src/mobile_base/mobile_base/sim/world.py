@@ -202,8 +202,8 @@ class MujocoWorld:
         """Advance `n` physics steps, then update odometry and the episode monitor."""
         self._require()
         model, data = self.model, self.data
-        cmd = self.active_command()
         for _ in range(n):
+            cmd = self.active_command()      # re-checked every step: it may expire mid-call
             yaw = float(data.qpos[2])
             vxw, vyw = rotate(cmd.vx, cmd.vy, yaw)
             data.ctrl[0], data.ctrl[1], data.ctrl[2] = vxw, vyw, cmd.wz

@@ -1,0 +1,211 @@
+"""Node tests: mujoco_sim, expert_node and base_driver as real nodes over DDS.
+
+mujoco_sim runs as its own process (the installed entry point); base_driver runs in-process
+with the `sim` backend and with the `serial` backend against an emulated board on a pty.
+"""
+
+import math
+import pathlib
+import time
+
+import numpy as np
+import pytest
+from ament_index_python.packages import get_package_prefix, get_package_share_directory
+from geometry_msgs.msg import Twist
+from mobile_base.core.odometry import quaternion_to_yaw
+from mobile_base.core.protocol import StopCommand, WheelVelocityCommand
+from mobile_base.nodes.base_driver import BaseDriverNode
+from mobile_base.tools.board_emulator import BoardEmulator
+from nav_msgs.msg import Odometry
+from rclpy.parameter import Parameter
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image, JointState, LaserScan
+from vla_common.image import image_to_rgb
+from vla_common.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+from vla_msgs.msg import EpisodeResult
+from vla_msgs.srv import StartEpisode
+from vla_testing.ros import call_service, MessageCollector, wait_for, wait_for_subscribers
+
+PREFIX = pathlib.Path(get_package_prefix('mobile_base'))
+SHARE = pathlib.Path(get_package_share_directory('mobile_base'))
+
+
+def executable(name):
+    return [str(PREFIX / 'lib' / 'mobile_base' / name), '--ros-args', '--params-file',
+            str(SHARE / 'config' / f'{name}.param.yaml')]
+
+
+def params(**values):
+    out = []
+    for k, v in values.items():
+        out += ['-p', f'{k}:={str(v).lower() if isinstance(v, bool) else v}']
+    return out
+
+
+def publish_for(pub, msg, seconds, rate=20.0):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pub.publish(msg)
+        time.sleep(1.0 / rate)
+
+
+def x_of(odom):
+    return odom.pose.pose.position.x
+
+
+def test_mujoco_sim_process_topics_and_start_episode(ros, node_processes):
+    sim = node_processes(executable('mujoco_sim') + params(seed=3), 'mujoco_sim')
+    sim.wait_for_output('mujoco_sim ready', timeout=60.0)
+    node = ros.create_node('sim_probe')
+    odom = MessageCollector(node, Odometry, 'odom', SENSOR_QOS)
+    truth = MessageCollector(node, Odometry, 'ground_truth/odom', SENSOR_QOS)
+    images = MessageCollector(node, Image, 'camera/image_raw', SENSOR_QOS)
+    scans = MessageCollector(node, LaserScan, 'scan', SENSOR_QOS)
+    clock = MessageCollector(node, Clock, '/clock')
+    results = MessageCollector(node, EpisodeResult, 'episode_result', LATCHED_QOS)
+    cmd = node.create_publisher(Twist, 'cmd_vel', COMMAND_QOS)
+
+    first = results.wait(1, timeout=20.0)        # latched: the start-up episode
+    assert (first.scenario, first.seed, first.outcome) == ('1box_vert_left', 3,
+                                                           EpisodeResult.OUTCOME_RUNNING)
+    assert first.commanded_side == EpisodeResult.SIDE_LEFT
+    img = images.wait(2, timeout=20.0)
+    assert (img.width, img.height, img.encoding) == (224, 224, 'rgb8')
+    assert img.header.frame_id == 'camera_optical_frame'
+    rgb0 = image_to_rgb(img)
+    assert rgb0.std() > 10.0
+    scan = scans.wait(1, timeout=10.0)
+    assert len(scan.ranges) == 360 and scan.header.frame_id == 'laser'
+    front = scan.ranges[int(np.argmin([abs(scan.angle_min + i * scan.angle_increment)
+                                       for i in range(360)]))]
+    assert 0.6 < front < 1.4                     # the box ahead
+    o = odom.wait(1, timeout=10.0)
+    assert (o.header.frame_id, o.child_frame_id) == ('odom', 'base_link')
+    assert truth.wait(1).header.frame_id == 'map'
+    t0 = clock.wait(1).clock
+    assert 'transform is computed but not broadcast' in sim.output()
+
+    # cmd_vel moves the robot; odometry follows, images change.
+    wait_for_subscribers(cmd, 1, timeout=10.0)
+    go = Twist()
+    go.linear.y = 0.25
+    publish_for(cmd, go, 1.5)
+    moved = odom.wait(1, predicate=lambda m: m.pose.pose.position.y > 0.2, timeout=10.0)
+    assert abs(x_of(moved)) < 0.05
+    rgb1 = image_to_rgb(images.last)
+    assert np.abs(rgb1.astype(int) - rgb0.astype(int)).mean() > 2.0
+    t1 = clock.last.clock
+    assert t1.sec + t1.nanosec * 1e-9 > t0.sec + t0.nanosec * 1e-9 + 1.0
+    # The sim's own cmd_vel timeout: no more commands -> the base stops.
+    time.sleep(1.0)
+    assert abs(odom.last.twist.twist.linear.y) < 0.01
+
+    # start_episode: another scenario by name, then a bad one.
+    req = StartEpisode.Request(scenario='2box_hori_right', seed=5)
+    resp = call_service(node, StartEpisode, 'mujoco_sim/start_episode', req, timeout=30.0)
+    assert resp.success, resp.message
+    assert '두 박스를 오른쪽으로 피해서 컵까지 가세요' in resp.message
+    new = results.wait(1, predicate=lambda m: m.scenario == '2box_hori_right', timeout=10.0)
+    assert (new.seed, new.outcome, new.commanded_side) == (
+        5, EpisodeResult.OUTCOME_RUNNING, EpisodeResult.SIDE_RIGHT)
+    odom.clear()
+    back = odom.wait(3, timeout=10.0)
+    assert math.hypot(x_of(back), back.pose.pose.position.y) < 0.02   # odom restarts at 0
+    bad = call_service(node, StartEpisode, 'mujoco_sim/start_episode',
+                       StartEpisode.Request(scenario='9box_nowhere', seed=0), timeout=30.0)
+    assert not bad.success and 'unknown scenario' in bad.message
+    assert sim.alive()
+
+
+@pytest.mark.stack
+def test_expert_node_drives_the_sim_in_lockstep(ros, node_processes):
+    sim = node_processes(executable('mujoco_sim') + params(
+        scenario='1box_hori_right', seed=2, realtime_factor=0.0, lockstep=True,
+        camera_rate=5.0), 'mujoco_sim')
+    expert = node_processes(executable('expert_node') + ['-r', 'cmd_vel_in:=cmd_vel'],
+                            'expert_node')
+    node = ros.create_node('expert_probe')
+    results = MessageCollector(node, EpisodeResult, 'episode_result', LATCHED_QOS)
+    sim.wait_for_output('mujoco_sim ready', timeout=60.0)
+    expert.wait_for_output('expert_node ready', timeout=30.0)
+
+    def finished(scenario):
+        return results.wait(1, predicate=lambda m: m.scenario == scenario
+                            and m.outcome != EpisodeResult.OUTCOME_RUNNING, timeout=120.0)
+
+    wall = time.monotonic()
+    end = finished('1box_hori_right')
+    elapsed = time.monotonic() - wall
+    assert end.outcome == EpisodeResult.OUTCOME_REACHED, end
+    assert end.passed_side == end.commanded_side == EpisodeResult.SIDE_RIGHT
+    assert end.min_clearance > 0.1 and 5.0 < end.time < 20.0
+    print(f'lockstep episode: {end.time:.1f} s sim in {elapsed:.1f} s wall')
+
+    resp = call_service(node, StartEpisode, 'mujoco_sim/start_episode',
+                        StartEpisode.Request(scenario='2box_vert_left', seed=4), timeout=30.0)
+    assert resp.success, resp.message
+    end = finished('2box_vert_left')
+    assert end.outcome == EpisodeResult.OUTCOME_REACHED, end
+    assert end.passed_side == end.commanded_side == EpisodeResult.SIDE_LEFT
+    assert 'expert driving 2box_vert_left seed 4 on the left' in expert.output()
+
+
+def _driver(ros, **overrides):
+    node = BaseDriverNode(context=ros.context, parameter_overrides=[
+        Parameter(k, value=v) for k, v in overrides.items()])
+    ros.add_node(node)
+    probe = ros.create_node('driver_probe')
+    odom = MessageCollector(probe, Odometry, 'odom', SENSOR_QOS)
+    wheels = MessageCollector(probe, JointState, 'base_driver/wheel_command', SENSOR_QOS)
+    cmd = probe.create_publisher(Twist, 'cmd_vel', COMMAND_QOS)
+    wait_for_subscribers(cmd, 1)
+    return node, odom, wheels, cmd
+
+
+def test_base_driver_sim_backend_odometry_and_timeout(ros):
+    node, odom, wheels, cmd = _driver(ros, backend='sim', cmd_timeout=0.3)
+    turn = Twist()
+    turn.linear.x, turn.angular.z = 0.2, 0.5
+    publish_for(cmd, turn, 1.0)
+    w = wheels.last
+    assert w.name[0] == 'wheel_front_left_joint'
+    assert w.velocity == pytest.approx([(0.2 - 0.3 * 0.5) / 0.05, (0.2 + 0.3 * 0.5) / 0.05,
+                                        (0.2 - 0.3 * 0.5) / 0.05, (0.2 + 0.3 * 0.5) / 0.05])
+    o = odom.wait(1, predicate=lambda m: x_of(m) > 0.12)
+    q = o.pose.pose.orientation
+    assert quaternion_to_yaw(q.x, q.y, q.z, q.w) > 0.3
+    assert o.twist.twist.linear.x == pytest.approx(0.2, abs=1e-6)
+    # Stop publishing: the driver's own timeout zeroes the wheels.
+    t_stop = time.monotonic()
+    wait_for(lambda: wheels.last.velocity.tolist() == [0.0] * 4, timeout=2.0,
+             what='wheels zeroed after cmd_timeout')
+    assert time.monotonic() - t_stop < 1.0
+    # NaN is refused.
+    bad = Twist()
+    bad.linear.x = math.nan
+    publish_for(cmd, bad, 0.3)
+    assert wheels.last.velocity.tolist() == [0.0] * 4
+    assert node.core.rejected > 0
+
+
+def test_base_driver_serial_backend_over_a_pty(ros):
+    with BoardEmulator(report_rate=100.0) as board:
+        node, odom, wheels, cmd = _driver(ros, backend='serial', port=board.port,
+                                          device_timeout=0.2)
+        go = Twist()
+        go.linear.x = 0.1
+        t_cmd = time.monotonic()
+        publish_for(cmd, go, 0.8)
+        sent = board.messages(WheelVelocityCommand, since=t_cmd)
+        assert sent and sent[-1].speeds == pytest.approx((2.0,) * 4, abs=1e-3)
+        moving = odom.wait(1, predicate=lambda m: x_of(m) > 0.03, timeout=5.0)
+        assert moving.twist.twist.linear.x == pytest.approx(0.1, abs=0.01)
+        # The board goes silent: the driver stops the wheels and stops publishing odom.
+        board.silent = True
+        t_silent = time.monotonic()
+        publish_for(cmd, go, 0.8)
+        assert board.messages(StopCommand, since=t_silent + 0.4)
+        assert not board.messages(WheelVelocityCommand, since=t_silent + 0.4)
+        assert board.speeds == [0.0] * 4
+        assert not odom.since(t_silent + 0.3)
+        assert not node.backend.health(time.monotonic()).ok
