@@ -308,3 +308,15 @@ def test_diagnostics_report_the_state(start_gate, driver):
     assert 'safety gate' in status.name and status.level == b'\x01'   # WARN: stopped
     keys = {kv.key: kv.value for kv in status.values}
     assert keys['state'] == 'STOPPED' and 'NO_COMMAND' in keys['reasons']
+
+
+def test_ros_time_source_runs_the_same_watchdogs(start_gate, driver, make_twist):
+    drv = driver()
+    start_gate(overrides={'time_source': 'ros'})
+    drv.wait_connected()
+    drv.cmd = make_twist(0.3)
+    moving(drv)
+    drv.cmd = None
+    drv.state.wait(1, timeout=T, predicate=lambda s: s.reasons
+                   & SafetyState.REASON_COMMAND_TIMEOUT)
+    drv.out.wait(1, timeout=T, predicate=is_zero)
