@@ -143,6 +143,9 @@ class InstructionNode(Node):
                                  'default)', 0, 64, read_only=True)
         p['asr_initial_prompt'] = d(self, 'asr_initial_prompt', '', 'optional Whisper prompt '
                                     '(vocabulary hint)', read_only=True)
+        p['asr_temperature_fallback'] = d(self, 'asr_temperature_fallback', False,
+                                          're-decode unreliable results at higher temperatures '
+                                          '(up to 6x the latency)', read_only=True)
         p['asr_cache_dir'] = d(self, 'asr_cache_dir', '', 'where pkg: models are assembled '
                                "('' = $VLA_MODEL_CACHE or ~/.cache/vla_instruction)",
                                read_only=True)
@@ -289,7 +292,8 @@ class _VoicePath:
             model_path=p['asr_model_path'], device=p['asr_device'],
             compute_type=p['asr_compute_type'], language=p['asr_language'],
             beam_size=p['asr_beam_size'], cpu_threads=p['asr_cpu_threads'],
-            initial_prompt=p['asr_initial_prompt'], cache_dir=p['asr_cache_dir'])
+            initial_prompt=p['asr_initial_prompt'], cache_dir=p['asr_cache_dir'],
+            temperature_fallback=p['asr_temperature_fallback'])
         self._debug_pub = node.create_publisher(String, DEBUG_UTTERANCE, RELIABLE_QOS)
         self._format: Optional[Tuple[int, int, int]] = None
         self._resampler: Optional[StreamResampler] = None

@@ -21,6 +21,7 @@ from vla_instruction.speech import SpeechUnavailable
 from vla_instruction.speech.models import DEFAULT_MODEL, resolve_model_path
 
 INSTALL_HINT = 'pip install -c requirements/constraints.txt faster-whisper==1.2.1'
+_FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)   # Whisper's default schedule
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class AsrSettings:
     beam_size: int = 1
     cpu_threads: int = 0              # 0: CTranslate2's default
     initial_prompt: str = ''          # optional vocabulary hint, e.g. '박스, 컵, 왼쪽, 오른쪽'
+    # Whisper's temperature fallback re-decodes (up to 6x) when a result looks unreliable;
+    # off by default: a command must come back fast, and a doubtful result is flagged by its
+    # low confidence anyway (measured in benchmarks/asr_benchmark.py).
+    temperature_fallback: bool = False
     cache_dir: str = ''               # where packaged models are assembled ('' = default)
 
 
@@ -99,7 +104,8 @@ class WhisperRecognizer:
         segments, _info = self._model.transcribe(
             x, language=self.settings.language or None, beam_size=max(1, self.settings.beam_size),
             vad_filter=False, condition_on_previous_text=False, without_timestamps=True,
-            initial_prompt=self.settings.initial_prompt or None)
+            initial_prompt=self.settings.initial_prompt or None,
+            temperature=_FALLBACK_TEMPERATURES if self.settings.temperature_fallback else 0.0)
         texts, weights, logprobs, no_speech = [], [], [], 0.0
         for seg in segments:
             texts.append(seg.text.strip())
