@@ -35,7 +35,7 @@ class ExpertConfig:
     lookahead: float = 0.35          # m, pure-pursuit lookahead
     margin: float = 0.15             # m, bounding circle to obstacle clearance on the route
     approach: float = 0.25           # m, extra run-up before the first obstacle
-    stop_distance: float = 0.25      # m, robot centre to cup centre where the expert stops
+    stop_distance: float = 0.30      # m, robot centre to cup centre where the expert stops
     slow_distance: float = 0.5       # m, start slowing down this far from the stop point
     max_heading: float = math.radians(35.0)   # rad, largest heading off the route axis
     heading_gain: float = 1.5        # 1/s

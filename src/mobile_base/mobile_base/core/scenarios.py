@@ -88,7 +88,7 @@ class CupSpec:
     x: Range
     y: Range
     radius: float = 0.06
-    height: float = 0.15
+    height: float = 0.12
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class ScenarioSpec:
     instruction_en: str = ''
     maneuver: str = 'around'
     time_limit: float = 30.0
-    success_radius: float = 0.35
+    success_radius: float = 0.40
     description: str = ''
     source: str = ''
     extra: Dict[str, Any] = field(default_factory=dict, compare=False)
@@ -200,7 +200,7 @@ class ScenarioSpec:
             raise ScenarioError(f'{where}: cup must be a mapping')
         cup_spec = CupSpec(Range.parse(cup.get('x'), f'{where}: cup.x'),
                            Range.parse(cup.get('y', 0.0), f'{where}: cup.y'),
-                           float(cup.get('radius', 0.06)), float(cup.get('height', 0.15)))
+                           float(cup.get('radius', 0.06)), float(cup.get('height', 0.12)))
         start = data.get('start', {}) or {}
         known = {'name', 'instruction', 'instruction_en', 'side', 'maneuver', 'cup', 'obstacles',
                  'start', 'time_limit', 'success_radius', 'description'}
@@ -212,7 +212,7 @@ class ScenarioSpec:
             start_yaw=Range.parse(start.get('yaw', 0.0), f'{where}: start.yaw'),
             instruction_en=str(data.get('instruction_en', '')), maneuver=maneuver,
             time_limit=float(data.get('time_limit', 30.0)),
-            success_radius=float(data.get('success_radius', 0.35)),
+            success_radius=float(data.get('success_radius', 0.40)),
             description=str(data.get('description', '')), source=source,
             extra={k: v for k, v in data.items() if k not in known})
         if spec.time_limit <= 0 or spec.success_radius <= 0:

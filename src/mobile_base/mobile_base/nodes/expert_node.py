@@ -4,7 +4,8 @@ Listens to `episode_result` (latched): on RUNNING it rebuilds the episode's layo
 scenario name (or YAML path) and seed, exactly as the simulator sampled it, and starts the
 expert; on any end it publishes one zero command and idles. Each `ground_truth/odom` message
 (at most `control_rate` per second of its stamps, i.e. of sim time) yields one command on
-`cmd_vel_in`, so the expert keeps pace with a simulator running faster than real time.
+`cmd_vel_in` (plus a `heartbeat` for the safety gate), so the expert keeps pace with a
+simulator running faster than real time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, List, Optional, Tuple
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
+from std_msgs.msg import Header
 from vla_common import topics
 from vla_common.node_main import run_node
 from vla_common.params import declare
@@ -56,6 +58,12 @@ class ExpertNode(Node):
             noise_seed=declare(d, 'noise_seed', 0, 'seed of the exploration noise', 0,
                                2 ** 31 - 1))
         self.pub = self.create_publisher(Twist, topics.CMD_VEL_IN, COMMAND_QOS)
+        # The expert stands in for the policy, so it also keeps the gate's deadman alive.
+        self.pub_heartbeat = None
+        if declare(d, 'publish_heartbeat', True,
+                   'publish `heartbeat` (std_msgs/Header) with every command, as the policy '
+                   'does, for a safety gate with require_heartbeat', read_only=True):
+            self.pub_heartbeat = self.create_publisher(Header, topics.HEARTBEAT, COMMAND_QOS)
         self.create_subscription(EpisodeResult, topics.EPISODE_RESULT, self._on_result,
                                  LATCHED_QOS)
         self.create_subscription(Odometry, topics.GROUND_TRUTH, self._on_ground_truth,
@@ -110,6 +118,9 @@ class ExpertNode(Node):
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
         pose = Pose2D(p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w))
         self.pub.publish(twist_to_msg(self.expert.act(pose, t - self._t0)))
+        if self.pub_heartbeat is not None:
+            self.pub_heartbeat.publish(Header(stamp=self.get_clock().now().to_msg(),
+                                              frame_id='expert_node'))
 
 
 def main(args: Optional[List[str]] = None) -> int:

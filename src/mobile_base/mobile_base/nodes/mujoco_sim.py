@@ -81,7 +81,8 @@ class MujocoSimNode(Node):
 
         self._lock = threading.Condition()
         self._cmd: Optional[Twist2D] = None      # newest command not yet given to the world
-        self._cmd_fresh = False                   # a command arrived since the last observation
+        self._cmd_fresh = False                   # a command arrived, not yet consumed
+        self._cmd_sim_time = 0.0                  # sim time when the last command was taken
         self._requests: List[_Request] = []
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -126,12 +127,17 @@ class MujocoSimNode(Node):
                                        'sim seconds per wall second; 0 = as fast as possible',
                                        0.0, 100.0),
             'lockstep': declare(d, 'lockstep', False,
-                                'after each camera frame wait for a cmd_vel answering it '
-                                'before stepping on (when cmd_vel has a publisher and the '
-                                'episode runs); use with realtime_factor 0'),
+                                'never run more than lockstep_max_lag of sim time past the '
+                                'last cmd_vel (while cmd_vel has a publisher and the episode '
+                                'runs): a slow controller slows the sim instead of falling '
+                                'behind; use with realtime_factor 0'),
+            'lockstep_max_lag': declare(d, 'lockstep_max_lag', 0.1,
+                                        'sim s the simulation may run ahead of the last '
+                                        'cmd_vel in lockstep (>= the controller period)',
+                                        0.01, 10.0),
             'lockstep_timeout': declare(d, 'lockstep_timeout', 1.0,
-                                        'longest wait (wall s) for a command in lockstep',
-                                        0.01, 60.0),
+                                        'longest wait (wall s) for a command in lockstep, '
+                                        'per 10 ms tick', 0.001, 60.0),
             'time_limit': declare(d, 'time_limit', 0.0,
                                   'episode time limit (sim s); 0 = the scenario file\'s',
                                   0.0, 3600.0),
@@ -238,6 +244,7 @@ class MujocoSimNode(Node):
         self._result_sent = False
         with self._lock:
             self._cmd, self._cmd_fresh = None, False
+        self._cmd_sim_time = self.world.time
         self._publish_result(self.world.summary())
         self._next_camera = self._next_scan = self._next_odom = self.world.time
         message = (f'episode {self._label} seed {seed}: "{instance.instruction}" '
@@ -266,10 +273,21 @@ class MujocoSimNode(Node):
                 wall0, sim0 = time.monotonic(), world.time
                 continue
             substeps = max(1, int(round(world.options.physics_rate / TICK_RATE)))
+            if self.params['lockstep'] and not world.done \
+                    and world.time - self._cmd_sim_time >= self.params['lockstep_max_lag'] \
+                    and self._cmd_sub.get_publisher_count() > 0:
+                if not self._wait_for_command():
+                    # Give the silent controller another lag's worth of sim time.
+                    self._cmd_sim_time = world.time
+                    self.get_logger().warning(
+                        f'lockstep: no cmd_vel for {self.params["lockstep_timeout"]} s (wall); '
+                        'stepping on', throttle_duration_sec=10.0)
             with self._lock:
                 cmd, self._cmd = self._cmd, None
+                self._cmd_fresh = False
             if cmd is not None:
                 world.set_command(cmd)
+                self._cmd_sim_time = world.time
             world.step(substeps)
             self._publish_tick()
             # Pacing against the wall clock.
@@ -310,12 +328,6 @@ class MujocoSimNode(Node):
         t = world.time
         stamp = time_msg(t)
         p = self.params
-        if p['lockstep']:
-            # A command counts as an answer to this tick's observations if it arrives after
-            # the first of them is published (the expert answers ground truth while the
-            # camera frame is still rendering).
-            with self._lock:
-                self._cmd_fresh = False
         self.pub_clock.publish(Clock(clock=stamp))
         eps = 1e-9
         if t + eps >= self._next_odom:
@@ -333,18 +345,17 @@ class MujocoSimNode(Node):
             msg.header.stamp = stamp
             msg.header.frame_id = p['camera_frame']
             self.pub_image.publish(msg)
-            if p['lockstep'] and not world.done and self._cmd_sub.get_publisher_count() > 0:
-                self._wait_for_command()
 
-    def _wait_for_command(self) -> None:
-        # Lockstep: the controller gets to answer every observation before time moves on.
+    def _wait_for_command(self) -> bool:
+        """Lockstep: hold sim time until the controller's next command; False on timeout."""
         deadline = time.monotonic() + self.params['lockstep_timeout']
         with self._lock:
             while not self._cmd_fresh and not self._requests and not self._stop.is_set():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0.0:
-                    break
+                    return False
                 self._lock.wait(remaining)
+        return True
 
     def _publish_odometry(self, stamp: Any) -> None:
         world, p = self.world, self.params
