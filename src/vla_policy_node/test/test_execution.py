@@ -249,6 +249,13 @@ def test_verdicts(kw, state, words):
     assert v.healthy == (state in (sv.IDLE, sv.RUNNING, sv.PAUSED))
 
 
+def test_failed_inference_is_retried_only_when_inputs_are_fine():
+    v = evaluate(ready_inputs(inference_error='NaN'))
+    assert v.state == sv.ERROR and v.may_infer and not v.may_command
+    v = evaluate(ready_inputs(inference_error='NaN', image_age=5.0))
+    assert v.state == sv.ERROR and not v.may_infer
+
+
 def test_stale_reason_changes_but_key_does_not():
     a, b = evaluate(ready_inputs(image_age=1.0)), evaluate(ready_inputs(image_age=2.0))
     assert a.reason != b.reason and a.key == b.key

@@ -202,9 +202,9 @@ class PolicyNode(LifecycleNode):
         self._status_timer = self.create_timer(1.0 / self.params.status_rate,
                                                self._on_status_timer)
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
-        self._subs: List[Any] = []
-        self._pubs: List[Any] = []
-        self._timers: List[Any] = []
+        self._io_subs: List[Any] = []
+        self._io_pubs: List[Any] = []
+        self._run_timers: List[Any] = []
         self._cmd_pub: Any = None
         self._chunk_pub: Any = None
         self._heartbeat_pub: Any = None
@@ -296,13 +296,14 @@ class PolicyNode(LifecycleNode):
             # A failed configure is retried with the new model path.
             if self._autostart_timer is None:
                 self._autostart_timer = self.create_timer(0.05, self._autostart)
+            else:
+                self._autostart_timer.reset()
         return SetParametersResult(successful=True)
 
     # ================================================================== lifecycle
     def _autostart(self) -> None:
         if self._autostart_timer is not None:
-            self.destroy_timer(self._autostart_timer)
-            self._autostart_timer = None
+            self._autostart_timer.cancel()  # one shot; reset() when a retry is due
         if self._configured:
             return
         self.trigger_configure()
@@ -370,17 +371,17 @@ class PolicyNode(LifecycleNode):
     def _create_io(self, p: NodeParams) -> None:
         if p.action_space == 'base':
             self._cmd_pub = self.create_publisher(Twist, topics.CMD_VEL_IN, COMMAND_QOS)
-            self._subs.append(self.create_subscription(Odometry, topics.ODOM, self._on_odom,
-                                                       SENSOR_QOS))
+            self._io_subs.append(self.create_subscription(Odometry, topics.ODOM,
+                                                          self._on_odom, SENSOR_QOS))
         else:
             self._cmd_pub = self.create_publisher(ArmCommand, topics.ARM_CMD_IN, COMMAND_QOS)
-            self._subs.append(self.create_subscription(JointState, topics.JOINT_STATES,
-                                                       self._on_joint_states, SENSOR_QOS))
+            self._io_subs.append(self.create_subscription(JointState, topics.JOINT_STATES,
+                                                          self._on_joint_states, SENSOR_QOS))
         self._chunk_pub = self.create_publisher(ActionChunk, topics.ACTION_CHUNK, RELIABLE_QOS)
         self._heartbeat_pub = self.create_publisher(Header, topics.HEARTBEAT, COMMAND_QOS)
         self._debug_pub = self.create_publisher(Image, topics.DEBUG_IMAGE, SENSOR_QOS)
-        self._pubs = [self._cmd_pub, self._chunk_pub, self._heartbeat_pub, self._debug_pub]
-        self._subs += [
+        self._io_pubs = [self._cmd_pub, self._chunk_pub, self._heartbeat_pub, self._debug_pub]
+        self._io_subs += [
             self.create_subscription(Image, topics.CAMERA_IMAGE, self._on_image, SENSOR_QOS),
             self.create_subscription(CompressedImage, topics.CAMERA_COMPRESSED,
                                      self._on_compressed, SENSOR_QOS),
@@ -405,8 +406,8 @@ class PolicyNode(LifecycleNode):
         self._worker = threading.Thread(target=self._worker_loop, args=(self._jobs,),
                                         name='policy-inference', daemon=True)
         self._worker.start()
-        self._timers = [self.create_timer(1.0 / p.control_rate, self._on_control_tick),
-                        self.create_timer(1.0 / p.heartbeat_rate, self._on_heartbeat)]
+        self._run_timers = [self.create_timer(1.0 / p.control_rate, self._on_control_tick),
+                            self.create_timer(1.0 / p.heartbeat_rate, self._on_heartbeat)]
         self.get_logger().info(f'active: {p.trigger_mode} triggers, control {p.control_rate:g} '
                                f'Hz, {p.action_space} commands')
         self._refresh()
@@ -426,9 +427,9 @@ class PolicyNode(LifecycleNode):
         if was_active:
             self._publish_stop()  # always: deactivation stops the robot first
             self.get_logger().info(f'stopped ({why}): queue flushed, stop published')
-        for t in self._timers:
+        for t in self._run_timers:
             self.destroy_timer(t)
-        self._timers = []
+        self._run_timers = []
         self._stop_worker()
 
     def _stop_worker(self) -> None:
@@ -467,11 +468,11 @@ class PolicyNode(LifecycleNode):
 
     def _release(self) -> None:
         self._stop_worker()
-        for s in self._subs:
+        for s in self._io_subs:
             self.destroy_subscription(s)
-        for p in self._pubs:
+        for p in self._io_pubs:
             self.destroy_publisher(p)
-        self._subs, self._pubs = [], []
+        self._io_subs, self._io_pubs = [], []
         self._cmd_pub = self._chunk_pub = self._heartbeat_pub = self._debug_pub = None
         with self._lock:
             self.policy = None
@@ -492,10 +493,10 @@ class PolicyNode(LifecycleNode):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _log_once(self, key: str, message: str, level: str = 'warn') -> None:
+    def _log_once(self, key: str, message: str) -> None:
         if key not in self._logged:
             self._logged.add(key)
-            getattr(self.get_logger(), level)(message)
+            self.get_logger().warn(message)
 
     def _inputs(self, now: float) -> Inputs:
         p = self.params
@@ -534,10 +535,13 @@ class PolicyNode(LifecycleNode):
         if stop:
             self._publish_stop()
         if changed:
-            log = self.get_logger().error if verdict.state == sv.ERROR else \
-                self.get_logger().info
-            log(f'state {previous.state} -> {verdict.state}'
-                + (f': {verdict.reason}' if verdict.reason else ''))
+            text = f'state {previous.state} -> {verdict.state}' + (
+                f': {verdict.reason}' if verdict.reason else '')
+            # rclpy refuses two severities at one call site: one call per severity.
+            if verdict.state == sv.ERROR:
+                self.get_logger().error(text)
+            else:
+                self.get_logger().info(text)
             self._publish_status()
         return verdict
 

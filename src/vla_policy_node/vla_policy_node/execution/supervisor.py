@@ -72,10 +72,12 @@ class Verdict:
     state: str
     reason: str = ''
     key: str = ''
+    retry: bool = False
 
     @property
     def may_infer(self) -> bool:
-        return self.state == RUNNING
+        """RUNNING, or a failed inference whose inputs are fine (retried after a back-off)."""
+        return self.state == RUNNING or self.retry
 
     @property
     def may_command(self) -> bool:
@@ -100,8 +102,17 @@ def evaluate(i: Inputs) -> Verdict:
         return Verdict(ERROR, i.image_error, 'image:' + i.image_error)
     if not i.instruction_id:
         return Verdict(IDLE, 'waiting for an instruction', 'no_instruction')
+    pause = _pause(i)
     if i.inference_error:
-        return Verdict(ERROR, i.inference_error, 'inference:' + i.inference_error)
+        return Verdict(ERROR, i.inference_error, 'inference:' + i.inference_error,
+                       retry=pause is None)
+    if pause is not None:
+        return pause
+    return Verdict(RUNNING, '', 'running')
+
+
+def _pause(i: Inputs) -> Optional[Verdict]:
+    """The PAUSED verdict for stale/missing inputs or a blocking safety gate, if any."""
     if i.image_age is None:
         return Verdict(PAUSED, 'no camera image yet', 'no_image')
     if i.image_age > i.image_timeout:
@@ -116,7 +127,7 @@ def evaluate(i: Inputs) -> Verdict:
     if i.safety_blocked:
         return Verdict(PAUSED, i.safety_reason or 'safety gate stopped',
                        'safety:' + i.safety_reason)
-    return Verdict(RUNNING, '', 'running')
+    return None
 
 
 class LatencyWindow:

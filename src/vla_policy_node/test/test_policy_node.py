@@ -1,0 +1,378 @@
+"""policy_node in its own process, driven over DDS by this test (real rclpy both sides)."""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+import time
+from typing import Any, List
+
+import numpy as np
+import pytest
+from ament_index_python.packages import get_package_prefix
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Header, String
+from vla_common.image import fill_image
+from vla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from vla_msgs.msg import ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState
+from vla_policy_node.policies.presets import LEFT, RIGHT, TINY_HEADS, TINY_NANO
+from vla_testing.ros import call_service, MessageCollector, wait_for
+
+pytestmark = pytest.mark.timeout(300)
+
+EXE = pathlib.Path(get_package_prefix('vla_policy_node')) / 'lib' / 'vla_policy_node' / \
+    'policy_node'
+STARTUP = 60.0   # torch import + model load on a busy 2-core machine
+
+
+# ------------------------------------------------------------------------------ helpers
+
+@pytest.fixture(scope='module')
+def left_right_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny nano+MLP base policy trained so LEFT -> +linear_y and RIGHT -> -linear_y."""
+    import torch
+    from vla_policy_node.policies import make_policy
+
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        policy = make_policy('base', TINY_NANO, TINY_HEADS['mlp'], window_size=1,
+                             chunk_size=10, name='left-right-test')
+        rng = np.random.default_rng(0)
+        target = {LEFT: [0.1, 0.3, 0.0], RIGHT: [0.1, -0.3, 0.0]}
+        opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
+        policy.model.train()
+        for _ in range(200):
+            texts = [LEFT, RIGHT] * 4
+            actions = np.array([[target[t]] * 10 for t in texts], np.float32)[:, None]
+            batch = {'images': rng.integers(0, 256, (8, 1, 32, 32, 3), dtype=np.uint8),
+                     'instruction': texts, 'actions': actions}
+            loss = policy.compute_loss(batch)['loss']
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        path = tmp_path_factory.mktemp('left-right')
+        policy.save_pretrained(str(path))
+    finally:
+        torch.set_num_threads(threads)
+    return str(path)
+
+
+def random_checkpoint(path: pathlib.Path, action_space: str = 'base', nan: bool = False,
+                      **fields: Any) -> str:
+    import torch
+    from vla_policy_node.policies import make_policy
+
+    torch.manual_seed(1)
+    policy = make_policy(action_space, TINY_NANO, TINY_HEADS['lstm'], window_size=4,
+                         chunk_size=10, **fields)
+    if nan:
+        with torch.no_grad():
+            for p in policy.model.head.parameters():
+                p.fill_(float('nan'))
+    policy.save_pretrained(str(path))
+    return str(path)
+
+
+def start_policy(node_processes: Any, **params: Any) -> Any:
+    params.setdefault('num_threads', 1)
+    args = [str(EXE), '--ros-args']
+    for key, value in params.items():
+        args += ['-p', f'{key}:={value}']
+    return node_processes(args, 'policy_node')
+
+
+class Camera:
+    """Publishes `frame` (a static random scene) at `rate` Hz; stamps shifted by `age` s."""
+
+    def __init__(self, node: Any, rate: float = 20.0, size=(48, 64)) -> None:
+        self.node = node
+        self.pub = node.create_publisher(Image, 'camera/image_raw', SENSOR_QOS)
+        self.rate = rate
+        self.size = size
+        self.age = 0.0
+        self.encoding = 'rgb8'
+        self.frame = self.scene(0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> 'Camera':
+        self._thread.start()
+        return self
+
+    def scene(self, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return rng.integers(0, 256, (*self.size, 3), dtype=np.uint8)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            msg = fill_image(Image(), self.frame)
+            msg.encoding = self.encoding
+            stamp_ns = self.node.get_clock().now().nanoseconds - int(self.age * 1e9)
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10 ** 9)
+            try:
+                self.pub.publish(msg)
+            except Exception:  # noqa: BLE001 - the context is going down
+                return
+            time.sleep(1.0 / self.rate)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+
+
+class Harness:
+    """The test's side of the graph: inputs published, outputs collected."""
+
+    def __init__(self, ros: Any, action_space: str = 'base') -> None:
+        self.node = ros.create_node('policy_test_harness')
+        self.instruction = self.node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
+        self.text = self.node.create_publisher(String, 'policy_node/instruction_text',
+                                               RELIABLE_QOS)
+        self.safety = self.node.create_publisher(SafetyState, 'safety_gate/state', LATCHED_QOS)
+        if action_space == 'base':
+            self.cmds = MessageCollector(self.node, Twist, 'cmd_vel_in')
+        else:
+            self.cmds = MessageCollector(self.node, ArmCommand, 'arm_cmd_in')
+        self.status = MessageCollector(self.node, PolicyStatus, 'policy_node/status')
+        self.chunks = MessageCollector(self.node, ActionChunk, 'policy_node/action_chunk')
+        self.heartbeat = MessageCollector(self.node, Header, 'heartbeat')
+        self.camera = Camera(self.node)
+
+    def wait_state(self, state: int, timeout: float = 20.0, text: str = '') -> PolicyStatus:
+        return self.status.wait(1, timeout, lambda m: m.state == state and text in m.error)
+
+    def send(self, ins_id: str, text: str, status: int = Instruction.STATUS_UNDERSTOOD,
+             canonical: str = '') -> None:
+        self.instruction.publish(Instruction(id=ins_id, text=text, language='ko',
+                                             status=status, canonical=canonical,
+                                             confidence=1.0))
+
+
+@pytest.fixture
+def harness(ros: Any) -> Any:
+    h = Harness(ros)
+    yield h
+    h.camera.stop()
+
+
+def vy(cmds: List[Twist]) -> np.ndarray:
+    return np.array([c.linear.y for c in cmds])
+
+
+# -------------------------------------------------------------------------------- tests
+
+def test_instruction_produces_commands(node_processes, harness, left_right_checkpoint):
+    start_policy(node_processes, model_path=left_right_checkpoint)
+    idle = harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    assert idle.model_id == 'left-right-test' and idle.backend == 'robovlms'
+    assert idle.action_space == 'base'
+    harness.camera.start()
+    harness.send('ins-1', LEFT)
+    harness.cmds.wait(5, timeout=20.0)
+    assert np.all(vy(harness.cmds.messages[:5]) > 0.1)   # "left" moves left (+y)
+    chunk = harness.chunks.wait(1, timeout=10.0)
+    assert chunk.instruction_id == 'ins-1' and (chunk.steps, chunk.dims) == (10, 3)
+    assert chunk.action_space == ActionChunk.ACTION_SPACE_BASE
+    running = harness.wait_state(PolicyStatus.STATE_RUNNING, 10.0)
+    assert running.instruction_id == 'ins-1' and running.trigger_counts_instruction == 1
+    assert running.inference_count >= 1 and running.latency_p50_ms > 0
+    harness.status.wait(1, 10.0, lambda m: m.trigger_counts_queue_low >= 1)  # refills
+    assert harness.status.last.trigger_counts_scene_change == 0   # a static scene
+    harness.camera.frame = harness.camera.scene(1)                # something moved
+    harness.status.wait(1, 10.0, lambda m: m.trigger_counts_scene_change >= 1)
+    harness.heartbeat.wait(3, timeout=10.0)
+    diag = MessageCollector(harness.node, DiagnosticArray, '/diagnostics')
+    diag.wait(1, 10.0, lambda m: any(s.name.startswith('policy_node') for s in m.status))
+
+
+def test_new_instruction_flushes_the_queue(node_processes, harness, left_right_checkpoint):
+    start_policy(node_processes, model_path=left_right_checkpoint, queue_threshold=3)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.camera.start()
+    harness.send('ins-left', LEFT)
+    harness.cmds.wait(8, timeout=20.0, predicate=lambda m: m.linear.y > 0.1)
+    harness.send('ins-right', RIGHT)
+    harness.cmds.wait(8, timeout=20.0, predicate=lambda m: m.linear.y < -0.1)
+    ys = vy(harness.cmds.messages)
+    first_right = int(np.argmax(ys < -0.1))
+    assert np.all(ys[first_right:] <= 0.0), 'an old-instruction command after the new one'
+    assert np.any(ys[:first_right] > 0.1)
+    ids = [c.instruction_id for c in harness.chunks.messages]
+    first_b = ids.index('ins-right')
+    assert 'ins-left' not in ids[first_b:]
+    status = harness.status.wait(1, 10.0, lambda m: m.instruction_id == 'ins-right'
+                                 and m.trigger_counts_instruction == 2)
+    assert status.state == PolicyStatus.STATE_RUNNING
+    # the plain-text convenience topic is a new instruction too
+    harness.text.publish(String(data=LEFT))
+    harness.status.wait(1, 20.0, lambda m: m.instruction_id == 'text-1'
+                        and m.state == PolicyStatus.STATE_RUNNING)
+    harness.cmds.wait(len(harness.cmds) + 3, 20.0)
+    assert harness.cmds.last.linear.y > 0.1
+
+
+def test_stale_and_bad_camera_give_no_commands(node_processes, harness, left_right_checkpoint):
+    start_policy(node_processes, model_path=left_right_checkpoint, image_timeout=0.5)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.camera.age = 5.0
+    harness.camera.start()
+    harness.send('ins-1', LEFT)
+    harness.wait_state(PolicyStatus.STATE_PAUSED, 20.0, 'stale')
+    time.sleep(2.0)
+    assert len(harness.cmds) == 0 and len(harness.chunks) == 0
+    harness.camera.encoding = 'yuv422'  # wrong encoding: an error, still no command
+    harness.wait_state(PolicyStatus.STATE_ERROR, 20.0, 'encoding')
+    time.sleep(1.0)
+    assert len(harness.cmds) == 0
+    harness.camera.encoding, harness.camera.age = 'rgb8', 0.0  # the camera recovers
+    harness.cmds.wait(3, timeout=20.0)
+    harness.camera.stop()      # ...and goes silent while running: one stop, then nothing
+    harness.wait_state(PolicyStatus.STATE_PAUSED, 20.0, 'stale')
+    time.sleep(0.5)
+    count = len(harness.cmds)
+    assert harness.cmds.last.linear.y == 0.0 and harness.cmds.last.linear.x == 0.0
+    time.sleep(1.5)
+    assert len(harness.cmds) == count
+
+
+def test_nan_model_gives_no_command_and_an_error(node_processes, harness, tmp_path):
+    start_policy(node_processes, model_path=random_checkpoint(tmp_path / 'nan', nan=True))
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.camera.start()
+    harness.send('ins-1', LEFT)
+    status = harness.wait_state(PolicyStatus.STATE_ERROR, 20.0, 'NaN')
+    assert status.inference_count >= 1
+    time.sleep(2.5)   # retried after the back-off, still NaN, still nothing
+    assert len(harness.cmds) == 0 and len(harness.chunks) == 0
+    assert harness.status.last.state == PolicyStatus.STATE_ERROR
+    assert harness.status.last.inference_count >= 2
+
+
+def test_missing_model_path_is_an_error_until_set(node_processes, harness, ros, tmp_path):
+    start_policy(node_processes)
+    status = harness.wait_state(PolicyStatus.STATE_ERROR, STARTUP, 'model_path')
+    assert status.inference_count == 0
+    harness.camera.start()
+    harness.send('ins-1', LEFT)
+    time.sleep(2.0)
+    assert len(harness.cmds) == 0
+    assert harness.status.last.state == PolicyStatus.STATE_ERROR
+    # a broken checkpoint: still an error, named
+    param = Parameter(name='model_path', value=ParameterValue(
+        type=ParameterType.PARAMETER_STRING, string_value=str(tmp_path / 'nowhere')))
+    call_service(harness.node, SetParameters, 'policy_node/set_parameters',
+                 SetParameters.Request(parameters=[param]), timeout=20.0)
+    harness.wait_state(PolicyStatus.STATE_ERROR, 30.0, 'not found')
+    # a real one: the node configures itself, picks up the latched instruction and moves
+    param.value.string_value = random_checkpoint(tmp_path / 'ok')
+    call_service(harness.node, SetParameters, 'policy_node/set_parameters',
+                 SetParameters.Request(parameters=[param]), timeout=20.0)
+    harness.wait_state(PolicyStatus.STATE_RUNNING, STARTUP)
+    harness.cmds.wait(3, timeout=20.0)
+
+
+def test_safety_pause_resume_and_deactivate(node_processes, harness, tmp_path):
+    start_policy(node_processes, model_path=random_checkpoint(tmp_path / 'ck'))
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.camera.start()
+    # the gate starts STOPPED for lack of commands: that must not pause the policy
+    harness.safety.publish(SafetyState(state=SafetyState.STATE_STOPPED,
+                                       reasons=SafetyState.REASON_NO_COMMAND,
+                                       reason_names=['NO_COMMAND']))
+    harness.send('ins-1', LEFT)
+    harness.cmds.wait(3, timeout=20.0)
+    harness.safety.publish(SafetyState(state=SafetyState.STATE_ESTOP,
+                                       reasons=SafetyState.REASON_ESTOP,
+                                       reason_names=['ESTOP']))
+    harness.wait_state(PolicyStatus.STATE_PAUSED, 20.0, 'e-stop')
+    time.sleep(0.5)
+    count = len(harness.cmds)
+    last = harness.cmds.last
+    assert (last.linear.x, last.linear.y, last.angular.z) == (0.0, 0.0, 0.0)
+    time.sleep(1.0)
+    assert len(harness.cmds) == count
+    harness.safety.publish(SafetyState(state=SafetyState.STATE_OK))
+    harness.status.wait(1, 20.0, lambda m: m.trigger_counts_safety_resume == 1)
+    harness.cmds.wait(count + 3, timeout=20.0)
+    # deactivate: queue flushed, a stop published first, heartbeat ends
+    response = call_service(harness.node, ChangeState, 'policy_node/change_state',
+                            ChangeState.Request(transition=Transition(
+                                id=Transition.TRANSITION_DEACTIVATE)), timeout=20.0)
+    assert response.success
+    wait_for(lambda: harness.cmds.last.linear.x == 0.0 and harness.cmds.last.linear.y == 0.0,
+             10.0, what='a stop after deactivate')
+    time.sleep(0.5)
+    beats, count = len(harness.heartbeat), len(harness.cmds)
+    time.sleep(1.0)
+    assert len(harness.cmds) == count and len(harness.heartbeat) == beats
+
+
+def test_not_understood_and_empty_instructions(node_processes, harness, left_right_checkpoint):
+    start_policy(node_processes, model_path=left_right_checkpoint)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.camera.start()
+    harness.send('ins-1', '아무거나', Instruction.STATUS_NOT_UNDERSTOOD)
+    harness.wait_state(PolicyStatus.STATE_ERROR, 20.0, 'not understood')
+    harness.send('ins-2', '   ')
+    harness.wait_state(PolicyStatus.STATE_ERROR, 20.0, 'empty')
+    time.sleep(1.0)
+    assert len(harness.cmds) == 0
+    harness.send('ins-3', LEFT)
+    harness.cmds.wait(3, timeout=20.0)
+    harness.send('ins-4', '멈춰', Instruction.STATUS_STOP)
+    harness.wait_state(PolicyStatus.STATE_IDLE, 20.0)
+    time.sleep(0.5)
+    count = len(harness.cmds)
+    assert harness.cmds.last.linear.y == 0.0
+    time.sleep(1.0)
+    assert len(harness.cmds) == count
+
+
+def test_arm_mode_publishes_arm_commands(node_processes, ros, tmp_path):
+    from vla_policy_node.policies import Normalizer
+
+    ckpt = random_checkpoint(tmp_path / 'arm', 'arm', state_dim=6,
+                             normalizer=Normalizer.default('arm', 6))
+    h = Harness(ros, 'arm')
+    try:
+        start_policy(node_processes, model_path=ckpt, action_space='arm', state_timeout=1.0)
+        h.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+        joints = h.node.create_publisher(JointState, 'joint_states', SENSOR_QOS)
+        h.camera.start()
+        h.send('ins-1', 'pick up the red block')
+        h.wait_state(PolicyStatus.STATE_PAUSED, 20.0, 'robot state')  # needs joint states
+        stop = threading.Event()
+
+        def publish_joints() -> None:
+            while not stop.is_set():
+                msg = JointState(name=[f'j{i}' for i in range(6)], position=[0.1] * 6)
+                msg.header.stamp = h.node.get_clock().now().to_msg()
+                joints.publish(msg)
+                time.sleep(0.05)
+        thread = threading.Thread(target=publish_joints, daemon=True)
+        thread.start()
+        try:
+            cmd = h.cmds.wait(3, timeout=20.0)
+        finally:
+            stop.set()
+            thread.join(2.0)
+        assert cmd.mode == ArmCommand.MODE_END_EFFECTOR_DELTA
+        assert all(abs(v) <= 0.65 + 1e-9 for v in cmd.ee_delta) and 0.0 <= cmd.gripper <= 1.0
+        assert h.chunks.wait(1, 10.0).dims == 7
+    finally:
+        h.camera.stop()
+
+
+def test_action_space_mismatch_is_a_configure_error(node_processes, harness, tmp_path):
+    start_policy(node_processes, model_path=random_checkpoint(tmp_path / 'arm', 'arm'),
+                 action_space='base')
+    harness.wait_state(PolicyStatus.STATE_ERROR, STARTUP, "'arm' action space")
