@@ -168,6 +168,13 @@ class GateDriver:
         self.timer = n.create_timer(1.0 / rate, self._tick)
 
     def _tick(self) -> None:
+        try:
+            self._publish_all()
+        except Exception:  # noqa: BLE001 - teardown races (publisher already destroyed)
+            if self.node.context.ok():
+                raise
+
+    def _publish_all(self) -> None:
         t = self._types
         if self.heartbeat_on:
             self.hb_pub.publish(t['Header'](frame_id='test'))
