@@ -118,3 +118,9 @@ def test_random_noise_never_produces_a_false_frame():
 def test_payload_too_long_is_refused():
     with pytest.raises(ValueError):
         encode_frame(MsgType.STOP, b'\x00' * 65)
+
+
+def test_documented_example_frame():
+    # docs/serial_protocol.md, "Example"
+    assert wheel_command((1.0, -1.0, 0.5, 0.0), 7).hex(' ') == \
+        'a5 5a 01 07 08 e8 03 18 fc f4 01 00 00 15 4e'

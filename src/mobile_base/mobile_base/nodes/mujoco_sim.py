@@ -100,9 +100,9 @@ class MujocoSimNode(Node):
         self.params = {
             'scenario': declare(d, 'scenario', '1box_vert_left',
                                 'scenario at start-up: a name (e.g. 2box_hori_right) or a YAML '
-                                'path'),
+                                'path (later episodes: ~/start_episode)', read_only=True),
             'seed': declare(d, 'seed', 0, 'placement seed of the start-up episode', 0,
-                            2 ** 31 - 1),
+                            2 ** 31 - 1, read_only=True),
             'scenario_path': declare(d, 'scenario_path', '',
                                      'extra directories with scenario YAML files '
                                      '(os.pathsep-separated), searched before the shipped ones',
@@ -139,17 +139,21 @@ class MujocoSimNode(Node):
                                         'longest wait (wall s) for a command in lockstep, '
                                         'per 10 ms tick', 0.001, 60.0),
             'time_limit': declare(d, 'time_limit', 0.0,
-                                  'episode time limit (sim s); 0 = the scenario file\'s',
+                                  'episode time limit (sim s); 0 = the scenario file\'s '
+                                  '(applies from the next episode)',
                                   0.0, 3600.0),
             'cmd_timeout': declare(d, 'cmd_timeout', 0.5,
                                    'sim s after which a cmd_vel is stale and the base stops',
                                    0.01, 10.0, read_only=True),
             'visual_jitter': declare(d, 'visual_jitter', 0.0,
-                                     'colour and light randomisation per seed (0..1)', 0.0, 1.0),
+                                     'colour and light randomisation per seed (0..1; next '
+                                     'episode)', 0.0, 1.0),
             'start_noise_xy': declare(d, 'start_noise_xy', 0.0,
-                                      'std of the start position noise (m)', 0.0, 0.5),
+                                      'std of the start position noise (m; next episode)',
+                                      0.0, 0.5),
             'start_noise_yaw': declare(d, 'start_noise_yaw', 0.0,
-                                       'std of the start heading noise (rad)', 0.0, 0.5),
+                                       'std of the start heading noise (rad; next episode)',
+                                       0.0, 0.5),
             'odom_noise': declare(d, 'odom_noise', 0.0,
                                   'relative std of odometry velocity noise', 0.0, 0.5),
             'scan_noise': declare(d, 'scan_noise', 0.0, 'std of scan range noise (m)',
