@@ -320,3 +320,14 @@ def test_ros_time_source_runs_the_same_watchdogs(start_gate, driver, make_twist)
     drv.state.wait(1, timeout=T, predicate=lambda s: s.reasons
                    & SafetyState.REASON_COMMAND_TIMEOUT)
     drv.out.wait(1, timeout=T, predicate=is_zero)
+
+
+def test_graceful_shutdown_during_motion_sends_a_last_zero(start_gate, driver, make_twist):
+    drv = driver()
+    gate = start_gate()
+    drv.wait_connected()
+    drv.cmd = make_twist(0.3)
+    moving(drv)
+    assert gate.stop(timeout=20.0) == 0          # SIGINT
+    drv.state.wait(1, timeout=T, predicate=lambda s: s.reasons & SafetyState.REASON_INACTIVE)
+    wait_for(lambda: is_zero(drv.out.last), T, what='a last zero on cmd_vel')

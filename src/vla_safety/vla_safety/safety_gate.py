@@ -13,6 +13,7 @@ Engaging the e-stop publishes the stop from the callback itself, not on the next
 from __future__ import annotations
 
 import math
+import signal
 import time
 from typing import Any, List, Optional, Tuple, Union
 
@@ -35,7 +36,8 @@ from vla_safety.core.config import (ArmGateConfig, BaseGateConfig, build, Config
 from vla_safety.core.gate import (ArmDecision, ArmGate, ArmInput, ArmOutput, BaseDecision,
                                   BaseGate)
 from vla_safety.core.limits import Twist2D
-from vla_safety.core.reasons import GateState, Reason, reason_names, STOP_REASONS
+from vla_safety.core.reasons import (GateState, LIMIT_REASONS, Reason, reason_names,
+                                     STOP_REASONS)
 from vla_safety.parameters import declare_parameters
 
 Decision = Union[BaseDecision, ArmDecision]
@@ -293,27 +295,46 @@ class SafetyGateNode(Node):
 
     # --- shutdown -----------------------------------------------------------------------------
     def destroy_node(self) -> None:
-        """Best effort: a last stop and an INACTIVE state before going away (drivers must
-        still have their own command timeout: a killed process sends nothing)."""
+        """A last stop and an INACTIVE state before going away (best effort: drivers still
+        need their own command timeout, a killed process sends nothing)."""
         try:
             if self._base:
-                self._cmd_pub.publish(Twist())
+                self._last_sent_twist = Twist()
+                self._cmd_pub.publish(self._last_sent_twist)
             else:
-                self._arm_pub.publish(ArmCommand(mode=ArmCommand.MODE_STOP))
+                self._last_sent_arm = ArmCommand(mode=ArmCommand.MODE_STOP)
+                self._arm_pub.publish(self._last_sent_arm)
             decision = self._last_decision
             if decision is not None:
                 msg = self._state_message(decision)
                 msg.state = SafetyState.STATE_STOPPED
-                msg.reasons = int(decision.reasons) | int(Reason.INACTIVE)
+                msg.reasons = (int(decision.reasons) & ~int(LIMIT_REASONS)) | int(
+                    Reason.INACTIVE)
                 msg.reason_names = reason_names(msg.reasons)
                 self._state_pub.publish(msg)
+            self.get_logger().info('shutting down: last stop published')
         except Exception:  # noqa: BLE001 - the context may already be shut down
             pass
         super().destroy_node()
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _factory() -> SafetyGateNode:
+    node = SafetyGateNode()
+    # rclpy's own SIGINT/SIGTERM handlers shut the context down before `destroy_node` runs,
+    # so the last stop could not be published. Replace them (after rclpy.init, main thread):
+    # the signal ends the spin with KeyboardInterrupt, `run_node` destroys the node while the
+    # context is still valid (last zero + INACTIVE state), then shuts rclpy down.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
+    return node
+
+
 def main(args: Optional[List[str]] = None) -> int:
-    return run_node(SafetyGateNode, args)
+    return run_node(_factory, args)
 
 
 if __name__ == '__main__':
