@@ -119,8 +119,9 @@ class BaseGate:
         return self.supervisor.engage(reason, now)
 
     def reset_estop(self, now: float) -> Tuple[bool, str]:
+        was_engaged = self.supervisor.estop.engaged
         ok, message = self.supervisor.try_reset(now, self._faults(now))
-        if ok and message == 'e-stop released':
+        if ok and was_engaged:
             self._cmd, self._cmd_fault = None, Reason.NONE
             self._last_out = ZERO_TWIST
         return ok, message
@@ -249,7 +250,6 @@ class ArmGate:
         self._joints.timeout = config.joint_state_timeout
         lim = config.limits
         self._fk = ForwardKinematics(CHAINS[lim.kinematics], lim.tool_offset)
-        self._index = {name: i for i, name in enumerate(lim.joint_names)}
 
     @property
     def dof(self) -> int:
@@ -325,9 +325,11 @@ class ArmGate:
         return self.supervisor.engage(reason, now)
 
     def reset_estop(self, now: float) -> Tuple[bool, str]:
+        was_engaged = self.supervisor.estop.engaged
         ok, message = self.supervisor.try_reset(now, self._faults(now))
-        if ok and message == 'e-stop released':
+        if ok and was_engaged:
             self._active, self._pending, self._joint_target = None, None, None
+            self._forward_stop = False
             self._cmd_fault = Reason.NONE
             self._last_joint_out = None
         return ok, message
