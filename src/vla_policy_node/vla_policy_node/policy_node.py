@@ -171,6 +171,7 @@ class PolicyNode(LifecycleNode):
         self._image_time: Optional[float] = None
         self._image_error = ''
         self._images_rejected = 0
+        self._images_received = 0
         self._scene: Optional[np.ndarray] = None
         self._state: Optional[np.ndarray] = None
         self._state_time: Optional[float] = None
@@ -553,6 +554,7 @@ class PolicyNode(LifecycleNode):
             self._log_once('zero-stamp', 'camera images have no stamp: using receive time')
             t = now
         with self._lock:
+            self._images_received += 1
             if self._image_time is not None and t < self._image_time:
                 self._images_rejected += 1
                 self._image_error = (f'out-of-order camera stamp ({t:.3f} s < last '
@@ -939,6 +941,7 @@ class PolicyNode(LifecycleNode):
                 'queue_depth': len(self._queue),
                 'commands_sent': self._commands_sent,
                 'results_discarded': self._results_discarded,
+                'images_received': self._images_received,
                 'images_rejected': self._images_rejected,
                 'inference_failures': stats.failures,
                 'image_age_s': '-' if self._image_time is None

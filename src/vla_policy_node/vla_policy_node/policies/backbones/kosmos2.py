@@ -165,7 +165,11 @@ class Kosmos2Backbone(Backbone):
         if cfg.model_config is not None:
             config = transformers.Kosmos2Config(**cfg.model_config)
             config.text_config.use_cache = False
-            self.model = transformers.Kosmos2Model(config).to(dtype)
+            # Built directly in the target dtype (a bf16 full-size model never exists in fp32).
+            self.model = transformers.AutoModel.from_config(config, dtype=dtype)
+            if not isinstance(self.model, transformers.Kosmos2Model):  # pragma: no cover
+                raise ConfigError(f'model_config built a {type(self.model).__name__}, '
+                                  'not a Kosmos2Model')
             if pretrained and load_weights:
                 raise ConfigError('give either model_config (random init) or pretrained, '
                                   'not both')

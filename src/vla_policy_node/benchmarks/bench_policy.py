@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""Benchmarks of the policy library and node (run by hand; prints figures, asserts nothing).
+
+  python src/vla_policy_node/benchmarks/bench_policy.py models [--full-kosmos2]
+  python src/vla_policy_node/benchmarks/bench_policy.py node [--seconds 20]
+  python src/vla_policy_node/benchmarks/bench_policy.py triggers [--seconds 30]
+  python src/vla_policy_node/benchmarks/bench_policy.py train
+  python src/vla_policy_node/benchmarks/bench_policy.py all [--full-kosmos2]
+
+models   per backbone/head: one inference step (backbone on a 640x480 frame resized to the
+         backbone size) + the head over a full history window; p50/p95 and RSS, each model in
+         a fresh process. --full-kosmos2 adds the released Kosmos-2 dimensions with random
+         weights in fp32 and bf16 (minutes, ~7 GB).
+node     a real policy_node process fed 640x480 rgb8 at 30 Hz; every frame is made a scene
+         change so each one is inferred: image publish -> ActionChunk receipt, minus the
+         model time the node reports for that inference.
+triggers the same synthetic drive replayed into the node in event and in periodic (10 Hz)
+         mode: inferences per minute and their triggers.
+train    nano training cost per frame at 64/96/128/224 px (forward + backward + step).
+
+Machine notes: this is a shared 2-core CPU; numbers move by 10-30 % between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve()
+LEFT = '박스를 왼쪽으로 돌아서 컵까지 가세요'
+
+SEED_HEADS = {
+    'mlp': {'type': 'mlp'},
+    'lstm': {'type': 'lstm'},
+    'gpt': {'type': 'gpt'},
+    'discrete': {'type': 'discrete'},
+}
+
+
+def rss_mb() -> float:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pct(values: List[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float('nan')
+
+
+# ================================================================================ models
+
+def model_specs(full_kosmos: bool) -> List[Dict[str, Any]]:
+    specs: List[Dict[str, Any]] = []
+    for head in SEED_HEADS:
+        specs.append({'label': f'nano 64px + {head} (seed sizes)', 'backbone': {'type': 'nano'},
+                      'head': SEED_HEADS[head], 'space': 'base', 'repeats': 30})
+    specs.append({'label': 'nano 64px + lstm 256x2', 'backbone': {'type': 'nano'},
+                  'head': {'type': 'lstm', 'hidden_size': 256, 'num_layers': 2},
+                  'space': 'base', 'repeats': 30})
+    specs.append({'label': 'nano 64px + lstm 256x2 (ONNX Runtime)', 'backbone': {'type': 'nano'},
+                  'head': {'type': 'lstm', 'hidden_size': 256, 'num_layers': 2},
+                  'space': 'base', 'repeats': 30, 'onnx': True})
+    specs.append({'label': 'nano 96px + lstm 256x2',
+                  'backbone': {'type': 'nano', 'image_size': 96},
+                  'head': {'type': 'lstm', 'hidden_size': 256, 'num_layers': 2},
+                  'space': 'base', 'repeats': 30})
+    for head in ('mlp', 'lstm', 'gpt'):
+        specs.append({'label': f'tiny Kosmos-2 + {head} (seed sizes)', 'kosmos': 'tiny',
+                      'head': SEED_HEADS[head], 'space': 'arm', 'repeats': 20})
+    specs.append({'label': 'tiny Kosmos-2 + lstm (ONNX Runtime)', 'kosmos': 'tiny',
+                  'head': SEED_HEADS['lstm'], 'space': 'arm', 'repeats': 20, 'onnx': True})
+    if full_kosmos:
+        for dtype in ('float32', 'bfloat16'):
+            specs.append({'label': f'FULL Kosmos-2 ({dtype}) + lstm (seed sizes)',
+                          'kosmos': 'full', 'dtype': dtype, 'head': SEED_HEADS['lstm'],
+                          'space': 'arm', 'repeats': 4})
+    return specs
+
+
+def run_model_worker(spec: Dict[str, Any], threads: int) -> Dict[str, Any]:
+    """Build the policy described by `spec` in this (fresh) process and time it."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    from vla_policy_node.policies import (export_onnx, KOSMOS2_FULL_CONFIG, load_policy,
+                                          make_policy, Observation, tiny_kosmos2_config)
+
+    out: Dict[str, Any] = {'label': spec['label']}
+    rss0 = rss_mb()
+    t0 = time.monotonic()
+    if 'kosmos' in spec:
+        from vla_policy_node.policies.backbones.kosmos2 import (build_offline_tokenizer,
+                                                                processor_vocab_size)
+
+        tok_dir = tempfile.mkdtemp(prefix='bench-tok-')
+        corpus = [LEFT, 'go to the cup passing the box on the left',
+                  '박스를 오른쪽으로 돌아서 컵까지 가세요', 'pick up the red block'] * 8
+        build_offline_tokenizer(tok_dir, corpus, 400)
+        if spec['kosmos'] == 'tiny':
+            model_config = tiny_kosmos2_config(processor_vocab_size(tok_dir))
+        else:
+            model_config = KOSMOS2_FULL_CONFIG
+        backbone = {'type': 'kosmos2', 'model_config': model_config, 'tokenizer_path': tok_dir,
+                    'torch_dtype': spec.get('dtype', 'float32')}
+    else:
+        backbone = spec['backbone']
+    policy = make_policy(spec['space'], backbone, spec['head'])
+    out['build_s'] = time.monotonic() - t0
+    out['params_m'] = policy.num_parameters() / 1e6
+    if spec.get('onnx'):
+        ckpt = tempfile.mkdtemp(prefix='bench-onnx-')
+        policy.save_pretrained(ckpt)
+        policy.source = ckpt
+        export_onnx(policy)
+        del policy
+        import gc
+
+        gc.collect()
+        policy = load_policy(ckpt, 'onnx', num_threads=threads)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(4)]
+    for i in range(policy.window_size):   # a full history window, as in steady operation
+        policy.observe(Observation(frames[i % 4], LEFT))
+    step, head, total = [], [], []
+    for i in range(spec['repeats'] + 1):
+        obs = Observation(frames[i % 4], LEFT)
+        t = time.monotonic()
+        images, text, state = policy.preprocess(obs)
+        emb = policy._encode_step(images, text, state)
+        t1 = time.monotonic()
+        policy._history.append(emb)
+        policy._predict_normalized(list(policy._history))
+        t2 = time.monotonic()
+        if i == 0:
+            continue   # warm-up
+        step.append((t1 - t) * 1e3)
+        head.append((t2 - t1) * 1e3)
+        total.append((t2 - t) * 1e3)
+    out.update(step_p50=pct(step, 50), head_p50=pct(head, 50), total_p50=pct(total, 50),
+               total_p95=pct(total, 95), rss_mb=rss_mb(), model_rss_mb=rss_mb() - rss0,
+               peak_rss_mb=peak_rss_mb(), window=policy.window_size, threads=threads)
+    return out
+
+
+def bench_models(full_kosmos: bool, threads: int) -> List[Dict[str, Any]]:
+    results = []
+    for spec in model_specs(full_kosmos):
+        print(f'  {spec["label"]} ...', flush=True)
+        proc = subprocess.run([sys.executable, str(HERE), '--worker', json.dumps(spec),
+                               '--threads', str(threads)], capture_output=True, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('RESULT ')]
+        if proc.returncode != 0 or not lines:
+            print(f'    failed: {proc.stderr[-2000:]}')
+            continue
+        results.append(json.loads(lines[-1][7:]))
+    print('\n| model | params (M) | backbone step p50 (ms) | head over window p50 (ms) | '
+          'inference p50 / p95 (ms) | RSS (MiB) | build (s) |')
+    print('|---|---|---|---|---|---|---|')
+    for r in results:
+        print(f'| {r["label"]} | {r["params_m"]:.2f} | {r["step_p50"]:.1f} | '
+              f'{r["head_p50"]:.1f} | {r["total_p50"]:.1f} / {r["total_p95"]:.1f} | '
+              f'{r["rss_mb"]:.0f} (peak {r["peak_rss_mb"]:.0f}) | {r["build_s"]:.1f} |')
+    return results
+
+
+# ================================================================================= train
+
+def bench_train(threads: int) -> None:
+    import torch
+
+    from vla_policy_node.policies import make_policy
+
+    torch.set_num_threads(threads)
+    print('\n| nano image size | train ms / frame (B=8, T=8, lstm 256x2) | infer step ms |')
+    print('|---|---|---|')
+    for size in (64, 96, 128, 224):
+        policy = make_policy('base', {'type': 'nano', 'image_size': size},
+                             {'type': 'lstm', 'hidden_size': 256, 'num_layers': 2},
+                             window_size=8, chunk_size=10)
+        b, t = 8, 8
+        rng = np.random.default_rng(0)
+        batch = {'images': rng.integers(0, 256, (b, t, size, size, 3), dtype=np.uint8),
+                 'instruction': [LEFT] * b,
+                 'actions': rng.uniform(-0.3, 0.3, (b, t, 10, 3)).astype(np.float32)}
+        opt = torch.optim.AdamW(policy.parameters(), 1e-3)
+        policy.model.train()
+        times = []
+        for i in range(5):
+            t0 = time.monotonic()
+            loss = policy.compute_loss(batch)['loss']
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if i:
+                times.append(time.monotonic() - t0)
+        policy.model.eval()
+        from vla_policy_node.policies import Observation
+
+        obs = Observation(batch['images'][0, 0], LEFT)
+        inf = []
+        for i in range(10):
+            t0 = time.monotonic()
+            policy.observe(obs)
+            inf.append(time.monotonic() - t0)
+        print(f'| {size} | {np.median(times) / (b * t) * 1e3:.2f} | '
+              f'{np.median(inf[1:]) * 1e3:.2f} |')
+
+
+# ================================================================================== node
+
+class _Graph:
+    """An rclpy context in this process with the test helpers (real DDS to the node)."""
+
+    def __init__(self) -> None:
+        from vla_testing.ros import isolate_ros_environment, RosTestContext
+
+        isolate_ros_environment(90 + os.getpid() % 10)
+        self.ctx = RosTestContext()
+        self.node = self.ctx.create_node('policy_bench')
+
+    def close(self) -> None:
+        self.ctx.destroy()
+
+
+def _checkpoint(directory: str) -> str:
+    import torch
+
+    from vla_policy_node.policies import make_policy
+
+    torch.manual_seed(0)
+    policy = make_policy('base', {'type': 'nano'}, {'type': 'lstm', 'hidden_size': 256,
+                                                    'num_layers': 2})
+    policy.save_pretrained(directory)
+    return directory
+
+
+def _start_node(ckpt: str, log_path: str, **params: Any) -> subprocess.Popen:
+    from ament_index_python.packages import get_package_prefix
+
+    exe = pathlib.Path(get_package_prefix('vla_policy_node')) / 'lib' / 'vla_policy_node' / \
+        'policy_node'
+    args = [str(exe), '--ros-args', '-p', f'model_path:={ckpt}']
+    for k, v in params.items():
+        args += ['-p', f'{k}:={v}']
+    return subprocess.Popen(args, stdout=open(log_path, 'wb'), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _wait_idle(graph: _Graph, status: Any, timeout: float = 120.0) -> None:
+    from vla_msgs.msg import PolicyStatus
+    from vla_testing.ros import wait_for
+
+    wait_for(lambda: status.last is not None and status.last.state in (
+        PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING), timeout, what='policy node idle')
+
+
+def bench_node(seconds: float, threads: int) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+    from vla_common.image import fill_image
+    from vla_common.qos import LATCHED_QOS, SENSOR_QOS
+    from vla_msgs.msg import ActionChunk, Instruction, PolicyStatus
+    from vla_testing.ros import MessageCollector
+
+    os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
+    tmp = tempfile.mkdtemp(prefix='bench-node-')
+    ckpt = _checkpoint(os.path.join(tmp, 'ckpt'))
+    graph = _Graph()
+    proc = _start_node(ckpt, os.path.join(tmp, 'node.log'), num_threads=threads,
+                       scene_threshold=1e-6, queue_threshold=0, keepalive_period=0.0)
+    try:
+        status = MessageCollector(graph.node, PolicyStatus, 'policy_node/status')
+        chunks = MessageCollector(graph.node, ActionChunk, 'policy_node/action_chunk')
+        diag = MessageCollector(graph.node, DiagnosticArray, '/diagnostics')
+        _wait_idle(graph, status)
+        pub = graph.node.create_publisher(Image, 'camera/image_raw', SENSOR_QOS)
+        ins = graph.node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
+        ins.publish(Instruction(id='bench', text=LEFT, status=Instruction.STATUS_UNDERSTOOD))
+        rng = np.random.default_rng(0)
+        frames = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(8)]
+        recv: Dict[int, float] = {}
+
+        def on_chunk(msg: ActionChunk) -> None:
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            recv[len(recv)] = time.time() - stamp
+        graph.node.create_subscription(ActionChunk, 'policy_node/action_chunk', on_chunk, 100)
+        t_end = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < t_end:
+            msg = fill_image(Image(), frames[i % 8])
+            now = time.time()
+            msg.header.stamp.sec, msg.header.stamp.nanosec = int(now), int((now % 1) * 1e9)
+            pub.publish(msg)
+            i += 1
+            time.sleep(max(0.0, 1 / 30 - (time.time() - now)))
+        time.sleep(1.5)
+        values = {kv.key: kv.value for s in diag.last.status for kv in s.values}
+        model_ms: Dict[int, float] = {}
+        for m in status.messages:
+            model_ms.setdefault(int(m.inference_count), float(m.latency_last_ms))
+        e2e = [recv[k] * 1e3 for k in sorted(recv)]
+        overhead = [recv[k] * 1e3 - model_ms[k + 1] for k in sorted(recv) if k + 1 in model_ms]
+        model = [model_ms[k] for k in sorted(model_ms) if k > 0]
+        print(f'\nnode: {i} frames 640x480 rgb8 at 30 Hz over {seconds:.0f} s, '
+              f'{values.get("images_received")} received by the node, {len(chunks)} inferences '
+              f'(FASTDDS_BUILTIN_TRANSPORTS={os.environ.get("FASTDDS_BUILTIN_TRANSPORTS")})')
+        print('| figure | p50 (ms) | p99 (ms) |')
+        print('|---|---|---|')
+        print(f'| image publish -> ActionChunk received | {pct(e2e, 50):.1f} | '
+              f'{pct(e2e, 99):.1f} |')
+        print(f'| model (predict_action_chunk, node-reported) | {pct(model, 50):.1f} | '
+              f'{pct(model, 99):.1f} |')
+        print(f'| node overhead (difference, incl. DDS both ways) | {pct(overhead, 50):.1f} | '
+              f'{pct(overhead, 99):.1f} |')
+    finally:
+        proc.send_signal(2)
+        proc.wait(10)
+        graph.close()
+
+
+# ============================================================================== triggers
+
+def render_drive(t: float, size: int = 224) -> np.ndarray:
+    """A synthetic forward drive: floor, a box growing as it approaches, events at times."""
+    img = np.zeros((size, size, 3), np.uint8)
+    img[: size // 2] = (150, 180, 210)                       # wall / sky
+    img[size // 2:] = (90, 80, 70)                           # floor
+    phase = (t % 20.0) / 20.0                                # approach a box every 20 s
+    half = int(10 + 60 * phase)
+    cx = size // 2 + int(30 * np.sin(t / 7.0))
+    img[size // 2 - half // 2: size // 2 + half, max(0, cx - half): cx + half] = (200, 60, 40)
+    if 25.0 <= t % 60.0 < 35.0:                              # a person walks in
+        img[30:210, 10:100] = (40, 200, 60)
+    if 45.0 <= t % 60.0 < 50.0:                              # lights dim
+        img = (img * 0.5).astype(np.uint8)
+    noise = np.random.default_rng(int(t * 30)).integers(0, 6, img.shape, dtype=np.uint8)
+    return img + noise
+
+
+def bench_triggers(seconds: float, threads: int) -> None:
+    from geometry_msgs.msg import Twist
+    from nav_msgs.msg import Odometry
+    from sensor_msgs.msg import Image
+    from vla_common.image import fill_image
+    from vla_common.qos import LATCHED_QOS, SENSOR_QOS
+    from vla_msgs.msg import Instruction, PolicyStatus, SafetyState
+    from vla_testing.ros import MessageCollector
+
+    tmp = tempfile.mkdtemp(prefix='bench-trig-')
+    ckpt = _checkpoint(os.path.join(tmp, 'ckpt'))
+    rows = []
+    for mode in ('event', 'periodic'):
+        graph = _Graph()
+        proc = _start_node(ckpt, os.path.join(tmp, f'{mode}.log'), num_threads=threads,
+                           trigger_mode=mode, periodic_rate=10.0)
+        try:
+            status = MessageCollector(graph.node, PolicyStatus, 'policy_node/status')
+            cmds = MessageCollector(graph.node, Twist, 'cmd_vel_in')
+            _wait_idle(graph, status)
+            img_pub = graph.node.create_publisher(Image, 'camera/image_raw', SENSOR_QOS)
+            odom_pub = graph.node.create_publisher(Odometry, 'odom', SENSOR_QOS)
+            safety = graph.node.create_publisher(SafetyState, 'safety_gate/state', LATCHED_QOS)
+            ins = graph.node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
+            ins.publish(Instruction(id='drive', text=LEFT,
+                                    status=Instruction.STATUS_UNDERSTOOD))
+            t0 = time.monotonic()
+            estopped = False
+            while (t := time.monotonic() - t0) < seconds:
+                msg = fill_image(Image(), render_drive(t))
+                msg.header.stamp = graph.node.get_clock().now().to_msg()
+                img_pub.publish(msg)
+                odom = Odometry()
+                odom.header.stamp = msg.header.stamp
+                odom.twist.twist.linear.x = 0.3 if not (14.0 <= t % 60 < 14.5) else 0.0  # bump
+                odom_pub.publish(odom)
+                want_stop = 38.0 <= t % 60.0 < 41.0                                  # e-stop
+                if want_stop != estopped:
+                    estopped = want_stop
+                    safety.publish(SafetyState(
+                        state=SafetyState.STATE_ESTOP if estopped else SafetyState.STATE_OK,
+                        reason_names=['ESTOP'] if estopped else []))
+                time.sleep(1 / 15)
+            time.sleep(0.6)
+            last = status.last
+            per_min = 60.0 / seconds
+            rows.append((mode, last.inference_count * per_min, {
+                k: getattr(last, f'trigger_counts_{k}') for k in (
+                    'instruction', 'queue_low', 'scene_change', 'state_change',
+                    'safety_resume', 'keepalive', 'periodic')}, len(cmds), last.latency_p50_ms))
+        finally:
+            proc.send_signal(2)
+            proc.wait(10)
+            graph.close()
+    print(f'\ntriggers: synthetic drive ({seconds:.0f} s, 224x224 at 15 Hz, odometry, a '
+          'person entering, lights dimming, a velocity bump, a 3 s e-stop), control 10 Hz, '
+          'chunk 10')
+    print('| mode | inferences / min | triggers (whole run) | commands | model p50 (ms) |')
+    print('|---|---|---|---|---|')
+    for mode, rate, counts, ncmd, lat in rows:
+        fired = ', '.join(f'{k} {v}' for k, v in counts.items() if v)
+        print(f'| {mode} | {rate:.0f} | {fired} | {ncmd} | {lat:.1f} |')
+
+
+# ================================================================================== main
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('section', nargs='?', default='all',
+                    choices=('models', 'node', 'triggers', 'train', 'all'))
+    ap.add_argument('--full-kosmos2', action='store_true')
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--seconds', type=float, default=0.0)
+    ap.add_argument('--worker', default='')
+    args = ap.parse_args(argv)
+    if args.worker:
+        result = run_model_worker(json.loads(args.worker), args.threads)
+        print('RESULT ' + json.dumps(result), flush=True)
+        return 0
+    print(f'python {sys.version.split()[0]}, {os.cpu_count()} CPUs, torch threads '
+          f'{args.threads}')
+    if args.section in ('models', 'all'):
+        bench_models(args.full_kosmos2, args.threads)
+    if args.section in ('train', 'all'):
+        bench_train(args.threads)
+    if args.section in ('node', 'all'):
+        bench_node(args.seconds or 20.0, 1)
+    if args.section in ('triggers', 'all'):
+        bench_triggers(args.seconds or 60.0, 1)
+    return 0
+
+
+if __name__ == '__main__':
+    threading.current_thread().name = 'bench'
+    raise SystemExit(main())
