@@ -96,6 +96,22 @@ def test_onnx_parity(kosmos_policy, tmp_path):
                                    torch_policy.predict_action_chunk(obs), atol=1e-4)
 
 
+def test_pretrained_from_a_local_hf_directory(tiny_kosmos_backbone, kosmos_tokenizer_dir,
+                                              tmp_path):
+    """The real loading path: a Kosmos-2 checkpoint directory (weights + tokenizer)."""
+    config = transformers.Kosmos2Config(**tiny_kosmos_backbone['model_config'])
+    torch.manual_seed(3)
+    transformers.Kosmos2Model(config).save_pretrained(str(tmp_path))
+    for f in kosmos_tokenizer_dir.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    policy = make_policy('base', {'type': 'kosmos2', 'pretrained': str(tmp_path)},
+                         TINY_HEADS['mlp'], window_size=2, chunk_size=3)
+    reference = transformers.Kosmos2Model.from_pretrained(str(tmp_path))
+    for name, value in reference.state_dict().items():
+        torch.testing.assert_close(policy.model.backbone.model.state_dict()[name], value)
+    assert policy.predict_action_chunk(Observation(image(), LEFT)).shape == (3, 3)
+
+
 def test_pretrained_that_is_not_available_offline(kosmos_tokenizer_dir):
     cfg = RoboVLMsConfig(backbone={'type': 'kosmos2', 'pretrained': 'nobody/no-such-model',
                                    'tokenizer_path': str(kosmos_tokenizer_dir)},

@@ -16,9 +16,9 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Header, String
-from vla_common.image import fill_image
+from vla_common.image import encode_compressed, fill_image
 from vla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from vla_msgs.msg import ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState
 from vla_policy_node.policies.presets import LEFT, RIGHT, TINY_HEADS, TINY_NANO
@@ -92,9 +92,13 @@ def start_policy(node_processes: Any, **params: Any) -> Any:
 class Camera:
     """Publishes `frame` (a static random scene) at `rate` Hz; stamps shifted by `age` s."""
 
-    def __init__(self, node: Any, rate: float = 20.0, size=(48, 64)) -> None:
+    def __init__(self, node: Any, rate: float = 20.0, size=(48, 64),
+                 compressed: bool = False) -> None:
         self.node = node
-        self.pub = node.create_publisher(Image, 'camera/image_raw', SENSOR_QOS)
+        self.compressed = compressed
+        self.pub = node.create_publisher(CompressedImage if compressed else Image,
+                                         'camera/image_raw/compressed' if compressed
+                                         else 'camera/image_raw', SENSOR_QOS)
         self.rate = rate
         self.size = size
         self.age = 0.0
@@ -113,8 +117,11 @@ class Camera:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            msg = fill_image(Image(), self.frame)
-            msg.encoding = self.encoding
+            if self.compressed:
+                msg = encode_compressed(CompressedImage(), self.frame, 'jpeg')
+            else:
+                msg = fill_image(Image(), self.frame)
+                msg.encoding = self.encoding
             stamp_ns = self.node.get_clock().now().nanoseconds - int(self.age * 1e9)
             msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10 ** 9)
             try:
@@ -132,7 +139,7 @@ class Camera:
 class Harness:
     """The test's side of the graph: inputs published, outputs collected."""
 
-    def __init__(self, ros: Any, action_space: str = 'base') -> None:
+    def __init__(self, ros: Any, action_space: str = 'base', compressed: bool = False) -> None:
         self.node = ros.create_node('policy_test_harness')
         self.instruction = self.node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
         self.text = self.node.create_publisher(String, 'policy_node/instruction_text',
@@ -145,7 +152,7 @@ class Harness:
         self.status = MessageCollector(self.node, PolicyStatus, 'policy_node/status')
         self.chunks = MessageCollector(self.node, ActionChunk, 'policy_node/action_chunk')
         self.heartbeat = MessageCollector(self.node, Header, 'heartbeat')
-        self.camera = Camera(self.node)
+        self.camera = Camera(self.node, compressed=compressed)
 
     def wait_state(self, state: int, timeout: float = 20.0, text: str = '') -> PolicyStatus:
         return self.status.wait(1, timeout, lambda m: m.state == state and text in m.error)
@@ -190,6 +197,9 @@ def test_instruction_produces_commands(node_processes, harness, left_right_check
     harness.camera.frame = harness.camera.scene(1)                # something moved
     harness.status.wait(1, 10.0, lambda m: m.trigger_counts_scene_change >= 1)
     harness.heartbeat.wait(3, timeout=10.0)
+    debug = MessageCollector(harness.node, Image, 'policy_node/debug/image', SENSOR_QOS)
+    frame = debug.wait(1, timeout=10.0)   # drawn only while someone subscribes
+    assert frame.encoding == 'rgb8' and frame.width == 64
     diag = MessageCollector(harness.node, DiagnosticArray, '/diagnostics')
     diag.wait(1, 10.0, lambda m: any(s.name.startswith('policy_node') for s in m.status))
 
@@ -342,7 +352,7 @@ def test_arm_mode_publishes_arm_commands(node_processes, ros, tmp_path):
 
     ckpt = random_checkpoint(tmp_path / 'arm', 'arm', state_dim=6,
                              normalizer=Normalizer.default('arm', 6))
-    h = Harness(ros, 'arm')
+    h = Harness(ros, 'arm', compressed=True)   # and the camera sends JPEG
     try:
         start_policy(node_processes, model_path=ckpt, action_space='arm', state_timeout=1.0)
         h.wait_state(PolicyStatus.STATE_IDLE, STARTUP)

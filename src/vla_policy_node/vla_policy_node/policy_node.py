@@ -338,14 +338,14 @@ class PolicyNode(LifecycleNode):
             return self._fail_configure(f'the checkpoint expects {policy.config.num_cameras} '
                                         'cameras; this node subscribes one')
         if params.condition_on != 'auto' and params.condition_on != policy.config.condition_on:
-            self.get_logger().warn(f'condition_on overridden: the model was trained on the '
-                                   f'{policy.config.condition_on} text, it now sees the '
-                                   f'{params.condition_on} text')
+            self.get_logger().warning(f'condition_on overridden: the model was trained on the '
+                                      f'{policy.config.condition_on} text, it now sees the '
+                                      f'{params.condition_on} text')
             policy.config.condition_on = params.condition_on
         expected_rate = 1.0 / policy.config.control_dt
         if abs(expected_rate - params.control_rate) > 1e-6 * expected_rate:
-            self.get_logger().warn(f'control_rate {params.control_rate} Hz differs from the '
-                                   f"model's action rate {expected_rate:g} Hz")
+            self.get_logger().warning(f'control_rate {params.control_rate} Hz differs from the '
+                                      f"model's action rate {expected_rate:g} Hz")
         with self._lock:
             self.policy = policy
             self._model_error = ''
@@ -446,8 +446,8 @@ class PolicyNode(LifecycleNode):
         jobs.put(None)
         worker.join(timeout=10.0)
         if worker.is_alive():
-            self.get_logger().warn('inference worker still busy; it will exit after the '
-                                   'current inference (its result is discarded)')
+            self.get_logger().warning('inference worker still busy; it will exit after the '
+                                      'current inference (its result is discarded)')
         with self._lock:
             self._busy = False
 
@@ -497,7 +497,7 @@ class PolicyNode(LifecycleNode):
     def _log_once(self, key: str, message: str) -> None:
         if key not in self._logged:
             self._logged.add(key)
-            self.get_logger().warn(message)
+            self.get_logger().warning(message)
 
     def _inputs(self, now: float) -> Inputs:
         p = self.params
@@ -577,7 +577,7 @@ class PolicyNode(LifecycleNode):
         with self._lock:
             self._images_rejected += 1
             self._image_error = why
-        self.get_logger().warn(why, throttle_duration_sec=5.0)
+        self.get_logger().warning(why, throttle_duration_sec=5.0)
         self._refresh()
 
     def _on_image(self, msg: Image) -> None:
@@ -607,8 +607,8 @@ class PolicyNode(LifecycleNode):
         now = self._now()
         t = _stamp_seconds(stamp) or now
         if not np.all(np.isfinite(vec)):
-            self.get_logger().warn('robot state with NaN/Inf ignored',
-                                   throttle_duration_sec=5.0)
+            self.get_logger().warning('robot state with NaN/Inf ignored',
+                                      throttle_duration_sec=5.0)
             return
         with self._lock:
             if self._state_time is not None and t < self._state_time:

@@ -21,7 +21,7 @@ import numpy as np
 from .action_space import ActionSpaceSpec, all_finite, Normalizer
 from .config import config_from_dict, PolicyConfig, RoboVLMsConfig
 from .errors import CheckpointError, ConfigError, NonFiniteActionError, ObservationError
-from .observation import check_observation, Observation
+from .observation import check_image, check_observation, Observation
 
 CHECKPOINT_FORMAT = 'vla_policy_node/1'
 CONFIG_FILE = 'config.json'
@@ -126,16 +126,22 @@ class Policy(abc.ABC):
         self._history_text = None
         self._actions.clear()
 
+    def prepare_image(self, rgb: np.ndarray) -> np.ndarray:
+        """An (H, W, 3) uint8 RGB frame resized exactly as inference does (OpenCV area).
+
+        Datasets should store frames prepared with this so training sees what the robot sees.
+        """
+        from vla_common.image import resize_rgb  # numpy + OpenCV, no ROS
+
+        return resize_rgb(check_image(rgb), (self.image_size, self.image_size))
+
     def preprocess(self, obs: Observation
                    ) -> Tuple[Tuple[np.ndarray, ...], str, Optional[np.ndarray]]:
         """Validate, resize images to the backbone size, normalise the state."""
-        from vla_common.image import resize_rgb  # numpy + OpenCV, no ROS
-
         cfg = self.config
         images, text, state = check_observation(obs, cfg.num_cameras, cfg.condition_on,
                                                 cfg.state_dim)
-        size = (self.image_size, self.image_size)
-        images = tuple(resize_rgb(img, size) for img in images)
+        images = tuple(self.prepare_image(img) for img in images)
         if state is not None:
             state = np.asarray(self.normalizer.normalize_state(state), dtype=np.float32)
         return images, text, state
