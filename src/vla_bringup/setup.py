@@ -15,6 +15,7 @@ setup(
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
         ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
+        ('share/' + PACKAGE + '/worlds', glob('worlds/*.sdf')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -24,6 +25,10 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'run_stack = vla_bringup.runner:main',
+            'realman_bridge = vla_bringup.realman_bridge:main',
+            'record_bag = vla_bringup.recorder:main',
+        ],
     },
 )

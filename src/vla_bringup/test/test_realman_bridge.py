@@ -1,0 +1,138 @@
+"""RealMan bridge: command mapping (pure) and the node against rm_ros_interfaces messages.
+
+rm_ros_interfaces is not installed here, so the node test builds a test-only package with the
+same message definitions (test/fixtures/rm_ros_interfaces) into a temporary colcon workspace.
+"""
+
+import math
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+from vla_bringup.core.realman import (apply_delta, map_command, MODE_END_EFFECTOR_DELTA,
+                                      MODE_JOINT_POSITION, MODE_STOP, Pose, rpy_to_quat,
+                                      StopLatch)
+
+FIXTURE = pathlib.Path(__file__).parent / 'fixtures' / 'rm_ros_interfaces'
+IDENTITY = Pose((0.3, 0.0, 0.2), (0.0, 0.0, 0.0, 1.0))
+
+
+def test_joint_commands_need_the_arm_dof():
+    out = map_command(MODE_JOINT_POSITION, [0.1] * 7, [0] * 6, 'RM75', None)
+    assert out.kind == 'joint' and out.dof == 7 and out.joints == (0.1,) * 7
+    bad = map_command(MODE_JOINT_POSITION, [0.1] * 7, [0] * 6, 'RM65', None)
+    assert bad.kind == 'none' and '6 joints' in bad.error
+    nan = map_command(MODE_JOINT_POSITION, [0.1] * 6 + [math.nan], [0] * 6, 'GEN72', None)
+    assert nan.kind == 'none' and 'non-finite' in nan.error
+
+
+def test_delta_commands_need_pose_feedback_and_compose():
+    assert map_command(MODE_END_EFFECTOR_DELTA, [], [0.01] + [0] * 5, 'RM75', None).kind == 'none'
+    out = map_command(MODE_END_EFFECTOR_DELTA, [], [0.01, -0.02, 0.03, 0, 0, math.pi / 2],
+                      'RM75', IDENTITY)
+    assert out.kind == 'pose'
+    assert out.pose.position == pytest.approx((0.31, -0.02, 0.23))
+    assert out.pose.orientation == pytest.approx(rpy_to_quat(0, 0, math.pi / 2))
+    twice = apply_delta(apply_delta(IDENTITY, [0, 0, 0, 0, 0, 0.3]), [0, 0, 0, 0, 0, 0.3])
+    assert twice.orientation == pytest.approx(rpy_to_quat(0, 0, 0.6))
+
+
+def test_stop_is_sent_once_per_fault():
+    latch = StopLatch()
+    stop = map_command(MODE_STOP, [], [], 'RM75', None)
+    move = map_command(MODE_JOINT_POSITION, [0.0] * 7, [], 'RM75', None)
+    assert [latch.on_output(o) for o in (stop, stop, stop, move, stop)] == \
+        [True, False, False, False, True]
+
+
+def test_unknown_mode_and_model():
+    assert map_command(9, [], [], 'RM75', None).kind == 'none'
+    assert map_command(MODE_STOP, [], [], 'UR5', None).kind == 'none'
+
+
+@pytest.fixture(scope='module')
+def rm_interfaces(tmp_path_factory):
+    """Build the test-only rm_ros_interfaces; yield the environment that sees it."""
+    ws = tmp_path_factory.mktemp('rm_ws')
+    shutil.copytree(FIXTURE, ws / 'src' / 'rm_ros_interfaces')
+    venv = pathlib.Path(sys.prefix)
+    colcon = shutil.which('colcon') or str(venv / 'bin' / 'colcon')
+    result = subprocess.run(
+        [colcon, 'build', '--cmake-args', f'-DPython3_EXECUTABLE={sys.executable}',
+         '-DBUILD_TESTING=OFF'], cwd=ws, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    prefix = ws / 'install' / 'rm_ros_interfaces'
+    site = next(prefix.glob('lib/python3*/site-packages'))
+    env = {
+        'PYTHONPATH': f'{site}{os.pathsep}{os.environ.get("PYTHONPATH", "")}',
+        'LD_LIBRARY_PATH': f'{prefix / "lib"}{os.pathsep}{os.environ.get("LD_LIBRARY_PATH", "")}',
+        'AMENT_PREFIX_PATH': f'{prefix}{os.pathsep}{os.environ.get("AMENT_PREFIX_PATH", "")}',
+    }
+    yield env
+
+
+@pytest.mark.slow
+@pytest.mark.stack
+def test_bridge_node_forwards_and_stops(rm_interfaces, node_processes, tmp_path):
+    from vla_bringup.runner import executable_path
+    exe = executable_path('vla_bringup', 'realman_bridge')
+    bridge = node_processes([exe, '--ros-args', '-p', 'arm_model:=RM65'], 'bridge',
+                            env=rm_interfaces)
+    bridge.wait_for_output('bridging arm_cmd', timeout=60)
+    listener = node_processes.python(LISTENER, 'listener', env=rm_interfaces)
+    listener.wait_for_output('listener ready', timeout=60)
+    listener.wait_for_output('JOINT dof=6 joint=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]', timeout=60)
+    listener.wait_for_output('STOP True', timeout=30)
+    listener.wait_for_output('POSE 0.31 follow=False', timeout=30)
+    out = listener.output()
+    assert out.count('STOP True') == 1, 'the driver stop is sent once per fault'
+    assert 'dof=7' not in out, 'a 7-joint command for an RM65 must not be forwarded'
+    assert 'command not forwarded' in bridge.output()
+
+
+LISTENER = r'''
+import time, rclpy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Bool
+from geometry_msgs.msg import Pose
+from rm_ros_interfaces.msg import Jointpos, Cartepos
+from vla_msgs.msg import ArmCommand
+from vla_common.qos import COMMAND_QOS
+rclpy.init()
+n = rclpy.create_node('listener')
+q = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+def on_joint(m):
+    print('JOINT dof=%d joint=%s' % (m.dof, [round(j, 3) for j in m.joint]), flush=True)
+n.create_subscription(Jointpos, '/rm_driver/movej_canfd_cmd', on_joint, q)
+n.create_subscription(Cartepos, '/rm_driver/movep_canfd_cmd',
+    lambda m: print('POSE %.2f follow=%s' % (m.pose.position.x, m.follow), flush=True), q)
+n.create_subscription(Bool, '/rm_driver/move_stop_cmd',
+                      lambda m: print('STOP', m.data, flush=True), q)
+pub = n.create_publisher(ArmCommand, 'arm_cmd', COMMAND_QOS)
+pose_pub = n.create_publisher(Pose, '/rm_driver/udp_arm_position', 5)
+while pub.get_subscription_count() < 1:
+    rclpy.spin_once(n, timeout_sec=0.1)
+print('listener ready', flush=True)
+def send(mode, joints=(), delta=(0.0,) * 6):
+    m = ArmCommand(mode=mode)
+    m.joint_positions = list(joints)
+    m.ee_delta = list(delta)
+    pub.publish(m)
+    for _ in range(5):
+        rclpy.spin_once(n, timeout_sec=0.05)
+send(ArmCommand.MODE_JOINT_POSITION, [0.1 * i for i in range(1, 8)])
+send(ArmCommand.MODE_JOINT_POSITION, [0.1 * i for i in range(1, 7)])
+for _ in range(3):
+    send(ArmCommand.MODE_STOP)
+p = Pose(); p.position.x = 0.3; p.orientation.w = 1.0
+for _ in range(20):
+    pose_pub.publish(p)
+    rclpy.spin_once(n, timeout_sec=0.05)
+send(ArmCommand.MODE_END_EFFECTOR_DELTA, delta=(0.01, 0, 0, 0, 0, 0))
+end = time.time() + 30
+while time.time() < end:
+    rclpy.spin_once(n, timeout_sec=0.1)
+'''

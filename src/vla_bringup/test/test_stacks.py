@@ -1,0 +1,65 @@
+"""Stack descriptions: the node lists, parameter layering and --ros-args they produce."""
+
+import pytest
+from vla_bringup.stacks import (arm_stack, build_stack, mobile_stack, NodeSpec, ParamFile,
+                                ros_args)
+
+
+def test_mobile_mujoco_nodes_and_layering():
+    stack = mobile_stack(sim='mujoco', model='/m', scenario='1box_vert_left', seed=3)
+    assert [n.name for n in stack.nodes] == ['mujoco_sim', 'safety_gate', 'policy_node',
+                                             'instruction_node']
+    sim = stack.node('mujoco_sim')
+    assert dict(sim.parameters) == {'use_sim_time': False, 'scenario': '1box_vert_left',
+                                    'seed': 3}
+    policy = stack.node('policy_node')
+    assert dict(policy.parameters)['model_path'] == '/m'
+    assert dict(policy.parameters)['action_space'] == 'base'
+    assert policy.param_files[0] == ParamFile('vla_policy_node', 'config/policy_node.param.yaml')
+    assert policy.param_files[1] == ParamFile('vla_bringup', 'config/mobile.param.yaml')
+    assert dict(stack.node('safety_gate').parameters)['mode'] == 'base'
+
+
+def test_mobile_real_robot_and_gazebo():
+    real = mobile_stack(sim='false')
+    assert {n.name for n in real.nodes} >= {'base_driver', 'camera', 'safety_gate'}
+    assert [n.name for n in real.nodes if n.target_only] == ['camera']
+    assert 'camera' not in [n.name for n in real.runnable_here()]
+    gz = mobile_stack(sim='gazebo')
+    assert not {'mujoco_sim', 'base_driver'} & {n.name for n in gz.nodes}
+    assert all(dict(n.parameters)['use_sim_time'] is True for n in gz.nodes)
+
+
+def test_user_params_file_is_layered_last(tmp_path):
+    user = tmp_path / 'mine.yaml'
+    stack = mobile_stack(params_file=str(user))
+    for node in stack.nodes:
+        assert node.param_files[-1] == ParamFile('', str(user))
+
+
+@pytest.mark.parametrize('bad', [dict(sim='webots'), dict(use_sim_time='maybe')])
+def test_bad_arguments_are_refused(bad):
+    with pytest.raises(ValueError):
+        mobile_stack(**bad)
+
+
+def test_arm_stack():
+    stack = arm_stack(arm_model='RM65', model='/ck')
+    assert [n.name for n in stack.nodes] == ['safety_gate', 'policy_node', 'realman_bridge',
+                                             'instruction_node']
+    assert dict(stack.node('realman_bridge').parameters)['arm_model'] == 'RM65'
+    assert dict(stack.node('safety_gate').parameters)['mode'] == 'arm'
+    with pytest.raises(ValueError):
+        arm_stack(arm_model='UR5')
+    with pytest.raises(ValueError):
+        build_stack('boat')
+
+
+def test_ros_args_like_launch_ros():
+    spec = NodeSpec('gate', 'vla_safety', 'safety_gate', (ParamFile('', '/a.yaml'),),
+                    (('mode', 'base'), ('rate', 50.0), ('on', True), ('empty', '')),
+                    (('cmd_vel', 'wheels/cmd_vel'),), namespace='robot1')
+    assert ros_args(spec) == [
+        '--ros-args', '-r', '__node:=gate', '-r', '__ns:=robot1', '--params-file', '/a.yaml',
+        '-p', "mode:='base'", '-p', 'rate:=50.0', '-p', 'on:=true', '-p', "empty:=''",
+        '-r', 'cmd_vel:=wheels/cmd_vel']

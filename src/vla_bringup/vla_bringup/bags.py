@@ -1,0 +1,137 @@
+"""rosbag2 files written and read with `rosbags` (pure Python; `ros2 bag` compatible).
+
+Messages are kept as CDR bytes: rclpy subscriptions with `raw=True` hand them over, rclpy
+publishers accept them back, and `ros2 bag play` on the target reads the same files. The
+project's own interfaces (vla_msgs) are registered in the typestore from their installed .msg
+files, so bags carry full message definitions.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+#: Default topics recorded for the mobile stack: inputs, policy output, gated output, results.
+MOBILE_TOPICS: Dict[str, str] = {
+    '/camera/image_raw': 'sensor_msgs/msg/Image',
+    '/odom': 'nav_msgs/msg/Odometry',
+    '/scan': 'sensor_msgs/msg/LaserScan',
+    '/instruction_text': 'std_msgs/msg/String',
+    '/instruction': 'vla_msgs/msg/Instruction',
+    '/cmd_vel_in': 'geometry_msgs/msg/Twist',
+    '/heartbeat': 'std_msgs/msg/Header',
+    '/cmd_vel': 'geometry_msgs/msg/Twist',
+    '/estop': 'std_msgs/msg/Bool',
+    '/safety_gate/state': 'vla_msgs/msg/SafetyState',
+    '/policy_node/status': 'vla_msgs/msg/PolicyStatus',
+    '/policy_node/action_chunk': 'vla_msgs/msg/ActionChunk',
+    '/episode_result': 'vla_msgs/msg/EpisodeResult',
+    '/ground_truth/odom': 'nav_msgs/msg/Odometry',
+    '/clock': 'rosgraph_msgs/msg/Clock',
+}
+
+
+@dataclass(frozen=True)
+class BagMessage:
+    topic: str
+    msgtype: str
+    timestamp: int  # ns (receive or log time)
+    data: bytes     # CDR
+
+
+def _msg_dirs() -> List[pathlib.Path]:
+    """Directories holding the project's .msg files (installed share, or the source tree)."""
+    dirs = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        dirs.append(pathlib.Path(get_package_share_directory('vla_msgs')) / 'msg')
+    except Exception:  # noqa: BLE001 - not installed: fall back to the source tree
+        pass
+    dirs.append(pathlib.Path(__file__).resolve().parents[2] / 'vla_msgs' / 'msg')
+    return [d for d in dirs if d.is_dir()]
+
+
+def typestore():
+    """A rosbags typestore for ROS 2 Kilted message definitions plus vla_msgs."""
+    from rosbags.typesys import get_types_from_msg, Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_KILTED)
+    dirs = _msg_dirs()
+    if not dirs:
+        raise FileNotFoundError('vla_msgs .msg files not found (is the workspace built?)')
+    types: Dict[str, object] = {}
+    for path in sorted(dirs[0].glob('*.msg')):
+        types.update(get_types_from_msg(path.read_text(encoding='utf-8'),
+                                        f'vla_msgs/msg/{path.stem}'))
+    store.register(types)
+    return store
+
+
+class BagWriter:
+    """Write CDR messages to a rosbag2 directory (`storage` 'mcap' or 'sqlite3')."""
+
+    def __init__(self, path: str, storage: str = 'mcap') -> None:
+        from rosbags.rosbag2 import StoragePlugin, Writer
+
+        self.path = str(path)
+        self.store = typestore()
+        plugin = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}[storage]
+        if os.path.exists(self.path):
+            raise FileExistsError(f'bag {self.path} already exists')
+        self._writer = Writer(self.path, version=9, storage_plugin=plugin)
+        self._writer.open()
+        self._connections: Dict[str, object] = {}
+        self.count = 0
+
+    def write(self, topic: str, msgtype: str, timestamp_ns: int, data: bytes) -> None:
+        conn = self._connections.get(topic)
+        if conn is None:
+            conn = self._writer.add_connection(topic, msgtype, typestore=self.store)
+            self._connections[topic] = conn
+        self._writer.write(conn, int(timestamp_ns), bytes(data))
+        self.count += 1
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> 'BagWriter':
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_bag(path: str, topics: Optional[Sequence[str]] = None) -> Iterator[BagMessage]:
+    """Yield the messages of a rosbag2 directory (any storage) in time order."""
+    from rosbags.rosbag2 import Reader
+
+    with Reader(str(path)) as reader:
+        conns = [c for c in reader.connections if topics is None or c.topic in topics]
+        for conn, timestamp, data in reader.messages(connections=conns):
+            yield BagMessage(conn.topic, conn.msgtype, timestamp, bytes(data))
+
+
+def bag_topics(path: str) -> Dict[str, Tuple[str, int]]:
+    """topic -> (msgtype, message count)."""
+    from rosbags.rosbag2 import Reader
+
+    with Reader(str(path)) as reader:
+        return {c.topic: (c.msgtype, c.msgcount) for c in reader.connections}
+
+
+def message_class(msgtype: str):
+    """'pkg/msg/Name' -> the Python message class (rosidl_runtime_py is not on every platform)."""
+    import importlib
+
+    pkg, kind, name = msgtype.split('/')
+    return getattr(importlib.import_module(f'{pkg}.{kind}'), name)
+
+
+def deserialize(message: BagMessage):
+    """CDR bytes -> the rclpy message object (needs the message package importable)."""
+    from rclpy.serialization import deserialize_message
+
+    return deserialize_message(message.data, message_class(message.msgtype))

@@ -1,0 +1,202 @@
+"""Declarative descriptions of the stacks: one source of truth for launch files and the runner.
+
+A stack is a list of NodeSpec: which executable, under which node name and namespace, with which
+parameter files (layered: the node's own defaults, the stack's overrides, the user's file),
+parameters and remappings. `mobile.launch.py` / `arm.launch.py` turn a StackSpec into launch_ros
+Node actions on the target; `run_stack` turns the same StackSpec into processes here.
+This module imports neither rclpy nor launch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+SIM_CHOICES = ('mujoco', 'gazebo', 'false')
+ARM_MODELS = ('RM65', 'RM75', 'GEN72')
+
+
+@dataclass(frozen=True)
+class ParamFile:
+    """A parameter file inside a package's share directory (or an absolute path)."""
+
+    package: str
+    path: str
+
+    def resolve(self) -> str:
+        """Absolute path (needs the package installed, i.e. ament_index)."""
+        if not self.package:
+            return self.path
+        from ament_index_python.packages import get_package_share_directory
+
+        import os
+        return os.path.join(get_package_share_directory(self.package), self.path)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of a stack."""
+
+    name: str
+    package: str
+    executable: str
+    param_files: Tuple[ParamFile, ...] = ()
+    parameters: Tuple[Tuple[str, object], ...] = ()
+    remappings: Tuple[Tuple[str, str], ...] = ()
+    namespace: str = ''
+    #: only on the target (needs packages that do not exist on the dev machine)
+    target_only: bool = False
+
+    def with_parameters(self, **params: object) -> 'NodeSpec':
+        merged = dict(self.parameters)
+        merged.update(params)
+        return NodeSpec(self.name, self.package, self.executable, self.param_files,
+                        tuple(merged.items()), self.remappings, self.namespace,
+                        self.target_only)
+
+    def with_param_file(self, param_file: ParamFile) -> 'NodeSpec':
+        return NodeSpec(self.name, self.package, self.executable,
+                        self.param_files + (param_file,), self.parameters, self.remappings,
+                        self.namespace, self.target_only)
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """A whole stack: nodes plus the arguments it was built from."""
+
+    name: str
+    nodes: Tuple[NodeSpec, ...]
+    arguments: Dict[str, str] = field(default_factory=dict)
+
+    def node(self, name: str) -> NodeSpec:
+        for spec in self.nodes:
+            if spec.name == name:
+                return spec
+        raise KeyError(f'stack {self.name!r} has no node {name!r}')
+
+    def runnable_here(self) -> List[NodeSpec]:
+        return [n for n in self.nodes if not n.target_only]
+
+
+def _own_defaults(package: str, executable: str) -> ParamFile:
+    return ParamFile(package, f'config/{executable}.param.yaml')
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('true', '1', 'yes', 'on'):
+        return True
+    if text in ('false', '0', 'no', 'off', ''):
+        return False
+    raise ValueError(f'not a boolean: {value!r}')
+
+
+def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
+                 use_sim_time: Optional[object] = None, scenario: str = '',
+                 seed: Optional[int] = None, instruction_node: bool = True) -> StackSpec:
+    """The mobile robot: sim or base driver, policy (base), safety gate, instruction node.
+
+    sim: 'mujoco' (runs here), 'gazebo' (target: Ignition Fortress, started by gazebo.launch.py,
+    bridged by ros_gz_bridge) or 'false' (real hardware: base_driver + a camera driver).
+    model: checkpoint directory for the policy; empty means the policy node's configured default.
+    """
+    if sim not in SIM_CHOICES:
+        raise ValueError(f'sim must be one of {SIM_CHOICES}, got {sim!r}')
+    sim_time = _bool(use_sim_time) if use_sim_time not in (None, '') else sim in ('gazebo',)
+    overrides = ParamFile('vla_bringup', 'config/mobile.param.yaml')
+    user = (ParamFile('', params_file),) if params_file else ()
+
+    def spec(name: str, package: str, executable: str, **kw: object) -> NodeSpec:
+        node = NodeSpec(name, package, executable,
+                        (_own_defaults(package, executable), overrides) + user, **kw)
+        return node.with_parameters(use_sim_time=sim_time)
+
+    nodes: List[NodeSpec] = []
+    if sim == 'mujoco':
+        sim_node = spec('mujoco_sim', 'mobile_base', 'mujoco_sim')
+        extra: Dict[str, object] = {}
+        if scenario:
+            extra['scenario'] = scenario
+        if seed is not None:
+            extra['seed'] = int(seed)
+        nodes.append(sim_node.with_parameters(**extra) if extra else sim_node)
+    elif sim == 'false':
+        nodes.append(spec('base_driver', 'mobile_base', 'base_driver'))
+        nodes.append(NodeSpec('camera', 'v4l2_camera', 'v4l2_camera_node',
+                              (overrides,) + user,
+                              remappings=(('image_raw', 'camera/image_raw'),),
+                              target_only=True))
+    # sim == 'gazebo': the simulator and its bridge come from gazebo.launch.py.
+    nodes.append(spec('safety_gate', 'vla_safety', 'safety_gate').with_parameters(mode='base'))
+    policy = spec('policy_node', 'vla_policy_node', 'policy_node').with_parameters(
+        action_space='base')
+    if model:
+        policy = policy.with_parameters(model_path=model)
+    nodes.append(policy)
+    if instruction_node:
+        nodes.append(spec('instruction_node', 'vla_instruction', 'instruction_node'))
+    args = {'sim': sim, 'model': model, 'params_file': params_file,
+            'use_sim_time': str(sim_time).lower()}
+    return StackSpec('mobile', tuple(nodes), args)
+
+
+def arm_stack(arm_model: str = 'RM75', model: str = '', params_file: str = '',
+              use_sim_time: Optional[object] = None) -> StackSpec:
+    """RealMan arm: policy (arm), arm safety gate, bridge to the RealMan ROS 2 driver topics."""
+    if arm_model not in ARM_MODELS:
+        raise ValueError(f'arm_model must be one of {ARM_MODELS}, got {arm_model!r}')
+    sim_time = _bool(use_sim_time) if use_sim_time not in (None, '') else False
+    overrides = ParamFile('vla_bringup', 'config/arm.param.yaml')
+    user = (ParamFile('', params_file),) if params_file else ()
+    gate = NodeSpec('safety_gate', 'vla_safety', 'safety_gate',
+                    (ParamFile('vla_safety', 'config/safety_gate_arm.param.yaml'), overrides)
+                    + user).with_parameters(mode='arm', use_sim_time=sim_time)
+    policy = NodeSpec('policy_node', 'vla_policy_node', 'policy_node',
+                      (_own_defaults('vla_policy_node', 'policy_node'), overrides) + user
+                      ).with_parameters(action_space='arm', use_sim_time=sim_time)
+    if model:
+        policy = policy.with_parameters(model_path=model)
+    bridge = NodeSpec('realman_bridge', 'vla_bringup', 'realman_bridge',
+                      (ParamFile('vla_bringup', 'config/realman_bridge.param.yaml'), overrides)
+                      + user).with_parameters(arm_model=arm_model, use_sim_time=sim_time)
+    instruction = NodeSpec('instruction_node', 'vla_instruction', 'instruction_node',
+                           (_own_defaults('vla_instruction', 'instruction_node'), overrides)
+                           + user).with_parameters(use_sim_time=sim_time)
+    args = {'arm_model': arm_model, 'model': model, 'params_file': params_file,
+            'use_sim_time': str(sim_time).lower()}
+    return StackSpec('arm', (gate, policy, bridge, instruction), args)
+
+
+STACKS = {'mobile': mobile_stack, 'arm': arm_stack}
+
+
+def build_stack(name: str, **arguments: object) -> StackSpec:
+    """Build a stack by name from launch-style arguments (`sim='mujoco'`, ...)."""
+    if name not in STACKS:
+        raise ValueError(f'unknown stack {name!r}; known: {sorted(STACKS)}')
+    return STACKS[name](**arguments)  # type: ignore[arg-type]
+
+
+def ros_args(spec: NodeSpec) -> List[str]:
+    """The `--ros-args ...` command-line tail that starts `spec` like launch_ros would."""
+    args = ['--ros-args', '-r', f'__node:={spec.name}']
+    if spec.namespace:
+        args += ['-r', f'__ns:={spec.namespace}']
+    for pf in spec.param_files:
+        args += ['--params-file', pf.resolve()]
+    for key, value in spec.parameters:
+        args += ['-p', f'{key}:={_param_literal(value)}']
+    for src, dst in spec.remappings:
+        args += ['-r', f'{src}:={dst}']
+    return args
+
+
+def _param_literal(value: object) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, str):
+        # YAML-quote so that strings like "true" or "1" stay strings.
+        return "'" + value.replace("'", "''") + "'" if value else "''"
+    return str(value)
