@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The main job: the mobile stack closing the loop in the MuJoCo simulator on the default model.
-# (Filled in by the bringup issue; until then it sets up and says what it will run.)
+# The main job: set up if needed, then run the mobile stack closing the loop in the MuJoCo
+# simulator on the shipped default model, from a Korean instruction.
+#   scripts/demo.sh [--scenario NAME] [--seed N] [--instruction "..."] [--model DIR] [--out DIR]
+# Prints the outcome; writes result.json, trajectory.png and an mcap rosbag2 under runs/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh"
-echo "[demo] will run: run_stack mobile sim:=mujoco with the default model, send a Korean"
-echo "[demo] instruction for a navigation scenario, and report the episode outcome."
+# shellcheck disable=SC1091
+source "$ROOT/scripts/activate.sh"
+cd "$ROOT"
+exec "$ROOT/install/vla_bringup/lib/vla_bringup/demo" "$@"

@@ -1,5 +1,6 @@
 """Build script of vla_bringup (ament_python)."""
 
+import os
 from glob import glob
 
 from setuptools import find_packages, setup
@@ -16,6 +17,10 @@ setup(
         ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
         ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
         ('share/' + PACKAGE + '/worlds', glob('worlds/*.sdf')),
+    ] + [
+        # The shipped default policy checkpoints (models/<name>/..., recursively).
+        (os.path.join('share', PACKAGE, root), [os.path.join(root, f) for f in files])
+        for root, _, files in os.walk('models') if files
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -29,6 +34,7 @@ setup(
             'run_stack = vla_bringup.runner:main',
             'realman_bridge = vla_bringup.realman_bridge:main',
             'record_bag = vla_bringup.recorder:main',
+            'demo = vla_bringup.demo:main',
         ],
     },
 )

@@ -10,8 +10,11 @@ def test_mobile_mujoco_nodes_and_layering():
     assert [n.name for n in stack.nodes] == ['mujoco_sim', 'safety_gate', 'policy_node',
                                              'instruction_node']
     sim = stack.node('mujoco_sim')
-    assert dict(sim.parameters) == {'use_sim_time': False, 'scenario': '1box_vert_left',
+    assert dict(sim.parameters) == {'use_sim_time': True, 'scenario': '1box_vert_left',
                                     'seed': 3}
+    assert dict(stack.node('safety_gate').parameters)['time_source'] == 'ros'
+    assert dict(mobile_stack(sim='false').node('safety_gate').parameters).get(
+        'time_source') is None
     policy = stack.node('policy_node')
     assert dict(policy.parameters)['model_path'] == '/m'
     assert dict(policy.parameters)['action_space'] == 'base'

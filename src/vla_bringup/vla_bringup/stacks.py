@@ -104,7 +104,9 @@ def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
     """
     if sim not in SIM_CHOICES:
         raise ValueError(f'sim must be one of {SIM_CHOICES}, got {sim!r}')
-    sim_time = _bool(use_sim_time) if use_sim_time not in (None, '') else sim in ('gazebo',)
+    # Simulators stamp everything with /clock time, so their stacks run on sim time.
+    sim_time = (_bool(use_sim_time) if use_sim_time not in (None, '')
+                else sim in ('mujoco', 'gazebo'))
     overrides = ParamFile('vla_bringup', 'config/mobile.param.yaml')
     user = (ParamFile('', params_file),) if params_file else ()
 
@@ -129,11 +131,13 @@ def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
                               remappings=(('image_raw', 'camera/image_raw'),),
                               target_only=True))
     # sim == 'gazebo': the simulator and its bridge come from gazebo.launch.py.
-    nodes.append(spec('safety_gate', 'vla_safety', 'safety_gate').with_parameters(mode='base'))
+    gate = spec('safety_gate', 'vla_safety', 'safety_gate').with_parameters(mode='base')
+    if sim_time:
+        # Watchdogs on /clock: a simulator running faster than real time must not trip them.
+        gate = gate.with_parameters(time_source='ros')
+    nodes.append(gate)
     policy = spec('policy_node', 'vla_policy_node', 'policy_node').with_parameters(
-        action_space='base')
-    if model:
-        policy = policy.with_parameters(model_path=model)
+        action_space='base', model_path=model or default_model_path())
     nodes.append(policy)
     if instruction_node:
         nodes.append(spec('instruction_node', 'vla_instruction', 'instruction_node'))
@@ -170,6 +174,14 @@ def arm_stack(arm_model: str = 'RM75', model: str = '', params_file: str = '',
 
 
 STACKS = {'mobile': mobile_stack, 'arm': arm_stack}
+
+#: The shipped default base policy, relative to vla_bringup's share directory.
+DEFAULT_MODEL = 'models/nano_base'
+
+
+def default_model_path() -> str:
+    """Absolute path of the shipped default base policy checkpoint."""
+    return ParamFile('vla_bringup', DEFAULT_MODEL).resolve()
 
 
 def build_stack(name: str, **arguments: object) -> StackSpec:

@@ -1,0 +1,139 @@
+"""The main job: the mobile stack closes the loop in MuJoCo on a Korean instruction.
+
+    scripts/demo.sh [--scenario 1box_vert_left] [--seed 0] [--instruction "..."]
+                    [--model DIR] [--out DIR] [--timeout 90]
+
+Starts the mobile stack (mujoco_sim, safety_gate, policy_node with the default model,
+instruction_node) as separate processes, sends the instruction, runs until the episode ends and
+writes into --out: the run as an mcap rosbag2 (`bag/`), a top-down trajectory PNG and
+`result.json`. Exit status 0 when the run completed (whatever the outcome), 1 when the stack
+itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from typing import Optional, Sequence
+
+from vla_bringup.session import default_model, EpisodeReport, EpisodeSession, StackFailure
+from vla_bringup.stacks import mobile_stack
+
+
+def plot_trajectory(report: EpisodeReport, path: str) -> None:
+    """Top-down PNG: robot path, boxes, cup, start, outcome."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle, Polygon
+    from mobile_base.core.scenarios import make_instance
+
+    scene = make_instance(report.scenario, report.seed)
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    for obstacle in scene.obstacles:
+        ax.add_patch(Polygon([(c[0], c[1]) for c in obstacle.corners()], closed=True,
+                             facecolor='#e8902a', edgecolor='#8a4d0f', label='box'))
+    ax.add_patch(Circle((scene.cup.x, scene.cup.y), scene.cup.radius, color='#c0141a',
+                        label='cup'))
+    ax.add_patch(Circle((scene.cup.x, scene.cup.y), scene.success_radius, fill=False,
+                        linestyle=':', color='#c0141a'))
+    if report.trajectory:
+        xs = [p[1] for p in report.trajectory]
+        ys = [p[2] for p in report.trajectory]
+        ax.plot(xs, ys, '-', color='#1f5fbf', lw=2, label='robot path')
+        ax.plot(xs[-1], ys[-1], 'o', color='#1f5fbf')
+    ax.plot(scene.start.x, scene.start.y, 's', color='k', label='start')
+    ax.set_aspect('equal')
+    xs_all = [scene.start.x, scene.cup.x] + [p[1] for p in report.trajectory]
+    ys_all = [scene.start.y, scene.cup.y] + [p[2] for p in report.trajectory]
+    ax.set_xlim(min(xs_all) - 0.4, max(xs_all) + 0.6)
+    ax.set_ylim(min(min(ys_all) - 0.4, -1.0), max(max(ys_all) + 0.4, 1.0))
+    ax.set_xlabel('x (m, forward)')
+    ax.set_ylabel('y (m, left)')
+    ax.grid(alpha=0.3)
+    ax.set_title(f'{report.scenario} seed {report.seed}: {report.outcome} '
+                 f'(passed {report.passed_side}, asked {report.commanded_side})', fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), loc='upper left', fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def summary(report: EpisodeReport) -> str:
+    triggers = ', '.join(f'{k} {v}' for k, v in sorted(report.triggers.items())) or 'none'
+    return '\n'.join([
+        f'scenario      {report.scenario} (seed {report.seed})',
+        f'instruction   {report.instruction}',
+        f'model         {report.model}',
+        f'outcome       {report.outcome.upper()} after {report.time:.1f} s sim time '
+        f'({report.wall_time:.1f} s wall), path {report.path_length:.2f} m, '
+        f'min clearance {report.min_clearance:.2f} m',
+        f'side          passed {report.passed_side}, commanded {report.commanded_side} '
+        f'({"correct" if report.side_correct else "WRONG"})',
+        f'inferences    {report.inferences} ({triggers}); latency p50 '
+        f'{report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms',
+        f'safety        {report.safety_interventions} interventions; states seen '
+        f'{report.safety_states}',
+    ])
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog='demo', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--scenario', default='1box_vert_left',
+                        help='navigation scenario {1,2}box_{vert,hori}_{left,right} or YAML')
+    parser.add_argument('--seed', type=int, default=0, help='placement seed')
+    parser.add_argument('--instruction', default='',
+                        help="instruction text (default: the scenario's Korean instruction)")
+    parser.add_argument('--model', default='', help='policy checkpoint directory')
+    parser.add_argument('--out', default='', help='output directory (default runs/<time>)')
+    parser.add_argument('--timeout', type=float, default=120.0, help='wall seconds per episode')
+    parser.add_argument('--headless', action='store_true', default=True,
+                        help='no display (the default; there is no GUI)')
+    args = parser.parse_args(argv)
+
+    from mobile_base.core.scenarios import make_instance
+
+    try:
+        scene = make_instance(args.scenario, args.seed)
+    except ValueError as exc:
+        parser.error(str(exc))
+    instruction = args.instruction or scene.instruction
+    model = os.path.abspath(args.model) if args.model else default_model()
+    if not os.path.isfile(os.path.join(model, 'config.json')):
+        print(f'[demo] ERROR: no policy checkpoint at {model} (config.json missing)',
+              file=sys.stderr)
+        return 1
+    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+    out = os.path.abspath(args.out or os.path.join(os.environ.get('VLA_WS', '.'), 'runs',
+                                                   f'{stamp}-{args.scenario}-s{args.seed}'))
+    os.makedirs(out, exist_ok=True)
+    stack = mobile_stack(sim='mujoco', model=model, scenario=args.scenario, seed=args.seed)
+    print(f'[demo] scenario {args.scenario} seed {args.seed}: "{instruction}"')
+    print(f'[demo] model {model}; output {out}')
+    try:
+        with EpisodeSession(stack) as session:
+            session.start()
+            report = session.run_episode(args.scenario, args.seed, instruction, model,
+                                         timeout=args.timeout,
+                                         bag_path=os.path.join(out, 'bag'))
+    except StackFailure as exc:
+        print(f'[demo] STACK FAILURE: {exc}', file=sys.stderr)
+        return 1
+    with open(os.path.join(out, 'result.json'), 'w', encoding='utf-8') as f:
+        f.write(report.to_json())
+    with open(os.path.join(out, 'trajectory.json'), 'w', encoding='utf-8') as f:
+        json.dump(report.trajectory, f)
+    plot_trajectory(report, os.path.join(out, 'trajectory.png'))
+    print('[demo] ' + summary(report).replace('\n', '\n[demo] '))
+    print(f'[demo] wrote {out}/result.json, trajectory.png, bag/')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""Run one navigation episode through the real mobile stack and collect what happened.
+
+Used by the demo (`scripts/demo.sh`), the end-to-end tests and the learning loop's evaluation:
+start the described stack (separate processes over DDS), wait until every node is ready,
+start a simulator episode, send the instruction text, record a rosbag2 file, and return the
+episode result with the inferences, their triggers and the safety interventions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional
+
+import rclpy
+from nav_msgs.msg import Odometry
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import String
+from vla_common.qos import LATCHED_QOS, RELIABLE_QOS
+from vla_msgs.msg import EpisodeResult, PolicyStatus, SafetyState
+from vla_msgs.srv import StartEpisode
+
+from vla_bringup.recorder import BagRecorder
+from vla_bringup.runner import StackRunner
+from vla_bringup.stacks import StackSpec
+
+OUTCOMES = {EpisodeResult.OUTCOME_RUNNING: 'running', EpisodeResult.OUTCOME_REACHED: 'reached',
+            EpisodeResult.OUTCOME_COLLIDED: 'collided',
+            EpisodeResult.OUTCOME_TIMED_OUT: 'timed_out'}
+SIDES = {EpisodeResult.SIDE_NONE: 'none', EpisodeResult.SIDE_LEFT: 'left',
+         EpisodeResult.SIDE_RIGHT: 'right'}
+TRIGGERS = ('instruction', 'queue_low', 'scene_change', 'state_change', 'safety_resume',
+            'keepalive', 'periodic')
+
+
+class StackFailure(RuntimeError):
+    """The stack itself failed (a node died, never became ready, a service was missing)."""
+
+
+@dataclass
+class EpisodeReport:
+    scenario: str
+    seed: int
+    instruction: str
+    model: str
+    outcome: str = 'not_started'
+    time: float = 0.0
+    path_length: float = 0.0
+    min_clearance: float = 0.0
+    passed_side: str = 'none'
+    commanded_side: str = 'none'
+    side_correct: bool = False
+    inferences: int = 0
+    triggers: Dict[str, int] = field(default_factory=dict)
+    latency_p50_ms: float = 0.0
+    latency_p95_ms: float = 0.0
+    safety_interventions: int = 0
+    safety_states: Dict[str, int] = field(default_factory=dict)
+    trajectory: List[List[float]] = field(default_factory=list)
+    bag: str = ''
+    wall_time: float = 0.0
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data.pop('trajectory')
+        return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+class EpisodeSession:
+    """An rclpy node (own context) observing and driving one stack for episodes."""
+
+    def __init__(self, stack: StackSpec, log=None, record_topics: Optional[Dict] = None,
+                 env: Optional[Dict[str, str]] = None) -> None:
+        self.stack = stack
+        self.runner = StackRunner(stack, env=env, log=log)
+        self.record_topics = record_topics
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('episode_session', context=self.context)
+        self.executor = rclpy.executors.MultiThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._lock = threading.Lock()
+        self.results: List[EpisodeResult] = []
+        self.status: Optional[PolicyStatus] = None
+        self.safety: Optional[SafetyState] = None
+        self.safety_states: Dict[str, int] = {}
+        self.trajectory: List[List[float]] = []
+        n = self.node
+        n.create_subscription(EpisodeResult, 'episode_result', self._on_result, LATCHED_QOS)
+        n.create_subscription(PolicyStatus, 'policy_node/status', self._on_status, RELIABLE_QOS)
+        n.create_subscription(SafetyState, 'safety_gate/state', self._on_safety, LATCHED_QOS)
+        n.create_subscription(Odometry, 'ground_truth/odom', self._on_truth,
+                              QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT))
+        self.text_pub = n.create_publisher(String, 'instruction_text', RELIABLE_QOS)
+        self.start_client = n.create_client(StartEpisode, 'mujoco_sim/start_episode')
+        self._spin = threading.Thread(target=self._spin_loop, daemon=True)
+        self._stop = threading.Event()
+        self._spin.start()
+
+    # --- callbacks ---------------------------------------------------------------------------
+    def _spin_loop(self) -> None:
+        while not self._stop.is_set() and self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except Exception:  # noqa: BLE001 - shutdown race
+                if self._stop.is_set():
+                    return
+                raise
+
+    def _on_result(self, msg: EpisodeResult) -> None:
+        with self._lock:
+            self.results.append(msg)
+
+    def _on_status(self, msg: PolicyStatus) -> None:
+        with self._lock:
+            self.status = msg
+
+    def _on_safety(self, msg: SafetyState) -> None:
+        with self._lock:
+            self.safety = msg
+            name = {0: 'ok', 1: 'limited', 2: 'stopped', 3: 'estop'}.get(msg.state, '?')
+            self.safety_states[name] = self.safety_states.get(name, 0) + 1
+
+    def _on_truth(self, msg: Odometry) -> None:
+        p = msg.pose.pose.position
+        with self._lock:
+            self.trajectory.append([msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+                                    p.x, p.y])
+
+    # --- driving -----------------------------------------------------------------------------
+    def _wait(self, predicate, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            why = self.runner.check()
+            if why:
+                raise StackFailure(why)
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise StackFailure(f'timed out after {timeout:.0f} s waiting for {what}')
+
+    def start(self, ready_timeout: float = 120.0) -> None:
+        """Start the stack and wait until the simulator, policy, gate and front-end are up."""
+        self.runner.start()
+        self._wait(lambda: self.start_client.service_is_ready(), ready_timeout,
+                   'the simulator (mujoco_sim/start_episode)')
+        self._wait(lambda: self.status is not None and self.status.state in (
+            PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING, PolicyStatus.STATE_PAUSED),
+            ready_timeout, 'the policy to load its model (policy_node/status)')
+        self._wait(lambda: self.safety is not None, ready_timeout,
+                   'the safety gate (safety_gate/state)')
+        if any(n.name == 'instruction_node' for n in self.stack.runnable_here()):
+            self._wait(lambda: self.text_pub.get_subscription_count() > 0, ready_timeout,
+                       'the instruction node (instruction_text)')
+        if self.status is not None and self.status.state == PolicyStatus.STATE_ERROR:
+            raise StackFailure(f'policy error: {self.status.error}')
+
+    def run_episode(self, scenario: str, seed: int, instruction: str, model: str = '',
+                    timeout: float = 90.0, bag_path: str = '') -> EpisodeReport:
+        """Start an episode, send `instruction`, wait for its end; return the report."""
+        report = EpisodeReport(scenario, seed, instruction, model)
+        recorder = BagRecorder(self.node, bag_path, self.record_topics) if bag_path else None
+        t_wall = time.monotonic()
+        try:
+            with self._lock:
+                self.results.clear()
+                self.trajectory.clear()
+                self.safety_states.clear()
+            counts0 = self._trigger_counts()
+            interventions0 = self.safety.interventions if self.safety else 0
+            future = self.start_client.call_async(StartEpisode.Request(scenario=scenario,
+                                                                       seed=int(seed)))
+            self._wait(future.done, 30.0, 'start_episode response')
+            response = future.result()
+            if not response.success:
+                raise StackFailure(f'start_episode({scenario}, {seed}) refused: '
+                                   f'{response.message}')
+            self._wait(lambda: self._latest_outcome() == EpisodeResult.OUTCOME_RUNNING, 30.0,
+                       'the episode to start')
+            with self._lock:
+                self.trajectory.clear()
+            self.text_pub.publish(String(data=instruction))
+            try:
+                self._wait(lambda: self._latest_outcome() not in (
+                    None, EpisodeResult.OUTCOME_RUNNING), timeout, 'the episode to end')
+            except StackFailure as exc:
+                if 'timed out' not in str(exc):
+                    raise
+                report.outcome = 'no_result'
+            result = self._last_result()
+            if result is not None and result.outcome != EpisodeResult.OUTCOME_RUNNING:
+                report.outcome = OUTCOMES[result.outcome]
+                report.time = result.time
+                report.path_length = result.path_length
+                report.min_clearance = result.min_clearance
+                report.passed_side = SIDES.get(result.passed_side, 'none')
+                report.commanded_side = SIDES.get(result.commanded_side, 'none')
+                report.side_correct = (report.passed_side == report.commanded_side
+                                       and report.passed_side != 'none')
+            time.sleep(0.3)  # let the last status arrive
+            counts1 = self._trigger_counts()
+            report.triggers = {k: counts1[k] - counts0[k] for k in TRIGGERS
+                               if counts1[k] - counts0[k]}
+            report.inferences = sum(report.triggers.values())
+            with self._lock:
+                if self.status is not None:
+                    report.latency_p50_ms = round(float(self.status.latency_p50_ms), 2)
+                    report.latency_p95_ms = round(float(self.status.latency_p95_ms), 2)
+                if self.safety is not None:
+                    report.safety_interventions = int(self.safety.interventions
+                                                      - interventions0)
+                report.safety_states = dict(self.safety_states)
+                report.trajectory = list(self.trajectory)
+        finally:
+            if recorder is not None:
+                recorder.close()
+                report.bag = bag_path
+        report.wall_time = round(time.monotonic() - t_wall, 2)
+        return report
+
+    def send_text(self, text: str) -> None:
+        self.text_pub.publish(String(data=text))
+
+    def _trigger_counts(self) -> Dict[str, int]:
+        with self._lock:
+            s = self.status
+        return {k: int(getattr(s, f'trigger_counts_{k}')) if s else 0 for k in TRIGGERS}
+
+    def _last_result(self) -> Optional[EpisodeResult]:
+        with self._lock:
+            return self.results[-1] if self.results else None
+
+    def _latest_outcome(self) -> Optional[int]:
+        r = self._last_result()
+        return None if r is None else r.outcome
+
+    def close(self) -> None:
+        self.runner.stop()
+        self._stop.set()
+        self._spin.join(timeout=2.0)
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+    def __enter__(self) -> 'EpisodeSession':
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def default_model() -> str:
+    """The shipped default policy checkpoint (vla_bringup/models/nano_base)."""
+    from vla_bringup.stacks import default_model_path
+
+    return default_model_path()
