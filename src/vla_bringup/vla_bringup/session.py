@@ -146,12 +146,16 @@ class EpisodeSession:
         self.runner.start()
         self._wait(lambda: self.start_client.service_is_ready(), ready_timeout,
                    'the simulator (mujoco_sim/start_episode)')
-        self._wait(lambda: self.status is not None and self.status.state in (
-            PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING, PolicyStatus.STATE_PAUSED),
-            ready_timeout, 'the policy to load its model (policy_node/status)')
-        self._wait(lambda: self.safety is not None, ready_timeout,
-                   'the safety gate (safety_gate/state)')
-        if any(n.name == 'instruction_node' for n in self.stack.runnable_here()):
+        names = {n.name for n in self.stack.runnable_here()}
+        if 'policy_node' in names:
+            self._wait(lambda: self.status is not None and self.status.state in (
+                PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING,
+                PolicyStatus.STATE_PAUSED, PolicyStatus.STATE_ERROR),
+                ready_timeout, 'the policy to load its model (policy_node/status)')
+        if 'safety_gate' in names:
+            self._wait(lambda: self.safety is not None, ready_timeout,
+                       'the safety gate (safety_gate/state)')
+        if 'instruction_node' in names:
             self._wait(lambda: self.text_pub.get_subscription_count() > 0, ready_timeout,
                        'the instruction node (instruction_text)')
         if self.status is not None and self.status.state == PolicyStatus.STATE_ERROR:
