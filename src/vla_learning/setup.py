@@ -24,6 +24,11 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'vla_collect = vla_learning.collect:main',
+            'vla_convert = vla_learning.convert:main',
+            'vla_train = vla_learning.train:main',
+            'vla_evaluate = vla_learning.evaluate:main',
+        ],
     },
 )

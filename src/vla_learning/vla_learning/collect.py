@@ -1,0 +1,207 @@
+"""`vla_collect`: scripted-expert demonstrations through the real ROS 2 stack, one bag each.
+
+The stack (separate processes over DDS, all on sim time):
+  mujoco_sim (lockstep, realtime_factor 0, randomised) -> camera, odom, ground truth, result
+  expert_node (scripted expert, optional OU exploration noise) -> cmd_vel_in + heartbeat
+  safety_gate (time_source ros) -> cmd_vel -> mujoco_sim
+The collector publishes the episode's instruction (a paraphrase from the normaliser's TRAIN
+split) on `instruction_text` and records a rosbag2 (mcap) per episode with BagRecorder.
+Resumable: an episode whose `episode.json` exists is skipped. Deterministic given --seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Optional, Sequence
+
+from vla_learning.common import (COLLECT_SEED_BASE, paraphrase_split, parse_list,
+                                 pick_instruction, read_json, SCENARIOS, write_json)
+
+#: What the bags keep: the expert's command (= the action label), the gated command, the
+#: camera, odometry, ground truth, the instruction, the result and the gate's state.
+COLLECT_TOPICS: Dict[str, str] = {
+    '/camera/image_raw': 'sensor_msgs/msg/Image',
+    '/odom': 'nav_msgs/msg/Odometry',
+    '/ground_truth/odom': 'nav_msgs/msg/Odometry',
+    '/cmd_vel_in': 'geometry_msgs/msg/Twist',
+    '/heartbeat': 'std_msgs/msg/Header',
+    '/cmd_vel': 'geometry_msgs/msg/Twist',
+    '/instruction_text': 'std_msgs/msg/String',
+    '/episode_result': 'vla_msgs/msg/EpisodeResult',
+    '/safety_gate/state': 'vla_msgs/msg/SafetyState',
+}
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """Randomisation of a collection run (simulator + expert parameters)."""
+
+    visual_jitter: float = 0.6
+    start_noise_xy: float = 0.08
+    start_noise_yaw: float = 0.12
+    expert_noise: float = 0.0
+
+
+@dataclass(frozen=True)
+class EpisodePlan:
+    scenario: str
+    seed: int
+    instruction: str
+    noise: float
+
+    @property
+    def name(self) -> str:
+        return f'{self.scenario}_s{self.seed:04d}'
+
+
+def plan_episodes(scenarios: Sequence[str] = SCENARIOS, per_scenario: int = 9,
+                  seed: int = 0, noisy_every: int = 3, expert_noise: float = 0.08,
+                  seed_base: int = COLLECT_SEED_BASE) -> List[EpisodePlan]:
+    """The episode list. Placement seeds are shared by the left and right variant of a layout
+    (same scene, only the words differ), so the text alone must decide the side. Every
+    `noisy_every`-th seed is driven with exploration noise (recoveries in the data)."""
+    train, _ = paraphrase_split()
+    plans = []
+    for i in range(per_scenario):
+        placement = seed_base + seed * 1000 + i
+        noise = expert_noise if noisy_every and i % noisy_every == noisy_every - 1 else 0.0
+        for sc in scenarios:
+            plans.append(EpisodePlan(sc, placement, pick_instruction(train, sc, placement,
+                                                                    f'collect{seed}'), noise))
+    return plans
+
+
+def collect_stack(perturbation: Perturbation, noise_seed: int = 0):
+    """StackSpec: mujoco_sim (lockstep, fast) + safety_gate + expert_node, all on sim time."""
+    from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
+
+    def spec(name: str, package: str, executable: str, extra: Sequence[ParamFile] = ()
+             ) -> NodeSpec:
+        files = (ParamFile(package, f'config/{executable}.param.yaml'),) + tuple(extra)
+        return NodeSpec(name, package, executable, files).with_parameters(use_sim_time=True)
+
+    overrides = ParamFile('vla_bringup', 'config/mobile.param.yaml')
+    sim = spec('mujoco_sim', 'mobile_base', 'mujoco_sim', (overrides,)).with_parameters(
+        realtime_factor=0.0, lockstep=True, auto_start=False,
+        visual_jitter=float(perturbation.visual_jitter),
+        start_noise_xy=float(perturbation.start_noise_xy),
+        start_noise_yaw=float(perturbation.start_noise_yaw))
+    gate = spec('safety_gate', 'vla_safety', 'safety_gate', (overrides,)).with_parameters(
+        mode='base', time_source='ros')
+    expert = spec('expert_node', 'mobile_base', 'expert_node').with_parameters(
+        noise_std=float(perturbation.expert_noise), noise_seed=int(noise_seed))
+    return StackSpec('collect', (sim, gate, expert), {'sim': 'mujoco'})
+
+
+def episode_done(out: str, plan: EpisodePlan) -> bool:
+    return os.path.isfile(os.path.join(out, plan.name, 'episode.json'))
+
+
+def run_collection(out: str, plans: Sequence[EpisodePlan], perturbation: Perturbation,
+                   seed: int = 0, timeout: float = 120.0, retries: int = 1,
+                   quiet: bool = True, progress: bool = True) -> List[dict]:
+    """Record every planned episode not recorded yet; returns the episode.json records."""
+    import shutil
+
+    from tqdm import tqdm
+    from vla_bringup.session import EpisodeSession, StackFailure
+
+    os.makedirs(out, exist_ok=True)
+    todo = [p for p in plans if not episode_done(out, p)]
+    bar = tqdm(total=len(plans), initial=len(plans) - len(todo), desc='collect',
+               unit='ep', disable=not progress, file=sys.stderr)
+    log = (lambda _n, _l: None) if quiet else None
+    # One stack per noise level (the expert's noise is a node parameter).
+    for noise in sorted({p.noise for p in todo}):
+        group = [p for p in todo if p.noise == noise]
+        pert = Perturbation(perturbation.visual_jitter, perturbation.start_noise_xy,
+                            perturbation.start_noise_yaw, noise)
+        pending = list(group)
+        for attempt in range(retries + 1):
+            if not pending:
+                break
+            failed: List[EpisodePlan] = []
+            try:
+                with EpisodeSession(collect_stack(pert, noise_seed=seed), log=log,
+                                    record_topics=COLLECT_TOPICS) as session:
+                    session.start()
+                    for plan in pending:
+                        ep_dir = os.path.join(out, plan.name)
+                        bag = os.path.join(ep_dir, 'bag')
+                        if os.path.isdir(ep_dir):
+                            shutil.rmtree(ep_dir)  # a half-recorded episode: redo it
+                        os.makedirs(ep_dir)
+                        try:
+                            report = session.run_episode(plan.scenario, plan.seed,
+                                                         plan.instruction, 'expert',
+                                                         timeout=timeout, bag_path=bag)
+                        except StackFailure as exc:
+                            bar.write(f'[collect] {plan.name}: stack failure: {exc}')
+                            failed = pending[pending.index(plan):]
+                            raise
+                        record = {**asdict(plan), 'name': plan.name,
+                                  'perturbation': asdict(pert), 'collect_seed': seed,
+                                  'outcome': report.outcome, 'time': report.time,
+                                  'passed_side': report.passed_side,
+                                  'commanded_side': report.commanded_side,
+                                  'side_correct': report.side_correct,
+                                  'min_clearance': report.min_clearance,
+                                  'safety_interventions': report.safety_interventions,
+                                  'wall_time': report.wall_time, 'bag': 'bag'}
+                        write_json(os.path.join(ep_dir, 'episode.json'), record)
+                        bar.set_postfix_str(f'{plan.name} {report.outcome} '
+                                            f'{report.time:.1f}s sim/{report.wall_time:.1f}s')
+                        bar.update(1)
+            except StackFailure:
+                pending = failed
+                time.sleep(2.0)
+                continue
+            pending = []
+        if pending:
+            bar.write(f'[collect] gave up on {len(pending)} episodes (noise {noise})')
+    bar.close()
+    return [read_json(os.path.join(out, p.name, 'episode.json')) for p in plans
+            if episode_done(out, p)]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog='vla_collect', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--out', default='data/demos', help='output directory (one dir per '
+                        'episode: bag/ + episode.json)')
+    parser.add_argument('--scenarios', default=','.join(SCENARIOS),
+                        help='comma-separated scenario names')
+    parser.add_argument('--episodes-per-scenario', type=int, default=9)
+    parser.add_argument('--seed', type=int, default=0, help='collection seed (placements, '
+                        'paraphrases, noise)')
+    parser.add_argument('--visual-jitter', type=float, default=Perturbation.visual_jitter)
+    parser.add_argument('--start-noise-xy', type=float, default=Perturbation.start_noise_xy)
+    parser.add_argument('--start-noise-yaw', type=float, default=Perturbation.start_noise_yaw)
+    parser.add_argument('--expert-noise', type=float, default=0.08,
+                        help='OU exploration noise std of the noisy episodes (m/s, rad/s)')
+    parser.add_argument('--noisy-every', type=int, default=3,
+                        help='every N-th placement is driven with noise (0: none)')
+    parser.add_argument('--timeout', type=float, default=120.0, help='wall s per episode')
+    parser.add_argument('--verbose', action='store_true', help='show the nodes\' output')
+    args = parser.parse_args(argv)
+    scenarios = parse_list(args.scenarios, SCENARIOS)
+    if args.episodes_per_scenario * len(scenarios) > 72:
+        print('[collect] note: more than 72 demonstrations requested', file=sys.stderr)
+    plans = plan_episodes(scenarios, args.episodes_per_scenario, args.seed,
+                          args.noisy_every, args.expert_noise)
+    pert = Perturbation(args.visual_jitter, args.start_noise_xy, args.start_noise_yaw)
+    t0 = time.monotonic()
+    records = run_collection(args.out, plans, pert, args.seed, args.timeout,
+                             quiet=not args.verbose)
+    reached = sum(r['outcome'] == 'reached' for r in records)
+    print(f'[collect] {len(records)}/{len(plans)} episodes in {args.out} '
+          f'({reached} reached the cup), {time.monotonic() - t0:.0f} s')
+    return 0 if len(records) == len(plans) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

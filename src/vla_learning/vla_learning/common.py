@@ -1,0 +1,78 @@
+"""Shared constants of the learning loop: scenarios, seeds, paraphrase splits (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from typing import Dict, List, Sequence, Tuple
+
+#: The 8 Korean navigation scenarios, in a fixed order.
+SCENARIOS: Tuple[str, ...] = (
+    '1box_vert_left', '1box_vert_right', '1box_hori_left', '1box_hori_right',
+    '2box_vert_left', '2box_vert_right', '2box_hori_left', '2box_hori_right')
+
+#: Placement seeds used for demonstrations start at 0; evaluation seeds never overlap them.
+COLLECT_SEED_BASE = 0
+#: Held-out placement seeds for evaluation and the regression tests (never collected).
+EVAL_SEED_BASE = 1000
+REGRESSION_SEEDS: Tuple[int, ...] = (1000, 1001)
+
+#: Paraphrase split shared by collection (train) and evaluation (held out).
+PARAPHRASE_HELD_OUT = 0.25
+PARAPHRASE_SPLIT_SEED = 0
+
+
+def paraphrase_split() -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
+    """(train, held_out) paraphrases per scenario, Korean-only (the robot's language)."""
+    from vla_instruction.core.normalizer import split_paraphrases
+
+    train, held = split_paraphrases(PARAPHRASE_HELD_OUT, PARAPHRASE_SPLIT_SEED)
+    return _korean(train), _korean(held)
+
+
+def _korean(table: Dict[str, List[str]]) -> Dict[str, List[str]]:
+    out = {}
+    for sc, texts in table.items():
+        ko = [t for t in texts if any('\uac00' <= ch <= '\ud7a3' for ch in t)]
+        out[sc] = ko or list(texts)
+    return out
+
+
+def stable_rng(*parts: object) -> random.Random:
+    """A random.Random seeded from a SHA-256 of `parts` (same on every machine/Python)."""
+    digest = hashlib.sha256('\x00'.join(str(p) for p in parts).encode('utf-8')).hexdigest()
+    return random.Random(int(digest[:16], 16))
+
+
+def pick_instruction(table: Dict[str, List[str]], scenario: str, seed: int,
+                     salt: str = '') -> str:
+    """Deterministic choice of one paraphrase of `scenario` for an episode."""
+    texts = table[scenario]
+    return texts[stable_rng(salt, scenario, seed).randrange(len(texts))]
+
+
+def write_json(path: str, data: object) -> None:
+    """Write atomically (a half-written marker must never look finished)."""
+    tmp = path + '.tmp'
+    with open(path + '.tmp', 'w', encoding='utf-8') as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def read_json(path: str) -> object:
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def side_of(scenario: str) -> str:
+    return 'left' if scenario.endswith('_left') else 'right'
+
+
+def parse_list(text: str, allowed: Sequence[str] = ()) -> List[str]:
+    items = [s.strip() for s in text.split(',') if s.strip()]
+    bad = [s for s in items if allowed and s not in allowed]
+    if bad:
+        raise ValueError(f'unknown {bad}; known: {list(allowed)}')
+    return items
