@@ -1,0 +1,169 @@
+"""End to end on this machine: the mobile stack (MuJoCo sim, policy, safety gate, instruction
+node) as separate processes over DDS.
+
+A Korean instruction produces motion that goes through the gate and moves the simulated base;
+the e-stop stops it; killing the policy process stops it within the watchdog time. The policy
+here is a small randomly initialised checkpoint: this checks the plumbing and the safety
+behaviour, not the task (the shipped model's task performance is tested by vla_learning).
+"""
+
+import math
+import signal
+import subprocess
+import time
+
+import pytest
+from geometry_msgs.msg import Twist
+from std_msgs.msg import Bool
+from vla_bringup.runner import executable_path
+from vla_bringup.session import EpisodeSession
+from vla_bringup.stacks import mobile_stack
+from vla_common.qos import COMMAND_QOS, LATCHED_QOS
+from vla_msgs.msg import SafetyState
+from vla_msgs.srv import Estop, StartEpisode
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+
+@pytest.fixture(scope='module')
+def tiny_policy(tmp_path_factory):
+    out = tmp_path_factory.mktemp('policy') / 'tiny'
+    subprocess.run([executable_path('vla_policy_node', 'init_policy'), '--out', str(out),
+                    '--tiny', '--seed', '3'], check=True, capture_output=True, timeout=300)
+    return str(out)
+
+
+@pytest.fixture(scope='module')
+def session(ros_domain, tiny_policy, tmp_path_factory):
+    params = tmp_path_factory.mktemp('params') / 'e2e.yaml'
+    # No speech model in this test: text instructions only.
+    params.write_text('instruction_node:\n  ros__parameters:\n    voice_enabled: false\n')
+    stack = mobile_stack(sim='mujoco', model=tiny_policy, params_file=str(params),
+                         scenario='1box_vert_left', seed=5)
+    logs = []
+    s = EpisodeSession(stack, log=lambda name, line: logs.append(f'[{name}] {line}'))
+    s.logs = logs
+    try:
+        s.start(ready_timeout=180)
+        yield s
+    finally:
+        s.close()
+
+
+class _Watch:
+    """Record cmd_vel (what the base receives) on the session's node."""
+
+    def __init__(self, session):
+        self.msgs = []
+        self.sub = session.node.create_subscription(
+            Twist, 'cmd_vel', lambda m: self.msgs.append((time.monotonic(), m)), COMMAND_QOS)
+
+    def since(self, t):
+        return [m for s, m in self.msgs if s >= t]
+
+
+def _speed(m):
+    return math.hypot(m.linear.x, m.linear.y) + abs(m.angular.z)
+
+
+def _position(session):
+    with session._lock:
+        return session.trajectory[-1][1:] if session.trajectory else None
+
+
+def _wait(pred, timeout, what, session):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        why = session.runner.check()
+        expected = getattr(session, 'expected_death', None)
+        assert why is None or why == expected, why + '\n' + '\n'.join(session.logs[-60:])
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f'timed out waiting for {what}\n' + '\n'.join(session.logs[-60:]))
+
+
+def test_korean_instruction_moves_the_simulated_base(session):
+    watch = _Watch(session)
+    future = session.start_client.call_async(
+        StartEpisode.Request(scenario='1box_vert_left', seed=5))
+    _wait(future.done, 30, 'start_episode', session)
+    assert future.result().success
+    time.sleep(0.5)
+    start = _position(session)
+    session.send_text('박스를 왼쪽으로 돌아서 컵까지 가세요')
+    _wait(lambda: any(_speed(m) > 0.02 for m in watch.since(0)), 60,
+          'a non-zero gated cmd_vel', session)
+    _wait(lambda: _position(session) is not None and start is not None
+          and math.dist(_position(session), start) > 0.05, 60,
+          'the simulated base to move 5 cm', session)
+    assert session.status.instruction_id, 'the policy acted on the normalised instruction'
+
+
+def test_killing_the_policy_stops_the_robot_within_the_watchdog(session):
+    watch = _Watch(session)
+    _wait(lambda: any(_speed(m) > 0.02 for m in watch.since(0)), 30,
+          'the policy still driving', session)
+    policy = next(h for h in session.runner.handles if h.name == 'policy_node')
+    session.expected_death = f'node policy_node exited with code {-signal.SIGKILL}'
+    policy.signal(signal.SIGKILL)
+    t_kill = time.monotonic()
+    deadline = time.monotonic() + 10
+    while policy.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session.runner.check() == f'node policy_node exited with code {-signal.SIGKILL}'
+    # Command timeout 0.25 s, heartbeat 0.5 s, one 50 Hz tick: all zeros after 0.6 s.
+    time.sleep(1.5)
+    late = watch.since(t_kill + 0.6)
+    assert late, 'the gate keeps publishing after the policy died'
+    assert all(_speed(m) == 0.0 for m in late)
+    assert session.safety.reasons & SafetyState.REASON_HEARTBEAT_LOST
+    p0 = _position(session)
+    time.sleep(1.0)
+    assert math.dist(_position(session), p0) < 0.02, 'the simulated base stopped'
+
+
+def test_estop_stops_the_simulated_robot(session):
+    """An operator drives (our own cmd_vel_in + heartbeat), then engages the e-stop."""
+    from std_msgs.msg import Header
+    node = session.node
+    cmd_pub = node.create_publisher(Twist, 'cmd_vel_in', COMMAND_QOS)
+    hb_pub = node.create_publisher(Header, 'heartbeat', COMMAND_QOS)
+    estop_pub = node.create_publisher(Bool, 'estop', LATCHED_QOS)
+    drive = {'vx': 0.2}
+
+    def tick():
+        msg = Twist()
+        msg.linear.x = drive['vx']
+        cmd_pub.publish(msg)
+        hb_pub.publish(Header(stamp=node.get_clock().now().to_msg()))
+
+    timer = node.create_timer(0.05, tick)
+    watch = _Watch(session)
+    _wait(lambda: any(m.linear.x > 0.1 for m in watch.since(0)), 20, 'motion passes', session)
+    estop_pub.publish(Bool(data=True))
+    t_estop = time.monotonic()
+    _wait(lambda: session.safety.state == SafetyState.STATE_ESTOP, 10, 'ESTOP state', session)
+    time.sleep(1.0)
+    after = watch.since(t_estop + 0.05)
+    assert after and all(_speed(m) == 0.0 for m in after), 'only zeros after the e-stop'
+    p0 = _position(session)
+    time.sleep(1.0)
+    assert math.dist(_position(session), p0) < 0.02, 'the simulated base stopped'
+    client = node.create_client(Estop, 'safety_gate/reset_estop')
+    assert client.wait_for_service(timeout_sec=10)
+
+    def reset():
+        fut = client.call_async(Estop.Request(reason='e2e test'))
+        _wait(fut.done, 10, 'reset response', session)
+        return fut.result()
+
+    assert not reset().success, 'reset refused while motion is commanded'
+    drive['vx'] = 0.0
+    time.sleep(1.0)
+    assert reset().success, 'reset accepted after the command has been zero'
+    drive['vx'] = 0.2
+    t_go = time.monotonic()
+    _wait(lambda: any(m.linear.x > 0.1 for m in watch.since(t_go)), 20, 'motion resumes',
+          session)
+    node.destroy_timer(timer)
