@@ -40,6 +40,31 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve()
 LEFT = '박스를 왼쪽으로 돌아서 컵까지 가세요'
 
+SHM_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
+<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
+  <transport_descriptors>
+    <transport_descriptor>
+      <transport_id>shm_large</transport_id>
+      <type>SHM</type>
+      <segment_size>16777216</segment_size>
+    </transport_descriptor>
+    <transport_descriptor>
+      <transport_id>udp</transport_id>
+      <type>UDPv4</type>
+    </transport_descriptor>
+  </transport_descriptors>
+  <participant profile_name="participant_profile" is_default_profile="true">
+    <rtps>
+      <userTransports>
+        <transport_id>shm_large</transport_id>
+        <transport_id>udp</transport_id>
+      </userTransports>
+      <useBuiltinTransports>false</useBuiltinTransports>
+    </rtps>
+  </participant>
+</profiles>
+"""
+
 SEED_HEADS = {
     'mlp': {'type': 'mlp'},
     'lstm': {'type': 'lstm'},
@@ -277,8 +302,17 @@ def bench_node(seconds: float, threads: int) -> None:
     from vla_msgs.msg import ActionChunk, Instruction, PolicyStatus
     from vla_testing.ros import MessageCollector
 
-    os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'LARGE_DATA')
     tmp = tempfile.mkdtemp(prefix='bench-node-')
+    if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ and \
+            'FASTDDS_BUILTIN_TRANSPORTS' not in os.environ:
+        # Best-effort 640x480 frames need a shared-memory segment larger than Fast DDS'
+        # default: with the builtin transports most of them are lost on this machine.
+        profile = os.path.join(tmp, 'fastdds_shm.xml')
+        with open(profile, 'w') as f:
+            f.write(SHM_PROFILE)
+        os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
+    transport = os.environ.get('FASTDDS_BUILTIN_TRANSPORTS') or \
+        ('SHM 16 MB profile' if 'FASTDDS_DEFAULT_PROFILES_FILE' in os.environ else 'default')
     ckpt = _checkpoint(os.path.join(tmp, 'ckpt'))
     graph = _Graph()
     proc = _start_node(ckpt, os.path.join(tmp, 'node.log'), num_threads=threads,
@@ -318,7 +352,7 @@ def bench_node(seconds: float, threads: int) -> None:
         model = [model_ms[k] for k in sorted(model_ms) if k > 0]
         print(f'\nnode: {i} frames 640x480 rgb8 at 30 Hz over {seconds:.0f} s, '
               f'{values.get("images_received")} received by the node, {len(chunks)} inferences '
-              f'(FASTDDS_BUILTIN_TRANSPORTS={os.environ.get("FASTDDS_BUILTIN_TRANSPORTS")})')
+              f'(transport: {transport})')
         print('| figure | p50 (ms) | p99 (ms) |')
         print('|---|---|---|')
         print(f'| image publish -> ActionChunk received | {pct(e2e, 50):.1f} | '

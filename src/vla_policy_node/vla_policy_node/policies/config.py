@@ -99,12 +99,12 @@ class BackboneConfig(_Config):
 class NanoBackboneConfig(BackboneConfig):
     """Small in-house backbone: a FiLM-conditioned CNN + a text encoder that reads Korean.
 
-    Default input 64x64: measured on this 2-core CPU (benchmarks/bench_policy.py), a training
-    step costs ~2.3 ms per frame at 64x64 against ~5.9 ms at 96x96 and ~49 ms at 224x224, so an
-    epoch over ~72 demonstrations (~11k frames) takes ~25 s and the 30-minute budget allows
-    50+ epochs. At 64 px across an ~80 deg field of view a 0.3 m box 2 m away is ~7 px wide
-    and the cup a few px: enough to steer around obstacles. 96 is the option when detail
-    matters more than epochs.
+    Default input 64x64: measured on this 2-core CPU (benchmarks/bench_policy.py train), a
+    training step costs 1.7-2.3 ms per frame at 64x64 against 3.8-5.9 ms at 96x96 and
+    38-50 ms at 224x224, so an epoch over ~72 demonstrations (~11k frames) takes ~20-25 s and
+    the 30-minute budget allows 50+ epochs. At 64 px across an ~80 deg field of view a 0.3 m
+    box 2 m away is ~7 px wide and the cup a few px: enough to steer around obstacles. 96 is
+    the option when detail matters more than epochs.
     """
 
     image_size: int = 64
