@@ -1,0 +1,300 @@
+"""`vla_train`: train a RoboVLMs-style policy (nano + LSTM by default) on the converted dataset.
+
+CPU by default (cuda when available and `--device auto`). Validation split by episode (from
+the dataset's meta). Each epoch: a checkpoint (`save_pretrained` + optimizer/scheduler/RNG
+state) in <out>/last/, resumed automatically when present; the loss curves as PNG; the final
+policy in <out>/ (config.json, model.safetensors, normalization.json, tokenizer/). A wall
+time budget (--time-budget-min) stops training early and still writes the final policy.
+The same command trains the Kosmos-2 variant (`--backbone kosmos2 --pretrained DIR`: frozen
+backbone, trainable action token + projection + head) on a GPU machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = 'data/dataset'
+    out: str = 'runs/train'
+    backbone: Dict[str, Any] = field(default_factory=lambda: {
+        'type': 'nano', 'image_size': 64, 'augment_shift': 4})
+    head: Dict[str, Any] = field(default_factory=lambda: {
+        'type': 'lstm', 'hidden_size': 256, 'num_layers': 2})
+    window_size: int = 3
+    max_stride: int = 7
+    chunk_size: int = 10
+    state_dim: int = 0
+    epochs: int = 12
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    mirror_prob: float = 0.5
+    val_windows: int = 512
+    seed: int = 0
+    threads: int = 2
+    device: str = 'auto'
+    time_budget_min: float = 0.0
+    name: str = 'nano-lstm-base'
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def build_policy(cfg: TrainConfig, normalizer, device: str):
+    from vla_policy_node.policies import RoboVLMsConfig, RoboVLMsPolicy
+
+    pcfg = RoboVLMsConfig(action_space='base', backbone=dict(cfg.backbone),
+                          head=dict(cfg.head), window_size=cfg.window_size,
+                          chunk_size=cfg.chunk_size, control_dt=0.1, state_dim=cfg.state_dim,
+                          condition_on='original', name=cfg.name)
+    return RoboVLMsPolicy(pcfg, normalizer, device=device)
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / max(1, warmup)
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def plot_curves(history: Dict[str, List], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = np.asarray(history['step'])
+    loss = np.asarray(history['train_loss'])
+    if len(loss):
+        k = max(1, len(loss) // 50)
+        smooth = np.convolve(loss, np.ones(k) / k, mode='valid')
+        ax.plot(steps, loss, color='tab:blue', alpha=0.25, lw=0.8)
+        ax.plot(steps[k - 1:], smooth, color='tab:blue', label='train (smoothed)')
+    if history['val_step']:
+        ax.plot(history['val_step'], history['val_loss'], 'o-', color='tab:red',
+                label='validation (held-out episodes)')
+    ax.set_xlabel('optimizer step')
+    ax.set_ylabel('loss (smooth-L1, normalised actions)')
+    ax.set_yscale('log')
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def evaluate_loss(policy, dataset, cfg: TrainConfig) -> float:
+    import torch
+
+    from vla_learning.data import batches
+
+    if dataset is None:
+        return float('nan')
+    dataset.set_epoch(cfg.seed + 7919)
+    policy.model.eval()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for batch in batches(dataset, cfg.batch_size, True, cfg.seed, cfg.val_windows):
+            loss = float(policy.compute_loss(batch)['loss'])
+            b = len(batch['instruction'])
+            total += loss * b
+            n += b
+    policy.model.train()
+    return total / max(1, n)
+
+
+def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
+    """Train (or resume) and write the final checkpoint to cfg.out; returns the summary."""
+    import torch
+    from tqdm import tqdm
+    from vla_policy_node.policies import Normalizer, RoboVLMsPolicy
+
+    from vla_learning.data import batches, load_episodes, read_meta, WindowDataset
+
+    torch.set_num_threads(max(1, cfg.threads))
+    device = cfg.device
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    seed_everything(cfg.seed)
+    meta = read_meta(cfg.dataset)
+    normalizer = Normalizer.from_dict(meta['stats']['normalizer'])
+    if cfg.state_dim == 0:
+        normalizer = Normalizer.from_dict({**normalizer.to_dict(), 'state_mean': [],
+                                           'state_std': []})
+    episodes = load_episodes(cfg.dataset)
+    train_eps = [e for e in episodes if e.split == 'train']
+    val_eps = [e for e in episodes if e.split == 'val']
+    train_ds = WindowDataset(train_eps, cfg.window_size, cfg.chunk_size, cfg.max_stride,
+                             cfg.mirror_prob, cfg.seed, state=cfg.state_dim > 0)
+    val_ds = (WindowDataset(val_eps, cfg.window_size, cfg.chunk_size, cfg.max_stride, 0.0,
+                            cfg.seed, state=cfg.state_dim > 0) if val_eps else None)
+    os.makedirs(cfg.out, exist_ok=True)
+    last = os.path.join(cfg.out, 'last')
+    state_file = os.path.join(last, 'training_state.pt')
+    steps_per_epoch = math.ceil(len(train_ds) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    history: Dict[str, List] = {'step': [], 'train_loss': [], 'val_step': [], 'val_loss': [],
+                                'epoch_time': []}
+    start_epoch, step, elapsed = 0, 0, 0.0
+    if os.path.isfile(state_file):
+        policy = RoboVLMsPolicy.from_pretrained(last, device=device)
+        st = torch.load(state_file, map_location=device, weights_only=False)
+        if st['config'] != asdict(cfg) and any(
+                st['config'].get(k) != v for k, v in asdict(cfg).items()
+                if k not in ('epochs', 'time_budget_min', 'threads', 'device')):
+            raise SystemExit(f'[train] {last} was trained with another configuration; '
+                             f'use a new --out')
+        start_epoch, step, history, elapsed = (st['epoch'], st['step'], st['history'],
+                                               st['elapsed'])
+        log(f'[train] resuming from {last} at epoch {start_epoch} (step {step})')
+    else:
+        policy = build_policy(cfg, normalizer, device)
+        st = None
+    params = [p for p in policy.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s, total_steps, cfg.warmup_steps))
+    if st is not None:
+        opt.load_state_dict(st['optimizer'])
+        sched.load_state_dict(st['scheduler'])
+        torch.set_rng_state(st['torch_rng'])
+    log(f'[train] {len(train_eps)} train / {len(val_eps)} val episodes, '
+        f'{len(train_ds)} windows/epoch, {steps_per_epoch} steps/epoch, '
+        f'{policy.num_parameters(True):,} trainable parameters, device {device}')
+    policy.model.train()
+    t_start = time.monotonic() - elapsed
+    stopped_early = False
+    bar = tqdm(total=total_steps, initial=step, desc='train', unit='step',
+               disable=not progress, file=sys.stderr)
+    for epoch in range(start_epoch, cfg.epochs):
+        t_epoch = time.monotonic()
+        train_ds.set_epoch(cfg.seed * 100_003 + epoch)
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        for batch in batches(train_ds, cfg.batch_size, True, cfg.seed * 7 + epoch):
+            losses = policy.compute_loss(batch)
+            opt.zero_grad(set_to_none=True)
+            losses['loss'].backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            sched.step()
+            step += 1
+            history['step'].append(step)
+            history['train_loss'].append(float(losses['loss']))
+            bar.update(1)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f'{np.mean(history["train_loss"][-50:]):.4f}',
+                                lr=f'{sched.get_last_lr()[0]:.1e}')
+        val = evaluate_loss(policy, val_ds, cfg)
+        history['val_step'].append(step)
+        history['val_loss'].append(val)
+        history['epoch_time'].append(time.monotonic() - t_epoch)
+        elapsed = time.monotonic() - t_start
+        bar.write(f'[train] epoch {epoch + 1}/{cfg.epochs}: train '
+                  f'{np.mean(history["train_loss"][-steps_per_epoch:]):.4f}, val {val:.4f}, '
+                  f'{history["epoch_time"][-1]:.0f} s (total {elapsed / 60:.1f} min)')
+        policy.save_pretrained(last)
+        torch.save({'epoch': epoch + 1, 'step': step, 'history': history,
+                    'elapsed': elapsed, 'optimizer': opt.state_dict(),
+                    'scheduler': sched.state_dict(), 'torch_rng': torch.get_rng_state(),
+                    'config': asdict(cfg)}, state_file + '.tmp')
+        os.replace(state_file + '.tmp', state_file)
+        plot_curves(history, os.path.join(cfg.out, 'loss_curves.png'))
+        if cfg.time_budget_min and elapsed / 60 + np.mean(history['epoch_time']) / 60 \
+                > cfg.time_budget_min and epoch + 1 < cfg.epochs:
+            bar.write(f'[train] stopping after epoch {epoch + 1}: the next one would exceed '
+                      f'the {cfg.time_budget_min:.0f} min budget')
+            stopped_early = True
+            break
+    bar.close()
+    policy.model.eval()
+    policy.save_pretrained(cfg.out)
+    plot_curves(history, os.path.join(cfg.out, 'loss_curves.png'))
+    summary = {'train_episodes': len(train_eps), 'val_episodes': len(val_eps),
+               'train_frames': int(sum(len(e) for e in train_eps)),
+               'epochs_done': len(history['val_loss']), 'steps': step,
+               'final_train_loss': float(np.mean(history['train_loss'][-steps_per_epoch:]))
+               if history['train_loss'] else float('nan'),
+               'final_val_loss': history['val_loss'][-1] if history['val_loss'] else None,
+               'train_minutes': round(elapsed / 60, 2), 'stopped_early': stopped_early,
+               'parameters': policy.num_parameters(), 'config': asdict(cfg)}
+    with open(os.path.join(cfg.out, 'train_summary.json'), 'w', encoding='utf-8') as f:
+        json.dump(summary, f, indent=2, ensure_ascii=False)
+    return summary
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    d = TrainConfig()
+    parser = argparse.ArgumentParser(prog='vla_train', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--dataset', default=d.dataset)
+    parser.add_argument('--out', default=d.out, help='checkpoint directory (resumed if '
+                        '<out>/last/ exists)')
+    parser.add_argument('--backbone', default='nano', choices=('nano', 'kosmos2'))
+    parser.add_argument('--image-size', type=int, default=64, help='nano input size')
+    parser.add_argument('--pretrained', default='', help='kosmos2: local weights directory')
+    parser.add_argument('--backbone-config', default='',
+                        help='JSON dict merged into the backbone config')
+    parser.add_argument('--head', default='lstm', choices=('lstm', 'mlp', 'gpt', 'discrete'))
+    parser.add_argument('--head-config', default='', help='JSON dict merged into the head '
+                        'config (default hidden 256, 2 layers)')
+    parser.add_argument('--window', type=int, default=d.window_size)
+    parser.add_argument('--max-stride', type=int, default=d.max_stride)
+    parser.add_argument('--chunk', type=int, default=d.chunk_size)
+    parser.add_argument('--epochs', type=int, default=d.epochs)
+    parser.add_argument('--batch-size', type=int, default=d.batch_size)
+    parser.add_argument('--lr', type=float, default=d.lr)
+    parser.add_argument('--mirror-prob', type=float, default=d.mirror_prob)
+    parser.add_argument('--seed', type=int, default=d.seed)
+    parser.add_argument('--threads', type=int, default=d.threads)
+    parser.add_argument('--device', default=d.device)
+    parser.add_argument('--time-budget-min', type=float, default=0.0)
+    args = parser.parse_args(argv)
+    if args.backbone == 'nano':
+        backbone: Dict[str, Any] = {'type': 'nano', 'image_size': args.image_size,
+                                    'augment_shift': max(1, args.image_size // 16)}
+    else:
+        backbone = {'type': 'kosmos2', 'pretrained': args.pretrained, 'freeze': True}
+    if args.backbone_config:
+        backbone.update(json.loads(args.backbone_config))
+    head: Dict[str, Any] = {'type': args.head, 'hidden_size': 256}
+    if args.head in ('lstm', 'discrete'):
+        head['num_layers'] = 2
+    if args.head == 'gpt':
+        head.update({'num_layers': 2, 'num_heads': 4})
+    if args.head_config:
+        head.update(json.loads(args.head_config))
+    cfg = TrainConfig(args.dataset, args.out, backbone, head, args.window, args.max_stride,
+                      args.chunk, 0, args.epochs, args.batch_size, args.lr,
+                      mirror_prob=args.mirror_prob, seed=args.seed, threads=args.threads,
+                      device=args.device, time_budget_min=args.time_budget_min,
+                      name=f'{args.backbone}-{args.head}-base')
+    t0 = time.monotonic()
+    summary = train(cfg)
+    print(f'[train] done: {summary["epochs_done"]} epochs, {summary["steps"]} steps, '
+          f'train loss {summary["final_train_loss"]:.4f}, val loss {summary["final_val_loss"]}, '
+          f'{(time.monotonic() - t0) / 60:.1f} min this run -> {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
