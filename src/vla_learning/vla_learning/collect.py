@@ -97,12 +97,51 @@ def collect_stack(perturbation: Perturbation, noise_seed: int = 0):
     return StackSpec('collect', (sim, gate, expert), {'sim': 'mujoco'})
 
 
+class EpisodeBagRecorder:
+    """Subscriptions created once per session, a new rosbag2 writer per episode.
+
+    Works around vla_bringup's BagRecorder being created and closed per episode: closing it
+    destroys subscriptions while the session's executor thread is waiting on them, which can
+    kill that thread (rclpy InvalidHandle) and with it every later service response.
+    """
+
+    def __init__(self, node, topics: Dict[str, str]) -> None:
+        import threading
+
+        from vla_bringup.recorder import TopicRecorder
+
+        self._lock = threading.Lock()
+        self.writer = None
+        self.counts: Dict[str, int] = {}
+        self.recorder = TopicRecorder(node, topics, self._write)
+
+    def _write(self, msg) -> None:
+        with self._lock:
+            if self.writer is not None:
+                self.writer.write(msg.topic, msg.msgtype, msg.timestamp, msg.data)
+                self.counts[msg.topic] = self.counts.get(msg.topic, 0) + 1
+
+    def open(self, path: str) -> None:
+        from vla_bringup.bags import BagWriter
+
+        with self._lock:
+            self.writer = BagWriter(path, 'mcap')
+            self.counts = {}
+
+    def close_episode(self) -> Dict[str, int]:
+        with self._lock:
+            if self.writer is not None:
+                self.writer.close()
+                self.writer = None
+            return dict(self.counts)
+
+
 def episode_done(out: str, plan: EpisodePlan) -> bool:
     return os.path.isfile(os.path.join(out, plan.name, 'episode.json'))
 
 
 def run_collection(out: str, plans: Sequence[EpisodePlan], perturbation: Perturbation,
-                   seed: int = 0, timeout: float = 120.0, retries: int = 1,
+                   seed: int = 0, timeout: float = 120.0, retries: int = 5,
                    quiet: bool = True, progress: bool = True) -> List[dict]:
     """Record every planned episode not recorded yet; returns the episode.json records."""
     import shutil
@@ -126,8 +165,9 @@ def run_collection(out: str, plans: Sequence[EpisodePlan], perturbation: Perturb
                 break
             failed: List[EpisodePlan] = []
             try:
-                with EpisodeSession(collect_stack(pert, noise_seed=seed), log=log,
-                                    record_topics=COLLECT_TOPICS) as session:
+                with EpisodeSession(collect_stack(pert, noise_seed=seed), log=log
+                                    ) as session:
+                    recorder = EpisodeBagRecorder(session.node, COLLECT_TOPICS)
                     session.start()
                     for plan in pending:
                         ep_dir = os.path.join(out, plan.name)
@@ -135,14 +175,18 @@ def run_collection(out: str, plans: Sequence[EpisodePlan], perturbation: Perturb
                         if os.path.isdir(ep_dir):
                             shutil.rmtree(ep_dir)  # a half-recorded episode: redo it
                         os.makedirs(ep_dir)
+                        recorder.open(bag)
                         try:
                             report = session.run_episode(plan.scenario, plan.seed,
                                                          plan.instruction, 'expert',
-                                                         timeout=timeout, bag_path=bag)
+                                                         timeout=timeout)
+                            time.sleep(0.2)  # the last messages of the episode
                         except StackFailure as exc:
                             bar.write(f'[collect] {plan.name}: stack failure: {exc}')
                             failed = pending[pending.index(plan):]
                             raise
+                        finally:
+                            counts = recorder.close_episode()
                         record = {**asdict(plan), 'name': plan.name,
                                   'perturbation': asdict(pert), 'collect_seed': seed,
                                   'outcome': report.outcome, 'time': report.time,
@@ -151,7 +195,8 @@ def run_collection(out: str, plans: Sequence[EpisodePlan], perturbation: Perturb
                                   'side_correct': report.side_correct,
                                   'min_clearance': report.min_clearance,
                                   'safety_interventions': report.safety_interventions,
-                                  'wall_time': report.wall_time, 'bag': 'bag'}
+                                  'wall_time': report.wall_time, 'bag': 'bag',
+                                  'messages': counts}
                         write_json(os.path.join(ep_dir, 'episode.json'), record)
                         bar.set_postfix_str(f'{plan.name} {report.outcome} '
                                             f'{report.time:.1f}s sim/{report.wall_time:.1f}s')

@@ -30,7 +30,9 @@ def eval_params_file(path: str, mode: str, periodic_rate: float = 10.0) -> str:
     """A user parameter file layered over the mobile stack: fast lockstep sim, trigger mode."""
     text = ('mujoco_sim:\n  ros__parameters:\n    realtime_factor: 0.0\n    lockstep: true\n'
             'policy_node:\n  ros__parameters:\n'
-            f'    trigger_mode: {mode}\n    periodic_rate: {float(periodic_rate)}\n')
+            f'    trigger_mode: {mode}\n    periodic_rate: {float(periodic_rate)}\n'
+            # Text instructions only: no speech model to load.
+            'instruction_node:\n  ros__parameters:\n    voice_enabled: false\n')
     with open(path, 'w', encoding='utf-8') as f:
         f.write(text)
     return path

@@ -48,6 +48,7 @@ class TrainConfig:
     threads: int = 2
     device: str = 'auto'
     time_budget_min: float = 0.0
+    max_steps: int = 0              # 0 = no limit (tests, smoke runs)
     name: str = 'nano-lstm-base'
 
 
@@ -161,7 +162,7 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
         st = torch.load(state_file, map_location=device, weights_only=False)
         if st['config'] != asdict(cfg) and any(
                 st['config'].get(k) != v for k, v in asdict(cfg).items()
-                if k not in ('epochs', 'time_budget_min', 'threads', 'device')):
+                if k not in ('epochs', 'time_budget_min', 'threads', 'device', 'max_steps')):
             raise SystemExit(f'[train] {last} was trained with another configuration; '
                              f'use a new --out')
         start_epoch, step, history, elapsed = (st['epoch'], st['step'], st['history'],
@@ -199,8 +200,10 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
             sched.step()
             step += 1
             history['step'].append(step)
-            history['train_loss'].append(float(losses['loss']))
+            history['train_loss'].append(float(losses['loss'].detach()))
             bar.update(1)
+            if cfg.max_steps and step >= cfg.max_steps:
+                break
             if step % 10 == 0:
                 bar.set_postfix(loss=f'{np.mean(history["train_loss"][-50:]):.4f}',
                                 lr=f'{sched.get_last_lr()[0]:.1e}')
@@ -219,6 +222,8 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
                     'config': asdict(cfg)}, state_file + '.tmp')
         os.replace(state_file + '.tmp', state_file)
         plot_curves(history, os.path.join(cfg.out, 'loss_curves.png'))
+        if cfg.max_steps and step >= cfg.max_steps:
+            break
         if cfg.time_budget_min and elapsed / 60 + np.mean(history['epoch_time']) / 60 \
                 > cfg.time_budget_min and epoch + 1 < cfg.epochs:
             bar.write(f'[train] stopping after epoch {epoch + 1}: the next one would exceed '

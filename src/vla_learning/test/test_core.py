@@ -1,0 +1,87 @@
+"""Pure tests of the learning loop's planning, splits and window dataset (no ROS, no sim)."""
+
+import numpy as np
+import pytest
+
+from vla_learning.collect import plan_episodes
+from vla_learning.common import (COLLECT_SEED_BASE, EVAL_SEED_BASE, paraphrase_split,
+                                 REGRESSION_SEEDS, SCENARIOS)
+from vla_learning.convert import split_episodes
+from vla_learning.data import Episode, WindowDataset
+from vla_learning.evaluate import plan as eval_plan
+
+
+def test_collection_plan_is_bounded_deterministic_and_side_paired():
+    plans = plan_episodes()
+    assert len(plans) == 72 and len({p.name for p in plans}) == 72
+    assert plans == plan_episodes()
+    train, held = paraphrase_split()
+    for p in plans:
+        assert p.instruction in train[p.scenario]
+        assert p.instruction not in held[p.scenario]
+    # The same placements for the left and the right variant of each layout.
+    for layout in ('1box_vert', '1box_hori', '2box_vert', '2box_hori'):
+        left = {p.seed for p in plans if p.scenario == f'{layout}_left'}
+        right = {p.seed for p in plans if p.scenario == f'{layout}_right'}
+        assert left == right and len(left) == 9
+    assert any(p.noise > 0 for p in plans) and any(p.noise == 0 for p in plans)
+
+
+def test_evaluation_uses_held_out_placements_and_paraphrases():
+    collected = {p.seed for p in plan_episodes()}
+    ev = eval_plan(SCENARIOS, 4)
+    _, held = paraphrase_split()
+    assert not collected & {e['seed'] for e in ev}
+    assert not collected & set(REGRESSION_SEEDS)
+    assert all(e['instruction'] in held[e['scenario']] for e in ev)
+    assert min(e['seed'] for e in ev) == EVAL_SEED_BASE > COLLECT_SEED_BASE + 72
+
+
+def test_validation_split_is_by_placement():
+    records = [{'name': f'{sc}_s{s}', 'seed': s, 'scenario': sc}
+               for s in range(9) for sc in SCENARIOS]
+    split = split_episodes(records, 0.12, seed=0)
+    assert split == split_episodes(records, 0.12, seed=0)
+    val = {r['seed'] for r in records if split[r['name']] == 'val'}
+    assert len(val) == 1
+    for r in records:
+        assert (split[r['name']] == 'val') == (r['seed'] in val)
+
+
+def _episode(n=30, text='박스를 왼쪽으로 돌아서 컵까지 가세요'):
+    images = np.zeros((n, 16, 16, 3), np.uint8)
+    images[:, :, :4] = 255            # bright stripe on the left of the image
+    images[:, 0, 0, 0] = np.arange(n)  # frame id in a pixel
+    actions = np.tile(np.array([0.3, 0.2, 0.5], np.float32), (n, 1))
+    actions[:, 0] = np.arange(n) / 100.0
+    return Episode(0, 'e', '1box_vert_left', 'train', text, images, actions,
+                   np.zeros((n, 3), np.float32))
+
+
+def test_windows_chunks_masks_and_strides():
+    ds = WindowDataset([_episode()], window_size=3, chunk_size=5, max_stride=4)
+    for k in range(len(ds)):
+        s = ds[k]
+        frames = s['images'][:, 0, 0, 0].astype(int)
+        assert frames[-1] == k and np.all(np.diff(frames) >= 0)
+        steps = np.diff(frames)
+        assert np.all(steps <= 4)
+        # Targets of each window step: the actions from that step on, masked past the end.
+        np.testing.assert_allclose(s['actions'][:, 0, 0], frames / 100.0, atol=1e-6)
+        assert s['action_mask'][-1].sum() == min(5, 30 - k)
+    assert ds[0]['images'][:, 0, 0, 0].tolist() == [0, 0, 0]
+
+
+def test_mirroring_flips_image_negates_lateral_and_swaps_words():
+    ds = WindowDataset([_episode()], window_size=2, chunk_size=3, mirror_prob=1.0)
+    s = ds[10]
+    assert s['instruction'] == '박스를 오른쪽으로 돌아서 컵까지 가세요'
+    assert s['images'][0, 5, -1, 1] == 255 and s['images'][0, 5, 0, 1] == 0
+    np.testing.assert_allclose(s['actions'][0, 0, 1:], [-0.2, -0.5])
+    assert s['actions'][0, 0, 0] >= 0
+
+
+@pytest.mark.parametrize('bad', [{'window_size': 2, 'chunk_size': 3}])
+def test_empty_dataset_refused(bad):
+    with pytest.raises(ValueError):
+        WindowDataset([], **bad)
