@@ -536,7 +536,8 @@ class PolicyNode(LifecycleNode):
         if stop:
             self._publish_stop()
         if changed:
-            text = f'state {previous.state} -> {verdict.state}' + (
+            text = (f'state {previous.state} -> {verdict.state}'
+                    if previous.state != verdict.state else f'state {verdict.state}') + (
                 f': {verdict.reason}' if verdict.reason else '')
             # rclpy refuses two severities at one call site: one call per severity.
             if verdict.state == sv.ERROR:
