@@ -225,6 +225,8 @@ class MujocoSimNode(Node):
         try:
             self._loop()
         except Exception as exc:  # noqa: BLE001 - a dead sim must be loud, not silent
+            if not self.context.ok():
+                return  # shutting down: publishers die under the loop, nothing crashed
             self.get_logger().fatal(f'simulation thread crashed: {type(exc).__name__}: {exc}')
             raise
         finally:
