@@ -28,6 +28,7 @@ setup(
             'policy_node = vla_policy_node.policy_node:main',
             'init_policy = vla_policy_node.tools:init_policy',
             'export_policy_onnx = vla_policy_node.tools:export_policy_onnx',
+            'build_trt_engine = vla_policy_node.trt_build:main',
         ],
     },
 )

@@ -43,6 +43,7 @@ from .execution import (ActionChunkQueue, BLEND_MODES, DEFAULT_PAUSE_REASONS, ev
 from .execution import supervisor as sv
 from .policies.errors import NonFiniteActionError, ObservationError, PolicyError
 from .policies.observation import MIN_IMAGE_SIDE, Observation
+from .preflight import Limits, PreflightReport
 
 NODE_NAME = topics.POLICY_NODE
 INSTRUCTION_TEXT = '~/instruction_text'
@@ -52,10 +53,12 @@ SAFETY_STATE_NAMES = {SafetyState.STATE_OK: 'OK', SafetyState.STATE_LIMITED: 'LI
 STATE_CODES = {sv.UNCONFIGURED: PolicyStatus.STATE_UNCONFIGURED, sv.IDLE: PolicyStatus.STATE_IDLE,
                sv.RUNNING: PolicyStatus.STATE_RUNNING, sv.PAUSED: PolicyStatus.STATE_PAUSED,
                sv.ERROR: PolicyStatus.STATE_ERROR}
-BACKENDS = ('robovlms', 'onnx')
+BACKENDS = ('robovlms', 'onnx', 'tensorrt')
 
 #: Parameters that take effect at the next configure (or immediately retry a failed one).
-RELOAD_PARAMS = ('model_path', 'backend', 'condition_on')
+RELOAD_PARAMS = ('model_path', 'backend', 'condition_on', 'preflight_memory_reserve_mb',
+                 'preflight_max_gpu_temp_c', 'preflight_power_mode',
+                 'preflight_require_locked_clocks')
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,10 @@ class NodeParams:
     num_threads: int = 0
     arm_frame_id: str = 'arm_base_link'
     safety_pause_reasons: Tuple[str, ...] = DEFAULT_PAUSE_REASONS
+    preflight_memory_reserve_mb: float = 512.0
+    preflight_max_gpu_temp_c: float = 85.0
+    preflight_power_mode: str = ''
+    preflight_require_locked_clocks: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -100,6 +107,10 @@ class NodeParams:
             if not getattr(self, name) > 0:
                 raise ValueError(f'{name} must be > 0')
         self.trigger_config()  # validates the trigger fields
+
+    def preflight_limits(self) -> Limits:
+        return Limits(self.preflight_memory_reserve_mb, self.preflight_max_gpu_temp_c,
+                      self.preflight_power_mode, self.preflight_require_locked_clocks)
 
     def trigger_config(self) -> TriggerConfig:
         return TriggerConfig(self.trigger_mode, self.periodic_rate, self.queue_threshold,
@@ -195,6 +206,8 @@ class PolicyNode(LifecycleNode):
         self._worker: Optional[threading.Thread] = None
         self._jobs: 'queue.Queue[Optional[InferenceJob]]' = queue.Queue(maxsize=1)
         self._logged: set = set()
+        self._preflight: Optional[PreflightReport] = None
+        self._budget: Any = None
         # Entities that live for the whole node: status and diagnostics report errors even
         # while unconfigured.
         self._status_pub = self.create_publisher(PolicyStatus, topics.POLICY_STATUS,
@@ -223,8 +236,9 @@ class PolicyNode(LifecycleNode):
                 read_only=True)
         declare(self, 'model_path', d.model_path, 'policy checkpoint directory (required); '
                 'applied at the next configure')
-        declare(self, 'backend', d.backend, 'policy backend: robovlms (torch) or onnx '
-                '(<model_path>/onnx export)')
+        declare(self, 'backend', d.backend, 'policy backend: robovlms (torch), onnx '
+                '(<model_path>/onnx export) or tensorrt (<model_path>/trt engines built on '
+                'this device by build_trt_engine)')
         declare(self, 'action_space', d.action_space, "'base' (cmd_vel_in Twist) or 'arm' "
                 '(arm_cmd_in ArmCommand); must match the checkpoint', read_only=True)
         declare(self, 'control_rate', d.control_rate, 'Hz, one queued action per tick',
@@ -269,6 +283,15 @@ class PolicyNode(LifecycleNode):
                 'deltas')
         declare(self, 'safety_pause_reasons', list(d.safety_pause_reasons), 'SafetyState '
                 'reason names that pause the policy while the gate is STOPPED')
+        declare(self, 'preflight_memory_reserve_mb', d.preflight_memory_reserve_mb, 'MiB of '
+                'available memory that must remain after the model budget at configure',
+                0.0, 65536.0)
+        declare(self, 'preflight_max_gpu_temp_c', d.preflight_max_gpu_temp_c, 'deg C, a '
+                'hotter GPU thermal zone refuses the model at configure (Jetson)', 30.0, 110.0)
+        declare(self, 'preflight_power_mode', d.preflight_power_mode, 'nvpmodel mode name '
+                "required at configure, e.g. MAXN or 25W ('' accepts any; Jetson)")
+        declare(self, 'preflight_require_locked_clocks', d.preflight_require_locked_clocks,
+                'refuse the model unless jetson_clocks locked the clocks (else a warning)')
 
     def _read_params(self, overrides: Optional[dict] = None) -> NodeParams:
         values = {}
@@ -321,6 +344,12 @@ class PolicyNode(LifecycleNode):
         if not params.model_path:
             return self._fail_configure('model_path is empty: set it to a policy checkpoint '
                                         'directory')
+        report = self._run_preflight(params)
+        if not report.ok:
+            return self._fail_configure('preflight refused the model: '
+                                        + '; '.join(report.errors()))
+        if report.level:
+            self.get_logger().warning(report.summary())
         self.get_logger().info(f'loading policy {params.model_path} ({params.backend})')
         t0 = time.monotonic()
         try:
@@ -359,6 +388,45 @@ class PolicyNode(LifecycleNode):
                                f'{policy.describe()}')
         self._refresh()
         return TransitionCallbackReturn.SUCCESS
+
+    def _run_preflight(self, params: NodeParams) -> PreflightReport:
+        """Device, power, clocks, temperature, engine match, memory vs the model budget."""
+        from .policies import budgets
+        from .policies.base import read_config
+        from .preflight import mem_available_mb, read_device_info, run_preflight
+
+        device = read_device_info()
+        limits = params.preflight_limits()
+        available = mem_available_mb()
+        verdict, budget, engine_problem = None, None, None
+        try:
+            cfg = read_config(params.model_path)
+            precision = ''
+            if params.backend == 'tensorrt':
+                from .policies import tensorrt_backend as trt
+
+                try:
+                    meta = trt.read_engine_meta(os.path.join(params.model_path, trt.TRT_DIR))
+                    precision = meta.precision
+                    engine_problem = trt.engine_mismatch(meta, device.model, device.soc,
+                                                         trt.installed_tensorrt_version())
+                except PolicyError as exc:
+                    engine_problem = str(exc)
+            budget = budgets.checkpoint_budget(params.model_path, cfg, params.backend,
+                                               precision)
+            if available is not None:
+                verdict = budgets.check_memory(budget, 'orin' if device.is_jetson else 'cpu',
+                                               available, _rss_mb() / 1.048576,
+                                               limits.memory_reserve_mb)
+        except PolicyError:
+            pass  # an unreadable checkpoint is reported by load_policy with its reason
+        report = run_preflight(limits, verdict, available, engine_problem,
+                               params.backend == 'tensorrt', device=device)
+        with self._lock:
+            self._preflight = report
+            self._budget = budget
+        self.get_logger().info(report.summary())
+        return report
 
     def _fail_configure(self, message: str) -> TransitionCallbackReturn:
         self.get_logger().error(message)
@@ -960,7 +1028,30 @@ class PolicyNode(LifecycleNode):
         msg = DiagnosticArray()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.status = [status]
+        preflight = self._preflight_status()
+        if preflight is not None:
+            msg.status.append(preflight)
         self._diag_pub.publish(msg)
+
+    def _preflight_status(self) -> Optional[DiagnosticStatus]:
+        """The last configure's preflight (and the model's budget) as its own status."""
+        with self._lock:
+            report, budget = self._preflight, self._budget
+        if report is None:
+            return None
+        values = report.values()
+        if budget is not None:
+            jetson = report.device.is_jetson
+            latency = budget.orin_latency_ms if jetson else budget.cpu_latency_ms
+            memory = budget.memory_mb('orin' if jetson else 'cpu')
+            values.update({'budget': budget.key, 'budget_memory_mb': f'{memory:.0f}',
+                           'budget_latency_ms': '-' if latency is None else f'{latency:g}'})
+        level = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)[report.level]
+        status = DiagnosticStatus(level=level, name=f'{self.get_name()}: preflight',
+                                  message=report.summary(),
+                                  hardware_id=report.device.model or 'not a Jetson')
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        return status
 
 
 def main(args: Optional[List[str]] = None) -> int:

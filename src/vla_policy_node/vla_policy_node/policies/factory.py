@@ -11,12 +11,14 @@ from .errors import ConfigError
 BACKENDS: Dict[str, Tuple[str, str]] = {
     'robovlms': ('.robovlms', 'RoboVLMsPolicy'),
     'onnx': ('.onnx_backend', 'OnnxPolicy'),
+    'tensorrt': ('.tensorrt_backend', 'TensorRTPolicy'),
 }
 
 
 def load_policy(path: str, backend: str = 'robovlms', num_threads: int = 0,
                 **kwargs: Any) -> Policy:
-    """Load the checkpoint directory `path` with `backend` ('robovlms' torch or 'onnx').
+    """Load the checkpoint directory `path` with `backend` ('robovlms' torch, 'onnx' or
+    'tensorrt': engines built on this device by `build_trt_engine`).
 
     Raises CheckpointError (missing/corrupt checkpoint), BackendUnavailableError (package or
     export missing) or ConfigError (unknown backend); never returns a stand-in model.
@@ -29,6 +31,8 @@ def load_policy(path: str, backend: str = 'robovlms', num_threads: int = 0,
     cls = getattr(importlib.import_module(module, __package__), name)
     if backend == 'onnx':
         return cls.from_pretrained(path, num_threads=num_threads, **kwargs)
+    if backend == 'tensorrt':
+        return cls.from_pretrained(path, **kwargs)
     if num_threads:
         import torch
 
