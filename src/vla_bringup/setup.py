@@ -14,7 +14,7 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
-        ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.xml')),
         ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
         ('share/' + PACKAGE + '/worlds', glob('worlds/*.sdf')),
     ] + [
@@ -35,6 +35,7 @@ setup(
             'realman_bridge = vla_bringup.realman_bridge:main',
             'record_bag = vla_bringup.recorder:main',
             'demo = vla_bringup.demo:main',
+            'make_golden_bags = vla_bringup.golden:main',
         ],
     },
 )

@@ -9,9 +9,9 @@ ros2_rm_robot); the bridge maps the gate's `arm_cmd` to `/rm_driver/movej_canfd_
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
-from vla_bringup.launch_support import node_actions
+from vla_bringup.launch_support import node_actions, transport_environment
 from vla_bringup.stacks import ARM_MODELS, arm_stack
 
 ARGUMENTS = (
@@ -32,4 +32,5 @@ def generate_launch_description():
                 for name, default, desc in ARGUMENTS]
     declared[0] = DeclareLaunchArgument('arm_model', default_value='RM75',
                                         choices=list(ARM_MODELS), description=ARGUMENTS[0][2])
-    return LaunchDescription(declared + [OpaqueFunction(function=_launch_setup)])
+    return LaunchDescription(declared + transport_environment(SetEnvironmentVariable)
+                             + [OpaqueFunction(function=_launch_setup)])

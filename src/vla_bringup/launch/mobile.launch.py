@@ -12,10 +12,11 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
+from launch.actions import (DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction,
+                            SetEnvironmentVariable)
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
-from vla_bringup.launch_support import node_actions
+from vla_bringup.launch_support import node_actions, transport_environment
 from vla_bringup.stacks import mobile_stack, SIM_CHOICES
 
 ARGUMENTS = (
@@ -45,4 +46,5 @@ def generate_launch_description():
                 for name, default, desc in ARGUMENTS]
     declared[0] = DeclareLaunchArgument('sim', default_value='mujoco', choices=list(SIM_CHOICES),
                                         description=ARGUMENTS[0][2])
-    return LaunchDescription(declared + [OpaqueFunction(function=_launch_setup)])
+    return LaunchDescription(declared + transport_environment(SetEnvironmentVariable)
+                             + [OpaqueFunction(function=_launch_setup)])

@@ -88,3 +88,17 @@ def test_cli_ctrl_c_leaves_no_orphans(ros_domain, tmp_path):
 
 def test_python_version_floor():
     assert sys.version_info >= (3, 10)
+
+
+def test_runner_applies_the_shipped_transport_profile(monkeypatch):
+    from vla_bringup.runner import transport_profile
+    monkeypatch.delenv('FASTDDS_DEFAULT_PROFILES_FILE', raising=False)
+    profile = transport_profile()
+    assert profile.endswith('fastdds_shm.xml') and os.path.isfile(profile)
+    text = open(profile).read()
+    assert '<segment_size>16777216</segment_size>' in text
+    runner = StackRunner(StackSpec('t', (_gate('g'),)))
+    assert runner.env['FASTDDS_DEFAULT_PROFILES_FILE'] == profile
+    monkeypatch.setenv('FASTDDS_DEFAULT_PROFILES_FILE', '/mine.xml')
+    assert StackRunner(StackSpec('t', (_gate('g'),))).env[
+        'FASTDDS_DEFAULT_PROFILES_FILE'] == '/mine.xml'

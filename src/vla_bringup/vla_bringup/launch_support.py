@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import List
 
 from vla_bringup.stacks import StackSpec
+
+
+def transport_environment(set_env_action) -> List[object]:
+    """Apply the shipped Fast DDS profile unless the user already chose one."""
+    from vla_bringup.runner import transport_profile
+
+    profile = transport_profile()
+    if not profile or 'FASTDDS_DEFAULT_PROFILES_FILE' in os.environ:
+        return []
+    return [set_env_action('FASTDDS_DEFAULT_PROFILES_FILE', profile)]
 
 
 def node_actions(stack: StackSpec) -> List[object]:

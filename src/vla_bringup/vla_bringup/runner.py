@@ -35,6 +35,18 @@ def executable_path(package: str, executable: str) -> str:
     return path
 
 
+def transport_profile() -> str:
+    """The shipped Fast DDS profile (large shared-memory segment), '' if not installed."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        path = os.path.join(get_package_share_directory('vla_bringup'), 'config',
+                            'fastdds_shm.xml')
+    except Exception:  # noqa: BLE001 - not installed
+        return ''
+    return path if os.path.isfile(path) else ''
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     try:
         libc = ctypes.CDLL('libc.so.6', use_errno=True)
@@ -89,6 +101,9 @@ class StackRunner:
         self.stack = stack
         self.env = dict(os.environ if env is None else env)
         self.env.setdefault('PYTHONUNBUFFERED', '1')
+        profile = transport_profile()
+        if profile and 'FASTDDS_DEFAULT_PROFILES_FILE' not in self.env:
+            self.env['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
         self.env.setdefault('RCUTILS_COLORIZED_OUTPUT', '0')
         self.extra_ros_args = list(extra_ros_args)
         self._log = log or self._print

@@ -1,0 +1,233 @@
+"""Generate the golden bags used by the replay tests (`make_golden_bags`).
+
+    make_golden_bags --out src/vla_bringup/test/golden [--duration 4.0]
+
+1. Record inputs: for each of the 8 scenarios, the MuJoCo simulator with the scripted expert
+   driving through the safety gate and the instruction node (voice off) on sim time; `duration`
+   s after the scenario's Korean instruction are recorded (clock, camera, odometry, scan,
+   instruction). Camera frames are stored JPEG-compressed (`camera/image_raw/compressed`) so a
+   bag stays a few hundred kB.
+2. Derive fault bags from `1box_vert_left`: the camera stops, the odometry stops, a NaN burst
+   on `cmd_vel_in`, an e-stop — each at `fault_at` s.
+3. Replay every input bag into a freshly started policy + safety gate (the fixture policy in
+   test/fixtures/golden_policy: small, random, deterministic) and store what came out
+   (`cmd_vel`, `cmd_vel_in`, `safety_gate/state`, `policy_node/action_chunk`, status) next to
+   the inputs. Each golden bag's metadata (fault kind and time) is in `golden.yaml`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional, Sequence
+
+import yaml
+
+from vla_bringup.bags import BagMessage, BagWriter, read_bag
+from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
+
+INPUT_RECORD = {
+    '/clock': 'rosgraph_msgs/msg/Clock',
+    '/camera/image_raw': 'sensor_msgs/msg/Image',
+    '/odom': 'nav_msgs/msg/Odometry',
+    '/scan': 'sensor_msgs/msg/LaserScan',
+    '/instruction': 'vla_msgs/msg/Instruction',
+}
+FAULTS = ('camera_stops', 'odom_stops', 'nan_burst', 'estop')
+SCENARIOS = tuple(f'{n}box_{o}_{s}' for n in (1, 2) for o in ('vert', 'hori')
+                  for s in ('left', 'right'))
+FIXTURE_MODEL = pathlib.Path(__file__).resolve().parents[1] / 'test' / 'fixtures' / \
+    'golden_policy'
+
+
+def expert_stack(scenario: str, seed: int) -> StackSpec:
+    """MuJoCo + safety gate + scripted expert + instruction node (text only), on sim time."""
+    def own(pkg, exe):
+        return ParamFile(pkg, f'config/{exe}.param.yaml')
+    sim = NodeSpec('mujoco_sim', 'mobile_base', 'mujoco_sim', (own('mobile_base', 'mujoco_sim'),)
+                   ).with_parameters(use_sim_time=True, scenario=scenario, seed=seed)
+    gate = NodeSpec('safety_gate', 'vla_safety', 'safety_gate',
+                    (own('vla_safety', 'safety_gate'),)).with_parameters(
+        use_sim_time=True, time_source='ros')
+    expert = NodeSpec('expert_node', 'mobile_base', 'expert_node',
+                      (own('mobile_base', 'expert_node'),)).with_parameters(use_sim_time=True)
+    instruction = NodeSpec('instruction_node', 'vla_instruction', 'instruction_node',
+                           (own('vla_instruction', 'instruction_node'),)).with_parameters(
+        use_sim_time=True, voice_enabled=False)
+    return StackSpec('golden-record', (sim, gate, expert, instruction))
+
+
+def record_inputs(out_dir: str, duration: float, log=print) -> Dict[str, str]:
+    """Pass 1: one raw input bag per scenario; returns scenario -> bag path."""
+    from mobile_base.core.scenarios import make_instance
+    from vla_bringup.recorder import BagRecorder
+    from vla_bringup.session import EpisodeSession
+    from vla_msgs.msg import EpisodeResult
+    from vla_msgs.srv import StartEpisode
+
+    bags = {}
+    with EpisodeSession(expert_stack(SCENARIOS[0], 0), log=lambda n, line: None) as session:
+        session.start()
+        for scenario in SCENARIOS:
+            seed = 100 + SCENARIOS.index(scenario)
+            path = os.path.join(out_dir, f'raw_{scenario}')
+            fut = session.start_client.call_async(StartEpisode.Request(scenario=scenario,
+                                                                       seed=seed))
+            session._wait(fut.done, 30, 'start_episode')
+            session._wait(lambda: session._latest_outcome() == EpisodeResult.OUTCOME_RUNNING,
+                          30, 'episode start')
+            time.sleep(0.5)
+            recorder = BagRecorder(session.node, path, INPUT_RECORD)
+            time.sleep(0.3)
+            session.send_text(make_instance(scenario, seed).instruction)
+            time.sleep(duration)
+            recorder.close()
+            log(f'[golden] recorded {scenario} seed {seed}: {sum(recorder.counts.values())} '
+                f'messages')
+            bags[scenario] = path
+    return bags
+
+
+def restamp_to_sim_time(messages: Sequence[BagMessage]) -> List[BagMessage]:
+    """Stamp every message with the simulator time (/clock content) current when it arrived.
+
+    The recorder stamps with wall time; the replay drives the stack with the bag's /clock, so
+    the bag's timeline must be sim time. Messages before the first /clock are dropped.
+    """
+    from rclpy.serialization import deserialize_message
+    from rosgraph_msgs.msg import Clock
+
+    out, now = [], None
+    for m in messages:
+        if m.topic == '/clock':
+            c = deserialize_message(m.data, Clock).clock
+            now = max(now or 0, c.sec * 10 ** 9 + c.nanosec)
+        if now is not None:
+            out.append(BagMessage(m.topic, m.msgtype, now, m.data))
+    return out
+
+
+def thin_clock(messages: Sequence[BagMessage], period_ns: int = 10_000_000) -> List[BagMessage]:
+    """Keep one /clock message per `period_ns` (100 Hz is plenty for 50 Hz timers)."""
+    out, last = [], None
+    for m in messages:
+        if m.topic == '/clock':
+            if last is not None and m.timestamp - last < period_ns:
+                continue
+            last = m.timestamp
+        out.append(m)
+    return out
+
+
+def _compress(messages: Sequence[BagMessage]) -> List[BagMessage]:
+    """Camera frames -> JPEG CompressedImage on camera/image_raw/compressed."""
+    from rclpy.serialization import deserialize_message, serialize_message
+    from sensor_msgs.msg import CompressedImage, Image
+    from vla_common.image import encode_compressed, image_to_rgb
+
+    out = []
+    for m in messages:
+        if m.topic == '/camera/image_raw':
+            img = deserialize_message(m.data, Image)
+            comp = encode_compressed(CompressedImage(header=img.header), image_to_rgb(img),
+                                     'jpeg', quality=90)
+            out.append(BagMessage('/camera/image_raw/compressed',
+                                  'sensor_msgs/msg/CompressedImage', m.timestamp,
+                                  serialize_message(comp)))
+        else:
+            out.append(m)
+    return out
+
+
+def derive_fault(messages: Sequence[BagMessage], fault: str, at: float) -> List[BagMessage]:
+    """A fault bag from a nominal one: drop or inject messages from `at` s after the start."""
+    from geometry_msgs.msg import Twist
+    from rclpy.serialization import serialize_message
+    from std_msgs.msg import Bool
+
+    t0 = messages[0].timestamp
+    t_fault = t0 + int(at * 1e9)
+    if fault == 'camera_stops':
+        return [m for m in messages if not (m.topic.startswith('/camera')
+                                            and m.timestamp >= t_fault)]
+    if fault == 'odom_stops':
+        return [m for m in messages if not (m.topic == '/odom' and m.timestamp >= t_fault)]
+    out = list(messages)
+    if fault == 'nan_burst':
+        for i in range(10):  # 0.2 s of NaN commands at 50 Hz
+            bad = Twist()
+            bad.linear.x = math.nan if i % 2 == 0 else 0.3
+            bad.angular.z = math.inf if i % 3 == 0 else 0.0
+            bad.linear.y = math.nan
+            out.append(BagMessage('/cmd_vel_in_injected', 'geometry_msgs/msg/Twist',
+                                  t_fault + i * 20_000_000, serialize_message(bad)))
+    elif fault == 'estop':
+        out.append(BagMessage('/estop', 'std_msgs/msg/Bool', t_fault,
+                              serialize_message(Bool(data=True))))
+    else:
+        raise ValueError(f'unknown fault {fault!r}')
+    return sorted(out, key=lambda m: m.timestamp)
+
+
+def write_bag(path: str, messages: Sequence[BagMessage]) -> None:
+    with BagWriter(path, 'mcap') as writer:
+        for m in messages:
+            writer.write(m.topic, m.msgtype, m.timestamp, m.data)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from vla_bringup.replay import OUTPUT_TOPICS, ReplayHarness, replay_stack
+
+    parser = argparse.ArgumentParser(prog='make_golden_bags', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--out', required=True, help='directory for the golden bags')
+    parser.add_argument('--duration', type=float, default=4.0, help='s recorded per scenario')
+    parser.add_argument('--fault-at', type=float, default=2.0, help='s into the fault bags')
+    parser.add_argument('--model', default=str(FIXTURE_MODEL), help='policy replayed into')
+    args = parser.parse_args(argv)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = pathlib.Path(tempfile.mkdtemp(prefix='golden-'))
+    try:
+        raw = record_inputs(str(work), args.duration)
+        inputs: Dict[str, List[BagMessage]] = {}
+        for scenario, path in raw.items():
+            inputs[f'nominal_{scenario}'] = thin_clock(_compress(restamp_to_sim_time(
+                list(read_bag(path)))))
+        base = inputs['nominal_1box_vert_left']
+        for fault in FAULTS:
+            inputs[f'fault_{fault}'] = derive_fault(base, fault, args.fault_at)
+        meta = {}
+        for name, messages in inputs.items():
+            in_path = str(work / f'in_{name}')
+            write_bag(in_path, messages)
+            captured = ReplayHarness(in_path, replay_stack(args.model)).run()
+            start = messages[0].timestamp
+            outputs = [BagMessage(topic, OUTPUT_TOPICS[topic], t, d)
+                       for topic, items in captured.messages.items() for t, d in items
+                       if t >= start]
+            final = out / name
+            if final.exists():
+                shutil.rmtree(final)
+            write_bag(str(final), sorted(list(messages) + outputs, key=lambda m: m.timestamp))
+            meta[name] = {'fault': name[6:] if name.startswith('fault_') else 'none',
+                          'fault_at': args.fault_at if name.startswith('fault_') else None,
+                          'scenario': name.split('_', 1)[1] if name.startswith('nominal_')
+                          else '1box_vert_left'}
+            print(f'[golden] {name}: {len(messages)} inputs, {len(outputs)} outputs')
+        meta_doc = {'model': os.path.relpath(args.model, out), 'duration': args.duration,
+                    'bags': meta}
+        (out / 'golden.yaml').write_text(yaml.safe_dump(meta_doc, sort_keys=True))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
