@@ -77,7 +77,7 @@ def test_parameters_are_validated(node):
     result = node.set_parameters([Parameter('action_space', value='arm')])[0]
     assert not result.successful   # read-only
     with pytest.raises(ValueError):
-        NodeParams(backend='tensorrt')
+        NodeParams(backend='openvino')
 
 
 def test_draw_debug():

@@ -222,4 +222,4 @@ def test_unknown_backend():
     from vla_policy_node.policies import ConfigError
 
     with pytest.raises(ConfigError, match='unknown policy backend'):
-        load_policy('/tmp', 'tensorrt')
+        load_policy('/tmp', 'openvino')

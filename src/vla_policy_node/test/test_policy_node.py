@@ -10,7 +10,7 @@ from typing import Any, List
 import numpy as np
 import pytest
 from ament_index_python.packages import get_package_prefix
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Twist
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
@@ -386,3 +386,19 @@ def test_action_space_mismatch_is_a_configure_error(node_processes, harness, tmp
     start_policy(node_processes, model_path=random_checkpoint(tmp_path / 'arm', 'arm'),
                  action_space='base')
     harness.wait_state(PolicyStatus.STATE_ERROR, STARTUP, "'arm' action space")
+
+
+def test_preflight_refuses_a_model_that_does_not_fit(node_processes, harness, tmp_path):
+    # Keep more memory free than this machine has: the budget check must refuse the model.
+    start_policy(node_processes, model_path=random_checkpoint(tmp_path / 'm'),
+                 preflight_memory_reserve_mb=65536.0)
+    status = harness.wait_state(PolicyStatus.STATE_ERROR, STARTUP, 'too large for free memory')
+    assert 'preflight refused the model' in status.error
+    diag = MessageCollector(harness.node, DiagnosticArray, '/diagnostics')
+    msg = diag.wait(1, 10.0, lambda m: any(s.name.endswith(': preflight') for s in m.status))
+    pre = next(s for s in msg.status if s.name.endswith(': preflight'))
+    values = {kv.key: kv.value for kv in pre.values}
+    assert pre.level == DiagnosticStatus.ERROR and pre.hardware_id == 'not a Jetson'
+    assert values['memory'].startswith('ERROR') and values['budget'].startswith('nano')
+    time.sleep(1.0)
+    assert not harness.cmds.messages   # no commands while refused
