@@ -83,13 +83,13 @@ if ! stamp_ok requirements "$REQ_HASH"; then
     pip_install python -c requirements/constraints.txt -r requirements/python.txt
     "$VENV/bin/python" scripts/fix_ros_wheel_paths.py "$VENV"
   else
-    # On Humble, cv_bridge is built against NumPy 1, and a Jetson brings its own torch build.
-    grep -v -E '^(numpy|torch)==' requirements/python.txt > "$STAMPS/python-system.txt"
-    echo 'numpy<2' >> "$STAMPS/python-system.txt"
+    # Humble targets run Python 3.10 with cv_bridge built against NumPy 1, and a Jetson brings
+    # its own torch: requirements/humble.txt is that set (python.txt's pins need >= 3.11).
+    cp requirements/humble.txt "$STAMPS/python-system.txt"
     if ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then echo 'torch' >> "$STAMPS/python-system.txt"; fi
     command -v colcon >/dev/null || echo 'colcon-common-extensions' >> "$STAMPS/python-system.txt"
-    log "pip: Python dependencies for the system ROS 2"
-    pip_install python "setuptools<80" -r "$STAMPS/python-system.txt"
+    log "pip: Python dependencies for the system ROS 2 (requirements/humble.txt)"
+    pip_install python "setuptools<80" "numpy<2" -r "$STAMPS/python-system.txt"
   fi
   echo "$REQ_HASH" > "$STAMPS/requirements"
 else

@@ -119,7 +119,7 @@ def test_jetson_image_pins():
     assert 'l4t-jetpack:r36' in text and 'ros-humble-cv-bridge' in text
     assert 'ros-gz' not in text.replace('No ros_gz', '')
     assert '"numpy<2"' in text
-    req = (DOCKER / 'requirements-humble.txt').read_text().splitlines()
+    req = (DOCKER.parent / 'requirements' / 'humble.txt').read_text().splitlines()
     names = [ln.split('=')[0].split('<')[0].split('>')[0] for ln in req
              if ln and not ln.startswith('#')]
     assert 'numpy' in names and 'torch' not in names
