@@ -119,7 +119,7 @@ def test_train_loss_decreases_save_load_resume(dataset, tmp_path):
 def test_kosmos2_variant_trains_with_the_same_pipeline(dataset, tmp_path):
     from vla_policy_node.policies import RoboVLMsPolicy, tiny_kosmos2_config
     from vla_policy_node.policies.backbones.kosmos2 import (build_offline_tokenizer,
-                                                              processor_vocab_size)
+                                                            processor_vocab_size)
 
     tok = str(tmp_path / 'tok')
     build_offline_tokenizer(tok, [TEXT_L, TEXT_R, '두 박스 사이 왼쪽 경로로 컵까지 가세요'] * 8,

@@ -70,8 +70,8 @@ def plan_episodes(scenarios: Sequence[str] = SCENARIOS, per_scenario: int = 9,
         placement = seed_base + seed * 1000 + i
         noise = expert_noise if noisy_every and i % noisy_every == noisy_every - 1 else 0.0
         for sc in scenarios:
-            plans.append(EpisodePlan(sc, placement, pick_instruction(train, sc, placement,
-                                                                    f'collect{seed}'), noise))
+            text = pick_instruction(train, sc, placement, f'collect{seed}')
+            plans.append(EpisodePlan(sc, placement, text, noise))
     return plans
 
 
