@@ -192,7 +192,10 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
         opt.load_state_dict(st['optimizer'])
         sched.load_state_dict(st['scheduler'])
         torch.set_rng_state(st['torch_rng'])
-        plan['epochs'] = st.get('planned_epochs', cfg.epochs)
+        # Asked for another number of epochs: extend (or shorten) the schedule; otherwise keep
+        # the one the interrupted run had fitted to its budget.
+        same = st['config'].get('epochs') == cfg.epochs
+        plan['epochs'] = st.get('planned_epochs', cfg.epochs) if same else cfg.epochs
     log(f'[train] {len(train_eps)} train / {len(val_eps)} val episodes, '
         f'{len(train_ds)} windows/epoch, {steps_per_epoch} steps/epoch, '
         f'{policy.num_parameters(True):,} trainable parameters, device {device}')
