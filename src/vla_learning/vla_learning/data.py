@@ -89,7 +89,9 @@ class WindowDataset:
 
     def __init__(self, episodes: Sequence[Episode], window_size: int, chunk_size: int,
                  max_stride: int = 1, mirror_prob: float = 0.0, seed: int = 0,
-                 state: bool = False) -> None:
+                 state: bool = False,
+                 paraphrases: Optional[Dict[str, List[str]]] = None,
+                 paraphrase_prob: float = 0.0) -> None:
         if not episodes:
             raise ValueError('no episodes')
         self.episodes = list(episodes)
@@ -98,6 +100,10 @@ class WindowDataset:
         self.max_stride = max(1, int(max_stride))
         self.mirror_prob = float(mirror_prob)
         self.state = state
+        # Text resampling: with this probability a window gets another TRAIN paraphrase of its
+        # scenario (72 demonstrations record at most 72 phrasings; the table has ~12 each).
+        self.paraphrases = paraphrases or {}
+        self.paraphrase_prob = float(paraphrase_prob)
         self.index = [(e, i) for e in range(len(self.episodes))
                       for i in range(len(self.episodes[e]))]
         self.rng = np.random.default_rng(seed)
@@ -128,6 +134,9 @@ class WindowDataset:
         actions = ep.actions[np.minimum(steps, len(ep) - 1)]            # (T, C, 3)
         images = ep.images[idx]
         text = ep.instruction
+        options = self.paraphrases.get(ep.scenario)
+        if options and self.paraphrase_prob > 0 and self.rng.random() < self.paraphrase_prob:
+            text = options[int(self.rng.integers(len(options)))]
         state = ep.states[idx]
         if self.mirror_prob > 0 and self.rng.random() < self.mirror_prob:
             images = images[:, :, ::-1]

@@ -38,12 +38,25 @@ def eval_params_file(path: str, mode: str, periodic_rate: float = 10.0) -> str:
     return path
 
 
+INSTRUCTION_SETS = ('held_out', 'train', 'canonical')
+
+
 def plan(scenarios: Sequence[str], seeds: int, seed_base: int = EVAL_SEED_BASE,
-         held_out_text: bool = True) -> List[Dict[str, object]]:
+         instructions: str = 'held_out') -> List[Dict[str, object]]:
+    """Episodes: `seeds` placements per scenario; instructions from the normaliser's held-out
+    paraphrases (default), its train paraphrases, or the scenario's canonical sentence."""
+    if instructions not in INSTRUCTION_SETS:
+        raise ValueError(f'instructions must be one of {INSTRUCTION_SETS}')
     train, held = paraphrase_split()
-    table = held if held_out_text else train
-    return [{'scenario': sc, 'seed': seed_base + i,
-             'instruction': pick_instruction(table, sc, seed_base + i, 'eval')}
+    table = held if instructions == 'held_out' else train
+
+    def text(sc: str, seed: int) -> str:
+        if instructions == 'canonical':
+            from mobile_base.core.scenarios import make_instance
+
+            return make_instance(sc, seed).instruction
+        return pick_instruction(table, sc, seed, 'eval')
+    return [{'scenario': sc, 'seed': seed_base + i, 'instruction': text(sc, seed_base + i)}
             for i in range(seeds) for sc in scenarios]
 
 
@@ -62,49 +75,62 @@ def load_done(path: str) -> Dict[str, dict]:
     return done
 
 
+def _run_one(session, mode: str, ep: Dict[str, object], model: str, out: str,
+             timeout: float, record_bags: bool) -> dict:
+    bag = (os.path.join(out, 'bags', f'{mode}_{ep["scenario"]}_s{ep["seed"]}')
+           if record_bags else '')
+    r = session.run_episode(str(ep['scenario']), int(ep['seed']), str(ep['instruction']),
+                            model, timeout=timeout, bag_path=bag)
+    return {'key': _key(mode, ep), 'mode': mode, 'scenario': r.scenario, 'seed': r.seed,
+            'instruction': r.instruction, 'outcome': r.outcome, 'time': r.time,
+            'path_length': r.path_length, 'min_clearance': r.min_clearance,
+            'passed_side': r.passed_side, 'commanded_side': r.commanded_side,
+            'side_correct': r.side_correct, 'inferences': r.inferences,
+            'triggers': r.triggers, 'latency_p50_ms': r.latency_p50_ms,
+            'latency_p95_ms': r.latency_p95_ms,
+            'safety_interventions': r.safety_interventions, 'wall_time': r.wall_time,
+            'trajectory': [[round(v, 3) for v in p] for p in r.trajectory[::10]]}
+
+
 def run_mode(model: str, mode: str, episodes: Sequence[Dict[str, object]], out: str,
              timeout: float = 120.0, quiet: bool = True, record_bags: bool = False,
-             bar=None) -> List[dict]:
+             bar=None, restarts: int = 3) -> List[dict]:
     """Run `episodes` in one stack with `mode` triggers; append records to episodes.jsonl."""
     from vla_bringup.session import EpisodeSession, StackFailure
     from vla_bringup.stacks import mobile_stack
 
     path = os.path.join(out, 'episodes.jsonl')
     done = load_done(path)
-    todo = [ep for ep in episodes if _key(mode, ep) not in done]
-    if not todo:
-        return [done[_key(mode, ep)] for ep in episodes]
     params = eval_params_file(os.path.join(out, f'params_{mode}.yaml'), mode)
     stack = mobile_stack(sim='mujoco', model=os.path.abspath(model), params_file=params)
     log = (lambda _n, _l: None) if quiet else None
-    with EpisodeSession(stack, log=log) as session:
-        session.start()
-        for ep in todo:
-            bag = (os.path.join(out, 'bags', f'{mode}_{ep["scenario"]}_s{ep["seed"]}')
-                   if record_bags else '')
-            try:
-                r = session.run_episode(str(ep['scenario']), int(ep['seed']),
-                                        str(ep['instruction']), model, timeout=timeout,
-                                        bag_path=bag)
-            except StackFailure as exc:
-                raise SystemExit(f'[evaluate] stack failure in {mode} {ep}: {exc}')
-            rec = {'key': _key(mode, ep), 'mode': mode, 'scenario': r.scenario,
-                   'seed': r.seed, 'instruction': r.instruction, 'outcome': r.outcome,
-                   'time': r.time, 'path_length': r.path_length,
-                   'min_clearance': r.min_clearance, 'passed_side': r.passed_side,
-                   'commanded_side': r.commanded_side, 'side_correct': r.side_correct,
-                   'inferences': r.inferences, 'triggers': r.triggers,
-                   'latency_p50_ms': r.latency_p50_ms, 'latency_p95_ms': r.latency_p95_ms,
-                   'safety_interventions': r.safety_interventions,
-                   'wall_time': r.wall_time,
-                   'trajectory': [[round(v, 3) for v in p] for p in r.trajectory[::10]]}
-            with open(path, 'a', encoding='utf-8') as f:
-                f.write(json.dumps(rec, ensure_ascii=False) + '\n')
-            done[rec['key']] = rec
+    for attempt in range(restarts + 1):
+        todo = [ep for ep in episodes if _key(mode, ep) not in done]
+        if not todo:
+            break
+        try:
+            with EpisodeSession(stack, log=log) as session:
+                session.start()
+                for ep in todo:
+                    rec = _run_one(session, mode, ep, model, out, timeout, record_bags)
+                    # A node that died during the episode (on a shared machine other jobs'
+                    # clean-ups have killed ours) invalidates it: restart, run it again.
+                    why = session.runner.check()
+                    if why:
+                        raise StackFailure(f'{why} during {rec["key"]}')
+                    with open(path, 'a', encoding='utf-8') as f:
+                        f.write(json.dumps(rec, ensure_ascii=False) + '\n')
+                    done[rec['key']] = rec
+                    if bar is not None:
+                        bar.set_postfix_str(f'{mode} {rec["scenario"]} s{rec["seed"]}: '
+                                            f'{rec["outcome"]}, {rec["passed_side"]}')
+                        bar.update(1)
+        except StackFailure as exc:
+            msg = f'[evaluate] stack failure ({mode}), restarting the stack: {exc}'
             if bar is not None:
-                bar.set_postfix_str(f'{mode} {r.scenario} s{r.seed}: {r.outcome}, '
-                                    f'{r.passed_side}')
-                bar.update(1)
+                bar.write(msg)
+            if attempt == restarts:
+                raise SystemExit(f'[evaluate] giving up after {restarts} restarts: {exc}')
     return [done[_key(mode, ep)] for ep in episodes]
 
 
@@ -193,12 +219,12 @@ def plot_results(records: Sequence[dict], path: str) -> None:
 def evaluate(model: str, out: str, scenarios: Sequence[str] = SCENARIOS, seeds: int = 3,
              modes: Sequence[str] = MODES, periodic_seeds: Optional[int] = None,
              timeout: float = 120.0, quiet: bool = True, progress: bool = True,
-             record_bags: bool = False) -> List[dict]:
+             record_bags: bool = False, instructions: str = 'held_out') -> List[dict]:
     from tqdm import tqdm
 
     os.makedirs(out, exist_ok=True)
     per_mode = {m: plan(scenarios, periodic_seeds if (m == 'periodic' and periodic_seeds)
-                        else seeds) for m in modes}
+                        else seeds, instructions=instructions) for m in modes}
     total = sum(len(v) for v in per_mode.values())
     done = load_done(os.path.join(out, 'episodes.jsonl'))
     initial = sum(_key(m, ep) in done for m, eps in per_mode.items() for ep in eps)
@@ -225,6 +251,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='placements per scenario for the periodic baseline (0: --seeds)')
     parser.add_argument('--modes', default=','.join(MODES))
     parser.add_argument('--timeout', type=float, default=120.0, help='wall s per episode')
+    parser.add_argument('--instructions', default='held_out', choices=INSTRUCTION_SETS,
+                        help='held-out paraphrases (default), train paraphrases or canonical')
     parser.add_argument('--record-bags', action='store_true')
     parser.add_argument('--verbose', action='store_true')
     args = parser.parse_args(argv)
@@ -236,7 +264,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     t0 = time.monotonic()
     records = evaluate(model, args.out, parse_list(args.scenarios, SCENARIOS), args.seeds,
                        parse_list(args.modes, MODES), args.periodic_seeds or None,
-                       args.timeout, not args.verbose, record_bags=args.record_bags)
+                       args.timeout, not args.verbose, record_bags=args.record_bags,
+                       instructions=args.instructions)
     with open(os.path.join(args.out, 'results.md'), encoding='utf-8') as f:
         print(f.read())
     print(f'[evaluate] {len(records)} episodes, {time.monotonic() - t0:.0f} s -> {args.out}')

@@ -51,6 +51,8 @@ class TrainConfig:
     warmup_steps: int = 100
     grad_clip: float = 1.0
     mirror_prob: float = 0.5
+    paraphrase_prob: float = 0.0    # replace the recorded text by another train paraphrase
+    init_from: str = ''             # start from this checkpoint's weights (fine-tuning)
     val_windows: int = 512
     seed: int = 0
     # One thread: on the shared 2-core machine two OpenMP threads competing with other jobs
@@ -155,8 +157,12 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
     episodes = load_episodes(cfg.dataset)
     train_eps = [e for e in episodes if e.split == 'train']
     val_eps = [e for e in episodes if e.split == 'val']
+    from vla_learning.common import paraphrase_split
+
     train_ds = WindowDataset(train_eps, cfg.window_size, cfg.chunk_size, cfg.max_stride,
-                             cfg.mirror_prob, cfg.seed, state=cfg.state_dim > 0)
+                             cfg.mirror_prob, cfg.seed, state=cfg.state_dim > 0,
+                             paraphrases=paraphrase_split()[0],
+                             paraphrase_prob=cfg.paraphrase_prob)
     val_ds = (WindowDataset(val_eps, cfg.window_size, cfg.chunk_size, cfg.max_stride, 0.0,
                             cfg.seed, state=cfg.state_dim > 0) if val_eps else None)
     os.makedirs(cfg.out, exist_ok=True)
@@ -178,6 +184,13 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
         start_epoch, step, history, elapsed = (st['epoch'], st['step'], st['history'],
                                                st['elapsed'])
         log(f'[train] resuming from {last} at epoch {start_epoch} (step {step})')
+    elif cfg.init_from:
+        policy = RoboVLMsPolicy.from_pretrained(cfg.init_from, device=device)
+        if policy.config.to_dict() != build_policy(cfg, normalizer, 'cpu').config.to_dict():
+            raise SystemExit(f'[train] {cfg.init_from} has another model configuration')
+        policy.normalizer = normalizer
+        log(f'[train] starting from the weights of {cfg.init_from}')
+        st = None
     else:
         policy = build_policy(cfg, normalizer, device)
         st = None
@@ -294,6 +307,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--batch-size', type=int, default=d.batch_size)
     parser.add_argument('--lr', type=float, default=d.lr)
     parser.add_argument('--mirror-prob', type=float, default=d.mirror_prob)
+    parser.add_argument('--paraphrase-prob', type=float, default=d.paraphrase_prob,
+                        help='probability of replacing the recorded instruction by another '
+                        'train-split paraphrase of the scenario')
+    parser.add_argument('--init-from', default='', help='checkpoint whose weights start '
+                        'the training (fine-tuning)')
+    parser.add_argument('--warmup-steps', type=int, default=d.warmup_steps)
     parser.add_argument('--seed', type=int, default=d.seed)
     parser.add_argument('--threads', type=int, default=d.threads)
     parser.add_argument('--device', default=d.device)
@@ -315,7 +334,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         head.update(json.loads(args.head_config))
     cfg = TrainConfig(args.dataset, args.out, backbone, head, args.window, args.max_stride,
                       args.chunk, 0, args.epochs, args.batch_size, args.lr,
-                      mirror_prob=args.mirror_prob, seed=args.seed, threads=args.threads,
+                      warmup_steps=args.warmup_steps, mirror_prob=args.mirror_prob,
+                      paraphrase_prob=args.paraphrase_prob, init_from=args.init_from,
+                      seed=args.seed, threads=args.threads,
                       device=args.device, time_budget_min=args.time_budget_min,
                       name=f'{args.backbone}-{args.head}-base')
     t0 = time.monotonic()
