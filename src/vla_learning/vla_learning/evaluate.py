@@ -94,7 +94,7 @@ def _run_one(session, mode: str, ep: Dict[str, object], model: str, out: str,
 
 def run_mode(model: str, mode: str, episodes: Sequence[Dict[str, object]], out: str,
              timeout: float = 120.0, quiet: bool = True, record_bags: bool = False,
-             bar=None, restarts: int = 3) -> List[dict]:
+             bar=None, restarts: int = 10) -> List[dict]:
     """Run `episodes` in one stack with `mode` triggers; append records to episodes.jsonl."""
     from vla_bringup.session import EpisodeSession, StackFailure
     from vla_bringup.stacks import mobile_stack
