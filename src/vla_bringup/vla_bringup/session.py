@@ -104,10 +104,12 @@ class EpisodeSession:
         while not self._stop.is_set() and self.context.ok():
             try:
                 self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: BLE001 - shutdown race
+            except Exception:  # noqa: BLE001 - shutdown race or a destroyed entity
+                # Destroying a recorder's subscriptions while the executor waits on them
+                # raises InvalidHandle once; the next wait set no longer has them.
                 if self._stop.is_set():
                     return
-                raise
+                time.sleep(0.01)
 
     def _on_result(self, msg: EpisodeResult) -> None:
         with self._lock:
