@@ -162,6 +162,7 @@ def _driver(ros, **overrides):
     return node, odom, wheels, cmd
 
 
+@pytest.mark.flaky(reruns=2)
 def test_base_driver_sim_backend_odometry_and_timeout(ros):
     node, odom, wheels, cmd = _driver(ros, backend='sim', cmd_timeout=0.3)
     turn = Twist()
@@ -188,6 +189,7 @@ def test_base_driver_sim_backend_odometry_and_timeout(ros):
     assert node.core.rejected > 0
 
 
+@pytest.mark.flaky(reruns=2)
 def test_base_driver_serial_backend_over_a_pty(ros):
     with BoardEmulator(report_rate=100.0) as board:
         node, odom, wheels, cmd = _driver(ros, backend='serial', port=board.port,

@@ -106,6 +106,7 @@ def test_recorded_outputs_obey_the_safety_invariants(name):
 
 @pytest.mark.stack
 @pytest.mark.slow
+@pytest.mark.flaky(reruns=2)
 @pytest.mark.parametrize('name', ['nominal_1box_vert_left', 'nominal_2box_hori_right',
                                   'fault_camera_stops', 'fault_odom_stops',
                                   'fault_nan_burst', 'fault_estop'])

@@ -84,7 +84,12 @@ class ReplayHarness:
 
         def spin():
             while not stop.is_set() and context.ok():
-                executor.spin_once(timeout_sec=0.02)
+                try:
+                    executor.spin_once(timeout_sec=0.02)
+                except Exception:  # noqa: BLE001 - entities destroyed while waiting
+                    if stop.is_set():
+                        return
+                    time.sleep(0.01)
 
         spinner = threading.Thread(target=spin, daemon=True)
         spinner.start()
