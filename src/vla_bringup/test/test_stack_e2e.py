@@ -117,7 +117,8 @@ def test_killing_the_policy_stops_the_robot_within_the_watchdog(session):
     late = watch.since(t_kill + 0.6)
     assert late, 'the gate keeps publishing after the policy died'
     assert all(_speed(m) == 0.0 for m in late)
-    assert session.safety.reasons & SafetyState.REASON_HEARTBEAT_LOST
+    _wait(lambda: bool(session.safety.reasons & SafetyState.REASON_HEARTBEAT_LOST), 10,
+          'HEARTBEAT_LOST reported', session)
     p0 = _position(session)
     time.sleep(1.0)
     assert math.dist(_position(session), p0) < 0.02, 'the simulated base stopped'
