@@ -174,9 +174,12 @@ class SafetyGateNode(Node):
         now = self._now()
         ok, message = self._gate.reset_estop(now)
         response.success, response.message = ok, message
-        log = self.get_logger()
-        (log.info if ok else log.warn)(f'reset_estop ({request.reason or "no reason"}): '
-                                       f'{message}')
+        text = f'reset_estop ({request.reason or "no reason"}): {message}'
+        # one call site per severity (rclpy refuses a site that changes severity)
+        if ok:
+            self.get_logger().info(text)
+        else:
+            self.get_logger().warning(text)
         self._publish(self._gate.step(now))
         return response
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 from catkin_pkg.package import parse_package
-from vla_testing.lint import flake8, forbidden_imports
+from vla_testing.lint import dynamic_log_severity, flake8, forbidden_imports
 
 SRC = pathlib.Path(__file__).resolve().parents[2]
 PACKAGES = sorted(p.parent for p in SRC.glob('*/package.xml'))
@@ -53,4 +53,11 @@ def test_core_modules_do_not_import_rclpy():
     files = [f for pkg in PYTHON_PACKAGES for d in core_dirs
              for f in (pkg / pkg.name / d).rglob('*.py')]
     problems = forbidden_imports(files)
+    assert not problems, '\n'.join(problems)
+
+
+def test_no_logging_call_site_changes_severity():
+    """rclpy raises ValueError when one call site logs at two severities (crashing a timer)."""
+    files = [f for pkg in PYTHON_PACKAGES for f in (pkg / pkg.name).rglob('*.py')]
+    problems = dynamic_log_severity(files)
     assert not problems, '\n'.join(problems)

@@ -41,3 +41,39 @@ def forbidden_imports(paths: Iterable[pathlib.Path],
             if name in forbidden or name.endswith('_msgs') or name == 'std_srvs':
                 problems.append(f'{path}: imports {name}')
     return problems
+
+
+LOG_METHODS = frozenset({'debug', 'info', 'warn', 'warning', 'error', 'fatal'})
+
+
+def _is_log_method(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr in LOG_METHODS
+
+
+def dynamic_log_severity(paths: Iterable[pathlib.Path]) -> List[str]:
+    """`file:line` for each place that picks a logger method at run time.
+
+    rclpy remembers the severity of every logging call site (for `once`, `throttle_duration_sec`
+    and `skip_first`) and raises `ValueError('Logger severity cannot be changed between calls.')`
+    when one site logs at a second severity. `(log.info if ok else log.warn)(...)` or a dict of
+    logger methods is such a site: it crashes the callback the second time the branch flips.
+    Write one call per severity instead.
+    """
+    problems = []
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding='utf-8'), filename=str(path))
+        for node in ast.walk(tree):
+            picks = False
+            if isinstance(node, ast.IfExp):
+                picks = _is_log_method(node.body) or _is_log_method(node.orelse)
+            elif isinstance(node, ast.Dict):
+                picks = sum(_is_log_method(v) for v in node.values) >= 1
+            # getattr(logger, level) is the same pattern spelled differently
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id == 'getattr' and len(node.args) >= 2 \
+                    and not isinstance(node.args[1], ast.Constant) \
+                    and 'log' in ast.unparse(node.args[0]).lower():
+                picks = True
+            if picks:
+                problems.append(f'{path}:{node.lineno}: logger method chosen at run time')
+    return problems

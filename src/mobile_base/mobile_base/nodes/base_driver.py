@@ -117,18 +117,32 @@ class BaseDriverNode(Node):
             self.get_logger().warning('refused a non-finite cmd_vel: wheels zero',
                                       throttle_duration_sec=2.0)
 
+    def _log_event(self, event) -> None:
+        # One call site per severity: rclpy raises ValueError when a site changes severity.
+        log = self.get_logger()
+        noisy = event.kind in ('checksum', 'payload', 'length', 'unknown_type')
+        if event.level == 'error':
+            if noisy:
+                log.error(event.message, throttle_duration_sec=1.0)
+            else:
+                log.error(event.message)
+        elif event.level == 'warn':
+            if noisy:
+                log.warning(event.message, throttle_duration_sec=1.0)
+            else:
+                log.warning(event.message)
+        elif noisy:
+            log.info(event.message, throttle_duration_sec=1.0)
+        else:
+            log.info(event.message)
+
     def _tick(self) -> None:
         mono = time.monotonic()
         state = None
         for fb in self.backend.poll(mono):
             state = self.core.on_feedback(fb.stamp, fb.speeds, fb.positions) or state
         for event in self.backend.events():
-            log = {'error': self.get_logger().error, 'warn': self.get_logger().warning}.get(
-                event.level, self.get_logger().info)
-            if event.kind in ('checksum', 'payload', 'length', 'unknown_type'):
-                log(event.message, throttle_duration_sec=1.0)
-            else:
-                log(event.message)
+            self._log_event(event)
         health = self.backend.health(mono)
         if health.fault != self._fault:
             if health.fault:

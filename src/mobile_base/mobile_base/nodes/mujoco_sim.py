@@ -404,11 +404,15 @@ class MujocoSimNode(Node):
         self.pub_result.publish(msg)
         if summary.outcome != Outcome.RUNNING:
             side = Side(summary.passed_side).name.lower()
-            log = self.get_logger().info if summary.success else self.get_logger().warning
-            log(f'episode {self._label} seed {summary.seed}: {summary.outcome.name} after '
-                f'{summary.time:.1f} s, path {summary.path_length:.2f} m, min clearance '
-                f'{summary.min_clearance:.3f} m, passed {side} (commanded '
-                f'{Side(summary.commanded_side).name.lower()})')
+            text = (f'episode {self._label} seed {summary.seed}: {summary.outcome.name} after '
+                    f'{summary.time:.1f} s, path {summary.path_length:.2f} m, min clearance '
+                    f'{summary.min_clearance:.3f} m, passed {side} (commanded '
+                    f'{Side(summary.commanded_side).name.lower()})')
+            # one call site per severity (rclpy refuses a site that changes severity)
+            if summary.success:
+                self.get_logger().info(text)
+            else:
+                self.get_logger().warning(text)
 
     def _publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
         world = self.world
