@@ -78,7 +78,9 @@ class ReplayHarness:
         rclpy.init(context=context)
         node = rclpy.create_node('replay_harness', context=context,
                                  parameter_overrides=[Parameter('use_sim_time', value=True)])
-        executor = rclpy.executors.MultiThreadedExecutor(context=context)
+        # Single-threaded: rclpy 9.1's MultiThreadedExecutor stalls when a timer or publisher
+        # feeds a subscription in the same executor (see vla_testing bench_executors.py).
+        executor = rclpy.executors.SingleThreadedExecutor(context=context)
         executor.add_node(node)
         stop = threading.Event()
 

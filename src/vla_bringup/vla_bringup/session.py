@@ -79,7 +79,9 @@ class EpisodeSession:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node('episode_session', context=self.context)
-        self.executor = rclpy.executors.MultiThreadedExecutor(context=self.context)
+        # Single-threaded: rclpy 9.1's MultiThreadedExecutor stalls when a timer or publisher
+        # feeds a subscription in the same executor (see vla_testing bench_executors.py).
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._lock = threading.Lock()
         self.results: List[EpisodeResult] = []

@@ -5,8 +5,9 @@ import time
 
 import pytest
 from std_msgs.msg import String
-from vla_testing.lint import forbidden_imports
-from vla_testing.ros import MessageCollector, pick_domain_id, wait_for, wait_for_subscribers
+from vla_testing.lint import dynamic_log_severity, forbidden_imports
+from vla_testing.ros import (MessageCollector, pick_domain_id, RosTestContext, wait_for,
+                             wait_for_subscribers)
 
 
 def test_wait_for_raises_with_description():
@@ -55,3 +56,35 @@ def test_node_process_captures_output_and_stops(node_processes):
     assert proc.alive()
     proc.stop(timeout=2)
     assert not proc.alive()
+
+
+def test_dynamic_log_severity_flags_sites_that_pick_a_logger_method(tmp_path):
+    bad = tmp_path / 'bad.py'
+    bad.write_text('def f(log, ok, level, m):\n'
+                   '    (log.info if ok else log.warn)("x")\n'
+                   '    {"error": log.error}.get(level, log.info)("x")\n'
+                   '    getattr(log, level)("x")\n')
+    good = tmp_path / 'good.py'
+    good.write_text('def f(log, ok):\n'
+                    '    if ok:\n'
+                    '        log.info("x")\n'
+                    '    else:\n'
+                    '        log.warning("x")\n'
+                    '    getattr(log, "info")("y")\n')
+    problems = dynamic_log_severity([bad, good])
+    assert sorted(p.split(':')[1] for p in problems) == ['2', '3', '4']
+
+
+@pytest.mark.filterwarnings('ignore::pytest.PytestUnhandledThreadExceptionWarning')
+def test_a_raising_callback_is_recorded_as_the_spin_error(ros_domain):
+    ctx = RosTestContext()
+    try:
+        node = ctx.create_node('raises_in_timer')
+
+        def boom():
+            raise ValueError('Logger severity cannot be changed between calls.')
+        node.create_timer(0.01, boom)
+        wait_for(lambda: ctx.spin_error is not None, timeout=5.0, what='the spin error')
+        assert isinstance(ctx.spin_error, ValueError)
+    finally:
+        ctx.destroy()

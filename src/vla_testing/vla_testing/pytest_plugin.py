@@ -36,6 +36,11 @@ def ros(ros_domain: int) -> Iterator[RosTestContext]:
         yield ctx
     finally:
         ctx.destroy()
+    if ctx.spin_error is not None:
+        # A node callback crashed: the nodes stopped spinning, so say why instead of letting
+        # the test report only a missing message.
+        pytest.fail(f'a callback raised in the test executor and stopped it: '
+                    f'{type(ctx.spin_error).__name__}: {ctx.spin_error}', pytrace=False)
 
 
 @pytest.fixture

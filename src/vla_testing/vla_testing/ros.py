@@ -51,13 +51,19 @@ class RosTestContext:
 
     def __init__(self) -> None:
         import rclpy
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
 
         self._rclpy = rclpy
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        # Single-threaded on purpose: rclpy 9.1's MultiThreadedExecutor stalls for seconds when
+        # a timer publishes to a subscription in the same executor (a 50 Hz timer fell to
+        # 1-3 Hz; src/vla_testing/benchmarks/bench_executors.py measures it), which is what
+        # in-process nodes under test and their probes do.
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.nodes: List[Any] = []
+        # The first exception a callback raised (it ends spinning, as rclpy.spin would).
+        self.spin_error: Optional[BaseException] = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, name='ros-test-spin', daemon=True)
         self._thread.start()
@@ -66,9 +72,10 @@ class RosTestContext:
         while not self._stop.is_set() and self.context.ok():
             try:
                 self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: BLE001 - shutdown races end the spin thread quietly
+            except Exception as exc:  # noqa: BLE001 - shutdown races end the spin thread quietly
                 if self._stop.is_set() or not self.context.ok():
                     return
+                self.spin_error = exc
                 raise
 
     def create_node(self, name: str, **kwargs: Any) -> Any:
