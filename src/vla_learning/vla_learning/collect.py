@@ -35,6 +35,10 @@ COLLECT_TOPICS: Dict[str, str] = {
     '/safety_gate/state': 'vla_msgs/msg/SafetyState',
 }
 
+#: A bag without messages on one of these is not a demonstration (re-recorded).
+REQUIRED_TOPICS = ('/camera/image_raw', '/cmd_vel_in', '/cmd_vel', '/odom',
+                   '/ground_truth/odom', '/instruction_text', '/episode_result')
+
 
 @dataclass(frozen=True)
 class Perturbation:
@@ -128,6 +132,25 @@ class EpisodeBagRecorder:
             self.writer = BagWriter(path, 'mcap')
             self.counts = {}
 
+    def wait_for_publishers(self, timeout: float = 60.0) -> None:
+        """Wait until every recorded topic has a discovered publisher.
+
+        The stack being up (services answer) does not mean this node has discovered every
+        publisher: under load DDS discovery of the expert took longer than a 3 s lockstep
+        episode, and the first bag had no /cmd_vel_in at all.
+        """
+        from vla_bringup.session import StackFailure
+
+        node = self.recorder.node
+        deadline = time.monotonic() + timeout
+        missing = list(self.recorder.counts)
+        while missing and time.monotonic() < deadline:
+            missing = [t for t in self.recorder.counts if node.count_publishers(t) == 0]
+            time.sleep(0.05)
+        if missing:
+            raise StackFailure(f'no publisher discovered after {timeout:g} s on: '
+                               f'{", ".join(missing)}')
+
     def close_episode(self) -> Dict[str, int]:
         with self._lock:
             if self.writer is not None:
@@ -169,6 +192,7 @@ def run_collection(out: str, plans: Sequence[EpisodePlan], perturbation: Perturb
                                     ) as session:
                     recorder = EpisodeBagRecorder(session.node, COLLECT_TOPICS)
                     session.start()
+                    recorder.wait_for_publishers()
                     for plan in pending:
                         ep_dir = os.path.join(out, plan.name)
                         bag = os.path.join(ep_dir, 'bag')
@@ -187,6 +211,13 @@ def run_collection(out: str, plans: Sequence[EpisodePlan], perturbation: Perturb
                             raise
                         finally:
                             counts = recorder.close_episode()
+                        silent = [t for t in REQUIRED_TOPICS if not counts.get(t)]
+                        if silent:
+                            # Never keep a demonstration without frames or expert commands.
+                            failed = pending[pending.index(plan):]
+                            bar.write(f'[collect] {plan.name}: recorded nothing on '
+                                      f'{", ".join(silent)}: restarting the stack')
+                            raise StackFailure(f'{plan.name}: incomplete recording')
                         record = {**asdict(plan), 'name': plan.name,
                                   'perturbation': asdict(pert), 'collect_seed': seed,
                                   'outcome': report.outcome, 'time': report.time,
