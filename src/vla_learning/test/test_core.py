@@ -7,7 +7,7 @@ from vla_learning.collect import plan_episodes
 from vla_learning.common import (COLLECT_SEED_BASE, EVAL_SEED_BASE, paraphrase_split,
                                  REGRESSION_SEEDS, SCENARIOS)
 from vla_learning.convert import split_episodes
-from vla_learning.data import Episode, WindowDataset
+from vla_learning.data import canonical_text, Episode, WindowDataset
 from vla_learning.evaluate import plan as eval_plan
 
 
@@ -76,6 +76,8 @@ def test_mirroring_flips_image_negates_lateral_and_swaps_words():
     ds = WindowDataset([_episode()], window_size=2, chunk_size=3, mirror_prob=1.0)
     s = ds[10]
     assert s['instruction'] == '박스를 오른쪽으로 돌아서 컵까지 가세요'
+    # The canonical text follows the mirror: the sample now shows a right-hand detour.
+    assert s['canonical'] == 'go around the right side of the box, then go to the cup'
     assert s['images'][0, 5, -1, 1] == 255 and s['images'][0, 5, 0, 1] == 0
     np.testing.assert_allclose(s['actions'][0, 0, 1:], [-0.2, -0.5])
     assert s['actions'][0, 0, 0] >= 0
@@ -85,3 +87,19 @@ def test_mirroring_flips_image_negates_lateral_and_swaps_words():
 def test_empty_dataset_refused(bad):
     with pytest.raises(ValueError):
         WindowDataset([], **bad)
+
+
+def test_canonical_text_is_what_the_instruction_node_publishes():
+    # Three phrasings of one scenario, two of them never recorded, read the same.
+    same = {canonical_text(t) for t in ('박스를 왼쪽으로 돌아서 컵까지 가세요',
+                                        '박스를 왼쪽으로 우회해서 컵까지 가세요',
+                                        '왼쪽으로 박스를 돌아서 컵으로 가줘')}
+    assert same == {'go around the left side of the box, then go to the cup'}
+    assert canonical_text('박스 2개 사이 좌측 경로로 컵까지 이동하세요') == \
+        'take the left path between the two boxes, then go to the cup'
+
+
+@pytest.mark.parametrize('text', ['', '안녕하세요', '박스를 왼쪽 오른쪽으로 돌아서 컵까지 가세요'])
+def test_canonical_text_refuses_instructions_the_stack_would_refuse(text):
+    with pytest.raises(ValueError, match='does not understand'):
+        canonical_text(text)

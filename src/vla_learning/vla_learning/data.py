@@ -8,6 +8,9 @@ the `chunk_size` expert actions from that step on (masked past the episode end).
 Mirroring (probability `mirror_prob`): the image flipped left-right, linear_y and angular_z
 negated, and the instruction's side words swapped (`swap_sides`) — a right-hand demonstration
 becomes a left-hand one, so side words and image layout both have to be read.
+Every sample carries both texts: `instruction` (the Korean as recorded, after any paraphrase
+or mirror swap) and `canonical` (what the instruction node's normaliser makes of it, the
+text the policy node passes when the model is trained with `condition_on: canonical`).
 """
 
 from __future__ import annotations
@@ -16,11 +19,28 @@ import io
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 MIRROR = np.array([1.0, -1.0, -1.0], np.float32)
+
+
+@lru_cache(maxsize=4096)
+def canonical_text(text: str) -> str:
+    """The normaliser's canonical form of `text`, exactly as `instruction_node` publishes it.
+
+    Raises ValueError for a text the normaliser does not understand: such a demonstration
+    would teach the policy to act on an instruction the running stack refuses.
+    """
+    from vla_instruction.core.normalizer import normalize, Status
+
+    reading = normalize(text)
+    if reading.status != Status.UNDERSTOOD or not reading.canonical:
+        raise ValueError(f'the normaliser does not understand the training instruction '
+                         f'{text!r} ({reading.reason or reading.status.name})')
+    return reading.canonical
 
 
 @dataclass
@@ -144,6 +164,7 @@ class WindowDataset:
             state = state * MIRROR
             text = self._swap(text)
         sample = {'images': np.ascontiguousarray(images), 'instruction': text,
+                  'canonical': canonical_text(text),
                   'actions': actions.astype(np.float32), 'action_mask': mask}
         if self.state:
             sample['state'] = state.astype(np.float32)

@@ -14,6 +14,8 @@ from typing import List, Optional
 
 import numpy as np
 
+from vla_learning.data import canonical_text
+
 
 @dataclass
 class Rollout:
@@ -42,6 +44,9 @@ def rollout(policy, world, scenario: str, seed: int, instruction: str,
     from mobile_base.core.kinematics import Twist2D
     from vla_policy_node.policies import Observation
 
+    # Both texts, as the instruction node would publish them; the policy reads the one its
+    # config names (condition_on).
+    canonical = canonical_text(instruction)
     instance = world.start(scenario, seed)
     policy.reset()
     limit = instance.time_limit if max_time is None else max_time
@@ -50,7 +55,8 @@ def rollout(policy, world, scenario: str, seed: int, instruction: str,
     out = Rollout(scenario, seed, instruction)
     while not world.done and world.episode_time < limit - 1e-9:
         if len(queue) <= queue_threshold:
-            chunk = policy.predict_action_chunk(Observation(world.render(), instruction))
+            chunk = policy.predict_action_chunk(Observation(world.render(), instruction,
+                                                            canonical))
             queue = [np.asarray(a, np.float64) for a in chunk]
             out.inferences += 1
         a = queue.pop(0)

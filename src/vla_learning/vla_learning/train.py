@@ -53,6 +53,10 @@ class TrainConfig:
     mirror_prob: float = 0.5
     paraphrase_prob: float = 0.0    # replace the recorded text by another train paraphrase
     init_from: str = ''             # start from this checkpoint's weights (fine-tuning)
+    # Which text conditions the policy: 'canonical' (the normaliser's form: every paraphrase
+    # the instruction node understands reads the same to the policy) or 'original' (the
+    # Korean as given: the policy itself must generalise across phrasings).
+    condition_on: str = 'canonical'
     val_windows: int = 512
     seed: int = 0
     # One thread: on the shared 2-core machine two OpenMP threads competing with other jobs
@@ -78,7 +82,7 @@ def build_policy(cfg: TrainConfig, normalizer, device: str):
     pcfg = RoboVLMsConfig(action_space='base', backbone=dict(cfg.backbone),
                           head=dict(cfg.head), window_size=cfg.window_size,
                           chunk_size=cfg.chunk_size, control_dt=0.1, state_dim=cfg.state_dim,
-                          condition_on='original', name=cfg.name)
+                          condition_on=cfg.condition_on, name=cfg.name)
     return RoboVLMsPolicy(pcfg, normalizer, device=device)
 
 
@@ -142,7 +146,8 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
     from tqdm import tqdm
     from vla_policy_node.policies import Normalizer, RoboVLMsPolicy
 
-    from vla_learning.data import batches, load_episodes, read_meta, WindowDataset
+    from vla_learning.data import (batches, canonical_text, load_episodes, read_meta,
+                                   WindowDataset)
 
     torch.set_num_threads(max(1, cfg.threads))
     device = cfg.device
@@ -209,6 +214,14 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
         # the one the interrupted run had fitted to its budget.
         same = st['config'].get('epochs') == cfg.epochs
         plan['epochs'] = st.get('planned_epochs', cfg.epochs) if same else cfg.epochs
+    if cfg.condition_on == 'canonical':
+        # Fail before the first step if a recorded instruction (or its mirror) is one the
+        # instruction node would refuse: the policy could never see it at run time.
+        from vla_instruction.core.normalizer import swap_sides
+        for ep in list(train_eps) + list(val_eps):
+            canonical_text(ep.instruction)
+            if cfg.mirror_prob > 0:
+                canonical_text(swap_sides(ep.instruction))
     log(f'[train] {len(train_eps)} train / {len(val_eps)} val episodes, '
         f'{len(train_ds)} windows/epoch, {steps_per_epoch} steps/epoch, '
         f'{policy.num_parameters(True):,} trainable parameters, device {device}')
@@ -310,6 +323,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--paraphrase-prob', type=float, default=d.paraphrase_prob,
                         help='probability of replacing the recorded instruction by another '
                         'train-split paraphrase of the scenario')
+    parser.add_argument('--condition-on', default=d.condition_on,
+                        choices=('canonical', 'original'),
+                        help="text the policy is conditioned on: the normaliser's canonical "
+                        'form (default) or the original Korean')
     parser.add_argument('--init-from', default='', help='checkpoint whose weights start '
                         'the training (fine-tuning)')
     parser.add_argument('--warmup-steps', type=int, default=d.warmup_steps)
@@ -336,6 +353,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       args.chunk, 0, args.epochs, args.batch_size, args.lr,
                       warmup_steps=args.warmup_steps, mirror_prob=args.mirror_prob,
                       paraphrase_prob=args.paraphrase_prob, init_from=args.init_from,
+                      condition_on=args.condition_on,
                       seed=args.seed, threads=args.threads,
                       device=args.device, time_budget_min=args.time_budget_min,
                       name=f'{args.backbone}-{args.head}-base')
