@@ -184,8 +184,14 @@ class BaseGate:
 
 # --- arm ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ArmInput:
-    """An ArmCommand as plain values."""
+class _ArmCommandFields:
+    """The fields of a vla_msgs/ArmCommand as plain values.
+
+    Declared once so that `ArmInput` and `ArmOutput`, two mirrors of the same message, cannot
+    drift apart. They stay two types, each a frozen dataclass of its own (so an input never
+    compares equal to an output): one is what the policy asked for, the other what the gate
+    lets through.
+    """
 
     mode: int
     ee_delta: Tuple[float, ...] = (0.0,) * 6
@@ -194,13 +200,13 @@ class ArmInput:
 
 
 @dataclass(frozen=True)
-class ArmOutput:
-    """An ArmCommand to publish on `arm_cmd`."""
+class ArmInput(_ArmCommandFields):
+    """An ArmCommand as plain values."""
 
-    mode: int
-    ee_delta: Tuple[float, ...] = (0.0,) * 6
-    joint_positions: Tuple[float, ...] = ()
-    gripper: float = 0.0
+
+@dataclass(frozen=True)
+class ArmOutput(_ArmCommandFields):
+    """An ArmCommand to publish on `arm_cmd`."""
 
 
 @dataclass(frozen=True)
