@@ -23,6 +23,15 @@ if [[ -f "$_vla_root/install/setup.bash" ]]; then
   # shellcheck disable=SC1091
   source "$_vla_root/install/setup.bash"
 fi
+# The packages' executables (vla_collect, vla_train, init_policy, make_golden_bags, ...) by
+# name, as `ros2 run <pkg> <exe>` would find them (ros2cli is not installed from wheels).
+for _vla_pkg in "$_vla_root"/install/*/; do
+  _vla_bin="${_vla_pkg}lib/$(basename "$_vla_pkg")/"
+  [[ -d "$_vla_bin" ]] || continue
+  case ":$PATH:" in *":${_vla_bin%/}:"*) ;; *) PATH="${_vla_bin%/}:$PATH" ;; esac
+done
+unset _vla_bin _vla_pkg
+export PATH
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 # MuJoCo renders offscreen (no display): EGL with Mesa, osmesa as the fallback.
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
