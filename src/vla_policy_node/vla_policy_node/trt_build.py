@@ -74,7 +74,7 @@ def calibration_feeds(checkpoint: str, info: Dict[str, Any], images_dir: str,
     import cv2
 
     from .policies.base import read_config, TOKENIZER_DIR
-    from .policies.onnx_backend import text_inputs_for
+    from .policies.exported import text_inputs_for
 
     cfg = read_config(checkpoint)
     encode = text_inputs_for(cfg, os.path.join(checkpoint, TOKENIZER_DIR))
@@ -216,7 +216,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         opt_tokens = 16
         if any(n != 'images' and n != 'state' for n in info['inputs']):
             from .policies.base import TOKENIZER_DIR
-            from .policies.onnx_backend import text_inputs_for
+            from .policies.exported import text_inputs_for
             sample = text_inputs_for(cfg, os.path.join(args.checkpoint, TOKENIZER_DIR))(texts[:1])
             opt_tokens = int(sample['input_ids'].shape[1])
             max_tokens = max(max_tokens, opt_tokens)

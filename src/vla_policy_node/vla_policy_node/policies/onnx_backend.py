@@ -21,15 +21,15 @@ import os
 import shutil
 import tempfile
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .action_space import Normalizer
-from .base import NORMALIZATION_FILE, ONNX_DIR, Policy, read_config, TOKENIZER_DIR
-from .config import NanoBackboneConfig, RoboVLMsConfig
+from .base import ONNX_DIR, Policy, read_config
+from .config import RoboVLMsConfig
 from .errors import BackendUnavailableError, CheckpointError
-from .text import CharTokenizer
+from .exported import encoder_feeds, load_checkpoint_inputs, TextInputs
 
 EXPORT_FILE = 'export.json'
 ENCODER_FILE = 'encoder.onnx'
@@ -46,24 +46,6 @@ def _onnxruntime() -> Any:
             'the onnx backend needs onnxruntime: pip install onnxruntime (x86) or the '
             'onnxruntime-gpu wheel for JetPack on the Jetson') from exc
     return onnxruntime
-
-
-def text_inputs_for(cfg: RoboVLMsConfig, tokenizer_dir: str
-                    ) -> Callable[[Sequence[str]], Dict[str, np.ndarray]]:
-    """The checkpoint's tokenisation as numpy arrays (no torch model needed)."""
-    if isinstance(cfg.backbone, NanoBackboneConfig):
-        tok = CharTokenizer.load(tokenizer_dir)
-
-        def encode(texts: Sequence[str]) -> Dict[str, np.ndarray]:
-            ids, mask = tok(texts)
-            return {'input_ids': ids, 'attention_mask': mask}
-        return encode
-    from .backbones.kosmos2 import Kosmos2TextInputs, load_processor
-
-    model_config = cfg.backbone.model_config or {}
-    return Kosmos2TextInputs(load_processor(tokenizer_dir),
-                             int(model_config.get('latent_query_num', 64)),
-                             cfg.backbone.max_text_tokens)
 
 
 # --------------------------------------------------------------------------- export
@@ -184,8 +166,8 @@ class OnnxPolicy(Policy):
     backend = 'onnx'
 
     def __init__(self, config: RoboVLMsConfig, normalizer: Normalizer, onnx_dir: str,
-                 text_inputs: Callable[[Sequence[str]], Dict[str, np.ndarray]],
-                 num_threads: int = 0, providers: Optional[Sequence[str]] = None) -> None:
+                 text_inputs: TextInputs, num_threads: int = 0,
+                 providers: Optional[Sequence[str]] = None) -> None:
         super().__init__(config, normalizer)
         ort = _onnxruntime()
         info_path = os.path.join(onnx_dir, EXPORT_FILE)
@@ -224,10 +206,7 @@ class OnnxPolicy(Policy):
 
     def _encode_step(self, images: Tuple[np.ndarray, ...], text: str,
                      state: Optional[np.ndarray]) -> np.ndarray:
-        feeds: Dict[str, np.ndarray] = {'images': np.stack(images)[None]}
-        feeds.update(self._text_inputs([text]))
-        if state is not None:
-            feeds['state'] = state.reshape(1, -1).astype(np.float32)
+        feeds = encoder_feeds(images, text, state, self._text_inputs)
         return self._encoder.run(None, {n: feeds[n] for n in self._encoder_inputs})[0][0]
 
     def _predict_normalized(self, history: List[np.ndarray]) -> np.ndarray:
@@ -243,11 +222,8 @@ class OnnxPolicy(Policy):
                         ) -> 'OnnxPolicy':
         """Load `<path>` (config, statistics, tokenizer) and its `<path>/onnx/` export."""
         cfg = read_config(path)
-        normalizer = Normalizer.load(os.path.join(path, NORMALIZATION_FILE))
-        tok_dir = os.path.join(path, TOKENIZER_DIR)
-        if not os.path.isdir(tok_dir):
-            raise CheckpointError(f'{path}: tokenizer directory {TOKENIZER_DIR}/ missing')
-        policy = cls(cfg, normalizer, os.path.join(path, ONNX_DIR), text_inputs_for(cfg, tok_dir),
-                     num_threads, providers)
+        normalizer, text_inputs = load_checkpoint_inputs(path, cfg)
+        policy = cls(cfg, normalizer, os.path.join(path, ONNX_DIR), text_inputs, num_threads,
+                     providers)
         policy.source = os.path.abspath(path)
         return policy

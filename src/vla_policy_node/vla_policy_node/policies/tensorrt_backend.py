@@ -19,14 +19,15 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .action_space import Normalizer
-from .base import NORMALIZATION_FILE, Policy, read_config, TOKENIZER_DIR
+from .base import Policy, read_config
 from .config import RoboVLMsConfig
 from .errors import BackendUnavailableError, CheckpointError
+from .exported import encoder_feeds, load_checkpoint_inputs, TextInputs
 
 TRT_DIR = 'trt'
 ENGINE_META_FILE = 'engine.json'
@@ -287,8 +288,7 @@ class TensorRTPolicy(Policy):
     backend = 'tensorrt'
 
     def __init__(self, config: RoboVLMsConfig, normalizer: Normalizer, trt_dir: str,
-                 text_inputs: Callable[[Sequence[str]], Dict[str, np.ndarray]],
-                 device: Any = None) -> None:
+                 text_inputs: TextInputs, device: Any = None) -> None:
         super().__init__(config, normalizer)
         trt = tensorrt_module()
         if device is None:
@@ -308,10 +308,7 @@ class TensorRTPolicy(Policy):
 
     def _encode_step(self, images: Tuple[np.ndarray, ...], text: str,
                      state: Optional[np.ndarray]) -> np.ndarray:
-        feeds: Dict[str, np.ndarray] = {'images': np.stack(images)[None]}
-        feeds.update(self._text_inputs([text]))
-        if state is not None:
-            feeds['state'] = state.reshape(1, -1).astype(np.float32)
+        feeds = encoder_feeds(images, text, state, self._text_inputs)
         return self._encoder.run(feeds)[0][0].astype(np.float32)
 
     def _predict_normalized(self, history: List[np.ndarray]) -> np.ndarray:
@@ -324,15 +321,12 @@ class TensorRTPolicy(Policy):
     @classmethod
     def from_pretrained(cls, path: str, **kwargs: Any) -> 'TensorRTPolicy':
         """Load `<path>` (config, statistics, tokenizer) and its `<path>/trt/` engines."""
-        from .onnx_backend import EXPORT_FILE, text_inputs_for
+        from .onnx_backend import EXPORT_FILE
 
         cfg = read_config(path)
         tensorrt_module()  # fail early with the install hint
-        normalizer = Normalizer.load(os.path.join(path, NORMALIZATION_FILE))
-        tok_dir = os.path.join(path, TOKENIZER_DIR)
-        if not os.path.isdir(tok_dir):
-            raise CheckpointError(f'{path}: tokenizer directory {TOKENIZER_DIR}/ missing')
-        policy = cls(cfg, normalizer, os.path.join(path, TRT_DIR), text_inputs_for(cfg, tok_dir),
+        normalizer, text_inputs = load_checkpoint_inputs(path, cfg)
+        policy = cls(cfg, normalizer, os.path.join(path, TRT_DIR), text_inputs,
                      kwargs.get('device'))
         export = os.path.join(path, 'onnx', EXPORT_FILE)
         if os.path.isfile(export):

@@ -1,0 +1,71 @@
+"""What the policies run from an export of the torch model share (ONNX Runtime, TensorRT).
+
+Neither has a torch model that would tokenise the text or carry the statistics, so both read
+the checkpoint's normalisation statistics and tokenizer themselves, and both feed their
+encoder the same named numpy arrays (the TensorRT engines are built from the ONNX graphs, so
+their inputs are the same). Keeping that in one place keeps the two backends answering an
+observation the same way.
+
+No runtime is imported here; only the Kosmos-2 tokenisation imports its processor, on use.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .action_space import Normalizer
+from .base import NORMALIZATION_FILE, TOKENIZER_DIR
+from .config import NanoBackboneConfig, RoboVLMsConfig
+from .errors import CheckpointError
+from .text import CharTokenizer
+
+#: texts -> the encoder's text inputs ('input_ids', 'attention_mask', ...) as numpy arrays.
+TextInputs = Callable[[Sequence[str]], Dict[str, np.ndarray]]
+
+
+def text_inputs_for(cfg: RoboVLMsConfig, tokenizer_dir: str) -> TextInputs:
+    """The checkpoint's tokenisation as numpy arrays (no torch model needed)."""
+    if isinstance(cfg.backbone, NanoBackboneConfig):
+        tok = CharTokenizer.load(tokenizer_dir)
+
+        def encode(texts: Sequence[str]) -> Dict[str, np.ndarray]:
+            ids, mask = tok(texts)
+            return {'input_ids': ids, 'attention_mask': mask}
+        return encode
+    from .backbones.kosmos2 import Kosmos2TextInputs, load_processor
+
+    model_config = cfg.backbone.model_config or {}
+    return Kosmos2TextInputs(load_processor(tokenizer_dir),
+                             int(model_config.get('latent_query_num', 64)),
+                             cfg.backbone.max_text_tokens)
+
+
+def load_checkpoint_inputs(path: str, cfg: RoboVLMsConfig) -> Tuple[Normalizer, TextInputs]:
+    """The normalisation statistics and the tokenisation of the checkpoint directory `path`.
+
+    Without a torch model nothing else brings the tokenizer, so a checkpoint without its
+    tokenizer directory is refused here (CheckpointError naming it), before any graph or
+    engine is loaded.
+    """
+    normalizer = Normalizer.load(os.path.join(path, NORMALIZATION_FILE))
+    tok_dir = os.path.join(path, TOKENIZER_DIR)
+    if not os.path.isdir(tok_dir):
+        raise CheckpointError(f'{path}: tokenizer directory {TOKENIZER_DIR}/ missing')
+    return normalizer, text_inputs_for(cfg, tok_dir)
+
+
+def encoder_feeds(images: Tuple[np.ndarray, ...], text: str, state: Optional[np.ndarray],
+                  text_inputs: TextInputs) -> Dict[str, np.ndarray]:
+    """The encoder's inputs for one step, by the names `export_onnx` gives them.
+
+    images (1, K, S, S, 3) uint8, the text arrays, and the normalised state (1, state_dim)
+    float32 when there is one. A runtime takes from these only the inputs its graph has.
+    """
+    feeds: Dict[str, np.ndarray] = {'images': np.stack(images)[None]}
+    feeds.update(text_inputs([text]))
+    if state is not None:
+        feeds['state'] = state.reshape(1, -1).astype(np.float32)
+    return feeds
