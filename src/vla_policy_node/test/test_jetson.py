@@ -248,6 +248,19 @@ def test_tensorrt_backend_without_tensorrt(tiny_policy, tmp_path, monkeypatch):
         trt._Cuda()
 
 
+def test_tensorrt_policy_cannot_be_saved_as_a_checkpoint(tmp_path):
+    from vla_policy_node.policies import EngineNotSavableError, PolicyError
+
+    # No engines are needed to get to save_pretrained: skip __init__ (it loads them).
+    policy = trt.TensorRTPolicy.__new__(trt.TensorRTPolicy)
+    out = tmp_path / 'ckpt'
+    with pytest.raises(EngineNotSavableError, match='cannot be saved as a checkpoint') as err:
+        policy.save_pretrained(str(out))
+    assert 'PyTorch' in str(err.value) and 'export_policy_onnx' in str(err.value)
+    assert isinstance(err.value, PolicyError) and isinstance(err.value, NotImplementedError)
+    assert not out.exists()
+
+
 def test_build_tool_profiles_and_trtexec_command():
     from vla_policy_node.trt_build import same_shape, shape_profiles, trtexec_command
 

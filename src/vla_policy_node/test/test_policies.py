@@ -223,3 +223,14 @@ def test_unknown_backend():
 
     with pytest.raises(ConfigError, match='unknown policy backend'):
         load_policy('/tmp', 'openvino')
+
+
+def test_a_backbone_must_implement_the_whole_interface():
+    from vla_policy_node.policies.backbones import Backbone
+
+    class NoSaveTokenizer(Backbone):
+        def tokenize(self, texts):
+            return {}
+
+    with pytest.raises(TypeError, match='save_tokenizer'):
+        NoSaveTokenizer()

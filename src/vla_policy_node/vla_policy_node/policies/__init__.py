@@ -18,7 +18,7 @@ from .config import (BACKBONES, config_from_dict, DiscreteHeadConfig, GPTHeadCon
                      KOSMOS2_FULL_CONFIG, Kosmos2BackboneConfig, LSTMHeadConfig, MLPHeadConfig,
                      NanoBackboneConfig, POLICIES, RoboVLMsConfig, tiny_kosmos2_config)
 from .errors import (BackendUnavailableError, CheckpointError, ConfigError,
-                     NonFiniteActionError, ObservationError, PolicyError)
+                     EngineNotSavableError, NonFiniteActionError, ObservationError, PolicyError)
 from .observation import Observation
 from .text import CharTokenizer
 
@@ -43,9 +43,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     'ACTION_SPACES', 'action_space', 'ActionSpaceSpec', 'BACKBONES', 'BackendUnavailableError',
     'BACKENDS', 'CharTokenizer', 'CheckpointError', 'config_from_dict', 'ConfigError',
-    'DiscreteHeadConfig', 'export_onnx', 'GPTHeadConfig', 'gripper_01_to_pm1',
-    'gripper_pm1_to_01', 'HEADS', 'KOSMOS2_FULL_CONFIG', 'Kosmos2BackboneConfig', 'load_policy',
-    'LSTMHeadConfig', 'make_policy', 'MLPHeadConfig', 'NanoBackboneConfig',
+    'DiscreteHeadConfig', 'EngineNotSavableError', 'export_onnx', 'GPTHeadConfig',
+    'gripper_01_to_pm1', 'gripper_pm1_to_01', 'HEADS', 'KOSMOS2_FULL_CONFIG',
+    'Kosmos2BackboneConfig', 'load_policy', 'LSTMHeadConfig', 'make_policy', 'MLPHeadConfig',
+    'NanoBackboneConfig',
     'NonFiniteActionError', 'Normalizer', 'Observation', 'ObservationError', 'OnnxPolicy',
     'POLICIES', 'Policy', 'PolicyError', 'read_config', 'RoboVLMsConfig', 'RoboVLMsPolicy',
     'stack_windows', 'tiny_kosmos2_config', 'VLAModel',

@@ -16,6 +16,16 @@ class CheckpointError(PolicyError, RuntimeError):
     """
 
 
+class EngineNotSavableError(PolicyError, NotImplementedError):
+    """`save_pretrained` on a policy run from TensorRT engines.
+
+    An engine is compiled for one GPU model and TensorRT version and holds no trainable
+    weights, so it cannot become a checkpoint: the checkpoint is the PyTorch policy the engines
+    were built from (via its ONNX export). A NotImplementedError too, as it was before it had
+    a name of its own.
+    """
+
+
 class BackendUnavailableError(PolicyError, ImportError):
     """An optional backend (transformers, onnxruntime, ...) or its export is not installed."""
 

@@ -26,7 +26,7 @@ import numpy as np
 from .action_space import Normalizer
 from .base import Policy, read_config
 from .config import RoboVLMsConfig
-from .errors import BackendUnavailableError, CheckpointError
+from .errors import BackendUnavailableError, CheckpointError, EngineNotSavableError
 from .exported import encoder_feeds, load_checkpoint_inputs, TextInputs
 
 TRT_DIR = 'trt'
@@ -316,7 +316,12 @@ class TensorRTPolicy(Policy):
         return self._head.run({'embeddings': emb})[0][0].astype(np.float32)
 
     def save_pretrained(self, path: str) -> None:
-        raise NotImplementedError('engines are built on the device with build_trt_engine')
+        """Always EngineNotSavableError: the engines are built from a checkpoint, not one."""
+        raise EngineNotSavableError(
+            f'a TensorRT engine cannot be saved as a checkpoint ({path}): it is compiled for one '
+            'GPU and TensorRT version and holds no trainable weights. Save the PyTorch policy '
+            'instead, export it with `export_policy_onnx <checkpoint>` and build the engines '
+            'on the device with `build_trt_engine <checkpoint>`')
 
     @classmethod
     def from_pretrained(cls, path: str, **kwargs: Any) -> 'TensorRTPolicy':

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Dict, Sequence
 
 import torch
 from torch import nn
 
 
-class Backbone(nn.Module):
+class Backbone(nn.Module, abc.ABC):
     """(images of one camera over T steps, text) -> one embedding per step.
 
     forward(images, text) with images (B, T, H, W, 3) uint8 (or float in [0, 255]) and text
     the dict returned by `tokenize` for B texts; returns (B, T, embed_dim).
+
+    `tokenize` and `save_tokenizer` are abstract, so a backbone that lacks one cannot be
+    built at all, instead of failing the first time a policy tokenises or is saved.
     """
 
     embed_dim: int
     image_size: int
 
+    @abc.abstractmethod
     def tokenize(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
-        raise NotImplementedError
+        """Token tensors ('input_ids', 'attention_mask', ...) for `texts`, as forward takes."""
 
+    @abc.abstractmethod
     def save_tokenizer(self, directory: str) -> None:
-        raise NotImplementedError
+        """Write what `tokenize` needs into `directory` (a checkpoint's tokenizer/)."""
 
 
 def images_to_float(images: torch.Tensor, size: int, mean: Sequence[float],
