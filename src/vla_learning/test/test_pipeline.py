@@ -11,6 +11,7 @@ import pytest
 
 from vla_learning.collect import EpisodePlan, Perturbation, run_collection
 from vla_learning.convert import convert
+from vla_learning.data import canonical_text
 from vla_learning.train import TrainConfig, train
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -105,8 +106,11 @@ def test_train_loss_decreases_save_load_resume(dataset, tmp_path):
     p1.save_pretrained(str(tmp_path / 'copy'))
     p2 = RoboVLMsPolicy.from_pretrained(str(tmp_path / 'copy'))
     img = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
-    a1 = p1.predict_action_chunk(Observation(img, TEXT_L))
-    a2 = p2.predict_action_chunk(Observation(img, TEXT_L))
+    # Trained on the normaliser's text by default: the policy reads `canonical`, as the policy
+    # node passes it from the Instruction message.
+    assert p1.config.condition_on == p2.config.condition_on == 'canonical'
+    a1 = p1.predict_action_chunk(Observation(img, TEXT_L, canonical_text(TEXT_L)))
+    a2 = p2.predict_action_chunk(Observation(img, TEXT_L, canonical_text(TEXT_L)))
     np.testing.assert_array_equal(a1, a2)
     assert a1.shape == (10, 3)
     # Resume: one more epoch continues from the saved state, not from scratch.
@@ -122,7 +126,8 @@ def test_kosmos2_variant_trains_with_the_same_pipeline(dataset, tmp_path):
                                                             processor_vocab_size)
 
     tok = str(tmp_path / 'tok')
-    build_offline_tokenizer(tok, [TEXT_L, TEXT_R, '두 박스 사이 왼쪽 경로로 컵까지 가세요'] * 8,
+    texts = [TEXT_L, TEXT_R, '두 박스 사이 왼쪽 경로로 컵까지 가세요']
+    build_offline_tokenizer(tok, (texts + [canonical_text(t) for t in texts]) * 8,
                             vocab_size=400)
     backbone = {'type': 'kosmos2', 'model_config': tiny_kosmos2_config(
         processor_vocab_size(tok)), 'tokenizer_path': tok, 'embed_dim': 32, 'freeze': True}

@@ -22,6 +22,7 @@ from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration
 from rclpy.node import Node
 from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import Bool, Header
@@ -43,6 +44,8 @@ from vla_safety.parameters import declare_parameters
 Decision = Union[BaseDecision, ArmDecision]
 
 _NAN_TWIST = Twist2D(math.nan, math.nan, math.nan)
+#: s to wait, per publisher, for readers to acknowledge the last stop before going away.
+SHUTDOWN_ACK_TIMEOUT = 0.5
 
 
 def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
@@ -315,7 +318,13 @@ class SafetyGateNode(Node):
                     Reason.INACTIVE)
                 msg.reason_names = reason_names(msg.reasons)
                 self._state_pub.publish(msg)
-            self.get_logger().info('shutting down: last stop published')
+            # Destroying a reliable writer drops what it has not delivered yet: under load the
+            # last zero and the INACTIVE state were lost. Wait (bounded) for the readers' acks.
+            acked = all(pub.wait_for_all_acked(Duration(seconds=SHUTDOWN_ACK_TIMEOUT))
+                        for pub in (self._cmd_pub if self._base else self._arm_pub,
+                                    self._state_pub))
+            self.get_logger().info('shutting down: last stop published'
+                                   + ('' if acked else ' (not acknowledged by every reader)'))
         except Exception:  # noqa: BLE001 - the context may already be shut down
             pass
         super().destroy_node()
