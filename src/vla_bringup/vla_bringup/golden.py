@@ -18,18 +18,19 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import pathlib
 import shutil
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
-from vla_bringup.bags import BagMessage, BagWriter, read_bag
+from vla_bringup.bags import BagMessage, BagWriter, message_class, read_bag
+from vla_bringup.core.golden_edit import (bag_metadata, derive_fault, FAULTS,
+                                          restamp_to_sim_time, thin_clock, with_outputs)
 from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
 
 INPUT_RECORD = {
@@ -39,7 +40,6 @@ INPUT_RECORD = {
     '/scan': 'sensor_msgs/msg/LaserScan',
     '/instruction': 'vla_msgs/msg/Instruction',
 }
-FAULTS = ('camera_stops', 'odom_stops', 'nan_burst', 'estop')
 SCENARIOS = tuple(f'{n}box_{o}_{s}' for n in (1, 2) for o in ('vert', 'hori')
                   for s in ('left', 'right'))
 FIXTURE_MODEL = pathlib.Path(__file__).resolve().parents[1] / 'test' / 'fixtures' / \
@@ -94,35 +94,30 @@ def record_inputs(out_dir: str, duration: float, log=print) -> Dict[str, str]:
     return bags
 
 
-def restamp_to_sim_time(messages: Sequence[BagMessage]) -> List[BagMessage]:
-    """Stamp every message with the simulator time (/clock content) current when it arrived.
-
-    The recorder stamps with wall time; the replay drives the stack with the bag's /clock, so
-    the bag's timeline must be sim time. Messages before the first /clock are dropped.
-    """
+def clock_ns(data: bytes) -> int:
+    """A serialized rosgraph_msgs/Clock -> its time in ns."""
     from rclpy.serialization import deserialize_message
     from rosgraph_msgs.msg import Clock
 
-    out, now = [], None
-    for m in messages:
-        if m.topic == '/clock':
-            c = deserialize_message(m.data, Clock).clock
-            now = max(now or 0, c.sec * 10 ** 9 + c.nanosec)
-        if now is not None:
-            out.append(BagMessage(m.topic, m.msgtype, now, m.data))
-    return out
+    c = deserialize_message(data, Clock).clock
+    return c.sec * 10 ** 9 + c.nanosec
 
 
-def thin_clock(messages: Sequence[BagMessage], period_ns: int = 10_000_000) -> List[BagMessage]:
-    """Keep one /clock message per `period_ns` (100 Hz is plenty for 50 Hz timers)."""
-    out, last = [], None
-    for m in messages:
-        if m.topic == '/clock':
-            if last is not None and m.timestamp - last < period_ns:
-                continue
-            last = m.timestamp
-        out.append(m)
-    return out
+def _set_fields(msg, fields: Mapping[str, Any]) -> None:
+    for name, value in fields.items():
+        if isinstance(value, Mapping):
+            _set_fields(getattr(msg, name), value)
+        else:
+            setattr(msg, name, value)
+
+
+def encode_message(msgtype: str, fields: Mapping[str, Any]) -> bytes:
+    """'pkg/msg/Name' + plain nested field values -> the serialized (CDR) message."""
+    from rclpy.serialization import serialize_message
+
+    msg = message_class(msgtype)()
+    _set_fields(msg, fields)
+    return serialize_message(msg)
 
 
 def _compress(messages: Sequence[BagMessage]) -> List[BagMessage]:
@@ -143,36 +138,6 @@ def _compress(messages: Sequence[BagMessage]) -> List[BagMessage]:
         else:
             out.append(m)
     return out
-
-
-def derive_fault(messages: Sequence[BagMessage], fault: str, at: float) -> List[BagMessage]:
-    """A fault bag from a nominal one: drop or inject messages from `at` s after the start."""
-    from geometry_msgs.msg import Twist
-    from rclpy.serialization import serialize_message
-    from std_msgs.msg import Bool
-
-    t0 = messages[0].timestamp
-    t_fault = t0 + int(at * 1e9)
-    if fault == 'camera_stops':
-        return [m for m in messages if not (m.topic.startswith('/camera')
-                                            and m.timestamp >= t_fault)]
-    if fault == 'odom_stops':
-        return [m for m in messages if not (m.topic == '/odom' and m.timestamp >= t_fault)]
-    out = list(messages)
-    if fault == 'nan_burst':
-        for i in range(10):  # 0.2 s of NaN commands at 50 Hz
-            bad = Twist()
-            bad.linear.x = math.nan if i % 2 == 0 else 0.3
-            bad.angular.z = math.inf if i % 3 == 0 else 0.0
-            bad.linear.y = math.nan
-            out.append(BagMessage('/cmd_vel_in_injected', 'geometry_msgs/msg/Twist',
-                                  t_fault + i * 20_000_000, serialize_message(bad)))
-    elif fault == 'estop':
-        out.append(BagMessage('/estop', 'std_msgs/msg/Bool', t_fault,
-                              serialize_message(Bool(data=True))))
-    else:
-        raise ValueError(f'unknown fault {fault!r}')
-    return sorted(out, key=lambda m: m.timestamp)
 
 
 def write_bag(path: str, messages: Sequence[BagMessage]) -> None:
@@ -199,27 +164,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         inputs: Dict[str, List[BagMessage]] = {}
         for scenario, path in raw.items():
             inputs[f'nominal_{scenario}'] = thin_clock(_compress(restamp_to_sim_time(
-                list(read_bag(path)))))
+                list(read_bag(path)), clock_ns)))
         base = inputs['nominal_1box_vert_left']
         for fault in FAULTS:
-            inputs[f'fault_{fault}'] = derive_fault(base, fault, args.fault_at)
+            inputs[f'fault_{fault}'] = derive_fault(base, fault, args.fault_at, encode_message)
         meta = {}
         for name, messages in inputs.items():
             in_path = str(work / f'in_{name}')
             write_bag(in_path, messages)
             captured = ReplayHarness(in_path, replay_stack(args.model)).run()
-            start = messages[0].timestamp
-            outputs = [BagMessage(topic, OUTPUT_TOPICS[topic], t, d)
-                       for topic, items in captured.messages.items() for t, d in items
-                       if t >= start]
+            merged, outputs = with_outputs(messages, captured.messages, OUTPUT_TOPICS)
             final = out / name
             if final.exists():
                 shutil.rmtree(final)
-            write_bag(str(final), sorted(list(messages) + outputs, key=lambda m: m.timestamp))
-            meta[name] = {'fault': name[6:] if name.startswith('fault_') else 'none',
-                          'fault_at': args.fault_at if name.startswith('fault_') else None,
-                          'scenario': name.split('_', 1)[1] if name.startswith('nominal_')
-                          else '1box_vert_left'}
+            write_bag(str(final), merged)
+            meta[name] = bag_metadata(name, args.fault_at)
             print(f'[golden] {name}: {len(messages)} inputs, {len(outputs)} outputs')
         meta_doc = {'model': os.path.relpath(args.model, out), 'duration': args.duration,
                     'bags': meta}
