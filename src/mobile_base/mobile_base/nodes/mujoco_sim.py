@@ -6,6 +6,9 @@ Consumes `cmd_vel`; publishes `camera/image_raw`, `odom`, `scan`, `ground_truth/
 One simulation thread owns the MuJoCo world (OpenGL contexts are per thread) and does all
 stepping, rendering and publishing; the executor thread only stores incoming commands and
 hands episode requests to it. Sim time starts at 0 and runs continuously over episodes.
+
+On SIGINT/SIGTERM the simulation thread is stopped and joined first, then the node is
+destroyed, then rclpy shuts down (exit code 0); see `_factory`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import signal
 import threading
 import time
 from typing import Any, List, Optional, Tuple
@@ -21,6 +25,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock as RosClock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, LaserScan
@@ -40,6 +45,8 @@ from mobile_base.nodes.ros_io import (GROUND_TRUTH_COVARIANCE, odometry_msg, TfP
                                       time_msg, twist_from_msg)
 
 TICK_RATE = 100.0   # Hz of sim time: /clock, command update and episode checks
+SIGNAL_POLL_PERIOD = 0.1   # wall s: the executor wakes this often to run signal handlers
+STOP_TIMEOUT = 5.0         # wall s to wait for the simulation thread to stop
 
 
 class _Request:
@@ -89,10 +96,16 @@ class MujocoSimNode(Node):
         self._error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._run, name='mujoco_sim', daemon=True)
         self._thread.start()
-        if not self._ready.wait(timeout=120.0):
-            raise RuntimeError('simulation thread did not start within 120 s')
-        if self._error is not None:
-            raise RuntimeError(f'simulation failed to start: {self._error}') from self._error
+        try:
+            if not self._ready.wait(timeout=120.0):
+                raise RuntimeError('simulation thread did not start within 120 s')
+            if self._error is not None:
+                raise RuntimeError(f'simulation failed to start: {self._error}') from self._error
+        except BaseException:
+            # Failed, or interrupted (SIGINT/SIGTERM) while the world loads: no node is handed
+            # to the caller, so stop the thread and free the node here.
+            self.destroy_node()
+            raise
 
     # --- Parameters ----------------------------------------------------------------------------
     def _declare_parameters(self) -> None:
@@ -225,12 +238,13 @@ class MujocoSimNode(Node):
         try:
             self._loop()
         except Exception as exc:  # noqa: BLE001 - a dead sim must be loud, not silent
-            if not self.context.ok():
+            if self._stop.is_set() or not self.context.ok():
                 return  # shutting down: publishers die under the loop, nothing crashed
             self.get_logger().fatal(f'simulation thread crashed: {type(exc).__name__}: {exc}')
             raise
         finally:
             self.world.close()
+        self.get_logger().info('simulation thread stopped')
 
     def _start_episode(self, scenario: str, seed: int) -> Tuple[bool, str]:
         try:
@@ -431,17 +445,58 @@ class MujocoSimNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(msg)
 
-    def destroy_node(self) -> None:
+    def stop_simulation(self) -> bool:
+        """Stop the simulation thread and wait for it (it publishes: call this while the
+        context is valid, before destroying the node); False if it did not stop in time."""
+        thread = getattr(self, '_thread', None)   # None: interrupted before it was created
+        if thread is None:
+            return True
         self._stop.set()
         with self._lock:
             self._lock.notify_all()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=5.0)
+        if thread.is_alive() and threading.current_thread() is not thread:
+            thread.join(timeout=STOP_TIMEOUT)
+        return not thread.is_alive()
+
+    def destroy_node(self) -> None:
+        if not self.stop_simulation():
+            self.get_logger().warning(
+                f'simulation thread did not stop within {STOP_TIMEOUT} s; destroying the node '
+                'under it')
         super().destroy_node()
 
 
+_interrupted = False
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """The first SIGINT/SIGTERM ends the spin; later ones must not interrupt the clean-up."""
+    global _interrupted
+    if not _interrupted:
+        _interrupted = True
+        raise KeyboardInterrupt
+
+
+def _factory() -> MujocoSimNode:
+    # rclpy's own SIGINT/SIGTERM handlers shut the context down under the running simulation
+    # thread (its next publish raised RCLError), and with use_sim_time the executor could miss
+    # the shutdown and wait forever. Replace them (after rclpy.init, main thread, before the
+    # node starts its thread): the signal ends the start-up wait or the spin with
+    # KeyboardInterrupt, `run_node` destroys the node - which stops and joins the simulation
+    # thread - while the context is still valid, then shuts rclpy down and returns 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
+    node = MujocoSimNode()
+    # Python runs a signal handler only when the main thread runs Python code, and nothing
+    # else may wake the executor (no subscription has to receive anything): a no-op timer on
+    # the steady clock bounds the delay.
+    node.create_timer(SIGNAL_POLL_PERIOD, lambda: None,
+                      clock=RosClock(clock_type=ClockType.STEADY_TIME))
+    return node
+
+
 def main(args: Optional[List[str]] = None) -> int:
-    return run_node(MujocoSimNode, args)
+    return run_node(_factory, args)
 
 
 if __name__ == '__main__':
