@@ -2,8 +2,43 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Any, Callable, List, Optional
+
+#: wall s: how often `add_signal_wakeup` wakes the executor so a Python signal handler runs.
+SIGNAL_WAKEUP_PERIOD = 0.1
+
+_interrupted = False
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    global _interrupted
+    if not _interrupted:
+        _interrupted = True
+        raise KeyboardInterrupt
+
+
+def install_interrupt_handlers() -> None:
+    """Replace rclpy's SIGINT/SIGTERM handlers (call after rclpy.init, in the main thread).
+
+    rclpy's handlers shut the context down before `destroy_node` runs, so a node cannot send
+    a last message (the gate's final zero) or stop its threads cleanly. Here the FIRST signal
+    raises KeyboardInterrupt in the main thread, which ends the spin; `run_node` then destroys
+    the node while the context is still valid and shuts rclpy down. Later signals (a runner
+    escalating SIGINT -> SIGTERM) are ignored so they cannot break that clean-up halfway.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt_once)
+
+
+def add_signal_wakeup(node: Any) -> Any:
+    """A no-op steady-clock timer: Python runs signal handlers only when the main thread runs
+    Python code, and a node with nothing to receive would otherwise block in the executor."""
+    from rclpy.clock import Clock, ClockType
+
+    return node.create_timer(SIGNAL_WAKEUP_PERIOD, lambda: None,
+                             clock=Clock(clock_type=ClockType.STEADY_TIME))
 
 
 def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,

@@ -13,7 +13,6 @@ Engaging the e-stop publishes the stop from the callback itself, not on the next
 from __future__ import annotations
 
 import math
-import signal
 import time
 from typing import Any, List, Optional, Tuple, Union
 
@@ -27,7 +26,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import Bool, Header
 from vla_common import topics
-from vla_common.node_main import run_node
+from vla_common.node_main import install_interrupt_handlers, run_node
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from vla_msgs.msg import ArmCommand, SafetyState
 from vla_msgs.srv import Estop
@@ -330,18 +329,13 @@ class SafetyGateNode(Node):
         super().destroy_node()
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def _factory() -> SafetyGateNode:
     node = SafetyGateNode()
     # rclpy's own SIGINT/SIGTERM handlers shut the context down before `destroy_node` runs,
-    # so the last stop could not be published. Replace them (after rclpy.init, main thread):
-    # the signal ends the spin with KeyboardInterrupt, `run_node` destroys the node while the
-    # context is still valid (last zero + INACTIVE state), then shuts rclpy down.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _interrupt)
+    # so the last stop could not be published. Replace them: the first signal ends the spin,
+    # `run_node` destroys the node while the context is still valid (last zero + INACTIVE
+    # state, acknowledged), then shuts rclpy down; a second signal cannot cut that short.
+    install_interrupt_handlers()
     return node
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import signal
 import threading
 import time
 from typing import Any, List, Optional, Tuple
@@ -25,13 +24,12 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.clock import Clock as RosClock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, LaserScan
 from vla_common import topics
 from vla_common.image import fill_image
-from vla_common.node_main import run_node
+from vla_common.node_main import add_signal_wakeup, install_interrupt_handlers, run_node
 from vla_common.params import declare
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from vla_msgs.msg import EpisodeResult
@@ -45,7 +43,6 @@ from mobile_base.nodes.ros_io import (GROUND_TRUTH_COVARIANCE, odometry_msg, TfP
                                       time_msg, twist_from_msg)
 
 TICK_RATE = 100.0   # Hz of sim time: /clock, command update and episode checks
-SIGNAL_POLL_PERIOD = 0.1   # wall s: the executor wakes this often to run signal handlers
 STOP_TIMEOUT = 5.0         # wall s to wait for the simulation thread to stop
 
 
@@ -466,32 +463,15 @@ class MujocoSimNode(Node):
         super().destroy_node()
 
 
-_interrupted = False
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    """The first SIGINT/SIGTERM ends the spin; later ones must not interrupt the clean-up."""
-    global _interrupted
-    if not _interrupted:
-        _interrupted = True
-        raise KeyboardInterrupt
-
-
 def _factory() -> MujocoSimNode:
     # rclpy's own SIGINT/SIGTERM handlers shut the context down under the running simulation
     # thread (its next publish raised RCLError), and with use_sim_time the executor could miss
-    # the shutdown and wait forever. Replace them (after rclpy.init, main thread, before the
-    # node starts its thread): the signal ends the start-up wait or the spin with
-    # KeyboardInterrupt, `run_node` destroys the node - which stops and joins the simulation
-    # thread - while the context is still valid, then shuts rclpy down and returns 0.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _interrupt)
+    # the shutdown and wait forever. Replace them before the node starts its thread: the
+    # signal ends the start-up wait or the spin, `run_node` destroys the node - which stops
+    # and joins the simulation thread - while the context is still valid, and returns 0.
+    install_interrupt_handlers()
     node = MujocoSimNode()
-    # Python runs a signal handler only when the main thread runs Python code, and nothing
-    # else may wake the executor (no subscription has to receive anything): a no-op timer on
-    # the steady clock bounds the delay.
-    node.create_timer(SIGNAL_POLL_PERIOD, lambda: None,
-                      clock=RosClock(clock_type=ClockType.STEADY_TIME))
+    add_signal_wakeup(node)   # nothing else is sure to wake the executor
     return node
 
 

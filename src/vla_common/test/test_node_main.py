@@ -1,0 +1,44 @@
+"""The graceful-shutdown signal handlers every node that must clean up installs."""
+
+import os
+import signal
+
+import pytest
+from vla_common import node_main
+
+
+@pytest.fixture
+def restore_signals():
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    node_main._interrupted = False
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+    node_main._interrupted = False
+
+
+@pytest.mark.parametrize('first, second', [(signal.SIGINT, signal.SIGTERM),
+                                           (signal.SIGTERM, signal.SIGINT)])
+def test_first_signal_interrupts_later_ones_do_not(restore_signals, first, second):
+    node_main.install_interrupt_handlers()
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), first)
+    # A runner escalating SIGINT -> SIGTERM during destroy_node must not cut the clean-up.
+    os.kill(os.getpid(), second)
+    os.kill(os.getpid(), first)
+
+
+def test_signal_wakeup_timer_runs_on_the_steady_clock(ros_domain):
+    import rclpy
+    from rclpy.clock import ClockType
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = rclpy.create_node('wakeup_probe', context=context)
+        timer = node_main.add_signal_wakeup(node)
+        assert timer.timer_period_ns == int(node_main.SIGNAL_WAKEUP_PERIOD * 1e9)
+        assert timer.clock.clock_type == ClockType.STEADY_TIME
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
