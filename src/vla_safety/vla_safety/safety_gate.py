@@ -45,6 +45,8 @@ Decision = Union[BaseDecision, ArmDecision]
 _NAN_TWIST = Twist2D(math.nan, math.nan, math.nan)
 #: s to wait, per publisher, for readers to acknowledge the last stop before going away.
 SHUTDOWN_ACK_TIMEOUT = 0.5
+#: s between log lines for OK <-> LIMITED flips (transitions to a stop are always logged).
+LIMIT_LOG_PERIOD = 2.0
 
 
 def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
@@ -225,7 +227,13 @@ class SafetyGateNode(Node):
             return
         names = ', '.join(reason_names(decision.reasons)) or 'none'
         text = f'state {GateState(decision.state).name}: {names}'
-        if decision.state in (GateState.OK, GateState.LIMITED):
+        moving = (GateState.OK, GateState.LIMITED)
+        if previous is not None and stops == old_stops and previous.state in moving \
+                and decision.state in moving:
+            # Acceleration limiting starts and ends every few ticks while a policy's chunk
+            # plays out: log those flips at most every LIMIT_LOG_PERIOD (`~/state` has each).
+            self.get_logger().info(text, throttle_duration_sec=LIMIT_LOG_PERIOD)
+        elif decision.state in moving:
             self.get_logger().info(text)
         else:
             self.get_logger().warn(text)
