@@ -1,14 +1,15 @@
 """Regression: the SHIPPED default policy does the task, through the real stack.
 
 Two fixed held-out placements per scenario (seeds 1000 and 1001, never collected) × 8
-scenarios = 16 episodes with each scenario's canonical Korean instruction (what the demo
-sends; generalisation to held-out paraphrases is measured by `vla_evaluate` and reported in
-the model card), run by `vla_evaluate`'s code path:
-the mobile stack (mujoco_sim in lockstep on sim time, safety_gate, policy_node with event
-triggers, instruction_node) as separate processes over DDS. The real stack rather than direct
+scenarios = 16 episodes, each with one of the normaliser's HELD-OUT Korean paraphrases
+(phrasings no demonstration was recorded with, e.g. 박스를 왼쪽으로 우회해서 컵까지 가세요),
+run by `vla_evaluate`'s code path: the mobile stack (mujoco_sim in lockstep on sim time,
+safety_gate, policy_node with event triggers, instruction_node) as separate processes over
+DDS. The Korean goes instruction_text -> normaliser -> Instruction.canonical -> the policy
+(trained with condition_on: canonical), so the whole instruction path is in the loop, as are
+the gate's slow-down zone and the trigger/queue execution. The real stack rather than direct
 MuJoCo stepping because it fits the CI budget (~6 s per episode here, ~2 min in all) and it
-is what the demo runs: the gate's slow-down zone, the trigger/queue execution and the
-instruction path are all in the loop.
+is what the demo runs.
 """
 
 import os
@@ -29,7 +30,7 @@ def test_shipped_model_reaches_the_cup_on_the_commanded_side(ros_domain, tmp_pat
         f'no shipped model at {model} (run scripts/setup.sh after adding it)'
     records = evaluate(model, str(tmp_path), SCENARIOS, seeds=len(REGRESSION_SEEDS),
                        modes=['event'], timeout=120.0, progress=False,
-                       instructions='canonical')
+                       instructions='held_out')
     assert sorted({r['seed'] for r in records}) == list(REGRESSION_SEEDS)
     assert len(records) == 16
     table = results_markdown(records, model)
