@@ -2,11 +2,14 @@
 
 The left and right variants of a scenario with the same placement seed are the same scene
 (mobile_base samples the layout independently of the side), so only the Korean instruction
-differs. For every scenario pair and two held-out placements, the first second of closed-loop
-driving (direct MuJoCo stepping with the policy library, 10 Hz, a new chunk whenever three
-or fewer actions remain, as the policy node does) must move the robot laterally in opposite
-directions: commanded linear_y and the resulting lateral displacement, left > 0 > right
-(REP-103: +y is left). No ROS processes: this isolates the model's use of the words.
+differs. The policy gets both texts the instruction node would publish (the Korean and the
+normaliser's canonical form) and reads the one it was trained on (the shipped model: the
+canonical form). For every scenario pair and two held-out placements, the first second of
+closed-loop driving (direct MuJoCo stepping with the policy library, 10 Hz, a new chunk
+whenever three or fewer actions remain, as the policy node does) must move the robot
+laterally in opposite directions: commanded linear_y and the resulting lateral displacement,
+left > 0 > right (REP-103: +y is left). No ROS processes: this isolates the model's use of
+the words.
 """
 
 import os
@@ -46,16 +49,18 @@ def world():
 def first_second(policy, world, scenario, seed):
     from mobile_base.core.kinematics import Twist2D
     from mobile_base.core.scenarios import make_instance
+    from vla_instruction.core.normalizer import normalize
     from vla_policy_node.policies import Observation
 
     text = make_instance(scenario, seed).instruction
+    canonical = normalize(text).canonical
     world.start(scenario, seed)
     policy.reset()
     y0 = world.ground_truth_pose().y
     queue, vy = [], []
     for _ in range(10):
         if len(queue) <= 3:
-            queue = list(policy.predict_action_chunk(Observation(world.render(), text)))
+            queue = list(policy.predict_action_chunk(Observation(world.render(), text, canonical)))
         a = queue.pop(0)
         vy.append(float(a[1]))
         world.set_command(Twist2D(float(a[0]), float(a[1]), float(a[2])))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 import threading
 import time
-from typing import Any, List
+from typing import Any, List, Optional
 
 import numpy as np
 import pytest
@@ -141,6 +141,7 @@ class Harness:
 
     def __init__(self, ros: Any, action_space: str = 'base', compressed: bool = False) -> None:
         self.node = ros.create_node('policy_test_harness')
+        self.sent_at: Optional[float] = None
         self.instruction = self.node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
         self.text = self.node.create_publisher(String, 'policy_node/instruction_text',
                                                RELIABLE_QOS)
@@ -155,10 +156,22 @@ class Harness:
         self.camera = Camera(self.node, compressed=compressed)
 
     def wait_state(self, state: int, timeout: float = 20.0, text: str = '') -> PolicyStatus:
-        return self.status.wait(1, timeout, lambda m: m.state == state and text in m.error)
+        """The latest status in `state` (with `text` in its error) received after the last
+        `send` (any, before the first): an old status must not answer for a new instruction."""
+        since = self.sent_at
+        found: List[PolicyStatus] = []
+
+        def seen() -> bool:
+            found[:] = [m for m in (self.status.since(since) if since is not None
+                                    else list(self.status.messages))
+                        if m.state == state and text in m.error]
+            return bool(found)
+        wait_for(seen, timeout, what=f'policy state {state} {text!r}')
+        return found[-1]
 
     def send(self, ins_id: str, text: str, status: int = Instruction.STATUS_UNDERSTOOD,
              canonical: str = '') -> None:
+        self.sent_at = time.monotonic()
         self.instruction.publish(Instruction(id=ins_id, text=text, language='ko',
                                              status=status, canonical=canonical,
                                              confidence=1.0))

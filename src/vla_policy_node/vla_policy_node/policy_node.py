@@ -1055,8 +1055,13 @@ class PolicyNode(LifecycleNode):
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Entry point `policy_node` (MultiThreadedExecutor; inference in a worker thread)."""
-    return run_node(PolicyNode, args, multithreaded=True)
+    """Entry point `policy_node`: a SingleThreadedExecutor; inference runs in its worker thread.
+
+    Every callback is in the node's default (mutually exclusive) group, so a multi-threaded
+    executor would add no parallelism, and rclpy 9.1's MultiThreadedExecutor stalls timers
+    and subscriptions for up to seconds (src/vla_testing/benchmarks/bench_executors.py).
+    """
+    return run_node(PolicyNode, args)
 
 
 if __name__ == '__main__':
