@@ -66,7 +66,8 @@ def plot_trajectory(report: EpisodeReport, path: str) -> None:
 
 def summary(report: EpisodeReport) -> str:
     triggers = ', '.join(f'{k} {v}' for k, v in sorted(report.triggers.items())) or 'none'
-    return '\n'.join([
+    policy = [f'policy        {report.policy_error}'] if report.policy_error else []
+    return '\n'.join(policy + [
         f'scenario      {report.scenario} (seed {report.seed})',
         f'instruction   {report.instruction}',
         f'model         {report.model}',

@@ -61,6 +61,7 @@ class EpisodeReport:
     trajectory: List[List[float]] = field(default_factory=list)
     bag: str = ''
     wall_time: float = 0.0
+    policy_error: str = ''    # the policy's last status error (e.g. instruction not understood)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -216,6 +217,7 @@ class EpisodeSession:
                 if self.status is not None:
                     report.latency_p50_ms = round(float(self.status.latency_p50_ms), 2)
                     report.latency_p95_ms = round(float(self.status.latency_p95_ms), 2)
+                    report.policy_error = str(self.status.error)
                 if self.safety is not None:
                     report.safety_interventions = int(self.safety.interventions
                                                       - interventions0)
