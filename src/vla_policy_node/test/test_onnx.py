@@ -62,3 +62,14 @@ def test_missing_onnxruntime_is_an_actionable_error(tiny_policy, tmp_path, monke
 def test_export_needs_a_destination(tiny_policy):
     with pytest.raises(CheckpointError, match='out_dir'):
         export_onnx(tiny_policy())
+
+
+def test_an_onnx_policy_cannot_be_saved_as_a_checkpoint(tiny_policy, tmp_path):
+    from vla_policy_node.policies import EngineNotSavableError
+
+    tiny_policy('base', 'mlp').save_pretrained(str(tmp_path))
+    export_onnx(RoboVLMsPolicy.from_pretrained(str(tmp_path)))
+    onnx_policy = load_policy(str(tmp_path), 'onnx', num_threads=1)
+    with pytest.raises(EngineNotSavableError, match='export_policy_onnx'):
+        onnx_policy.save_pretrained(str(tmp_path / 'copy'))
+    assert not (tmp_path / 'copy').exists()

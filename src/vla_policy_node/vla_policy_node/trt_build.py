@@ -198,6 +198,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
 
     from .policies.base import ONNX_DIR, read_config
+    from .policies.onnx_backend import EXPORT_FILE
     from .policies.presets import EXAMPLE_INSTRUCTIONS
     from .preflight import read_device_info
 
@@ -206,7 +207,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         cfg = read_config(args.checkpoint)
         try:
-            with open(os.path.join(onnx_dir, 'export.json'), encoding='utf-8') as f:
+            with open(os.path.join(onnx_dir, EXPORT_FILE), encoding='utf-8') as f:
                 info = json.load(f)
         except OSError:
             raise PolicyError(f'no ONNX export in {onnx_dir}: run `export_policy_onnx '

@@ -17,12 +17,12 @@ class CheckpointError(PolicyError, RuntimeError):
 
 
 class EngineNotSavableError(PolicyError, NotImplementedError):
-    """`save_pretrained` on a policy run from TensorRT engines.
+    """`save_pretrained` on a policy run from an exported engine (ONNX Runtime, TensorRT).
 
-    An engine is compiled for one GPU model and TensorRT version and holds no trainable
-    weights, so it cannot become a checkpoint: the checkpoint is the PyTorch policy the engines
-    were built from (via its ONNX export). A NotImplementedError too, as it was before it had
-    a name of its own.
+    An export holds no trainable weights (a TensorRT engine is moreover compiled for one GPU
+    model and TensorRT version), so it cannot become a checkpoint: the checkpoint is the
+    PyTorch policy it was exported from. Also a NotImplementedError, which is what both
+    backends raised before this had a name, so existing handlers keep working.
     """
 
 

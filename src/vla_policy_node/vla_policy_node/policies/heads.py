@@ -13,6 +13,7 @@ weighted the same way).
 
 from __future__ import annotations
 
+import abc
 from typing import Dict, Optional
 
 import torch
@@ -86,7 +87,7 @@ class GPTTrunk(nn.Module):
 
 # ------------------------------------------------------------------------------- heads
 
-class PolicyHead(nn.Module):
+class PolicyHead(nn.Module, abc.ABC):
     """Base: `forward` -> raw outputs, `decode` -> normalised actions, `loss` -> scalars."""
 
     def __init__(self, spec: ActionSpaceSpec, chunk: int) -> None:
@@ -94,12 +95,14 @@ class PolicyHead(nn.Module):
         self.spec = spec
         self.chunk = chunk
 
+    @abc.abstractmethod
     def decode(self, out: Dict[str, torch.Tensor]) -> torch.Tensor:
-        raise NotImplementedError
+        """Raw outputs -> normalised actions (B, T, chunk, dims)."""
 
+    @abc.abstractmethod
     def loss(self, out: Dict[str, torch.Tensor], target: torch.Tensor, mask: torch.Tensor,
              beta: float, gripper_weight: float) -> Dict[str, torch.Tensor]:
-        raise NotImplementedError
+        """Training losses: {'loss', ...} scalars."""
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

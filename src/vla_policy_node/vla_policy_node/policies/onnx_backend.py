@@ -28,7 +28,7 @@ import numpy as np
 from .action_space import Normalizer
 from .base import ONNX_DIR, Policy, read_config
 from .config import RoboVLMsConfig
-from .errors import BackendUnavailableError, CheckpointError
+from .errors import BackendUnavailableError, CheckpointError, EngineNotSavableError
 from .exported import encoder_feeds, load_checkpoint_inputs, TextInputs
 
 EXPORT_FILE = 'export.json'
@@ -214,7 +214,11 @@ class OnnxPolicy(Policy):
         return self._head.run(None, {'embeddings': emb})[0][0]
 
     def save_pretrained(self, path: str) -> None:
-        raise NotImplementedError('an OnnxPolicy is saved by exporting its torch policy')
+        """Always EngineNotSavableError: the export is made from a checkpoint, not one."""
+        raise EngineNotSavableError(
+            f'an ONNX export cannot be saved as a checkpoint ({path}): it holds no trainable '
+            'weights. Save the PyTorch policy instead and export it with '
+            '`export_policy_onnx <checkpoint>`')
 
     @classmethod
     def from_pretrained(cls, path: str, num_threads: int = 0,

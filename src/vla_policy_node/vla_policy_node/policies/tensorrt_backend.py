@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .action_space import Normalizer
-from .base import Policy, read_config
+from .base import ONNX_DIR, Policy, read_config
 from .config import RoboVLMsConfig
 from .errors import BackendUnavailableError, CheckpointError, EngineNotSavableError
 from .exported import encoder_feeds, load_checkpoint_inputs, TextInputs
@@ -333,7 +333,7 @@ class TensorRTPolicy(Policy):
         normalizer, text_inputs = load_checkpoint_inputs(path, cfg)
         policy = cls(cfg, normalizer, os.path.join(path, TRT_DIR), text_inputs,
                      kwargs.get('device'))
-        export = os.path.join(path, 'onnx', EXPORT_FILE)
+        export = os.path.join(path, ONNX_DIR, EXPORT_FILE)
         if os.path.isfile(export):
             with open(export, encoding='utf-8') as f:
                 policy._image_size = int(json.load(f).get('image_size', policy._image_size))
