@@ -105,17 +105,17 @@ rclpy.init()
 n = rclpy.create_node('listener')
 q = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 def on_joint(m):
-    print('JOINT dof=%d joint=%s' % (m.dof, [round(j, 3) for j in m.joint]), flush=True)
+    n.get_logger().info('JOINT dof=%d joint=%s' % (m.dof, [round(j, 3) for j in m.joint]))
 n.create_subscription(Jointpos, '/rm_driver/movej_canfd_cmd', on_joint, q)
 n.create_subscription(Cartepos, '/rm_driver/movep_canfd_cmd',
-    lambda m: print('POSE %.2f follow=%s' % (m.pose.position.x, m.follow), flush=True), q)
+    lambda m: n.get_logger().info('POSE %.2f follow=%s' % (m.pose.position.x, m.follow)), q)
 n.create_subscription(Bool, '/rm_driver/move_stop_cmd',
-                      lambda m: print('STOP', m.data, flush=True), q)
+                      lambda m: n.get_logger().info(f'STOP {m.data}'), q)
 pub = n.create_publisher(ArmCommand, 'arm_cmd', COMMAND_QOS)
 pose_pub = n.create_publisher(Pose, '/rm_driver/udp_arm_position', 5)
 while pub.get_subscription_count() < 1:
     rclpy.spin_once(n, timeout_sec=0.1)
-print('listener ready', flush=True)
+n.get_logger().info('listener ready')
 def send(mode, joints=(), delta=(0.0,) * 6):
     m = ArmCommand(mode=mode)
     m.joint_positions = list(joints)

@@ -45,7 +45,7 @@ def start(req, resp):
 
 keep.append(node.create_service(s.Estop, 'rt/estop', estop))
 keep.append(node.create_service(s.StartEpisode, 'rt/start_episode', start))
-print('echo ready', flush=True)
+node.get_logger().info('echo ready')
 try:
     rclpy.spin(node)
 except KeyboardInterrupt:

@@ -161,7 +161,7 @@ def tick():
     cmd.publish(msg)
     hb.publish(Header())
 node.create_timer(0.05, tick)
-print('policy up', flush=True)
+node.get_logger().info('policy up')
 rclpy.spin(node)
 '''
 
