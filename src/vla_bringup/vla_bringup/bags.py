@@ -130,6 +130,15 @@ def message_class(msgtype: str):
     return getattr(importlib.import_module(f'{pkg}.{kind}'), name)
 
 
+def clock_ns(data: bytes) -> int:
+    """A serialized rosgraph_msgs/Clock -> its time in ns."""
+    from rclpy.serialization import deserialize_message
+    from rosgraph_msgs.msg import Clock
+
+    c = deserialize_message(data, Clock).clock
+    return c.sec * 10 ** 9 + c.nanosec
+
+
 def deserialize(message: BagMessage):
     """CDR bytes -> the rclpy message object (needs the message package importable)."""
     from rclpy.serialization import deserialize_message

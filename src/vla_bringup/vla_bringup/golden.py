@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
-from vla_bringup.bags import BagMessage, BagWriter, message_class, read_bag
+from vla_bringup.bags import BagMessage, BagWriter, clock_ns, message_class, read_bag
 from vla_bringup.core.golden_edit import (bag_metadata, derive_fault, FAULTS,
                                           restamp_to_sim_time, thin_clock, with_outputs)
 from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
@@ -92,15 +92,6 @@ def record_inputs(out_dir: str, duration: float, log=print) -> Dict[str, str]:
                 f'messages')
             bags[scenario] = path
     return bags
-
-
-def clock_ns(data: bytes) -> int:
-    """A serialized rosgraph_msgs/Clock -> its time in ns."""
-    from rclpy.serialization import deserialize_message
-    from rosgraph_msgs.msg import Clock
-
-    c = deserialize_message(data, Clock).clock
-    return c.sec * 10 ** 9 + c.nanosec
 
 
 def _set_fields(msg, fields: Mapping[str, Any]) -> None:

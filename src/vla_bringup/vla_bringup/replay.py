@@ -9,14 +9,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Tuple
 
-import rclpy
 from rclpy.parameter import Parameter
 
 from vla_bringup.bags import BagMessage, read_bag
 from vla_bringup.recorder import TopicRecorder
 from vla_bringup.runner import StackRunner
+from vla_bringup.spinner import BackgroundSpinner
 from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
 
 #: What a replay publishes (recorded inputs and injected faults) ...
@@ -69,31 +69,13 @@ class ReplayHarness:
 
     def run(self, settle: float = 1.0, ready_timeout: float = 120.0,
             tail: float = 1.0) -> Captured:
-        from rclpy.serialization import deserialize_message
         from rosgraph_msgs.msg import Clock
-        from vla_bringup.bags import message_class
+        from vla_bringup.bags import clock_ns, message_class
         from vla_bringup.recorder import recording_qos
 
-        context = rclpy.Context()
-        rclpy.init(context=context)
-        node = rclpy.create_node('replay_harness', context=context,
-                                 parameter_overrides=[Parameter('use_sim_time', value=True)])
-        # Single-threaded: rclpy 9.1's MultiThreadedExecutor stalls when a timer or publisher
-        # feeds a subscription in the same executor (see vla_testing bench_executors.py).
-        executor = rclpy.executors.SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        stop = threading.Event()
-
-        def spin():
-            while not stop.is_set() and context.ok():
-                try:
-                    executor.spin_once(timeout_sec=0.02)
-                except Exception:  # noqa: BLE001 - entities destroyed while waiting
-                    if stop.is_set():
-                        return
-                    time.sleep(0.01)
-
-        spinner = threading.Thread(target=spin, daemon=True)
+        spinner = BackgroundSpinner('replay-spin', period=0.02)
+        node = spinner.create_node('replay_harness', parameter_overrides=[
+            Parameter('use_sim_time', value=True)])
         spinner.start()
         captured = Captured()
         lock = threading.Lock()
@@ -139,8 +121,7 @@ class ReplayHarness:
             clocks = [m for m in self.inputs if m.topic == '/clock']
             if clocks:
                 clock_msg = Clock()
-                last = deserialize_message(clocks[-1].data, Clock).clock
-                base = last.sec * 10 ** 9 + last.nanosec
+                base = clock_ns(clocks[-1].data)
                 end = time.monotonic() + tail
                 while time.monotonic() < end:
                     t_ns = base + int((time.monotonic() - end + tail) * 1e9)
@@ -155,21 +136,5 @@ class ReplayHarness:
         finally:
             recorder.close()
             self.runner.stop()
-            stop.set()
-            spinner.join(timeout=2)
-            executor.shutdown(timeout_sec=1)
-            node.destroy_node()
-            rclpy.try_shutdown(context=context)
+            spinner.close()
         return captured
-
-
-def bag_clock_ns(messages: Sequence[BagMessage]) -> Optional[int]:
-    """The first /clock value of a bag, ns."""
-    from rclpy.serialization import deserialize_message
-    from rosgraph_msgs.msg import Clock
-
-    for m in messages:
-        if m.topic == '/clock':
-            c = deserialize_message(m.data, Clock).clock
-            return c.sec * 10 ** 9 + c.nanosec
-    return None

@@ -8,13 +8,10 @@ episode result with the inferences, their triggers and the safety interventions.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
-import rclpy
 from nav_msgs.msg import Odometry
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
@@ -22,8 +19,10 @@ from vla_common.qos import LATCHED_QOS, RELIABLE_QOS
 from vla_msgs.msg import EpisodeResult, PolicyStatus, SafetyState
 from vla_msgs.srv import StartEpisode
 
+from vla_bringup.core.episode import EpisodeReport, TRIGGERS
 from vla_bringup.recorder import BagRecorder
 from vla_bringup.runner import StackRunner
+from vla_bringup.spinner import BackgroundSpinner
 from vla_bringup.stacks import StackSpec
 
 OUTCOMES = {EpisodeResult.OUTCOME_RUNNING: 'running', EpisodeResult.OUTCOME_REACHED: 'reached',
@@ -31,42 +30,10 @@ OUTCOMES = {EpisodeResult.OUTCOME_RUNNING: 'running', EpisodeResult.OUTCOME_REAC
             EpisodeResult.OUTCOME_TIMED_OUT: 'timed_out'}
 SIDES = {EpisodeResult.SIDE_NONE: 'none', EpisodeResult.SIDE_LEFT: 'left',
          EpisodeResult.SIDE_RIGHT: 'right'}
-TRIGGERS = ('instruction', 'queue_low', 'scene_change', 'state_change', 'safety_resume',
-            'keepalive', 'periodic')
 
 
 class StackFailure(RuntimeError):
     """The stack itself failed (a node died, never became ready, a service was missing)."""
-
-
-@dataclass
-class EpisodeReport:
-    scenario: str
-    seed: int
-    instruction: str
-    model: str
-    outcome: str = 'not_started'
-    time: float = 0.0
-    path_length: float = 0.0
-    min_clearance: float = 0.0
-    passed_side: str = 'none'
-    commanded_side: str = 'none'
-    side_correct: bool = False
-    inferences: int = 0
-    triggers: Dict[str, int] = field(default_factory=dict)
-    latency_p50_ms: float = 0.0
-    latency_p95_ms: float = 0.0
-    safety_interventions: int = 0
-    safety_states: Dict[str, int] = field(default_factory=dict)
-    trajectory: List[List[float]] = field(default_factory=list)
-    bag: str = ''
-    wall_time: float = 0.0
-    policy_error: str = ''    # the policy's last status error (e.g. instruction not understood)
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        data.pop('trajectory')
-        return json.dumps(data, indent=2, ensure_ascii=False)
 
 
 class EpisodeSession:
@@ -77,13 +44,8 @@ class EpisodeSession:
         self.stack = stack
         self.runner = StackRunner(stack, env=env, log=log)
         self.record_topics = record_topics
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('episode_session', context=self.context)
-        # Single-threaded: rclpy 9.1's MultiThreadedExecutor stalls when a timer or publisher
-        # feeds a subscription in the same executor (see vla_testing bench_executors.py).
-        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+        self._spinner = BackgroundSpinner('episode-session-spin')
+        self.node = self._spinner.create_node('episode_session')
         self._lock = threading.Lock()
         self.results: List[EpisodeResult] = []
         self.status: Optional[PolicyStatus] = None
@@ -98,22 +60,9 @@ class EpisodeSession:
                               QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.text_pub = n.create_publisher(String, 'instruction_text', RELIABLE_QOS)
         self.start_client = n.create_client(StartEpisode, 'mujoco_sim/start_episode')
-        self._spin = threading.Thread(target=self._spin_loop, daemon=True)
-        self._stop = threading.Event()
-        self._spin.start()
+        self._spinner.start()
 
     # --- callbacks ---------------------------------------------------------------------------
-    def _spin_loop(self) -> None:
-        while not self._stop.is_set() and self.context.ok():
-            try:
-                self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: BLE001 - shutdown race or a destroyed entity
-                # Destroying a recorder's subscriptions while the executor waits on them
-                # raises InvalidHandle once; the next wait set no longer has them.
-                if self._stop.is_set():
-                    return
-                time.sleep(0.01)
-
     def _on_result(self, msg: EpisodeResult) -> None:
         with self._lock:
             self.results.append(msg)
@@ -200,19 +149,11 @@ class EpisodeSession:
                 report.outcome = 'no_result'
             result = self._last_result()
             if result is not None and result.outcome != EpisodeResult.OUTCOME_RUNNING:
-                report.outcome = OUTCOMES[result.outcome]
-                report.time = result.time
-                report.path_length = result.path_length
-                report.min_clearance = result.min_clearance
-                report.passed_side = SIDES.get(result.passed_side, 'none')
-                report.commanded_side = SIDES.get(result.commanded_side, 'none')
-                report.side_correct = (report.passed_side == report.commanded_side
-                                       and report.passed_side != 'none')
+                report.set_result(OUTCOMES[result.outcome], result.time, result.path_length,
+                                  result.min_clearance, SIDES.get(result.passed_side, 'none'),
+                                  SIDES.get(result.commanded_side, 'none'))
             time.sleep(0.3)  # let the last status arrive
-            counts1 = self._trigger_counts()
-            report.triggers = {k: counts1[k] - counts0[k] for k in TRIGGERS
-                               if counts1[k] - counts0[k]}
-            report.inferences = sum(report.triggers.values())
+            report.set_triggers(counts0, self._trigger_counts())
             with self._lock:
                 if self.status is not None:
                     report.latency_p50_ms = round(float(self.status.latency_p50_ms), 2)
@@ -248,11 +189,7 @@ class EpisodeSession:
 
     def close(self) -> None:
         self.runner.stop()
-        self._stop.set()
-        self._spin.join(timeout=2.0)
-        self.executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
+        self._spinner.close()
 
     def __enter__(self) -> 'EpisodeSession':
         return self
