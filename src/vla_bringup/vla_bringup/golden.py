@@ -79,9 +79,9 @@ def record_inputs(out_dir: str, duration: float, log=print) -> Dict[str, str]:
             path = os.path.join(out_dir, f'raw_{scenario}')
             fut = session.start_client.call_async(StartEpisode.Request(scenario=scenario,
                                                                        seed=seed))
-            session._wait(fut.done, 30, 'start_episode')
-            session._wait(lambda: session._latest_outcome() == EpisodeResult.OUTCOME_RUNNING,
-                          30, 'episode start')
+            session.wait_until(fut.done, 30, 'start_episode')
+            session.wait_until(lambda: session._latest_outcome() == EpisodeResult.OUTCOME_RUNNING,
+                               30, 'episode start')
             time.sleep(0.5)
             recorder = BagRecorder(session.node, path, INPUT_RECORD)
             time.sleep(0.3)

@@ -84,7 +84,8 @@ class EpisodeSession:
                                     p.x, p.y])
 
     # --- driving -----------------------------------------------------------------------------
-    def _wait(self, predicate, timeout: float, what: str) -> None:
+    def wait_until(self, predicate, timeout: float, what: str) -> None:
+        """Poll `predicate`; StackFailure when a node died or after `timeout` s."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             why = self.runner.check()
@@ -95,23 +96,33 @@ class EpisodeSession:
             time.sleep(0.05)
         raise StackFailure(f'timed out after {timeout:.0f} s waiting for {what}')
 
+    def wait_for_publishers(self, topics, timeout: float = 60.0) -> None:
+        """Until this node has discovered a publisher on each of `topics`.
+
+        The stack answering its services does not mean every publisher has been discovered:
+        under load DDS discovery of a node can take longer than a 3 s lockstep episode.
+        """
+        topics = list(topics)
+        self.wait_until(lambda: all(self.node.count_publishers(t) > 0 for t in topics),
+                        timeout, f'publishers on {", ".join(topics)}')
+
     def start(self, ready_timeout: float = 120.0) -> None:
         """Start the stack and wait until the simulator, policy, gate and front-end are up."""
         self.runner.start()
-        self._wait(lambda: self.start_client.service_is_ready(), ready_timeout,
-                   'the simulator (mujoco_sim/start_episode)')
+        self.wait_until(lambda: self.start_client.service_is_ready(), ready_timeout,
+                        'the simulator (mujoco_sim/start_episode)')
         names = {n.name for n in self.stack.runnable_here()}
         if 'policy_node' in names:
-            self._wait(lambda: self.status is not None and self.status.state in (
+            self.wait_until(lambda: self.status is not None and self.status.state in (
                 PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING,
                 PolicyStatus.STATE_PAUSED, PolicyStatus.STATE_ERROR),
                 ready_timeout, 'the policy to load its model (policy_node/status)')
         if 'safety_gate' in names:
-            self._wait(lambda: self.safety is not None, ready_timeout,
-                       'the safety gate (safety_gate/state)')
+            self.wait_until(lambda: self.safety is not None, ready_timeout,
+                            'the safety gate (safety_gate/state)')
         if 'instruction_node' in names:
-            self._wait(lambda: self.text_pub.get_subscription_count() > 0, ready_timeout,
-                       'the instruction node (instruction_text)')
+            self.wait_until(lambda: self.text_pub.get_subscription_count() > 0, ready_timeout,
+                            'the instruction node (instruction_text)')
         if self.status is not None and self.status.state == PolicyStatus.STATE_ERROR:
             raise StackFailure(f'policy error: {self.status.error}')
 
@@ -130,18 +141,18 @@ class EpisodeSession:
             interventions0 = self.safety.interventions if self.safety else 0
             future = self.start_client.call_async(StartEpisode.Request(scenario=scenario,
                                                                        seed=int(seed)))
-            self._wait(future.done, 30.0, 'start_episode response')
+            self.wait_until(future.done, 30.0, 'start_episode response')
             response = future.result()
             if not response.success:
                 raise StackFailure(f'start_episode({scenario}, {seed}) refused: '
                                    f'{response.message}')
-            self._wait(lambda: self._latest_outcome() == EpisodeResult.OUTCOME_RUNNING, 30.0,
-                       'the episode to start')
+            self.wait_until(lambda: self._latest_outcome() == EpisodeResult.OUTCOME_RUNNING, 30.0,
+                            'the episode to start')
             with self._lock:
                 self.trajectory.clear()
             self.text_pub.publish(String(data=instruction))
             try:
-                self._wait(lambda: self._latest_outcome() not in (
+                self.wait_until(lambda: self._latest_outcome() not in (
                     None, EpisodeResult.OUTCOME_RUNNING), timeout, 'the episode to end')
             except StackFailure as exc:
                 if 'timed out' not in str(exc):
