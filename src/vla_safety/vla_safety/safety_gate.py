@@ -327,9 +327,10 @@ class SafetyGateNode(Node):
                 self._state_pub.publish(msg)
             # Destroying a reliable writer drops what it has not delivered yet: under load the
             # last zero and the INACTIVE state were lost. Wait (bounded) for the readers' acks.
-            acked = all(pub.wait_for_all_acked(Duration(seconds=SHUTDOWN_ACK_TIMEOUT))
-                        for pub in (self._cmd_pub if self._base else self._arm_pub,
-                                    self._state_pub))
+            # (a list, not a generator: wait for both even if the first is not acknowledged)
+            acked = all([pub.wait_for_all_acked(Duration(seconds=SHUTDOWN_ACK_TIMEOUT))
+                         for pub in (self._cmd_pub if self._base else self._arm_pub,
+                                     self._state_pub)])
             self.get_logger().info('shutting down: last stop published'
                                    + ('' if acked else ' (not acknowledged by every reader)'))
         except Exception:  # noqa: BLE001 - the context may already be shut down
