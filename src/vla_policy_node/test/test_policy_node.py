@@ -156,18 +156,10 @@ class Harness:
         self.camera = Camera(self.node, compressed=compressed)
 
     def wait_state(self, state: int, timeout: float = 20.0, text: str = '') -> PolicyStatus:
-        """The latest status in `state` (with `text` in its error) received after the last
-        `send` (any, before the first): an old status must not answer for a new instruction."""
-        since = self.sent_at
-        found: List[PolicyStatus] = []
-
-        def seen() -> bool:
-            found[:] = [m for m in (self.status.since(since) if since is not None
-                                    else list(self.status.messages))
-                        if m.state == state and text in m.error]
-            return bool(found)
-        wait_for(seen, timeout, what=f'policy state {state} {text!r}')
-        return found[-1]
+        """A status in `state` (with `text` in its error) received after the last `send` (any,
+        before the first): an old status must not answer for a new instruction."""
+        return self.status.wait(1, timeout, lambda m: m.state == state and text in m.error,
+                                since=self.sent_at)
 
     def send(self, ins_id: str, text: str, status: int = Instruction.STATUS_UNDERSTOOD,
              canonical: str = '') -> None:

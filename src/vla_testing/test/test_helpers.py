@@ -88,3 +88,17 @@ def test_a_raising_callback_is_recorded_as_the_spin_error(ros_domain):
         assert isinstance(ctx.spin_error, ValueError)
     finally:
         ctx.destroy()
+
+
+def test_collector_wait_since_ignores_older_messages(ros):
+    node = ros.create_node('since_probe')
+    got = MessageCollector(node, String, 'since_topic')
+    pub = node.create_publisher(String, 'since_topic', 10)
+    wait_for_subscribers(pub, 1)
+    pub.publish(String(data='old'))
+    got.wait(1, timeout=5.0)
+    t = time.monotonic()
+    with pytest.raises(AssertionError):
+        got.wait(1, timeout=0.3, since=t)
+    pub.publish(String(data='new'))
+    assert got.wait(1, timeout=5.0, since=t).data == 'new'

@@ -7,6 +7,7 @@ sessions never load it.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -168,11 +169,12 @@ class MessageCollector:
             self.stamps.clear()
 
     def wait(self, count: int = 1, timeout: float = DEFAULT_TIMEOUT,
-             predicate: Optional[Callable[[Any], bool]] = None) -> Any:
-        """Wait for `count` messages (matching `predicate`, if given); return the last one."""
+             predicate: Optional[Callable[[Any], bool]] = None,
+             since: Optional[float] = None) -> Any:
+        """Wait for `count` messages (matching `predicate`, if given; received at or after
+        monotonic time `since`, if given); return the last one."""
         def matching() -> List[Any]:
-            with self._lock:
-                msgs = list(self.messages)
+            msgs = self.since(since) if since is not None else self.since(-math.inf)
             return [m for m in msgs if predicate is None or predicate(m)]
 
         wait_for(lambda: len(matching()) >= count, timeout,
