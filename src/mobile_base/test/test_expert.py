@@ -88,6 +88,19 @@ def test_monitor_detects_collision_timeout_and_side():
                                                                  inst.cup.y - ob.y + 0.6))
 
 
+def test_the_episode_clock_starts_with_the_task():
+    inst = make_instance('1box_vert_left', 0)
+    mon = EpisodeMonitor(inst, started=False)
+    # Waiting for the operator: no time limit, the reported time stays 0.
+    assert mon.update(inst.time_limit + 25.0, Pose2D()) == Outcome.RUNNING
+    assert mon.time == 0.0 and not mon.started
+    assert mon.start_task(25.0) and not mon.start_task(26.0)   # the first instruction counts
+    assert mon.update(25.0 + inst.time_limit - 0.1, Pose2D()) == Outcome.RUNNING
+    assert mon.time == pytest.approx(inst.time_limit - 0.1)
+    assert mon.update(25.0 + inst.time_limit, Pose2D()) == Outcome.TIMED_OUT
+    assert mon.summary().time == pytest.approx(inst.time_limit)
+
+
 def test_contact_flag_counts_as_collision():
     inst = make_instance('1box_hori_right', 0)
     mon = EpisodeMonitor(inst)

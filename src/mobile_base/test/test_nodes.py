@@ -23,7 +23,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState, LaserScan
 from vla_common.image import image_to_rgb
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
-from vla_msgs.msg import EpisodeResult
+from vla_msgs.msg import EpisodeResult, Instruction
 from vla_msgs.srv import StartEpisode
 from vla_testing.ros import call_service, MessageCollector, wait_for, wait_for_subscribers
 
@@ -144,6 +144,50 @@ def test_mujoco_sim_process_exits_cleanly_on_signal(ros, node_processes, sig, ex
     assert 'simulation thread stopped' in out
 
 
+def instruction(ident):
+    return Instruction(id=ident, text='박스를 왼쪽으로 돌아서 컵까지 가세요',
+                       status=Instruction.STATUS_UNDERSTOOD)
+
+
+def test_mujoco_sim_episode_clock_starts_at_the_first_instruction(ros, node_processes):
+    sim = node_processes(executable('mujoco_sim') + params(
+        realtime_factor=0.0, time_limit=2.0, camera_rate=0.0, scan_rate=0.0), 'mujoco_sim')
+    sim.wait_for_output('mujoco_sim ready', timeout=60.0)
+    node = ros.create_node('clock_probe')
+    clock = MessageCollector(node, Clock, '/clock')
+    results = MessageCollector(node, EpisodeResult, 'episode_result', LATCHED_QOS)
+    instructions = node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
+    results.wait(1, timeout=20.0)
+
+    def sim_time():
+        c = clock.last.clock
+        return c.sec + c.nanosec * 1e-9
+
+    # Nobody gave a task: far past the 2 s limit, the episode still runs.
+    clock.wait(1, predicate=lambda m: m.clock.sec >= 6, timeout=60.0)
+    assert results.last.outcome == EpisodeResult.OUTCOME_RUNNING
+    wait_for_subscribers(instructions, 1, timeout=10.0)
+    given = sim_time()
+    instructions.publish(instruction('ins-late'))
+    end = results.wait(1, predicate=lambda m: m.outcome != EpisodeResult.OUTCOME_RUNNING,
+                       timeout=60.0)
+    assert end.outcome == EpisodeResult.OUTCOME_TIMED_OUT
+    assert end.time == pytest.approx(2.0, abs=0.05)              # counted from the task
+    # ... and not before the instruction was given (it reaches the sim a little later: the
+    # sim runs many times faster than real time here).
+    stamp = end.header.stamp.sec + end.header.stamp.nanosec * 1e-9
+    assert stamp >= given + 2.0 - 0.02
+    assert 'episode clock started by instruction ins-late' in sim.output()
+
+    # A new episode waits for its own instruction: the latched one does not start it.
+    resp = call_service(node, StartEpisode, 'mujoco_sim/start_episode',
+                        StartEpisode.Request(scenario='1box_vert_left', seed=1), timeout=30.0)
+    assert resp.success, resp.message
+    t0 = sim_time()
+    clock.wait(1, predicate=lambda m: m.clock.sec >= t0 + 4.0, timeout=60.0)
+    assert results.last.outcome == EpisodeResult.OUTCOME_RUNNING and results.last.seed == 1
+
+
 @pytest.mark.stack
 def test_expert_node_drives_the_sim_in_lockstep(ros, node_processes):
     sim = node_processes(executable('mujoco_sim') + params(
@@ -153,8 +197,11 @@ def test_expert_node_drives_the_sim_in_lockstep(ros, node_processes):
                             'expert_node')
     node = ros.create_node('expert_probe')
     results = MessageCollector(node, EpisodeResult, 'episode_result', LATCHED_QOS)
+    instructions = node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
     sim.wait_for_output('mujoco_sim ready', timeout=60.0)
     expert.wait_for_output('expert_node ready', timeout=30.0)
+    wait_for_subscribers(instructions, 1, timeout=10.0)
+    instructions.publish(instruction('ins-1'))
 
     def finished(scenario):
         return results.wait(1, predicate=lambda m: m.scenario == scenario
@@ -171,6 +218,7 @@ def test_expert_node_drives_the_sim_in_lockstep(ros, node_processes):
     resp = call_service(node, StartEpisode, 'mujoco_sim/start_episode',
                         StartEpisode.Request(scenario='2box_vert_left', seed=4), timeout=30.0)
     assert resp.success, resp.message
+    instructions.publish(instruction('ins-2'))
     end = finished('2box_vert_left')
     assert end.outcome == EpisodeResult.OUTCOME_REACHED, end
     assert end.passed_side == end.commanded_side == EpisodeResult.SIDE_LEFT

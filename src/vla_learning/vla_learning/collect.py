@@ -4,8 +4,9 @@ The stack (separate processes over DDS, all on sim time):
   mujoco_sim (lockstep, realtime_factor 0, randomised) -> camera, odom, ground truth, result
   expert_node (scripted expert, optional OU exploration noise) -> cmd_vel_in + heartbeat
   safety_gate (time_source ros) -> cmd_vel -> mujoco_sim
+  instruction_node (text only) -> instruction: starts the simulator's episode clock
 The collector publishes the episode's instruction (a paraphrase from the normaliser's TRAIN
-split) on `instruction_text` and records a rosbag2 (mcap) per episode with BagRecorder.
+split) on `instruction_text`, as an operator would, and records a rosbag2 (mcap) per episode with BagRecorder.
 Resumable: an episode whose `episode.json` exists is skipped. Deterministic given --seed.
 """
 
@@ -80,7 +81,8 @@ def plan_episodes(scenarios: Sequence[str] = SCENARIOS, per_scenario: int = 9,
 
 
 def collect_stack(perturbation: Perturbation, noise_seed: int = 0):
-    """StackSpec: mujoco_sim (lockstep, fast) + safety_gate + expert_node, all on sim time."""
+    """StackSpec: mujoco_sim (lockstep, fast) + safety_gate + expert_node + instruction_node,
+    all on sim time."""
     from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
 
     def spec(name: str, package: str, executable: str, extra: Sequence[ParamFile] = ()
@@ -98,7 +100,11 @@ def collect_stack(perturbation: Perturbation, noise_seed: int = 0):
         mode='base', time_source='ros')
     expert = spec('expert_node', 'mobile_base', 'expert_node').with_parameters(
         noise_std=float(perturbation.expert_noise), noise_seed=int(noise_seed))
-    return StackSpec('collect', (sim, gate, expert), {'sim': 'mujoco'})
+    # The instruction the collector types reaches the simulator as in deployment: its
+    # episode clock starts there.
+    instruction = spec('instruction_node', 'vla_instruction', 'instruction_node').with_parameters(
+        voice_enabled=False)
+    return StackSpec('collect', (sim, gate, expert, instruction), {'sim': 'mujoco'})
 
 
 class EpisodeBagRecorder:

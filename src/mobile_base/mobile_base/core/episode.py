@@ -65,15 +65,23 @@ def clearance(instance: ScenarioInstance, pose: Pose2D, robot: RobotSpec = DEFAU
 
 
 class EpisodeMonitor:
-    """Feed it ground-truth poses in time order; it decides when and how the episode ends."""
+    """Feed it ground-truth poses in time order; it decides when and how the episode ends.
+
+    The episode clock (`time`, the time limit) starts at the task: `start_task(t)`, called
+    when the episode's first instruction arrives (the simulator node) or at once when the
+    caller drives the robot itself (`started=True`: direct stepping, tests). Before that the
+    robot waits for its operator: collisions still count, the time limit does not run.
+    """
 
     def __init__(self, instance: ScenarioInstance, robot: RobotSpec = DEFAULT_ROBOT,
-                 collision_distance: float = 0.0) -> None:
+                 collision_distance: float = 0.0, started: bool = True) -> None:
         self.instance = instance
         self.robot = robot
         self.collision_distance = collision_distance
         self.outcome = Outcome.RUNNING
         self.time = 0.0
+        #: episode time (s, the `t` of `update`) at which the task started; None = waiting
+        self.task_start: Optional[float] = 0.0 if started else None
         self.path_length = 0.0
         self.min_clearance = math.inf
         self.passed_side = Side.NONE
@@ -85,16 +93,28 @@ class EpisodeMonitor:
     def done(self) -> bool:
         return self.outcome != Outcome.RUNNING
 
+    @property
+    def started(self) -> bool:
+        return self.task_start is not None
+
+    def start_task(self, t: float) -> bool:
+        """Start the episode clock at episode time `t` (s); False if it was already running."""
+        if self.task_start is not None or self.done:
+            return False
+        self.task_start = t
+        return True
+
     def update(self, t: float, pose: Pose2D, contact: bool = False) -> Outcome:
         """Account for the robot being at `pose` at episode time `t` (s); return the outcome.
 
-        `contact` reports a physical contact seen by the simulator (counts as a collision).
-        After the episode ended further updates change nothing.
+        `t` counts from the episode's start; the reported `time` and the time limit count
+        from the task's start. `contact` reports a physical contact seen by the simulator
+        (counts as a collision). After the episode ended further updates change nothing.
         """
         if self.done:
             return self.outcome
         inst = self.instance
-        self.time = t
+        self.time = t - self.task_start if self.task_start is not None else 0.0
         if self._last is not None:
             self.path_length += math.hypot(pose.x - self._last.x, pose.y - self._last.y)
             self._track_side(self._last, pose)
@@ -105,7 +125,7 @@ class EpisodeMonitor:
             self.outcome = Outcome.COLLIDED
         elif math.hypot(pose.x - inst.cup.x, pose.y - inst.cup.y) <= inst.success_radius:
             self.outcome = Outcome.REACHED
-        elif t >= inst.time_limit:
+        elif self.task_start is not None and self.time >= inst.time_limit:
             self.outcome = Outcome.TIMED_OUT
         return self.outcome
 

@@ -1,7 +1,8 @@
 """`mujoco_sim`: the MuJoCo simulator of the base in the Korean navigation scenarios.
 
-Consumes `cmd_vel`; publishes `camera/image_raw`, `odom`, `scan`, `ground_truth/odom`,
-`episode_result`, `/clock` and `/diagnostics`; serves `~/start_episode`.
+Consumes `cmd_vel` and `instruction` (the episode clock starts at the episode's first
+instruction, see `wait_for_instruction`); publishes `camera/image_raw`, `odom`, `scan`,
+`ground_truth/odom`, `episode_result`, `/clock` and `/diagnostics`; serves `~/start_episode`.
 
 One simulation thread owns the MuJoCo world (OpenGL contexts are per thread) and does all
 stepping, rendering and publishing; the executor thread only stores incoming commands and
@@ -32,7 +33,7 @@ from vla_common.image import fill_image
 from vla_common.node_main import add_signal_wakeup, install_interrupt_handlers, run_node
 from vla_common.params import declare
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
-from vla_msgs.msg import EpisodeResult
+from vla_msgs.msg import EpisodeResult, Instruction
 from vla_msgs.srv import StartEpisode
 
 from mobile_base.core.episode import EpisodeSummary, Outcome, Side
@@ -79,6 +80,8 @@ class MujocoSimNode(Node):
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
         self._cmd_sub = self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel,
                                                  COMMAND_QOS)
+        self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction,
+                                 LATCHED_QOS)
         self.create_service(StartEpisode, topics.START_EPISODE, self._on_start_episode)
         self.tf = TfPublisher(self, p['publish_tf'])
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -87,6 +90,8 @@ class MujocoSimNode(Node):
         self._cmd: Optional[Twist2D] = None      # newest command not yet given to the world
         self._cmd_fresh = False                   # a command arrived, not yet consumed
         self._cmd_sim_time = 0.0                  # sim time when the last command was taken
+        self._instruction_id: Optional[str] = None   # newest instruction seen (latched: once)
+        self._instruction_pending = ''            # its id, until the sim thread starts the clock
         self._requests: List[_Request] = []
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -148,6 +153,11 @@ class MujocoSimNode(Node):
             'lockstep_timeout': declare(d, 'lockstep_timeout', 1.0,
                                         'longest wait (wall s) for a command in lockstep, '
                                         'per 10 ms tick', 0.001, 60.0),
+            'wait_for_instruction': declare(
+                d, 'wait_for_instruction', True,
+                'start the episode clock (time limit, reported time) at the episode\'s first '
+                'instruction on `instruction`, as an operator gives the task; false: at the '
+                'episode start', read_only=True),
             'time_limit': declare(d, 'time_limit', 0.0,
                                   'episode time limit (sim s); 0 = the scenario file\'s '
                                   '(applies from the next episode)',
@@ -206,6 +216,15 @@ class MujocoSimNode(Node):
             self._cmd_fresh = True
             self._lock.notify_all()
 
+    def _on_instruction(self, msg: Instruction) -> None:
+        # A stop word gives no task; the latched instruction delivered again is not a new one.
+        if msg.status == Instruction.STATUS_STOP or msg.id == self._instruction_id:
+            return
+        with self._lock:
+            self._instruction_id = msg.id
+            self._instruction_pending = msg.id or '(no id)'
+            self._lock.notify_all()
+
     def _on_start_episode(self, request: Any, response: Any) -> Any:
         req = _Request(request.scenario.strip() or self._current[0], int(request.seed))
         with self._lock:
@@ -253,7 +272,9 @@ class MujocoSimNode(Node):
         instance = spec.sample(seed, self.world.options.start_noise)
         if self.params['time_limit'] > 0.0:
             instance = dataclasses.replace(instance, time_limit=self.params['time_limit'])
-        self.world.reset(instance)
+        with self._lock:
+            self._instruction_pending = ''   # it belonged to the previous episode
+        self.world.reset(instance, wait_for_instruction=self.params['wait_for_instruction'])
         if self.params['camera_rate'] > 0.0:
             self.world.render()     # warm up (GL context, textures) outside the paced loop
         self._current = (scenario, seed)
@@ -302,6 +323,10 @@ class MujocoSimNode(Node):
             with self._lock:
                 cmd, self._cmd = self._cmd, None
                 self._cmd_fresh = False
+                instruction, self._instruction_pending = self._instruction_pending, ''
+            if instruction and world.start_task():
+                self.get_logger().info(f'episode clock started by instruction {instruction} '
+                                       f'({world.episode_time:.2f} s after the episode start)')
             if cmd is not None:
                 world.set_command(cmd)
                 self._cmd_sim_time = world.time

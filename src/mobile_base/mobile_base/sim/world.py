@@ -136,8 +136,12 @@ class MujocoWorld:
         self.reset(instance)
         return instance
 
-    def reset(self, instance: ScenarioInstance) -> None:
-        """Build the scenario's model and put the robot at its start pose."""
+    def reset(self, instance: ScenarioInstance, wait_for_instruction: bool = False) -> None:
+        """Build the scenario's model and put the robot at its start pose.
+
+        The episode clock starts now, or with `wait_for_instruction` at `start_task()` (the
+        simulator node calls it when the episode's first instruction arrives).
+        """
         if self.data is not None:
             self._time_offset = self.time
         opts = self.options
@@ -155,7 +159,7 @@ class MujocoWorld:
         self._obstacle_geoms = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, f'obstacle_{i}')
                                 for i in range(len(instance.obstacles))}
         self._episode_start = self.time
-        self.monitor = EpisodeMonitor(instance, self.robot)
+        self.monitor = EpisodeMonitor(instance, self.robot, started=not wait_for_instruction)
         self.monitor.update(0.0, instance.start)
         self.odometry.reset(Pose2D(), self.time)
         self._cmd, self._cmd_time = ZERO_TWIST, -math.inf
@@ -169,7 +173,18 @@ class MujocoWorld:
 
     @property
     def episode_time(self) -> float:
+        """Sim seconds since the episode was reset."""
         return self.time - self._episode_start
+
+    @property
+    def task_started(self) -> bool:
+        return self.monitor is not None and self.monitor.started
+
+    def start_task(self) -> bool:
+        """Start the episode clock now (the task was given); False if it already runs."""
+        self._require()
+        assert self.monitor is not None
+        return self.monitor.start_task(self.episode_time)
 
     @property
     def done(self) -> bool:
