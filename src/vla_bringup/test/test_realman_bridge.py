@@ -1,22 +1,18 @@
 """RealMan bridge: command mapping (pure) and the node against rm_ros_interfaces messages.
 
-rm_ros_interfaces is not installed here, so the node test builds a test-only package with the
-same message definitions (test/fixtures/rm_ros_interfaces) into a temporary colcon workspace.
+rm_ros_interfaces is not installed here, so the node test uses a test-only package with the
+same message definitions (test/fixtures/rm_ros_interfaces), built by the `test_interfaces`
+fixture (vla_testing) into a temporary colcon workspace.
 """
 
 import math
-import os
-import pathlib
-import shutil
-import subprocess
-import sys
 
 import pytest
 from vla_bringup.core.realman import (apply_delta, map_command, MODE_END_EFFECTOR_DELTA,
                                       MODE_JOINT_POSITION, MODE_STOP, Pose, rpy_to_quat,
                                       StopLatch)
+from vla_testing.overlay import prepend_paths
 
-FIXTURE = pathlib.Path(__file__).parent / 'fixtures' / 'rm_ros_interfaces'
 IDENTITY = Pose((0.3, 0.0, 0.2), (0.0, 0.0, 0.0, 1.0))
 
 
@@ -54,24 +50,9 @@ def test_unknown_mode_and_model():
 
 
 @pytest.fixture(scope='module')
-def rm_interfaces(tmp_path_factory):
-    """Build the test-only rm_ros_interfaces; yield the environment that sees it."""
-    ws = tmp_path_factory.mktemp('rm_ws')
-    shutil.copytree(FIXTURE, ws / 'src' / 'rm_ros_interfaces')
-    venv = pathlib.Path(sys.prefix)
-    colcon = shutil.which('colcon') or str(venv / 'bin' / 'colcon')
-    result = subprocess.run(
-        [colcon, 'build', '--cmake-args', f'-DPython3_EXECUTABLE={sys.executable}',
-         '-DBUILD_TESTING=OFF'], cwd=ws, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    prefix = ws / 'install' / 'rm_ros_interfaces'
-    site = next(prefix.glob('lib/python3*/site-packages'))
-    env = {
-        'PYTHONPATH': f'{site}{os.pathsep}{os.environ.get("PYTHONPATH", "")}',
-        'LD_LIBRARY_PATH': f'{prefix / "lib"}{os.pathsep}{os.environ.get("LD_LIBRARY_PATH", "")}',
-        'AMENT_PREFIX_PATH': f'{prefix}{os.pathsep}{os.environ.get("AMENT_PREFIX_PATH", "")}',
-    }
-    yield env
+def rm_interfaces(test_interfaces):
+    """The environment that sees the test-only rm_ros_interfaces (built once per session)."""
+    return prepend_paths(test_interfaces)
 
 
 @pytest.mark.slow

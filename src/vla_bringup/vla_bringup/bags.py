@@ -4,6 +4,14 @@ Messages are kept as CDR bytes: rclpy subscriptions with `raw=True` hand them ov
 publishers accept them back, and `ros2 bag play` on the target reads the same files. The
 project's own interfaces (vla_msgs) are registered in the typestore from their installed .msg
 files, so bags carry full message definitions.
+
+Bags are written with rosbag2 metadata version 8, not the newest (9): version 9 stores
+`offered_qos_profiles` as a YAML list with named policies, which ROS 2 Humble's rosbag2 (the
+target's `ros2 bag info/play`) cannot decode; up to version 8 it is a YAML *string* holding a
+list with integer policies, which Humble decodes (docs/bringup.md, "Bags that Humble reads",
+cites the upstream rules; test_bags.py checks every written bag against them). Each topic gets
+the QoS profile its publisher in the stack offers, so `ros2 bag play` republishes latched
+topics latched.
 """
 
 from __future__ import annotations
@@ -12,6 +20,15 @@ import os
 import pathlib
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+#: rosbag2 metadata version written (see the module docstring: 9 is unreadable on Humble).
+METADATA_VERSION = 8
+
+#: Topics the stack publishes best effort (vla_common.qos.SENSOR_QOS, depth 5).
+SENSOR_TOPICS = frozenset({'/camera/image_raw', '/camera/image_raw/compressed', '/odom', '/scan',
+                           '/joint_states', '/ground_truth/odom'})
+#: Topics the stack publishes latched (vla_common.qos.LATCHED_QOS: transient local, depth 1).
+LATCHED_TOPICS = frozenset({'/instruction', '/estop', '/safety_gate/state', '/episode_result'})
 
 #: Default topics recorded for the mobile stack: inputs, policy output, gated output, results.
 MOBILE_TOPICS: Dict[str, str] = {
@@ -70,6 +87,23 @@ def typestore():
     return store
 
 
+def offered_qos(topic: str):
+    """The rosbags QoS profile the stack's publisher of `topic` offers (plain reliable else)."""
+    from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
+                                    QosReliability, QosTime)
+
+    if topic in SENSOR_TOPICS:
+        reliability, durability, depth = QosReliability.BEST_EFFORT, QosDurability.VOLATILE, 5
+    elif topic in LATCHED_TOPICS:
+        reliability, durability, depth = (QosReliability.RELIABLE,
+                                          QosDurability.TRANSIENT_LOCAL, 1)
+    else:
+        reliability, durability, depth = QosReliability.RELIABLE, QosDurability.VOLATILE, 10
+    unspecified = QosTime(0, 0)
+    return Qos(QosHistory.KEEP_LAST, depth, reliability, durability, unspecified, unspecified,
+               QosLiveliness.AUTOMATIC, unspecified, False)
+
+
 class BagWriter:
     """Write CDR messages to a rosbag2 directory (`storage` 'mcap' or 'sqlite3')."""
 
@@ -81,7 +115,7 @@ class BagWriter:
         plugin = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}[storage]
         if os.path.exists(self.path):
             raise FileExistsError(f'bag {self.path} already exists')
-        self._writer = Writer(self.path, version=9, storage_plugin=plugin)
+        self._writer = Writer(self.path, version=METADATA_VERSION, storage_plugin=plugin)
         self._writer.open()
         self._connections: Dict[str, object] = {}
         self.count = 0
@@ -89,7 +123,8 @@ class BagWriter:
     def write(self, topic: str, msgtype: str, timestamp_ns: int, data: bytes) -> None:
         conn = self._connections.get(topic)
         if conn is None:
-            conn = self._writer.add_connection(topic, msgtype, typestore=self.store)
+            conn = self._writer.add_connection(topic, msgtype, typestore=self.store,
+                                               offered_qos_profiles=[offered_qos(topic)])
             self._connections[topic] = conn
         self._writer.write(conn, int(timestamp_ns), bytes(data))
         self.count += 1

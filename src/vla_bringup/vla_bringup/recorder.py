@@ -14,11 +14,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from vla_bringup.bags import BagMessage, BagWriter, message_class, MOBILE_TOPICS, read_bag
-
-SENSOR_TOPICS = {'/camera/image_raw', '/camera/image_raw/compressed', '/odom', '/scan',
-                 '/joint_states', '/ground_truth/odom'}
-LATCHED_TOPICS = {'/instruction', '/estop', '/safety_gate/state', '/episode_result'}
+from vla_bringup.bags import (BagMessage, BagWriter, LATCHED_TOPICS, message_class,
+                              MOBILE_TOPICS, read_bag, SENSOR_TOPICS)
 
 
 def recording_qos(topic: str) -> QoSProfile:

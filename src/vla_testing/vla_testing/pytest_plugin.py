@@ -12,10 +12,15 @@ Fixtures:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterator, List
+import pathlib
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
+from vla_testing.overlay import (build_interfaces, extract_launch, find_launch_archive,
+                                 interface_fixtures, prepend_paths, workspace_root)
 from vla_testing.ros import isolate_ros_environment, NodeProcess, pick_domain_id, RosTestContext
 
 
@@ -66,6 +71,39 @@ def node_processes(ros_domain: int, tmp_path: Any,
         proc.stop()
         if failed:
             print(f'\n----- output of {proc.name} ({proc.args}) -----\n{proc.output()[-5000:]}')
+
+
+@pytest.fixture(scope='session')
+def test_interfaces(tmp_path_factory: Any) -> Dict[str, str]:
+    """Build every test-only interface package once per session; its environment."""
+    packages = interface_fixtures()
+    assert packages, f'no test interface packages under {workspace_root()}/src/*/test/fixtures'
+    return build_interfaces(packages, tmp_path_factory.mktemp('test_interfaces'))
+
+
+@dataclass(frozen=True)
+class LaunchOverlay:
+    """Where the upstream launch packages were extracted, and the environment for children."""
+
+    path: pathlib.Path
+    env: Dict[str, str]
+
+
+@pytest.fixture(scope='session')
+def launch_overlay(tmp_path_factory: Any, test_interfaces: Dict[str, str]) -> LaunchOverlay:
+    """The vendored humble launch/launch_ros, importable here and in child processes."""
+    archive = find_launch_archive()
+    if archive is None:
+        pytest.skip('the vendored upstream launch archive (shared/vendor/ros2-launch-humble'
+                    f'.tar.gz beside {workspace_root()} or an ancestor, or $VLA_LAUNCH_ARCHIVE) '
+                    'is absent: the launch files cannot run with the real launch_ros here')
+    path = extract_launch(archive, tmp_path_factory.mktemp('launch_overlay'))
+    python_paths = [str(path)] + test_interfaces['PYTHONPATH'].split(os.pathsep)
+    for entry in reversed(python_paths):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    env = prepend_paths(dict(test_interfaces, PYTHONPATH=os.pathsep.join(python_paths)))
+    return LaunchOverlay(path, env)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
