@@ -5,8 +5,8 @@ The left and right variants of a scenario with the same placement seed are the s
 differs. The policy gets both texts the instruction node would publish (the Korean and the
 normaliser's canonical form) and reads the one it was trained on (the shipped model: the
 canonical form). For every scenario pair and two held-out placements, the first second of
-closed-loop driving (direct MuJoCo stepping with the policy library, 10 Hz, a new chunk
-whenever three or fewer actions remain, as the policy node does) must move the robot
+closed-loop driving (direct MuJoCo stepping, `vla_learning.rollout`: the policy node's own
+executive, its triggers and chunk blending, at 10 Hz) must move the robot
 laterally in opposite directions: commanded linear_y and the resulting lateral displacement,
 left > 0 > right (REP-103: +y is left). No ROS processes: this isolates the model's use of
 the words.
@@ -47,25 +47,13 @@ def world():
 
 
 def first_second(policy, world, scenario, seed):
-    from mobile_base.core.kinematics import Twist2D
     from mobile_base.core.scenarios import make_instance
-    from vla_instruction.core.normalizer import normalize
-    from vla_policy_node.policies import Observation
+    from vla_learning.rollout import rollout
 
     text = make_instance(scenario, seed).instruction
-    canonical = normalize(text).canonical
-    world.start(scenario, seed)
-    policy.reset()
-    y0 = world.ground_truth_pose().y
-    queue, vy = [], []
-    for _ in range(10):
-        if len(queue) <= 3:
-            queue = list(policy.predict_action_chunk(Observation(world.render(), text, canonical)))
-        a = queue.pop(0)
-        vy.append(float(a[1]))
-        world.set_command(Twist2D(float(a[0]), float(a[1]), float(a[2])))
-        world.step(50)
-    return float(np.mean(vy)), world.ground_truth_pose().y - y0
+    run = rollout(policy, world, scenario, seed, text, max_time=1.0)
+    vy = [a[1] for a in run.actions]
+    return float(np.mean(vy)), world.ground_truth_pose().y - run.poses[0][1]
 
 
 @pytest.mark.parametrize('layout', LAYOUTS)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import pathlib
+import sys
 from typing import Any, Callable, Dict
 
 import pytest
-
 from vla_policy_node.policies.presets import EXAMPLE_INSTRUCTIONS, TINY_HEADS, TINY_NANO
+
+# Test helper modules next to this file (scripted_policy.py) are imported by name: pytest
+# runs in importlib mode, which does not put test directories on sys.path.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 CORPUS = list(EXAMPLE_INSTRUCTIONS) + ['pick up the red block', '멈춰']
 

@@ -7,7 +7,8 @@ from sensor_msgs.msg import Image
 from vla_common.image import fill_image
 from vla_msgs.msg import Instruction
 from vla_policy_node.execution import supervisor as sv
-from vla_policy_node.policy_node import NodeParams, PolicyNode
+from vla_policy_node.parameters import NodeParams
+from vla_policy_node.policy_node import PolicyNode
 from vla_policy_node.visualize import ascii_text, draw_debug
 
 
@@ -16,7 +17,7 @@ def node(ros):
     n = PolicyNode(context=ros.context, parameter_overrides=[
         Parameter('autostart', value=False), Parameter('image_timeout', value=60.0)])
     ros.add_node(n)
-    n._active = True  # inputs are evaluated as if active; no model is loaded
+    n.executive.active = True  # inputs are evaluated as if active; no model is loaded
     return n
 
 
@@ -29,40 +30,42 @@ def image_msg(node, stamp_offset=0.0, shape=(48, 64), encoding='rgb8'):
 
 
 def test_without_a_model_the_node_reports_it(node):
-    verdict = node._refresh()
+    node.executive.tick(0.0)
+    verdict = node.executive.verdict
     assert verdict.state == sv.UNCONFIGURED and not verdict.may_command
 
 
 def test_image_checks(node):
     node._on_image(image_msg(node))
-    assert node._image is not None and node._image_error == ''
+    assert node.executive.image is not None and node.executive.image_error == ''
     node._on_image(image_msg(node, -1.0))                     # older than the last one
-    assert 'out-of-order' in node._image_error
+    assert 'out-of-order' in node.executive.image_error
     node._on_image(image_msg(node, encoding='yuv422'))
-    assert 'encoding' in node._image_error
+    assert 'encoding' in node.executive.image_error
     node._on_image(image_msg(node, shape=(8, 8)))
-    assert 'smaller' in node._image_error
+    assert 'smaller' in node.executive.image_error
     bad = image_msg(node)
     bad.step = 10                                              # shorter than a row
     node._on_image(bad)
-    assert 'step' in node._image_error
+    assert 'step' in node.executive.image_error
     node._on_image(image_msg(node, 0.5))
-    assert node._image_error == '' and node._images_rejected == 4
+    assert node.executive.image_error == '' and node.executive.counters['images_rejected'] == 4
 
 
 def test_instruction_handling(node):
+    ex = node.executive
     node._on_instruction(Instruction(id='a', text='왼쪽으로 가', status=Instruction.STATUS_UNPARSED))
-    assert node._instruction.id == 'a' and node._instruction_error == ''
-    generation = node._queue.generation
+    assert ex.instruction.id == 'a' and ex.instruction_error == ''
+    generation = ex.queue.generation
     node._on_instruction(Instruction(id='a', text='왼쪽으로 가'))  # latched again: no reset
-    assert node._queue.generation == generation
+    assert ex.queue.generation == generation
     node._on_instruction(Instruction(id='b', text='x', status=Instruction.STATUS_NOT_UNDERSTOOD))
-    assert node._instruction is None and 'not understood' in node._instruction_error
+    assert ex.instruction is None and 'not understood' in ex.instruction_error
     node._on_instruction(Instruction(id='c', text='', status=Instruction.STATUS_UNDERSTOOD))
-    assert 'empty' in node._instruction_error
+    assert 'empty' in ex.instruction_error
     node._on_instruction(Instruction(id='d', text='멈춰', status=Instruction.STATUS_STOP))
-    assert node._instruction is None and node._instruction_error == ''
-    assert node._queue.generation > generation
+    assert ex.instruction is None and ex.instruction_error == ''
+    assert ex.queue.generation > generation
 
 
 def test_parameters_are_validated(node):
@@ -71,7 +74,7 @@ def test_parameters_are_validated(node):
     result = node.set_parameters([Parameter('chunk_blend', value='cubic')])[0]
     assert not result.successful
     assert node.set_parameters([Parameter('scene_threshold', value=0.2)])[0].successful
-    assert node._engine.config.scene_threshold == 0.2
+    assert node.executive.engine.config.scene_threshold == 0.2
     result = node.set_parameters([Parameter('scene_threshold', value=2.0)])[0]
     assert not result.successful   # outside the declared range
     result = node.set_parameters([Parameter('action_space', value='arm')])[0]

@@ -251,6 +251,7 @@ def test_stale_and_bad_camera_give_no_commands(node_processes, harness, left_rig
     harness.camera.encoding, harness.camera.age = 'rgb8', 0.0  # the camera recovers
     harness.cmds.wait(3, timeout=20.0)
     harness.camera.stop()      # ...and goes silent while running: one stop, then nothing
+    harness.sent_at = time.monotonic()   # the PAUSED status of the first phase does not count
     harness.wait_state(PolicyStatus.STATE_PAUSED, 20.0, 'stale')
     time.sleep(0.5)
     count = len(harness.cmds)

@@ -267,3 +267,54 @@ def run_preflight(limits: Limits, memory_verdict: Optional[object] = None,
     report.checks.append(check_clocks(clock_state(root), limits))
     report.checks.append(check_temperature(gpu_temperature_c(root), limits))
     return report
+
+
+def checkpoint_preflight(model_path: str, backend: str, limits: Limits,
+                         process_rss_mib: float) -> Tuple[PreflightReport, Optional[object]]:
+    """The preflight for loading `model_path` with `backend`: (report, the model's budget).
+
+    Device, power, clocks, temperature, a TensorRT engine's match with this device, and
+    memory against the checkpoint's budget (policies/budgets.py).
+    """
+    from .policies import budgets
+    from .policies.base import read_config
+    from .policies.errors import PolicyError
+
+    device = read_device_info()
+    available = mem_available_mb()
+    verdict, budget, engine_problem = None, None, None
+    try:
+        cfg = read_config(model_path)
+        precision = ''
+        if backend == 'tensorrt':
+            from .policies import tensorrt_backend as trt
+
+            try:
+                meta = trt.read_engine_meta(os.path.join(model_path, trt.TRT_DIR))
+                precision = meta.precision
+                engine_problem = trt.engine_mismatch(meta, device.model, device.soc,
+                                                     trt.installed_tensorrt_version())
+            except PolicyError as exc:
+                engine_problem = str(exc)
+        budget = budgets.checkpoint_budget(model_path, cfg, backend, precision)
+        if available is not None:
+            verdict = budgets.check_memory(budget, 'orin' if device.is_jetson else 'cpu',
+                                           available, process_rss_mib, limits.memory_reserve_mb)
+    except PolicyError:
+        pass  # an unreadable checkpoint is reported by load_policy with its reason
+    report = run_preflight(limits, verdict, available, engine_problem, backend == 'tensorrt',
+                           device=device)
+    return report, budget
+
+
+def budget_values(report: PreflightReport, budget: Optional[object]) -> Dict[str, str]:
+    """The report's figures plus the model budget that applies to this device."""
+    values = report.values()
+    if budget is not None:
+        jetson = report.device.is_jetson
+        latency = budget.orin_latency_ms if jetson else budget.cpu_latency_ms  # type: ignore
+        memory = budget.memory_mb('orin' if jetson else 'cpu')  # type: ignore
+        values.update({'budget': budget.key,  # type: ignore[attr-defined]
+                       'budget_memory_mb': f'{memory:.0f}',
+                       'budget_latency_ms': '-' if latency is None else f'{latency:g}'})
+    return values

@@ -1,0 +1,411 @@
+"""The executive on a simulated clock: scripted inference latency, camera, control timer.
+
+`Sim` is a discrete-event driver: camera frames at 30 Hz, the control timer at 10 Hz, and
+inference results delivered `latency` simulated seconds after their job was emitted. The
+policy is `ScriptedPolicy` (a real Policy subclass whose actions name the frame and the chunk
+step they came from), so every command can be traced to its chunk. Nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Any, Callable, List, Optional, Tuple, Union
+
+import numpy as np
+import pytest
+from scripted_policy import expected_chunk, frame, ScriptedPolicy
+from vla_policy_node.execution import supervisor as sv
+from vla_policy_node.execution.executive import (Executive, ExecutiveConfig, InferenceJob,
+                                                 InferenceResult, InstructionInput, ModelInfo,
+                                                 NOT_UNDERSTOOD, OBSERVE, Output, run_job,
+                                                 STOP, UNPARSED)
+from vla_policy_node.execution.lockstep import Lockstep
+from vla_policy_node.execution.triggers import TriggerConfig
+from vla_policy_node.policies.errors import ObservationError
+
+DARK, BRIGHT = 0.2, 0.8            # frames whose chunks go right (-y) and left (+y)
+VY = {DARK: expected_chunk(DARK)[0, 1], BRIGHT: expected_chunk(BRIGHT)[0, 1]}
+
+
+class Sim:
+    """Camera, control timer and a worker with scripted latency, on simulated time."""
+
+    def __init__(self, latency: Union[float, Callable[[InferenceJob], float]] = 0.05,
+                 policy: Optional[ScriptedPolicy] = None, start: float = 10.0,
+                 camera_rate: float = 30.0, **config: Any) -> None:
+        config.setdefault('trigger', TriggerConfig(keepalive_period=0.0))
+        self.config = ExecutiveConfig(**config)
+        self.ex = Executive(self.config)
+        self.policy = policy or ScriptedPolicy()
+        self.latency = latency
+        self.t = start
+        self.brightness = DARK
+        self.camera_on = True
+        self.camera_age = 0.0
+        self.commands: List[Tuple[float, Optional[np.ndarray]]] = []
+        self.chunks: List[Tuple[float, Any]] = []
+        self.jobs: List[InferenceJob] = []
+        self.logs: List[Tuple[str, str]] = []
+        self.status_events = 0
+        self._events: List[Tuple[float, int, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self.apply(self.ex.set_model(ModelInfo(True, '', self.policy.config.condition_on,
+                                               self.policy.config.state_dim), self.t))
+        self.apply(self.ex.activate(self.t))
+        self._camera_period = 1.0 / camera_rate
+        self.at(self.t, self._frame, 0)
+        self.at(self.t + self.config.period / 2, self._control_tick, 2)
+        self.run(self.t)                            # the first frame is there
+
+    # ---------------------------------------------------------------- driver
+    def at(self, t: float, fn: Callable[[], None], order: int = 1) -> None:
+        """Run `fn` at simulated time `t` (equal times: frames, script/results, ticks)."""
+        heapq.heappush(self._events, (t, order, next(self._seq), fn))
+
+    def run(self, until: float) -> None:
+        while self._events and self._events[0][0] <= until + 1e-12:
+            t, _, _, fn = heapq.heappop(self._events)
+            self.t = t
+            fn()
+        self.t = until
+
+    def apply(self, out: Output) -> Output:
+        self.commands += [(self.t, c) for c in out.commands]
+        self.chunks += [(self.t, c) for c in out.chunks]
+        self.logs += [(log.level, log.text) for log in out.logs]
+        self.status_events += out.status
+        for job in out.jobs:
+            self.jobs.append(job)
+            result = run_job(self.policy, job)
+            latency = self.latency(job) if callable(self.latency) else self.latency
+            result.latency_ms = latency * 1e3
+            self.at(self.t + latency, lambda job=job, result=result: self.apply(
+                self.ex.on_result(job, result, self.t)))
+        return out
+
+    def _frame(self) -> None:
+        if self.camera_on:
+            stamp = int(round((self.t - self.camera_age) * 1e9))
+            self.apply(self.ex.on_image(frame(self.brightness), stamp, self.t))
+        self.at(self.t + self._camera_period, self._frame, 0)
+
+    def _control_tick(self) -> None:
+        self.apply(self.ex.control_tick(self.t))
+        self.at(self.t + self.config.period, self._control_tick, 2)
+
+    # ---------------------------------------------------------------- script
+    def instruct(self, ins_id: str = 'ins-1', text: str = 'go left', status: str = 'understood',
+                 canonical: str = '') -> Output:
+        return self.apply(self.ex.on_instruction(InstructionInput(ins_id, text, status,
+                                                                  canonical), self.t))
+
+    def moving(self, since: float = float('-inf')) -> List[np.ndarray]:
+        return [c for t, c in self.commands if t >= since and c is not None]
+
+    def stops(self, since: float = float('-inf')) -> int:
+        return sum(1 for t, c in self.commands if t >= since and c is None)
+
+    @property
+    def state(self) -> str:
+        return self.ex.verdict.state
+
+
+# ------------------------------------------------------------------------------ basics
+
+def test_an_instruction_starts_an_inference_and_its_chunk_is_executed_step_by_step():
+    sim = Sim(latency=0.13)
+    sim.run(sim.t + 0.2)
+    assert sim.state == sv.IDLE and not sim.jobs and not sim.commands
+    sim.instruct()
+    assert len(sim.jobs) == 1 and sim.jobs[0].decision.reason == 'instruction'
+    assert sim.jobs[0].reset and sim.jobs[0].observation.instruction == 'go left'
+    sim.run(sim.t + 1.0)
+    chunk = expected_chunk(DARK)
+    moving = sim.moving()
+    # the chunk arrived 0.13 s after the observation; one tick happened meanwhile, but the
+    # queue was empty so no step was executed: nothing of the chunk is stale
+    assert len(moving) >= 8
+    np.testing.assert_allclose(moving[0], chunk[0], atol=1e-6)
+    np.testing.assert_allclose(moving[1], chunk[1], atol=1e-6)
+    assert sim.state == sv.RUNNING
+    snap = sim.ex.snapshot()
+    assert snap.instruction_id == 'ins-1' and snap.trigger_counts['instruction'] == 1
+    assert snap.trigger_counts['queue_low'] >= 1   # refilled before running dry
+    assert snap.latency_last_ms == pytest.approx(130.0)
+    assert sim.chunks[0][1].job.instruction_id == 'ins-1'
+
+
+def test_refills_blend_into_the_running_queue_without_gaps():
+    sim = Sim(latency=0.05)
+    sim.instruct()
+    sim.run(sim.t + 3.0)
+    ticks = [t for t, c in sim.commands]
+    assert np.allclose(np.diff(ticks), 0.1)             # one command per control period
+    xs = np.array([c[0] for c in sim.moving()])
+    # the scripted chunk's linear_x grows with the step index: a queue that stays aligned
+    # keeps executing steps 1.. of each new chunk, never restarting at step 0 mid-run
+    assert xs[0] == 0.0 and np.all(xs[5:] > 0.0)
+    assert sim.ex.snapshot().trigger_counts['queue_low'] >= 3
+
+
+# -------------------------------------------------------------------------------- races
+
+def test_a_result_for_an_old_instruction_arriving_after_a_new_one_is_discarded():
+    sim = Sim(latency=lambda job: 0.4 if job.instruction_id == 'old' else 0.05)
+    sim.instruct('old', 'go right')
+    t_new = sim.t + 0.1
+    sim.run(t_new)
+    sim.instruct('new', 'go left')                  # while the old inference still runs
+    assert len(sim.jobs) == 1                       # one job at a time: the new one waits
+    sim.run(t_new + 1.0)
+    assert sim.ex.counters['results_discarded'] == 1
+    assert [c.job.instruction_id for _, c in sim.chunks] == ['new'] * len(sim.chunks)
+    assert sim.jobs[1].instruction_id == 'new' and sim.jobs[1].reset
+    assert sim.jobs[1].decision.reason == 'instruction'
+    assert sim.moving() and sim.ex.snapshot().instruction_id == 'new'
+
+
+def test_an_estop_during_inference_stops_at_once_and_the_late_chunk_is_not_executed():
+    sim = Sim(latency=lambda job: 0.5 if job.decision.reason == 'queue_low' else 0.05)
+    sim.instruct()
+    while not any(j.decision.reason == 'queue_low' for j in sim.jobs):
+        sim.run(sim.t + 0.1)
+    t_stop = sim.t + 0.05                           # the refill is in flight
+    sim.at(t_stop, lambda: sim.apply(sim.ex.on_safety('ESTOP', ['ESTOP'], sim.t)))
+    sim.run(t_stop + 1.5)
+    assert sim.state == sv.PAUSED and 'e-stop' in sim.ex.verdict.reason
+    assert sim.stops(t_stop) == 1 and not sim.moving(t_stop)
+    assert sim.ex.counters['results_discarded'] == 1    # the refill came back after the flush
+    t_release = sim.t
+    sim.apply(sim.ex.on_safety('OK', [], sim.t))
+    sim.run(t_release + 1.0)
+    assert sim.jobs[-1].decision.reason in ('safety_resume', 'queue_low')
+    assert sim.ex.snapshot().trigger_counts['safety_resume'] == 1
+    assert sim.moving(t_release) and sim.state == sv.RUNNING
+
+
+def test_a_queue_underrun_waits_without_declaring_the_chunk_stale():
+    sim = Sim(latency=lambda job: 0.05 if job.decision.reason == 'instruction' else 1.5)
+    sim.instruct()
+    sim.run(sim.t + 3.0)
+    ticks = [t for t, c in sim.commands]
+    gaps = np.diff(ticks)
+    assert gaps.max() > 0.5                    # the queue ran dry: no commands, no stop
+    assert sim.stops() == 0 and sim.state == sv.RUNNING
+    # the slow chunk still executes: the steps it was computed for were never executed
+    assert sim.ex.counters['results_discarded'] == 0
+    assert len(sim.chunks) >= 2
+
+
+def test_heartbeat_and_status_stay_due_while_inference_is_slow():
+    sim = Sim(latency=3.0)
+    sim.instruct()
+    sim.run(sim.t + 0.01)                            # the first frame starts the inference
+    beats = []
+    for k in range(25):                              # the node's 10 Hz heartbeat timer
+        sim.at(sim.t + 0.1 * (k + 1), lambda: beats.append(sim.ex.heartbeat()), 3)
+    sim.brightness = BRIGHT                          # an event while the model is busy
+    sim.run(sim.t + 2.5)
+    assert all(beats) and len(beats) == 25
+    assert len(sim.jobs) == 1 and sim.ex.busy        # nothing else started meanwhile
+    assert 'scene_change' in sim.ex.engine.pending   # ...and nothing was lost
+    sim.run(sim.t + 1.0)
+    assert sim.jobs[1].decision.reason == 'scene_change'
+
+
+# ------------------------------------------------------------------------- bad inputs
+
+def test_a_stale_camera_pauses_with_one_stop_and_recovers():
+    sim = Sim()
+    sim.instruct()
+    sim.run(sim.t + 1.0)
+    t_off = sim.t
+    sim.camera_on = False
+    sim.run(t_off + 1.5)
+    assert sim.state == sv.PAUSED and 'stale' in sim.ex.verdict.reason
+    assert sim.stops(t_off) == 1
+    assert len(sim.moving(t_off)) <= 6               # until the 0.5 s image timeout
+    sim.camera_on = True
+    sim.run(sim.t + 1.0)
+    assert sim.state == sv.RUNNING and sim.moving(t_off + 1.5)
+
+
+def test_image_errors_and_out_of_order_stamps():
+    sim = Sim()
+    ex = sim.ex
+    out = ex.on_image(frame(0.5), 0, sim.t)          # no stamp: receive time, warned once
+    assert any('no stamp' in log.text for log in out.logs)
+    assert not ex.on_image(frame(0.5), 0, sim.t).logs
+    ex.on_image(frame(0.5), int(sim.t * 1e9), sim.t)
+    out = ex.on_image(frame(0.5), int((sim.t - 1.0) * 1e9), sim.t)
+    assert 'out-of-order' in ex.image_error and out.status
+    out = ex.reject_image('bad camera image: encoding', sim.t)
+    assert out.logs and not ex.reject_image('bad camera image: encoding', sim.t + 1).logs
+    assert ex.verdict.state == sv.ERROR and 'encoding' in ex.verdict.reason
+    sim.instruct()
+    assert ex.verdict.state == sv.ERROR and not sim.jobs
+    ex.on_image(frame(0.5), int(sim.t * 1e9), sim.t)  # a good frame clears it
+    assert ex.image_error == '' and ex.counters['images_rejected'] == 3
+
+
+def test_robot_state_is_checked_and_required_when_the_policy_uses_it():
+    sim = Sim(policy=ScriptedPolicy(state_dim=3))
+    sim.instruct()
+    assert sim.state == sv.PAUSED and 'robot state' in sim.ex.verdict.reason
+    t = sim.t
+    out = sim.ex.on_state(np.array([np.nan, 0, 0]), int(t * 1e9), t)
+    assert out.logs and sim.ex._state is None
+    sim.ex.on_state(np.array([0.1, 0.0, 0.0]), int(t * 1e9), t)
+    sim.ex.on_state(np.array([0.9, 0.0, 0.0]), int((t - 1) * 1e9), t)   # older: ignored
+    assert sim.ex._state[0] == 0.1
+    sim.run(t + 0.3)
+    assert sim.jobs and sim.jobs[0].observation.state is not None
+    sim.ex.on_state(np.array([0.5, 0.0, 0.0]), 0, sim.t)               # a state change
+    assert 'state_change' in sim.ex.engine.pending
+    sim.run(sim.t + 1.0)
+    assert sim.state == sv.PAUSED and 'robot state stale' in sim.ex.verdict.reason
+
+
+def test_instruction_statuses_and_latched_redelivery():
+    sim = Sim()
+    ex = sim.ex
+    sim.instruct('a', 'go left', UNPARSED)
+    generation = ex.queue.generation
+    sim.instruct('a', 'go left')                      # the latched instruction again
+    assert ex.queue.generation == generation and len(sim.jobs) == 1
+    sim.run(sim.t + 0.5)
+    sim.instruct('b', '뭐라고', NOT_UNDERSTOOD)
+    assert ex.instruction is None and 'not understood' in ex.verdict.reason
+    assert ex.verdict.state == sv.ERROR and sim.stops() == 1
+    sim.instruct('c', '   ')
+    assert 'empty' in ex.verdict.reason
+    sim.instruct('d', '멈춰', STOP)
+    assert ex.verdict.state == sv.IDLE and ex.instruction_error == ''
+    assert ex.queue.generation > generation
+    sim.run(sim.t + 1.0)
+    assert not sim.moving(sim.t - 1.0)
+
+
+def test_a_canonical_policy_refuses_an_instruction_without_canonical_text():
+    sim = Sim(policy=ScriptedPolicy(condition_on='canonical'))
+    sim.instruct('a', '왼쪽으로 가')
+    assert 'no canonical text' in sim.ex.verdict.reason and not sim.jobs
+    sim.instruct('b', '왼쪽으로 가', canonical='go left')
+    sim.run(sim.t + 0.5)
+    assert sim.policy.texts == ['go left'] and sim.moving()
+
+
+def test_a_failed_inference_is_an_error_retried_after_the_backoff():
+    policy = ScriptedPolicy(nan=True)
+    sim = Sim(policy=policy, trigger=TriggerConfig(error_backoff=1.0, keepalive_period=0.0))
+    sim.instruct()
+    sim.run(sim.t + 0.5)
+    assert sim.state == sv.ERROR and 'NaN' in sim.ex.verdict.reason
+    assert not sim.moving() and len(sim.jobs) == 1
+    assert sum(1 for level, _ in sim.logs if level == 'error') >= 1
+    policy.nan = False
+    sim.run(sim.t + 1.0)
+    assert len(sim.jobs) == 2 and sim.state == sv.RUNNING and sim.moving()
+    assert sim.ex.engine.stats.failures == 1
+
+
+def test_other_inference_errors_name_their_cause():
+    sim = Sim()
+    sim.instruct()
+    job = sim.jobs[0]
+    sim.apply(sim.ex.on_result(job, InferenceResult(error=ObservationError('tiny')), sim.t))
+    assert 'unusable input: tiny' in sim.ex.verdict.reason
+    sim.ex.engine.on_failure(sim.t - 10)              # no back-off left
+    sim.apply(sim.ex.tick(sim.t))
+    job = sim.jobs[-1]
+    sim.apply(sim.ex.on_result(job, InferenceResult(error=RuntimeError('cuda')), sim.t))
+    assert 'inference failed: RuntimeError: cuda' in sim.ex.verdict.reason
+    assert 'model unloaded' in str(run_job(None, job).error)
+
+
+def test_a_chunk_the_queue_cannot_take_is_counted_and_logged():
+    sim = Sim()
+    sim.instruct()
+    job = sim.jobs[0]
+    out = sim.apply(sim.ex.on_result(job, InferenceResult(np.zeros((0, 3))), sim.t))
+    assert sim.ex.counters['results_discarded'] == 1
+    assert any('not queued' in log.text for log in out.logs)
+
+
+# ------------------------------------------------------------------- lifecycle, options
+
+def test_deactivate_stops_first_and_activate_restarts_the_instruction():
+    sim = Sim()
+    sim.instruct()
+    sim.run(sim.t + 1.0)
+    out = sim.apply(sim.ex.deactivate('deactivated', sim.t))
+    assert out.commands == [None] and not sim.ex.active
+    assert sim.ex.verdict.state == sv.IDLE and not sim.ex.heartbeat()
+    assert sim.apply(sim.ex.deactivate('again', sim.t)).commands == []
+    jobs = len(sim.jobs)
+    sim.apply(sim.ex.activate(sim.t))
+    sim.run(sim.t + 0.05)
+    assert sim.jobs[jobs].decision.reason == 'instruction' and sim.jobs[jobs].reset
+    sim.apply(sim.ex.job_dropped(sim.t))
+    assert not sim.ex.busy
+
+
+def test_model_load_failure_and_unload():
+    ex = Executive(ExecutiveConfig())
+    ex.set_model(ModelInfo(error='cannot load model'), 0.0)
+    assert ex.verdict.state == sv.ERROR and ex.snapshot().error == 'cannot load model'
+    ex.set_model(ModelInfo(), 0.0)
+    assert ex.verdict.state == sv.UNCONFIGURED
+
+
+def test_history_observations_between_inferences():
+    sim = Sim(history_rate=10.0, trigger=TriggerConfig(queue_threshold=0, keepalive_period=0))
+    sim.instruct()
+    sim.run(sim.t + 1.0)
+    kinds = [j.kind for j in sim.jobs]
+    assert kinds[0] == 'infer' and kinds.count(OBSERVE) >= 5
+    assert sim.ex.counters['history_observations'] == kinds.count(OBSERVE)
+    job = next(j for j in sim.jobs if j.kind == OBSERVE)
+    out = sim.ex.on_result(job, InferenceResult(error=ValueError('bad')), sim.t)
+    assert any('history observation failed' in log.text for log in out.logs)
+
+
+def test_periodic_baseline_and_reconfigure():
+    sim = Sim(trigger=TriggerConfig(mode='periodic', periodic_rate=5.0))
+    sim.instruct()
+    sim.run(sim.t + 2.0)
+    fired = sim.ex.snapshot().trigger_counts
+    assert fired['instruction'] == 1 and 8 <= fired['periodic'] <= 11
+    cfg = ExecutiveConfig(trigger=TriggerConfig(queue_threshold=5), chunk_blend='temporal',
+                          temporal_decay=0.5)
+    sim.ex.reconfigure(cfg)
+    assert sim.ex.engine.config.queue_threshold == 5 and sim.ex.queue.blend == 'temporal'
+    values = sim.ex.diagnostic_values(sim.t)
+    assert values['trigger_mode'] == 'event' and values['triggers_periodic'] == fired['periodic']
+    assert float(values['image_age_s']) < 0.1
+
+
+@pytest.mark.parametrize('kw', [{'control_rate': 0.0}, {'image_timeout': -1.0},
+                                {'history_rate': -1.0}, {'chunk_blend': 'cubic'}])
+def test_config_validation(kw):
+    with pytest.raises(ValueError):
+        ExecutiveConfig(**kw)
+
+
+# ----------------------------------------------------------------- the lockstep loop
+
+def test_lockstep_runs_the_same_executive_with_synchronous_inference():
+    policy = ScriptedPolicy()
+    loop = Lockstep(policy, ExecutiveConfig(trigger=TriggerConfig(keepalive_period=0.0)))
+    assert loop.step(frame(BRIGHT)) is None          # no instruction: nothing
+    loop.instruct('go left')
+    commands = [loop.step(frame(BRIGHT)) for _ in range(12)]
+    chunk = expected_chunk(BRIGHT)
+    # the chunk is computed from the frame of the same period and executed from step 0
+    np.testing.assert_allclose(commands[0], chunk[0], atol=1e-6)
+    np.testing.assert_allclose(commands[1], chunk[1], atol=1e-6)
+    assert loop.executive.counters['inferences'] >= 2 and policy.resets >= 1
+    assert loop.executive.on_safety('ESTOP', ['ESTOP'], loop.now).commands == [None]
+    assert loop.step(frame(BRIGHT)) is None          # paused: nothing more
+    assert loop.period == pytest.approx(0.1)

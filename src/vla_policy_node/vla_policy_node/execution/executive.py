@@ -1,0 +1,591 @@
+"""The policy node's executive: every decision the node makes, with no ROS in it.
+
+The node (`policy_node.py`) is an adapter: it converts messages into the calls below, owns
+timers, publishers and the inference worker thread, and carries out the `Output` each call
+returns. Everything stateful lives here, driven by explicit time (`now`, seconds of the node's
+clock) so that tests run it on a simulated clock:
+
+  inputs      on_image / reject_image / on_state / on_safety / on_instruction
+  time        control_tick (one per control period), tick (re-evaluate, maybe start a job)
+  inference   jobs are emitted in `Output.jobs` and answered with `on_result`; or, with an
+              injected `infer` callable, run synchronously inside the call that starts them
+  lifecycle   set_model / activate / deactivate / reconfigure
+
+An `Output` lists what to publish (commands, a stop, chunks, status), the jobs to start and
+what to log. One inference runs at a time; a result for an older queue generation (a new
+instruction, a flush) is discarded.
+
+Pure Python + numpy (no rclpy, no messages).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..policies.errors import NonFiniteActionError, ObservationError
+from ..policies.observation import Observation
+from . import supervisor as sv
+from .chunk_queue import ActionChunkQueue
+from .supervisor import DEFAULT_PAUSE_REASONS, evaluate, Inputs, LatencyWindow, safety_blocks
+from .supervisor import Verdict
+from .triggers import scene_thumbnail, TriggerConfig, TriggerDecision, TriggerEngine
+
+INFER = 'infer'
+OBSERVE = 'observe'
+
+# Instruction statuses (the adapter maps Instruction.STATUS_* onto these).
+UNDERSTOOD = 'understood'
+NOT_UNDERSTOOD = 'not_understood'
+STOP = 'stop'
+UNPARSED = 'unparsed'
+
+#: A command that stops the robot (Output.commands entry).
+STOP_COMMAND = None
+
+
+@dataclass(frozen=True)
+class ExecutiveConfig:
+    """The executive's parameters (validated on construction)."""
+
+    control_rate: float = 10.0
+    trigger: TriggerConfig = TriggerConfig()
+    chunk_blend: str = 'linear'
+    temporal_decay: float = 0.1
+    history_rate: float = 0.0
+    image_timeout: float = 0.5
+    state_timeout: float = 0.5
+    safety_pause_reasons: Tuple[str, ...] = DEFAULT_PAUSE_REASONS
+
+    def __post_init__(self) -> None:
+        for name in ('control_rate', 'image_timeout', 'state_timeout'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'{name} must be > 0')
+        if self.history_rate < 0:
+            raise ValueError('history_rate must be >= 0')
+        ActionChunkQueue(self.chunk_blend, self.temporal_decay)  # validates both
+
+    @property
+    def period(self) -> float:
+        return 1.0 / self.control_rate
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the executive needs to know about the loaded model."""
+
+    loaded: bool = False
+    error: str = ''
+    condition_on: str = 'original'
+    state_dim: int = 0
+
+
+@dataclass(frozen=True)
+class InstructionInput:
+    """An instruction as received (the adapter's conversion of vla_msgs/Instruction)."""
+
+    id: str
+    text: str
+    status: str = UNDERSTOOD
+    canonical: str = ''
+    language: str = ''
+
+
+@dataclass
+class InferenceJob:
+    """What the worker runs: everything copied, nothing shared with the executive."""
+
+    kind: str                           # INFER or OBSERVE
+    observation: Observation
+    generation: int
+    obs_step: int
+    reset: bool
+    instruction_id: str
+    image_stamp_ns: int                 # the source image's stamp (0: none)
+    decision: Optional[TriggerDecision] = None
+    submitted: float = 0.0
+
+
+@dataclass
+class InferenceResult:
+    """The worker's answer to a job."""
+
+    actions: Optional[np.ndarray] = None   # (chunk, dims) for INFER jobs that succeeded
+    error: Optional[BaseException] = None
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChunkOut:
+    """A queued chunk to publish (~/action_chunk, ~/debug/image)."""
+
+    job: InferenceJob
+    actions: np.ndarray
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Log:
+    level: str      # 'info', 'warning' or 'error'
+    text: str
+
+
+@dataclass
+class Output:
+    """What the adapter has to do after a call, in this order: log, command, publish."""
+
+    commands: List[Optional[np.ndarray]] = field(default_factory=list)  # STOP_COMMAND = stop
+    chunks: List[ChunkOut] = field(default_factory=list)
+    jobs: List[InferenceJob] = field(default_factory=list)
+    logs: List[Log] = field(default_factory=list)
+    status: bool = False            # publish ~/status now
+
+    def merge(self, other: 'Output') -> 'Output':
+        self.commands += other.commands
+        self.chunks += other.chunks
+        self.jobs += other.jobs
+        self.logs += other.logs
+        self.status = self.status or other.status
+        return self
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The executive's state for ~/status and /diagnostics."""
+
+    state: str
+    reason: str
+    last_trigger: str
+    latency_last_ms: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    queue_depth: int
+    inference_count: int
+    trigger_counts: Dict[str, int]
+    coalesced_counts: Dict[str, int]
+    instruction_id: str
+    error: str
+
+
+def run_job(policy: Any, job: InferenceJob,
+            clock: Callable[[], float] = time.monotonic) -> InferenceResult:
+    """Run one job on a policy (the worker's body; also the synchronous `infer`)."""
+    actions, error = None, None
+    t0 = clock()
+    try:
+        if policy is None:
+            raise RuntimeError('model unloaded')
+        if job.reset:
+            policy.reset()
+        if job.kind == OBSERVE:
+            policy.observe(job.observation)
+        else:
+            actions = policy.predict_action_chunk(job.observation)
+    except Exception as exc:  # noqa: BLE001 - any model failure is reported, not raised
+        error = exc
+    return InferenceResult(actions, error, (clock() - t0) * 1e3)
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, NonFiniteActionError):
+        return 'model produced NaN/Inf actions: chunk discarded, not moving'
+    if isinstance(error, ObservationError):
+        return f'unusable input: {error}'
+    return f'inference failed: {type(error).__name__}: {error}'
+
+
+@dataclass
+class _Instruction:
+    id: str
+    text: str
+    canonical: str
+    language: str = ''
+
+
+class Executive:
+    """Instruction lifecycle, triggers, inference jobs, the chunk queue and the state."""
+
+    def __init__(self, config: ExecutiveConfig,
+                 infer: Optional[Callable[[InferenceJob], InferenceResult]] = None) -> None:
+        self.config = config
+        self._infer = infer
+        self.model = ModelInfo()
+        self.active = False
+        self.queue = ActionChunkQueue(config.chunk_blend, config.temporal_decay)
+        self.engine = TriggerEngine(config.trigger)
+        self.verdict = Verdict(sv.UNCONFIGURED, 'not configured')
+        self.latency = LatencyWindow()
+        # inputs
+        self.instruction: Optional[_Instruction] = None
+        self.instruction_error = ''
+        self._last_instruction_key: Optional[Tuple[str, str, str]] = None
+        self._text_counter = 0
+        self.image: Optional[np.ndarray] = None
+        self._image_stamp_ns = 0
+        self.image_time: Optional[float] = None
+        self.image_error = ''
+        self._scene: Optional[np.ndarray] = None
+        self._state: Optional[np.ndarray] = None
+        self._state_time: Optional[float] = None
+        self._safety_blocked = False
+        self._safety_reason = ''
+        # execution
+        self.busy = False
+        self._reset_pending = True
+        self._inference_error = ''
+        self._commanding = False
+        self._last_observe = float('-inf')
+        self._logged: set = set()
+        self._throttled: Dict[str, float] = {}
+        self.counters = {'inferences': 0, 'history_observations': 0, 'results_discarded': 0,
+                         'commands_sent': 0, 'images_received': 0, 'images_rejected': 0}
+        self._out = Output()
+
+    # ================================================================== configuration
+    def reconfigure(self, config: ExecutiveConfig) -> Output:
+        """Runtime parameter changes: thresholds, trigger mode, blending, timeouts."""
+        self.config = config
+        self.engine.config = config.trigger
+        self.queue.blend = config.chunk_blend
+        self.queue.temporal_decay = config.temporal_decay
+        return self._emit()
+
+    def set_model(self, model: ModelInfo, now: float) -> Output:
+        """A model was loaded (or failed to load / was unloaded: `loaded` False)."""
+        self.model = model
+        if model.loaded:
+            self.queue = ActionChunkQueue(self.config.chunk_blend, self.config.temporal_decay)
+            self.engine = TriggerEngine(self.config.trigger)
+        self._refresh(now)
+        return self._emit()
+
+    def activate(self, now: float) -> Output:
+        self.active = True
+        self.queue.flush()
+        self.engine.clear()
+        self._reset_pending = True
+        if self.instruction is not None:
+            self.engine.on_instruction(now, 'activated')
+        self._refresh(now)
+        return self._emit()
+
+    def deactivate(self, why: str, now: float) -> Output:
+        """Flush the queue and stop the robot first (if the node was active)."""
+        was_active = self.active
+        self.active = False
+        self.busy = False
+        self.queue.flush()
+        self.engine.clear()
+        if was_active:
+            self._commanding = False
+            self._command(STOP_COMMAND)
+            self._log('info', f'stopped ({why}): queue flushed, stop published')
+        self._refresh(now)
+        return self._emit()
+
+    def job_dropped(self, now: float) -> Output:
+        """The adapter could not run the last job (worker stopped): nothing is running."""
+        self.busy = False
+        return self._emit()
+
+    # ================================================================== inputs
+    def on_image(self, rgb: np.ndarray, stamp_ns: int, now: float) -> Output:
+        """A decoded camera frame (H, W, 3) uint8 RGB with its stamp (ns, 0 = none)."""
+        t = stamp_ns * 1e-9
+        if t == 0.0:
+            self._log_once('zero-stamp', 'camera images have no stamp: using receive time')
+            t = now
+        self.counters['images_received'] += 1
+        if self.image_time is not None and t < self.image_time:
+            self.counters['images_rejected'] += 1
+            self.image_error = (f'out-of-order camera stamp ({t:.3f} s < last '
+                                f'{self.image_time:.3f} s): image rejected')
+            self._refresh(now)
+            return self._emit()
+        self.image, self._image_stamp_ns, self.image_time = rgb, int(stamp_ns), t
+        self.image_error = ''
+        if self.active and self.model.loaded:
+            thumb = scene_thumbnail(rgb)
+            self.engine.on_scene(thumb, now)
+            self._scene = thumb
+        self._tick(now)
+        return self._emit()
+
+    def reject_image(self, why: str, now: float) -> Output:
+        """A camera message that could not be used (bad encoding, size, JPEG, ...)."""
+        self.counters['images_rejected'] += 1
+        self.image_error = why
+        self._log_throttled('image', 'warning', why, now)
+        self._refresh(now)
+        return self._emit()
+
+    def on_state(self, vec: np.ndarray, stamp_ns: int, now: float) -> Output:
+        """Robot state (base twist or arm joint positions) with its stamp (ns, 0 = none)."""
+        t = stamp_ns * 1e-9 or now
+        if not np.all(np.isfinite(vec)):
+            self._log_throttled('state', 'warning', 'robot state with NaN/Inf ignored', now)
+            return self._emit()
+        if self._state_time is not None and t < self._state_time:
+            return self._emit()  # an older sample after a newer one carries no news
+        self._state, self._state_time = vec, t
+        if self.active:
+            self.engine.on_state(vec, now)
+        return self._emit()
+
+    def on_safety(self, state_name: str, reason_names: List[str], now: float) -> Output:
+        """The safety gate's state (SafetyState names): a pausing state blocks commands."""
+        blocked, reason = safety_blocks(state_name, reason_names,
+                                        self.config.safety_pause_reasons)
+        self._safety_blocked, self._safety_reason = blocked, reason
+        self.engine.on_safety(blocked, now)
+        self._tick(now)
+        return self._emit()
+
+    def on_instruction(self, ins: InstructionInput, now: float) -> Output:
+        if ins.status == STOP:
+            self._set_instruction(None, '', f'stop instruction {ins.id!r}: idle', now)
+        elif ins.status == NOT_UNDERSTOOD:
+            self._set_instruction(None, f'instruction {ins.id!r} not understood '
+                                        f'({ins.text!r}): not moving', '', now)
+        else:
+            key = (ins.id, ins.text, ins.canonical)
+            if key == self._last_instruction_key and self.instruction is not None:
+                return self._emit()  # the latched instruction delivered again
+            self._last_instruction_key = key
+            self._set_instruction(_Instruction(ins.id or f'ins-{time.time_ns()}', ins.text,
+                                               ins.canonical, ins.language), '', '', now)
+        return self._emit()
+
+    def on_instruction_text(self, text: str, now: float) -> Output:
+        self._text_counter += 1
+        self._last_instruction_key = None
+        self._set_instruction(_Instruction(f'text-{self._text_counter}', text, ''), '', '', now)
+        return self._emit()
+
+    def _set_instruction(self, ins: Optional[_Instruction], error: str, note: str,
+                         now: float) -> None:
+        if ins is not None:
+            which = self.model.condition_on if self.model.loaded else 'original'
+            text = ins.canonical if which == 'canonical' else ins.text
+            if not text.strip():
+                error = (f'instruction {ins.id!r} has no {which} text: not moving'
+                         if which == 'canonical' else f'empty instruction {ins.id!r}: '
+                         'not moving')
+                ins = None
+        self.instruction = ins
+        self.instruction_error = error
+        self._inference_error = ''
+        self.queue.flush()
+        self._reset_pending = True
+        if self._commanding:
+            self._commanding = False
+            self._command(STOP_COMMAND)
+        if ins is not None:
+            self.engine.on_instruction(now, ins.id)
+            self._log('info', f'instruction {ins.id}: {ins.text!r}'
+                      + (f' ({ins.canonical!r})' if ins.canonical else ''))
+        else:
+            self.engine.clear()
+            if note:
+                self._log('info', note)
+        self._refresh(now)
+        self._tick(now)
+
+    # ================================================================== time
+    def tick(self, now: float) -> Output:
+        """Re-evaluate the state (e.g. for input ages) and start an inference if due."""
+        self._tick(now)
+        return self._emit()
+
+    def control_tick(self, now: float) -> Output:
+        """One control period: re-evaluate, maybe start an inference, execute one action."""
+        verdict = self._tick(now)
+        if verdict.may_command:
+            action = self.queue.pop()
+            if action is not None:
+                self._commanding = True
+                self._command(action)
+        return self._emit()
+
+    def on_result(self, job: InferenceJob, result: InferenceResult, now: float) -> Output:
+        """The answer to a job emitted earlier (from the worker, via the adapter)."""
+        self._handle_result(job, result, now)
+        self._tick(now)
+        return self._emit()
+
+    # ================================================================== state
+    def heartbeat(self) -> bool:
+        """Whether the heartbeat is due: active and healthy (IDLE, RUNNING or PAUSED)."""
+        return self.active and self.verdict.healthy
+
+    def snapshot(self) -> Snapshot:
+        v = self.verdict
+        stats = self.engine.stats
+        last = self.engine.last_decision
+        return Snapshot(
+            state=v.state, reason=v.reason, last_trigger=last.reason if last else '',
+            latency_last_ms=float(self.latency.last),
+            latency_p50_ms=self.latency.percentile(50),
+            latency_p95_ms=self.latency.percentile(95), queue_depth=len(self.queue),
+            inference_count=int(self.counters['inferences']),
+            trigger_counts=dict(stats.fired), coalesced_counts=dict(stats.coalesced),
+            instruction_id=self.instruction.id if self.instruction else '',
+            error=v.reason if v.state in (sv.ERROR, sv.PAUSED, sv.UNCONFIGURED) else '')
+
+    def diagnostic_values(self, now: float) -> Dict[str, Any]:
+        """Counters and measures for /diagnostics (the adapter adds model and process data)."""
+        snap = self.snapshot()
+        values: Dict[str, Any] = {
+            'state': snap.state,
+            'trigger_mode': self.config.trigger.mode,
+            'inferences': self.counters['inferences'],
+            'history_observations': self.counters['history_observations'],
+            'latency_p50_ms': f'{snap.latency_p50_ms:.1f}',
+            'latency_p95_ms': f'{snap.latency_p95_ms:.1f}',
+            'queue_depth': snap.queue_depth,
+            'commands_sent': self.counters['commands_sent'],
+            'results_discarded': self.counters['results_discarded'],
+            'images_received': self.counters['images_received'],
+            'images_rejected': self.counters['images_rejected'],
+            'inference_failures': self.engine.stats.failures,
+            'image_age_s': '-' if self.image_time is None else f'{now - self.image_time:.2f}',
+            'scene_distance': f'{self.engine.last_scene_distance:.3f}',
+            'state_distance': f'{self.engine.last_state_distance:.3f}',
+        }
+        for reason, count in snap.trigger_counts.items():
+            values[f'triggers_{reason}'] = count
+            values[f'coalesced_{reason}'] = snap.coalesced_counts[reason]
+        return values
+
+    # ================================================================== internals
+    def _emit(self) -> Output:
+        out, self._out = self._out, Output()
+        return out
+
+    def _command(self, action: Optional[np.ndarray]) -> None:
+        if action is not None:
+            self.counters['commands_sent'] += 1
+        self._out.commands.append(action)
+
+    def _log(self, level: str, text: str) -> None:
+        self._out.logs.append(Log(level, text))
+
+    def _log_once(self, key: str, text: str) -> None:
+        if key not in self._logged:
+            self._logged.add(key)
+            self._log('warning', text)
+
+    def _log_throttled(self, key: str, level: str, text: str, now: float,
+                       period: float = 5.0) -> None:
+        last = self._throttled.get(key)
+        if last is None or now - last >= period or now < last:
+            self._throttled[key] = now
+            self._log(level, text)
+
+    def _inputs(self, now: float) -> Inputs:
+        cfg = self.config
+        return Inputs(
+            active=self.active,
+            model_loaded=self.model.loaded,
+            model_error=self.model.error,
+            instruction_id=self.instruction.id if self.instruction else '',
+            instruction_error=self.instruction_error,
+            image_age=None if self.image_time is None else now - self.image_time,
+            image_error=self.image_error,
+            image_timeout=cfg.image_timeout,
+            state_required=bool(self.model.loaded and self.model.state_dim),
+            state_age=None if self._state_time is None else now - self._state_time,
+            state_timeout=cfg.state_timeout,
+            safety_blocked=self._safety_blocked,
+            safety_reason=self._safety_reason,
+            inference_error=self._inference_error,
+        )
+
+    def _refresh(self, now: float) -> Verdict:
+        """Re-evaluate the state; on leaving RUNNING flush the queue and stop the robot."""
+        verdict = evaluate(self._inputs(now))
+        previous, self.verdict = self.verdict, verdict
+        if previous.state == sv.RUNNING and verdict.state != sv.RUNNING:
+            self.queue.flush()
+            self._reset_pending = True
+            if self._commanding:
+                self._commanding = False
+                self._command(STOP_COMMAND)
+        if (previous.state, previous.key) != (verdict.state, verdict.key):
+            text = (f'state {previous.state} -> {verdict.state}'
+                    if previous.state != verdict.state else f'state {verdict.state}') + (
+                f': {verdict.reason}' if verdict.reason else '')
+            self._log('error' if verdict.state == sv.ERROR else 'info', text)
+            self._out.status = True
+        return verdict
+
+    def _tick(self, now: float) -> Verdict:
+        """Re-evaluate, then start an inference (or a history observation) if due."""
+        verdict = self._refresh(now)
+        if not verdict.may_infer or self.busy or not self.model.loaded or self.image is None:
+            return verdict
+        decision = self.engine.poll(now, True, self.busy, len(self.queue), self._scene,
+                                    self._state)
+        kind = INFER
+        if decision is None:
+            rate = self.config.history_rate
+            if rate <= 0 or now - self._last_observe < 1.0 / rate:
+                return verdict
+            kind = OBSERVE
+        job = self._make_job(kind, decision, now)
+        if self._infer is None:
+            self._out.jobs.append(job)
+        else:
+            self._handle_result(job, self._infer(job), now)
+            verdict = self._refresh(now)
+        return verdict
+
+    def _make_job(self, kind: str, decision: Optional[TriggerDecision],
+                  now: float) -> InferenceJob:
+        ins = self.instruction
+        assert ins is not None and self.image is not None
+        obs = Observation(self.image, ins.text, ins.canonical,
+                          None if self._state is None else self._state.copy(), now)
+        job = InferenceJob(kind, obs, self.queue.generation, self.queue.step,
+                           self._reset_pending, ins.id, self._image_stamp_ns, decision, now)
+        self._reset_pending = False
+        self.busy = True
+        self._last_observe = now
+        return job
+
+    def _handle_result(self, job: InferenceJob, result: InferenceResult, now: float) -> None:
+        self.busy = False
+        error = result.error
+        if job.kind == OBSERVE:
+            if error is None:
+                self.counters['history_observations'] += 1
+            else:
+                self._log_once(f'observe-{type(error).__name__}',
+                               f'history observation failed: {error}')
+            return
+        self.counters['inferences'] += 1
+        self.latency.add(result.latency_ms)
+        self._out.status = True
+        current = job.generation == self.queue.generation
+        if error is not None:
+            self.engine.on_failure(now)
+            if current:
+                self._inference_error = _error_text(error)
+                self.queue.flush()
+                self._reset_pending = True
+                self._log_throttled('inference', 'error', self._inference_error, now)
+            return
+        if not current:
+            self.counters['results_discarded'] += 1
+            return
+        self._inference_error = ''
+        assert result.actions is not None
+        pushed = self.queue.push(result.actions, job.obs_step, job.generation)
+        if pushed.accepted:
+            self._out.chunks.append(ChunkOut(job, result.actions, result.latency_ms))
+        else:
+            self.counters['results_discarded'] += 1
+            self._log_once(f'push-{pushed.reason[:20]}', f'chunk not queued: {pushed.reason}')

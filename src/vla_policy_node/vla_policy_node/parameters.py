@@ -1,0 +1,160 @@
+"""The policy node's parameters: one frozen dataclass, declared with descriptors on the node.
+
+Defaults live in `NodeParams` (and, for deployments, `config/policy_node.param.yaml`);
+`SPECS` gives each its description, range and whether it is read-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+from vla_common.params import declare
+
+from .execution import BLEND_MODES, DEFAULT_PAUSE_REASONS, TriggerConfig
+from .execution.executive import ExecutiveConfig
+from .preflight import Limits
+
+BACKENDS = ('robovlms', 'onnx', 'tensorrt')
+
+#: Parameters that take effect at the next configure (or immediately retry a failed one).
+RELOAD_PARAMS = ('model_path', 'backend', 'condition_on', 'preflight_memory_reserve_mb',
+                 'preflight_max_gpu_temp_c', 'preflight_power_mode',
+                 'preflight_require_locked_clocks')
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """The node's parameters, read once per configure (runtime changes: see on_set)."""
+
+    model_path: str = ''
+    backend: str = 'robovlms'
+    action_space: str = 'base'
+    control_rate: float = 10.0
+    trigger_mode: str = 'event'
+    periodic_rate: float = 10.0
+    queue_threshold: int = 3
+    scene_threshold: float = 0.08
+    state_threshold: float = 0.2
+    keepalive_period: float = 2.0
+    min_inference_interval: float = 0.0
+    error_backoff: float = 1.0
+    chunk_blend: str = 'linear'
+    temporal_decay: float = 0.1
+    history_rate: float = 0.0
+    image_timeout: float = 0.5
+    state_timeout: float = 0.5
+    condition_on: str = 'auto'
+    heartbeat_rate: float = 10.0
+    status_rate: float = 2.0
+    num_threads: int = 0
+    arm_frame_id: str = 'arm_base_link'
+    safety_pause_reasons: Tuple[str, ...] = DEFAULT_PAUSE_REASONS
+    preflight_memory_reserve_mb: float = 512.0
+    preflight_max_gpu_temp_c: float = 85.0
+    preflight_power_mode: str = ''
+    preflight_require_locked_clocks: bool = False
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f'backend must be one of {BACKENDS}, got {self.backend!r}')
+        if self.action_space not in ('base', 'arm'):
+            raise ValueError(f"action_space must be 'base' or 'arm', got {self.action_space!r}")
+        if self.chunk_blend not in BLEND_MODES:
+            raise ValueError(f'chunk_blend must be one of {BLEND_MODES}')
+        if self.condition_on not in ('auto', 'original', 'canonical'):
+            raise ValueError("condition_on must be 'auto', 'original' or 'canonical'")
+        for name in ('heartbeat_rate', 'status_rate'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'{name} must be > 0')
+        self.executive_config()  # validates the executive's fields
+
+    def preflight_limits(self) -> Limits:
+        return Limits(self.preflight_memory_reserve_mb, self.preflight_max_gpu_temp_c,
+                      self.preflight_power_mode, self.preflight_require_locked_clocks)
+
+    def trigger_config(self) -> TriggerConfig:
+        return TriggerConfig(self.trigger_mode, self.periodic_rate, self.queue_threshold,
+                             self.scene_threshold, self.state_threshold, self.keepalive_period,
+                             self.min_inference_interval, self.error_backoff)
+
+    def executive_config(self) -> ExecutiveConfig:
+        return ExecutiveConfig(self.control_rate, self.trigger_config(), self.chunk_blend,
+                               self.temporal_decay, self.history_rate, self.image_timeout,
+                               self.state_timeout, tuple(self.safety_pause_reasons))
+
+
+@dataclass(frozen=True)
+class Spec:
+    description: str
+    min_value: Optional[float] = None
+    max_value: Optional[float] = None
+    read_only: bool = False
+
+
+SPECS: Dict[str, Spec] = {
+    'model_path': Spec('policy checkpoint directory (required); applied at the next configure'),
+    'backend': Spec('policy backend: robovlms (torch), onnx (<model_path>/onnx export) or '
+                    'tensorrt (<model_path>/trt engines built on this device by '
+                    'build_trt_engine)'),
+    'action_space': Spec("'base' (cmd_vel_in Twist) or 'arm' (arm_cmd_in ArmCommand); must "
+                         'match the checkpoint', read_only=True),
+    'control_rate': Spec('Hz, one queued action per tick', 0.5, 100.0, read_only=True),
+    'trigger_mode': Spec("'event' (the product) or 'periodic' (baseline for comparison)"),
+    'periodic_rate': Spec('Hz, inference rate in periodic mode', 0.1, 100.0),
+    'queue_threshold': Spec('refill when this many actions or fewer are queued', 0, 1000),
+    'scene_threshold': Spec('scene-change trigger: mean abs grey difference (0..1) to the last '
+                            'inference image; 0 disables', 0.0, 1.0),
+    'state_threshold': Spec('state-change trigger: max abs state difference (m/s, rad/s or '
+                            'rad) to the last inference; 0 disables', 0.0, 100.0),
+    'keepalive_period': Spec('s without inference before a keep-alive inference; 0 disables',
+                             0.0, 3600.0),
+    'min_inference_interval': Spec('s, lower bound between inferences (events wait, they are '
+                                   'not dropped)', 0.0, 60.0),
+    'error_backoff': Spec('s to wait after a failed inference', 0.0, 60.0),
+    'chunk_blend': Spec('overlap blending: none, linear (cross-fade) or temporal (ACT '
+                        'ensembling)'),
+    'temporal_decay': Spec('temporal ensembling decay', 0.0, 10.0),
+    'history_rate': Spec("Hz at which camera frames enter the policy's history window between "
+                         'inferences (0: only inference frames)', 0.0, 100.0),
+    'image_timeout': Spec('s, older camera images pause the policy (no commands)', 0.01, 60.0),
+    'state_timeout': Spec('s, older robot state pauses a policy that needs it', 0.01, 60.0),
+    'condition_on': Spec("text the policy sees: 'auto' (as trained), 'original' or "
+                         "'canonical'"),
+    'heartbeat_rate': Spec('Hz, heartbeat while healthy and active', 0.1, 100.0,
+                           read_only=True),
+    'status_rate': Spec('Hz, periodic ~/status', 0.1, 100.0, read_only=True),
+    'num_threads': Spec('inference threads (0: library default)', 0, 64, read_only=True),
+    'arm_frame_id': Spec('frame of ArmCommand end-effector deltas'),
+    'safety_pause_reasons': Spec('SafetyState reason names that pause the policy while the '
+                                 'gate is STOPPED'),
+    'preflight_memory_reserve_mb': Spec('MiB of available memory that must remain after the '
+                                        'model budget at configure', 0.0, 65536.0),
+    'preflight_max_gpu_temp_c': Spec('deg C, a hotter GPU thermal zone refuses the model at '
+                                     'configure (Jetson)', 30.0, 110.0),
+    'preflight_power_mode': Spec("nvpmodel mode name required at configure, e.g. MAXN or 25W "
+                                 "('' accepts any; Jetson)"),
+    'preflight_require_locked_clocks': Spec('refuse the model unless jetson_clocks locked the '
+                                            'clocks (else a warning)'),
+}
+
+
+def declare_parameters(node: Any) -> None:
+    """Declare `autostart` and every NodeParams field with its descriptor."""
+    declare(node, 'autostart', True, 'configure and activate without a lifecycle manager',
+            read_only=True)
+    defaults = NodeParams()
+    for f in dataclasses.fields(NodeParams):
+        spec = SPECS[f.name]
+        default = getattr(defaults, f.name)
+        declare(node, f.name, list(default) if isinstance(default, tuple) else default,
+                spec.description, spec.min_value, spec.max_value, read_only=spec.read_only)
+
+
+def read_params(node: Any, overrides: Optional[Dict[str, Any]] = None) -> NodeParams:
+    """NodeParams from the node's current values (+ `overrides`); ValueError if invalid."""
+    values = {f.name: node.get_parameter(f.name).value for f in dataclasses.fields(NodeParams)}
+    values.update(overrides or {})
+    values['safety_pause_reasons'] = tuple(values['safety_pause_reasons'] or ())
+    return NodeParams(**values)
