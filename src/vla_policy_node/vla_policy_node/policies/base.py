@@ -1,4 +1,4 @@
-"""The policy API (LeRobot-like): reset / observe / predict_action_chunk / select_action.
+"""The policy API (LeRobot-like): reset / observe / predict(_action_chunk) / select_action.
 
 Backends implement two steps — encode one observation into a step embedding, and run the
 head over the window of step embeddings — and inherit everything else (validation, resizing,
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import dataclasses
 import json
 import os
 from typing import Any, ClassVar, Deque, List, Optional, Tuple
@@ -29,6 +30,17 @@ WEIGHTS_FILE = 'model.safetensors'
 NORMALIZATION_FILE = 'normalization.json'
 TOKENIZER_DIR = 'tokenizer'
 ONNX_DIR = 'onnx'
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkPrediction:
+    """One inference: the action chunk and, when the model has one, its termination signal."""
+
+    #: (chunk, dims) float32 actions in SI units.
+    actions: np.ndarray
+    #: (chunk,) float32 termination probabilities in [0, 1]; None when the model has no
+    #: termination signal (it cannot end a task by itself).
+    done: Optional[np.ndarray] = None
 
 
 def read_config(path: str) -> RoboVLMsConfig:
@@ -101,6 +113,11 @@ class Policy(abc.ABC):
         return self.config.window_size
 
     @property
+    def has_done_signal(self) -> bool:
+        """True when `predict` returns a termination probability per chunk step."""
+        return False
+
+    @property
     def history_length(self) -> int:
         return len(self._history)
 
@@ -159,7 +176,11 @@ class Policy(abc.ABC):
         self._history.append(self._encode_step(images, text, state))
 
     def predict_action_chunk(self, obs: Optional[Observation] = None) -> np.ndarray:
-        """(chunk_size, dims) float32 actions in SI units, from the history (+ `obs`).
+        """(chunk_size, dims) float32 actions in SI units, from the history (+ `obs`)."""
+        return self.predict(obs).actions
+
+    def predict(self, obs: Optional[Observation] = None) -> ChunkPrediction:
+        """The action chunk (and termination signal, if any) from the history (+ `obs`).
 
         Raises ObservationError for unusable input and NonFiniteActionError when the model
         produces NaN/Inf (never a clipped or zeroed substitute).
@@ -174,7 +195,8 @@ class Policy(abc.ABC):
             raise ObservationError(f'model returned shape {normalized.shape}, expected {expected}')
         if not all_finite(normalized):
             raise NonFiniteActionError('the model produced NaN/Inf actions')
-        return np.asarray(self.normalizer.denormalize_action(normalized), dtype=np.float32)
+        return ChunkPrediction(
+            np.asarray(self.normalizer.denormalize_action(normalized), dtype=np.float32))
 
     def select_action(self, obs: Observation) -> np.ndarray:
         """One (dims,) action: predicts a chunk when the queue is empty, then pops from it.

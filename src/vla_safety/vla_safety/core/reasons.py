@@ -32,6 +32,8 @@ class Reason(enum.IntFlag):
     STEP_LIMITED = 1 << 15
     INVALID_COMMAND = 1 << 16
     INACTIVE = 1 << 17
+    STARTUP = 1 << 18
+    CLOCK_STALLED = 1 << 19
 
 
 class GateState(enum.IntEnum):
@@ -47,7 +49,7 @@ class GateState(enum.IntEnum):
 STOP_REASONS = (Reason.ESTOP | Reason.NO_COMMAND | Reason.COMMAND_TIMEOUT | Reason.ODOM_TIMEOUT
                 | Reason.SCAN_TIMEOUT | Reason.JOINT_STATE_TIMEOUT | Reason.HEARTBEAT_LOST
                 | Reason.NON_FINITE | Reason.OBSTACLE_STOP | Reason.INVALID_COMMAND
-                | Reason.INACTIVE)
+                | Reason.INACTIVE | Reason.STARTUP | Reason.CLOCK_STALLED)
 
 #: Reasons that let a modified command through.
 LIMIT_REASONS = (Reason.VELOCITY_LIMITED | Reason.ACCEL_LIMITED | Reason.GEOFENCE
