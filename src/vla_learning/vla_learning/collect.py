@@ -6,7 +6,8 @@ The stack (separate processes over DDS, all on sim time):
   safety_gate (time_source ros) -> cmd_vel -> mujoco_sim
   instruction_node (text only) -> instruction: starts the simulator's episode clock
 The collector publishes the episode's instruction (a paraphrase from the normaliser's TRAIN
-split) on `instruction_text`, as an operator would, and records a rosbag2 (mcap) per episode with BagRecorder.
+split) on `instruction_text`, as an operator would, and records a rosbag2 (mcap) per episode
+with BagRecorder.
 Resumable: an episode whose `episode.json` exists is skipped. Deterministic given --seed.
 """
 
