@@ -40,6 +40,43 @@ def test_nano_parity(tiny_policy, tmp_path, head):
     assert onnx_policy.history_length == torch_policy.history_length == 2
 
 
+@pytest.mark.parametrize('head', ['gpt', 'discrete'])
+def test_the_done_signal_goes_through_the_onnx_export(tiny_policy, tmp_path, head):
+    policy = tiny_policy('base', head, done_head=True)
+    policy.save_pretrained(str(tmp_path))
+    torch_policy = RoboVLMsPolicy.from_pretrained(str(tmp_path))
+    info = export_onnx(torch_policy)
+    assert info['head_outputs'] == ['actions', 'done'] and info['max_abs_diff'] < 1e-4
+    onnx_policy = load_policy(str(tmp_path), 'onnx', num_threads=1)
+    assert onnx_policy.has_done_signal
+    for step in range(5):
+        obs = Observation(image(step), LEFT)
+        a, b = torch_policy.predict(obs), onnx_policy.predict(obs)
+        np.testing.assert_allclose(b.done, a.done, atol=1e-5)
+    # An export made before the checkpoint had its done head would drop the signal: refused.
+    tiny_policy('base', head).save_pretrained(str(tmp_path / 'old'))
+    export_onnx(RoboVLMsPolicy.from_pretrained(str(tmp_path / 'old')))
+    (tmp_path / 'config.json').replace(tmp_path / 'config.done.json')
+    (tmp_path / 'old' / 'onnx').replace(tmp_path / 'onnx.old')
+    import shutil
+    shutil.rmtree(tmp_path / 'onnx')
+    (tmp_path / 'onnx.old').replace(tmp_path / 'onnx')
+    (tmp_path / 'config.done.json').replace(tmp_path / 'config.json')
+    with pytest.raises(CheckpointError, match='export it again'):
+        load_policy(str(tmp_path), 'onnx')
+
+
+def test_head_outputs_are_found_by_name_in_any_order():
+    from vla_policy_node.policies.exported import head_outputs
+
+    # A TensorRT engine lists its outputs in its own order: looked up by name.
+    assert head_outputs(['done', 'actions'], True, 'engine') == (1, 0)
+    assert head_outputs(['actions'], False, 'engine') == (0, -1)
+    assert head_outputs(['actions', 'done'], False, 'engine') == (0, -1)
+    with pytest.raises(CheckpointError, match='export it again'):
+        head_outputs(['actions'], True, 'engine')
+
+
 def test_missing_export_is_an_actionable_error(tiny_policy, tmp_path):
     tiny_policy().save_pretrained(str(tmp_path))
     with pytest.raises(CheckpointError, match='export_policy_onnx'):

@@ -6,8 +6,9 @@ import os
 import numpy as np
 import pytest
 import torch
-from vla_policy_node.policies import (CheckpointError, load_policy, NonFiniteActionError,
-                                      Normalizer, Observation, ObservationError, RoboVLMsPolicy)
+from vla_policy_node.policies import (CheckpointError, load_policy, NoDoneSignalWarning,
+                                      NonFiniteActionError, Normalizer, Observation,
+                                      ObservationError, RoboVLMsPolicy)
 from vla_policy_node.policies.presets import LEFT, RIGHT
 
 HEADS = ['mlp', 'lstm', 'gpt', 'discrete']
@@ -234,3 +235,98 @@ def test_a_backbone_must_implement_the_whole_interface():
 
     with pytest.raises(TypeError, match='save_tokenizer'):
         NoSaveTokenizer()
+
+
+def done_batch(policy, b=4, t=2, seed=0):
+    """Windows whose first half of texts is finished (done from chunk step 2 on), the rest
+    not: a signal the done head can learn from the text alone."""
+    batch = batch_for(policy, b, t, seed)
+    done = np.zeros((b, t, policy.chunk_size), np.float32)
+    done[: b // 2, :, 2:] = 1.0
+    batch['instruction'] = [LEFT] * (b // 2) + [RIGHT] * (b - b // 2)
+    batch['done'] = done
+    return batch
+
+
+@pytest.mark.parametrize('head', HEADS)
+def test_every_head_predicts_a_done_probability_per_chunk_step(tiny_policy, tmp_path, head):
+    policy = tiny_policy('base', head, done_head=True)
+    assert policy.has_done_signal and not tiny_policy('base', head).has_done_signal
+    with torch.no_grad():
+        actions, done = policy.model.predict(torch.zeros(2, 3, policy.model.embed_dim))
+    assert actions.shape == (2, 3, policy.chunk_size, 3) and done.shape == (2, 3, 5)
+    assert float(done.min()) >= 0.0 and float(done.max()) <= 1.0
+    policy.model.train()
+    losses = policy.compute_loss(done_batch(policy))
+    assert 'loss_done' in losses and 0.0 <= float(losses['done_accuracy']) <= 1.0
+    losses['loss'].backward()
+    assert policy.model.head.done_logit.weight.grad is not None
+    prediction = policy.predict(Observation(image(), LEFT))
+    assert prediction.done.shape == (policy.chunk_size,) and prediction.done.dtype == np.float32
+    policy.reset()
+    np.testing.assert_array_equal(prediction.actions,
+                                  policy.predict_action_chunk(Observation(image(), LEFT)))
+    # save_pretrained / from_pretrained keep it: the same probabilities come back.
+    policy.reset()
+    policy.save_pretrained(str(tmp_path))
+    assert json.loads((tmp_path / 'config.json').read_text())['done_head'] is True
+    loaded = RoboVLMsPolicy.from_pretrained(str(tmp_path))
+    assert loaded.has_done_signal
+    for step in range(3):
+        a = policy.predict(Observation(image(step), LEFT))
+        b = loaded.predict(Observation(image(step), LEFT))
+        np.testing.assert_array_equal(a.done, b.done)
+
+
+def test_the_done_head_learns_when_the_task_is_finished(tiny_policy):
+    policy = tiny_policy('base', 'lstm', done_head=True, done_loss_weight=1.0)
+    opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    policy.model.train()
+    batch = done_batch(policy, b=8)
+    for _ in range(150):
+        losses = policy.compute_loss(batch)
+        opt.zero_grad()
+        losses['loss'].backward()
+        opt.step()
+    assert float(losses['done_accuracy']) == 1.0
+    policy.model.eval()
+
+    def done_after(window, text):     # the same two-step history as in training
+        policy.reset()
+        policy.observe(Observation(window[0], text))
+        return policy.predict(Observation(window[1], text)).done
+
+    finished = done_after(batch['images'][0], LEFT)
+    going = done_after(batch['images'][-1], RIGHT)
+    assert finished[2:].min() > 0.5 > finished[:2].max() and going.max() < 0.5
+
+
+def test_a_done_head_needs_done_targets(tiny_policy):
+    policy = tiny_policy('base', 'mlp', done_head=True)
+    with pytest.raises(ObservationError, match='no `done` targets'):
+        policy.compute_loss(batch_for(policy))
+    batch = done_batch(policy)
+    batch['done'] = batch['done'][:, :, :3]
+    with pytest.raises(ObservationError, match='done has shape'):
+        policy.compute_loss(batch)
+
+
+def test_a_checkpoint_without_the_done_signal_loads_with_a_warning(checkpoint):
+    with pytest.warns(NoDoneSignalWarning, match='cannot end a task'):
+        policy = load_policy(str(checkpoint))
+    assert not policy.has_done_signal
+    assert policy.predict(Observation(image(), LEFT)).done is None
+    # Checkpoints written before the done head existed have no such key: the same.
+    cfg = json.loads((checkpoint / 'config.json').read_text())
+    cfg.pop('done_head'), cfg.pop('done_loss_weight')
+    (checkpoint / 'config.json').write_text(json.dumps(cfg))
+    with pytest.warns(NoDoneSignalWarning):
+        assert not RoboVLMsPolicy.from_pretrained(str(checkpoint)).has_done_signal
+
+
+def test_a_non_finite_done_signal_is_refused(tiny_policy):
+    policy = tiny_policy('base', 'lstm', done_head=True)
+    with torch.no_grad():
+        policy.model.head.done_logit.bias.fill_(float('nan'))
+    with pytest.raises(NonFiniteActionError, match='done'):
+        policy.predict(Observation(image(), LEFT))

@@ -13,12 +13,13 @@ from typing import Any
 
 from .action_space import (ACTION_SPACES, action_space, ActionSpaceSpec, gripper_01_to_pm1,
                            gripper_pm1_to_01, Normalizer)
-from .base import Policy, read_config
+from .base import ChunkPrediction, Policy, read_config
 from .config import (BACKBONES, config_from_dict, DiscreteHeadConfig, GPTHeadConfig, HEADS,
                      KOSMOS2_FULL_CONFIG, Kosmos2BackboneConfig, LSTMHeadConfig, MLPHeadConfig,
                      NanoBackboneConfig, POLICIES, RoboVLMsConfig, tiny_kosmos2_config)
 from .errors import (BackendUnavailableError, CheckpointError, ConfigError,
-                     EngineNotSavableError, NonFiniteActionError, ObservationError, PolicyError)
+                     EngineNotSavableError, NoDoneSignalWarning, NonFiniteActionError,
+                     ObservationError, PolicyError)
 from .observation import Observation
 from .text import CharTokenizer
 
@@ -42,11 +43,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     'ACTION_SPACES', 'action_space', 'ActionSpaceSpec', 'BACKBONES', 'BackendUnavailableError',
-    'BACKENDS', 'CharTokenizer', 'CheckpointError', 'config_from_dict', 'ConfigError',
+    'BACKENDS', 'CharTokenizer', 'CheckpointError', 'ChunkPrediction', 'config_from_dict',
+    'ConfigError',
     'DiscreteHeadConfig', 'EngineNotSavableError', 'export_onnx', 'GPTHeadConfig',
     'gripper_01_to_pm1', 'gripper_pm1_to_01', 'HEADS', 'KOSMOS2_FULL_CONFIG',
     'Kosmos2BackboneConfig', 'load_policy', 'LSTMHeadConfig', 'make_policy', 'MLPHeadConfig',
-    'NanoBackboneConfig',
+    'NanoBackboneConfig', 'NoDoneSignalWarning',
     'NonFiniteActionError', 'Normalizer', 'Observation', 'ObservationError', 'OnnxPolicy',
     'POLICIES', 'Policy', 'PolicyError', 'read_config', 'RoboVLMsConfig', 'RoboVLMsPolicy',
     'stack_windows', 'tiny_kosmos2_config', 'VLAModel',

@@ -15,13 +15,15 @@ import collections
 import dataclasses
 import json
 import os
+import warnings
 from typing import Any, ClassVar, Deque, List, Optional, Tuple
 
 import numpy as np
 
 from .action_space import ActionSpaceSpec, all_finite, Normalizer
 from .config import config_from_dict, PolicyConfig, RoboVLMsConfig
-from .errors import CheckpointError, ConfigError, NonFiniteActionError, ObservationError
+from .errors import (CheckpointError, ConfigError, NoDoneSignalWarning, NonFiniteActionError,
+                     ObservationError)
 from .observation import check_image, check_observation, Observation
 
 CHECKPOINT_FORMAT = 'vla_policy_node/1'
@@ -73,6 +75,16 @@ def read_config(path: str) -> RoboVLMsConfig:
     return cfg
 
 
+def warn_without_done_signal(cfg: RoboVLMsConfig, path: str) -> None:
+    """Every backend's from_pretrained: say it loudly when a checkpoint cannot end a task."""
+    if not cfg.done_head:
+        warnings.warn(NoDoneSignalWarning(
+            f'{path}: this checkpoint has no termination signal (done_head): the policy '
+            'cannot end a task by itself and will keep moving until something else stops '
+            'it. Retrain with done labels (vla_train trains the done head by default).'),
+            stacklevel=3)
+
+
 def write_config(path: str, cfg: PolicyConfig) -> None:
     os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, CONFIG_FILE), 'w', encoding='utf-8') as f:
@@ -114,8 +126,9 @@ class Policy(abc.ABC):
 
     @property
     def has_done_signal(self) -> bool:
-        """True when `predict` returns a termination probability per chunk step."""
-        return False
+        """True when `predict` returns a termination probability per chunk step (the
+        checkpoint's config has the done head; every backend runs it)."""
+        return bool(self.config.done_head)
 
     @property
     def history_length(self) -> int:
@@ -135,6 +148,12 @@ class Policy(abc.ABC):
     @abc.abstractmethod
     def _predict_normalized(self, history: List[Any]) -> np.ndarray:
         """(chunk, dims) normalised actions for the newest step of `history`."""
+
+    def _predict_with_done(self, history: List[Any]
+                           ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Normalised actions and the (chunk,) done probabilities (None without a done head)
+        from one pass; backends that run a done head override this."""
+        return self._predict_normalized(history), None
 
     # ----------------------------------------------------------------- API
     def reset(self) -> None:
@@ -189,14 +208,26 @@ class Policy(abc.ABC):
             self.observe(obs)
         if not self._history:
             raise ObservationError('no observation yet: pass one or call observe() first')
-        normalized = np.asarray(self._predict_normalized(list(self._history)), dtype=np.float64)
+        raw, done = self._predict_with_done(list(self._history))
+        normalized = np.asarray(raw, dtype=np.float64)
         expected = (self.chunk_size, self.action_space.dims)
         if normalized.shape != expected:
             raise ObservationError(f'model returned shape {normalized.shape}, expected {expected}')
         if not all_finite(normalized):
             raise NonFiniteActionError('the model produced NaN/Inf actions')
+        if self.has_done_signal:
+            if done is None:
+                raise ObservationError('the model has a done head but returned no done signal')
+            done = np.asarray(done, dtype=np.float32).reshape(-1)
+            if done.shape != (self.chunk_size,):
+                raise ObservationError(f'model returned {done.shape} done probabilities, '
+                                       f'expected ({self.chunk_size},)')
+            if not all_finite(done):
+                raise NonFiniteActionError('the model produced a NaN/Inf done signal')
+        else:
+            done = None
         return ChunkPrediction(
-            np.asarray(self.normalizer.denormalize_action(normalized), dtype=np.float32))
+            np.asarray(self.normalizer.denormalize_action(normalized), dtype=np.float32), done)
 
     def select_action(self, obs: Observation) -> np.ndarray:
         """One (dims,) action: predicts a chunk when the queue is empty, then pops from it.

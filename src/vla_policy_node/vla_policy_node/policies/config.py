@@ -349,6 +349,10 @@ class RoboVLMsConfig(PolicyConfig):
     again (default: the whole chunk); condition_on: which text conditions the backbone, the
     operator's original (e.g. Korean) or the normaliser's canonical English form;
     state_dim: robot-state vector length (0 = no state input); num_cameras: images per step.
+    done_head: the termination signal: every head also predicts a `done` logit per chunk step
+    (the task is finished at that step), trained with binary cross-entropy weighted
+    `done_loss_weight`. Without it a policy cannot end its own task (checkpoints written
+    before it existed load with done_head false and a warning saying so).
     """
 
     backbone: Any = field(default_factory=NanoBackboneConfig)
@@ -360,6 +364,8 @@ class RoboVLMsConfig(PolicyConfig):
     num_cameras: int = 1
     loss_beta: float = 0.1
     gripper_loss_weight: float = 0.01
+    done_head: bool = False
+    done_loss_weight: float = 0.5
 
     def __post_init__(self) -> None:
         self.backbone = _sub_config(BACKBONES, self.backbone, 'backbone')
@@ -379,6 +385,10 @@ class RoboVLMsConfig(PolicyConfig):
                f'state_dim must be >= 0, got {self.state_dim!r}')
         _check(self.loss_beta > 0, f'loss_beta must be > 0, got {self.loss_beta!r}')
         _check(self.gripper_loss_weight >= 0, 'gripper_loss_weight must be >= 0')
+        _check(isinstance(self.done_head, bool),
+               f'done_head must be true or false, got {self.done_head!r}')
+        _check(isinstance(self.done_loss_weight, (int, float)) and self.done_loss_weight >= 0,
+               f'done_loss_weight must be >= 0, got {self.done_loss_weight!r}')
 
 
 def config_from_dict(data: Mapping[str, Any]) -> PolicyConfig:

@@ -36,3 +36,8 @@ class ObservationError(PolicyError, ValueError):
 
 class NonFiniteActionError(PolicyError, ArithmeticError):
     """The model produced NaN or Inf; the chunk must not be executed."""
+
+
+class NoDoneSignalWarning(UserWarning):
+    """A checkpoint without the termination signal (`done_head`): the policy it loads cannot
+    end a task by itself; something else must stop the robot."""

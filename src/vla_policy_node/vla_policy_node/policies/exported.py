@@ -69,3 +69,20 @@ def encoder_feeds(images: Tuple[np.ndarray, ...], text: str, state: Optional[np.
     if state is not None:
         feeds['state'] = state.reshape(1, -1).astype(np.float32)
     return feeds
+
+
+#: The head graph's outputs (the second only with a done head).
+HEAD_OUTPUTS = ('actions', 'done')
+
+
+def head_outputs(names: Sequence[str], done_head: bool, where: str) -> Tuple[int, int]:
+    """Indices of 'actions' and 'done' (-1 without a done head) among a head graph's or
+    engine's output names; CheckpointError when an export predates the checkpoint's done
+    head (it would silently drop the termination signal)."""
+    names = list(names)
+    if HEAD_OUTPUTS[0] not in names:
+        raise CheckpointError(f'{where}: the head has no {HEAD_OUTPUTS[0]!r} output ({names})')
+    if done_head and HEAD_OUTPUTS[1] not in names:
+        raise CheckpointError(f'{where}: the checkpoint has a done head but this export has no '
+                              f'{HEAD_OUTPUTS[1]!r} output: export it again')
+    return names.index(HEAD_OUTPUTS[0]), names.index(HEAD_OUTPUTS[1]) if done_head else -1

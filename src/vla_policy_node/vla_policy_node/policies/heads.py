@@ -9,6 +9,10 @@ of `num_bins` bins over [-1, 1] per dimension and decodes to bin centres.
 Losses (seed): smooth-L1 (beta 0.1) on the continuous dimensions + binary cross-entropy on
 the gripper weighted 0.01; the discrete head uses cross-entropy on the bins (gripper bins
 weighted the same way).
+
+The termination signal (`done`, every head alike): with `done=True` a head also predicts one
+logit per chunk step, "the task is finished at this step", trained with binary cross-entropy
+(`done_loss`) and read as a probability (`done_probability`).
 """
 
 from __future__ import annotations
@@ -88,12 +92,48 @@ class GPTTrunk(nn.Module):
 # ------------------------------------------------------------------------------- heads
 
 class PolicyHead(nn.Module, abc.ABC):
-    """Base: `forward` -> raw outputs, `decode` -> normalised actions, `loss` -> scalars."""
+    """Base: `forward` -> raw outputs, `decode` -> normalised actions, `loss` -> scalars.
 
-    def __init__(self, spec: ActionSpaceSpec, chunk: int) -> None:
+    With `done`, `forward` also returns 'done_logits' (B, T, chunk) from `self.done_logit`
+    (a linear layer on the trunk's features, added by the subclass through `_add_done`).
+    """
+
+    def __init__(self, spec: ActionSpaceSpec, chunk: int, done: bool = False) -> None:
         super().__init__()
         self.spec = spec
         self.chunk = chunk
+        self.has_done = bool(done)
+        self.done_logit: Optional[nn.Linear] = None
+
+    def _add_done(self, features: int) -> None:
+        if self.has_done:
+            self.done_logit = nn.Linear(features, self.chunk)
+
+    def _done_outputs(self, h: torch.Tensor, out: Dict[str, torch.Tensor]
+                      ) -> Dict[str, torch.Tensor]:
+        if self.done_logit is not None:
+            b, t = h.shape[:2]
+            out['done_logits'] = self.done_logit(h).reshape(b, t, self.chunk)
+        return out
+
+    def done_probability(self, out: Dict[str, torch.Tensor]) -> Optional[torch.Tensor]:
+        """(B, T, chunk) probability that the task is finished at each chunk step, or None."""
+        logits = out.get('done_logits')
+        return None if logits is None else torch.sigmoid(logits)
+
+    def done_loss(self, out: Dict[str, torch.Tensor], target: torch.Tensor
+                  ) -> Dict[str, torch.Tensor]:
+        """Binary cross-entropy of the done logits against 0/1 targets (B, T, chunk).
+
+        Every step has a target (past the end of a demonstration the task stays finished),
+        so nothing is masked.
+        """
+        logits = out['done_logits']
+        target = target.to(logits.dtype)
+        bce = F.binary_cross_entropy_with_logits(logits, target)
+        with torch.no_grad():
+            hit = ((logits > 0) == (target > 0.5)).to(logits.dtype).mean()
+        return {'loss_done': bce, 'done_accuracy': hit}
 
     @abc.abstractmethod
     def decode(self, out: Dict[str, torch.Tensor]) -> torch.Tensor:
@@ -114,13 +154,15 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class ContinuousHead(PolicyHead):
     """A trunk + tanh head for continuous dimensions + sigmoid head for the gripper."""
 
-    def __init__(self, trunk: nn.Module, spec: ActionSpaceSpec, chunk: int) -> None:
-        super().__init__(spec, chunk)
+    def __init__(self, trunk: nn.Module, spec: ActionSpaceSpec, chunk: int,
+                 done: bool = False) -> None:
+        super().__init__(spec, chunk, done)
         self.trunk = trunk
         self.n_cont = len(spec.continuous_indices)
         self.action = nn.Linear(trunk.out_dim, chunk * self.n_cont)
         self.gripper = nn.Linear(trunk.out_dim, chunk) if spec.gripper_index is not None \
             else None
+        self._add_done(trunk.out_dim)
 
     def forward(self, emb: torch.Tensor) -> Dict[str, torch.Tensor]:
         h = self.trunk(emb)
@@ -128,7 +170,7 @@ class ContinuousHead(PolicyHead):
         out = {'continuous': torch.tanh(self.action(h)).reshape(b, t, self.chunk, self.n_cont)}
         if self.gripper is not None:
             out['gripper_logits'] = self.gripper(h).reshape(b, t, self.chunk, 1)
-        return out
+        return self._done_outputs(h, out)
 
     def decode(self, out: Dict[str, torch.Tensor]) -> torch.Tensor:
         cont = out['continuous']
@@ -161,18 +203,20 @@ class DiscreteHead(PolicyHead):
     """Per-dimension bins over [-1, 1] on an LSTM trunk; decodes argmax to bin centres."""
 
     def __init__(self, cfg: DiscreteHeadConfig, in_dim: int, window: int,
-                 spec: ActionSpaceSpec, chunk: int) -> None:
-        super().__init__(spec, chunk)
+                 spec: ActionSpaceSpec, chunk: int, done: bool = False) -> None:
+        super().__init__(spec, chunk, done)
         self.trunk = LSTMTrunk(cfg, in_dim, window)
         self.bins = cfg.num_bins
         self.logits = nn.Linear(self.trunk.out_dim, chunk * spec.dims * cfg.num_bins)
         edges = torch.linspace(-1.0, 1.0, cfg.num_bins + 1)
         self.register_buffer('centers', (edges[:-1] + edges[1:]) / 2.0, persistent=False)
+        self._add_done(self.trunk.out_dim)
 
     def forward(self, emb: torch.Tensor) -> Dict[str, torch.Tensor]:
         h = self.trunk(emb)
         b, t = h.shape[:2]
-        return {'logits': self.logits(h).reshape(b, t, self.chunk, self.spec.dims, self.bins)}
+        out = {'logits': self.logits(h).reshape(b, t, self.chunk, self.spec.dims, self.bins)}
+        return self._done_outputs(h, out)
 
     def to_bins(self, values: torch.Tensor) -> torch.Tensor:
         """Bin index of normalised values in [-1, 1]."""
@@ -202,12 +246,12 @@ class DiscreteHead(PolicyHead):
 
 
 def build_head(cfg: HeadConfig, in_dim: int, window: int, chunk: int,
-               spec: ActionSpaceSpec) -> PolicyHead:
-    """The head for a registered head config."""
+               spec: ActionSpaceSpec, done: bool = False) -> PolicyHead:
+    """The head for a registered head config (with the done logits when `done`)."""
     if isinstance(cfg, DiscreteHeadConfig):
-        return DiscreteHead(cfg, in_dim, window, spec, chunk)
+        return DiscreteHead(cfg, in_dim, window, spec, chunk, done)
     trunks = {MLPHeadConfig: MLPTrunk, LSTMHeadConfig: LSTMTrunk, GPTHeadConfig: GPTTrunk}
     trunk_cls: Optional[type] = trunks.get(type(cfg))
     if trunk_cls is None:
         raise ConfigError(f'no head implementation for {type(cfg).__name__}')
-    return ContinuousHead(trunk_cls(cfg, in_dim, window), spec, chunk)
+    return ContinuousHead(trunk_cls(cfg, in_dim, window), spec, chunk, done)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -27,7 +27,8 @@ class VLAModel(nn.Module):
         self.camera_fuse = nn.Linear(cfg.num_cameras * dim, dim) if cfg.num_cameras > 1 \
             else None
         self.state_proj = nn.Linear(cfg.state_dim, dim) if cfg.state_dim else None
-        self.head = build_head(cfg.head, dim, cfg.window_size, cfg.chunk_size, self.spec)
+        self.head = build_head(cfg.head, dim, cfg.window_size, cfg.chunk_size, self.spec,
+                               cfg.done_head)
 
     def embed(self, images: torch.Tensor, text: Dict[str, torch.Tensor],
               state: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -54,3 +55,10 @@ class VLAModel(nn.Module):
     def predict_normalized(self, embeddings: torch.Tensor) -> torch.Tensor:
         """(B, T, chunk, dims) normalised actions."""
         return self.head.decode(self.head(embeddings))
+
+    def predict(self, embeddings: torch.Tensor
+                ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(B, T, chunk, dims) normalised actions and the (B, T, chunk) done probabilities
+        (None without a done head), from one pass of the head."""
+        out = self.head(embeddings)
+        return self.head.decode(out), self.head.done_probability(out)

@@ -4,7 +4,8 @@ The export is two graphs stored next to the checkpoint (`<checkpoint>/onnx/`):
   encoder.onnx  one step: images (1, K, S, S, 3) uint8, token ids/masks (1, L) int64
                 [, image_embeds_position_mask (1, L)] [, state (1, state_dim) normalised]
                 -> embedding (1, D)
-  head.onnx     the window: embeddings (1, T, D) -> normalised chunk (1, chunk, dims)
+  head.onnx     the window: embeddings (1, T, D) -> normalised chunk `actions` (1, chunk,
+                dims) [, `done` (1, chunk) termination probabilities with a done head]
 plus `export.json` describing them. Splitting at the step embedding keeps the history window
 a cache of embeddings, exactly as in the torch policy, so each inference runs the backbone
 once. `OnnxPolicy` shares the checkpoint's config, normalisation and tokenizer and inherits
@@ -26,18 +27,17 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .action_space import Normalizer
-from .base import ONNX_DIR, Policy, read_config
+from .base import ONNX_DIR, Policy, read_config, warn_without_done_signal
 from .config import RoboVLMsConfig
 from .errors import BackendUnavailableError, CheckpointError, EngineNotSavableError
-from .exported import encoder_feeds, load_checkpoint_inputs, TextInputs
+from .exported import (encoder_feeds, HEAD_OUTPUTS, head_outputs, load_checkpoint_inputs,
+                       TextInputs)
 
 EXPORT_FILE = 'export.json'
 ENCODER_FILE = 'encoder.onnx'
 HEAD_FILE = 'head.onnx'
 DEFAULT_OPSET = 17
 TEXT_KEYS = ('input_ids', 'attention_mask', 'image_embeds_position_mask')
-
-
 def _onnxruntime() -> Any:
     try:
         import onnxruntime
@@ -70,7 +70,8 @@ def _wrappers(model: Any, names: Sequence[str]) -> Tuple[Any, Any]:
             self.model = model
 
         def forward(self, embeddings: Any) -> Any:
-            return self.model.predict_normalized(embeddings)[:, -1]
+            actions, done = self.model.predict(embeddings)
+            return actions[:, -1] if done is None else (actions[:, -1], done[:, -1])
 
     return Encoder().eval(), Decoder().eval()
 
@@ -101,6 +102,7 @@ def export_onnx(policy: Any, out_dir: Optional[str] = None, opset: int = DEFAULT
         names.append('state')
         args.append(torch.zeros(1, cfg.state_dim))
     encoder, decoder = _wrappers(model, names)
+    outputs = HEAD_OUTPUTS if cfg.done_head else HEAD_OUTPUTS[:1]
     steps = max(2, min(cfg.window_size, 3))
     emb = torch.randn(1, steps, model.embed_dim)
     tmp = tempfile.mkdtemp(prefix='onnx-export-')
@@ -116,11 +118,12 @@ def export_onnx(policy: Any, out_dir: Optional[str] = None, opset: int = DEFAULT
                               input_names=names, output_names=['embedding'],
                               dynamic_axes=dynamic, opset_version=opset, dynamo=False)
             torch.onnx.export(decoder, (emb,), os.path.join(tmp, HEAD_FILE),
-                              input_names=['embeddings'], output_names=['actions'],
+                              input_names=['embeddings'], output_names=list(outputs),
                               dynamic_axes={'embeddings': {1: 'steps'}}, opset_version=opset,
                               dynamo=False)
         info = {'format': 'vla_policy_node.onnx/1', 'encoder': ENCODER_FILE, 'head': HEAD_FILE,
                 'opset': opset, 'torch': torch.__version__, 'inputs': names,
+                'head_outputs': list(outputs),
                 'image_size': size, 'num_cameras': k, 'embed_dim': int(model.embed_dim),
                 'chunk_size': cfg.chunk_size, 'dims': policy.action_space.dims,
                 'window_size': cfg.window_size}
@@ -148,11 +151,13 @@ def _verify(directory: str, encoder: Any, decoder: Any, names: Sequence[str],
     feeds = {n: a.numpy() for n, a in zip(names, args)}
     inputs = {i.name for i in enc.get_inputs()}
     got_emb = enc.run(None, {n: v for n, v in feeds.items() if n in inputs})[0]
-    got_act = head.run(None, {'embeddings': emb.numpy()})[0]
+    got_head = head.run(None, {'embeddings': emb.numpy()})
     with torch.no_grad():
         want_emb = encoder(*args).numpy()
-        want_act = decoder(emb).numpy()
-    diff = float(max(np.abs(got_emb - want_emb).max(), np.abs(got_act - want_act).max()))
+        want = decoder(emb)
+        want_head = [t.numpy() for t in (want if isinstance(want, tuple) else (want,))]
+    diff = float(max([np.abs(got_emb - want_emb).max()]
+                     + [np.abs(g - w).max() for g, w in zip(got_head, want_head)]))
     if not diff <= tolerance:
         raise CheckpointError(f'ONNX export differs from torch by {diff:.3g} (> {tolerance})')
     return diff
@@ -197,6 +202,8 @@ class OnnxPolicy(Policy):
                     from exc
         self._encoder, self._head = self._sessions
         self._encoder_inputs = [i.name for i in self._encoder.get_inputs()]
+        self._outputs = head_outputs([o.name for o in self._head.get_outputs()],
+                                     config.done_head, onnx_dir)
         self._text_inputs = text_inputs
         self._image_size = int(self.info['image_size'])
 
@@ -209,9 +216,15 @@ class OnnxPolicy(Policy):
         feeds = encoder_feeds(images, text, state, self._text_inputs)
         return self._encoder.run(None, {n: feeds[n] for n in self._encoder_inputs})[0][0]
 
-    def _predict_normalized(self, history: List[np.ndarray]) -> np.ndarray:
+    def _predict_with_done(self, history: List[np.ndarray]
+                           ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         emb = np.stack(history)[None].astype(np.float32)
-        return self._head.run(None, {'embeddings': emb})[0][0]
+        out = self._head.run(None, {'embeddings': emb})
+        actions, done = self._outputs
+        return out[actions][0], (out[done][0] if done >= 0 else None)
+
+    def _predict_normalized(self, history: List[np.ndarray]) -> np.ndarray:
+        return self._predict_with_done(history)[0]
 
     def save_pretrained(self, path: str) -> None:
         """Always EngineNotSavableError: the export is made from a checkpoint, not one."""
@@ -226,6 +239,7 @@ class OnnxPolicy(Policy):
                         ) -> 'OnnxPolicy':
         """Load `<path>` (config, statistics, tokenizer) and its `<path>/onnx/` export."""
         cfg = read_config(path)
+        warn_without_done_signal(cfg, path)
         normalizer, text_inputs = load_checkpoint_inputs(path, cfg)
         policy = cls(cfg, normalizer, os.path.join(path, ONNX_DIR), text_inputs, num_threads,
                      providers)

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from .action_space import Normalizer
-from .base import (NORMALIZATION_FILE, Policy, read_config, TOKENIZER_DIR, WEIGHTS_FILE,
-                   write_config)
+from .base import (NORMALIZATION_FILE, Policy, read_config, TOKENIZER_DIR,
+                   warn_without_done_signal, WEIGHTS_FILE, write_config)
 from .config import RoboVLMsConfig
 from .errors import CheckpointError, ConfigError, ObservationError
 from .model import VLAModel
@@ -65,10 +65,16 @@ class RoboVLMsPolicy(Policy):
         return self.model.embed(imgs, tokens, st)[0, 0]
 
     @torch.no_grad()
-    def _predict_normalized(self, history: List[torch.Tensor]) -> np.ndarray:
+    def _predict_with_done(self, history: List[torch.Tensor]
+                           ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         self.model.eval()
         emb = torch.stack(history)[None]                                        # (1, T, D)
-        return self.model.predict_normalized(emb)[0, -1].cpu().numpy()
+        actions, done = self.model.predict(emb)
+        return (actions[0, -1].cpu().numpy(),
+                None if done is None else done[0, -1].cpu().numpy())
+
+    def _predict_normalized(self, history: List[torch.Tensor]) -> np.ndarray:
+        return self._predict_with_done(history)[0]
 
     # ----------------------------------------------------------------- training
     def texts_of(self, batch: Mapping[str, Any]) -> List[str]:
@@ -93,7 +99,10 @@ class RoboVLMsPolicy(Policy):
           action_mask  optional (B, T, chunk) or (B, T) bool: which targets exist (episode
                        end, padded start)
           state        (B, T, state_dim) float SI, when config.state_dim > 0
-        Returns {'loss', 'loss_action', ['loss_gripper', 'gripper_accuracy' | 'bin_error']}.
+          done         (B, T, chunk) 0/1: the task is finished at that step, when
+                       config.done_head (past a demonstration's end: 1)
+        Returns {'loss', 'loss_action', ['loss_gripper', 'gripper_accuracy' | 'bin_error'],
+        ['loss_done', 'done_accuracy']}.
         """
         images = _as_tensor(batch['images']).to(self.device)
         actions = _as_tensor(batch['actions'], torch.float32).to(self.device)
@@ -117,11 +126,25 @@ class RoboVLMsPolicy(Policy):
                 raise ObservationError('the policy has state_dim > 0 but the batch has no state')
             state = self.normalizer.normalize_state(
                 _as_tensor(batch['state'], torch.float32).to(self.device))
+        done = None
+        if self.config.done_head:
+            if batch.get('done') is None:
+                raise ObservationError('the policy has a done head but the batch has no '
+                                       '`done` targets')
+            done = _as_tensor(batch['done'], torch.float32).to(self.device)
+            if tuple(done.shape) != expected[:3]:
+                raise ObservationError(f'done has shape {tuple(done.shape)}, expected '
+                                       f'{expected[:3]} (B, T, chunk)')
         target = self.normalizer.normalize_action(actions)
         emb = self.model.embed(images, tokens, state)
         out = self.model(emb)
-        return self.model.head.loss(out, target, mask, self.config.loss_beta,
-                                    self.config.gripper_loss_weight)
+        head = self.model.head
+        losses = head.loss(out, target, mask, self.config.loss_beta,
+                           self.config.gripper_loss_weight)
+        if done is not None:
+            losses.update(head.done_loss(out, done))
+            losses['loss'] = losses['loss'] + self.config.done_loss_weight * losses['loss_done']
+        return losses
 
     # ----------------------------------------------------------------- persistence
     def save_pretrained(self, path: str) -> None:
@@ -150,6 +173,7 @@ class RoboVLMsPolicy(Policy):
         weights, the statistics or the tokenizer are missing, corrupt or do not match.
         """
         cfg = read_config(path)
+        warn_without_done_signal(cfg, path)
         normalizer = Normalizer.load(os.path.join(path, NORMALIZATION_FILE))
         tok_dir = os.path.join(path, TOKENIZER_DIR)
         if not os.path.isdir(tok_dir):

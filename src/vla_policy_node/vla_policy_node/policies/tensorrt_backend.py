@@ -24,10 +24,10 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .action_space import Normalizer
-from .base import ONNX_DIR, Policy, read_config
+from .base import ONNX_DIR, Policy, read_config, warn_without_done_signal
 from .config import RoboVLMsConfig
 from .errors import BackendUnavailableError, CheckpointError, EngineNotSavableError
-from .exported import encoder_feeds, load_checkpoint_inputs, TextInputs
+from .exported import encoder_feeds, head_outputs, load_checkpoint_inputs, TextInputs
 
 TRT_DIR = 'trt'
 ENGINE_META_FILE = 'engine.json'
@@ -299,6 +299,7 @@ class TensorRTPolicy(Policy):
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self._encoder = _Engine(trt, runtime, os.path.join(trt_dir, ENCODER_ENGINE), cuda)
         self._head = _Engine(trt, runtime, os.path.join(trt_dir, HEAD_ENGINE), cuda)
+        self._outputs = head_outputs(self._head.outputs, config.done_head, trt_dir)
         self._text_inputs = text_inputs
         self._image_size = int(getattr(config.backbone, 'image_size', 0) or 224)
 
@@ -311,9 +312,16 @@ class TensorRTPolicy(Policy):
         feeds = encoder_feeds(images, text, state, self._text_inputs)
         return self._encoder.run(feeds)[0][0].astype(np.float32)
 
-    def _predict_normalized(self, history: List[np.ndarray]) -> np.ndarray:
+    def _predict_with_done(self, history: List[np.ndarray]
+                           ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         emb = np.stack(history)[None].astype(np.float32)
-        return self._head.run({'embeddings': emb})[0][0].astype(np.float32)
+        out = self._head.run({'embeddings': emb})
+        actions, done = self._outputs
+        return (out[actions][0].astype(np.float32),
+                out[done][0].astype(np.float32) if done >= 0 else None)
+
+    def _predict_normalized(self, history: List[np.ndarray]) -> np.ndarray:
+        return self._predict_with_done(history)[0]
 
     def save_pretrained(self, path: str) -> None:
         """Always EngineNotSavableError: the engines are built from a checkpoint, not one."""
@@ -329,6 +337,7 @@ class TensorRTPolicy(Policy):
         from .onnx_backend import EXPORT_FILE
 
         cfg = read_config(path)
+        warn_without_done_signal(cfg, path)
         tensorrt_module()  # fail early with the install hint
         normalizer, text_inputs = load_checkpoint_inputs(path, cfg)
         policy = cls(cfg, normalizer, os.path.join(path, TRT_DIR), text_inputs,
