@@ -38,6 +38,8 @@ ENCODER_FILE = 'encoder.onnx'
 HEAD_FILE = 'head.onnx'
 DEFAULT_OPSET = 17
 TEXT_KEYS = ('input_ids', 'attention_mask', 'image_embeds_position_mask')
+
+
 def _onnxruntime() -> Any:
     try:
         import onnxruntime
