@@ -4,6 +4,7 @@
   python src/vla_policy_node/benchmarks/bench_policy.py models [--full-kosmos2]
   python src/vla_policy_node/benchmarks/bench_policy.py node [--seconds 20]
   python src/vla_policy_node/benchmarks/bench_policy.py triggers [--seconds 30]
+  python src/vla_policy_node/benchmarks/bench_policy.py reaction [--seconds 30]
   python src/vla_policy_node/benchmarks/bench_policy.py train
   python src/vla_policy_node/benchmarks/bench_policy.py all [--full-kosmos2]
 
@@ -16,6 +17,15 @@ node     a real policy_node process fed 640x480 rgb8 at 30 Hz; every frame is ma
          model time the node reports for that inference.
 triggers the same synthetic drive replayed into the node in event and in periodic (10 Hz)
          mode: inferences per minute and their triggers.
+reaction how soon the robot acts on what it sees: a real policy_node fed 640x480 rgb8 at
+         30 Hz whose scene changes every 0.5-0.9 s (random phase), once with event triggers
+         and once with `trigger_mode: periodic` at the chunk rate (control_rate / chunk =
+         1 Hz); image publish -> the first cmd_vel_in taken from a chunk computed on that
+         frame or a later one, next to the model time and the transport floor (a relay
+         process: one image hop + one Twist hop); instruction publish -> first command;
+         commands per second. Commands are identified by value: an event chunk replaces the
+         queue (its rows go out unchanged), and the periodic run uses `chunk_blend: none` so
+         its rows do too — blending changes the value of that first command, not its time.
 train    nano training cost per frame at 64/96/128/224 px (forward + backward + step).
 
 Machine notes: this is a shared 2-core CPU; numbers move by 10-30 % between runs.
@@ -294,6 +304,23 @@ def _wait_idle(graph: _Graph, status: Any, timeout: float = 120.0) -> None:
         PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING), timeout, what='policy node idle')
 
 
+def _large_frame_transport(tmp: str) -> str:
+    """Best-effort 640x480 frames need a shared-memory segment larger than Fast DDS' default:
+    with the builtin transports most of them are lost on this machine. Returns its name."""
+    if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ and \
+            'FASTDDS_BUILTIN_TRANSPORTS' not in os.environ:
+        profile = os.path.join(tmp, 'fastdds_shm.xml')
+        with open(profile, 'w') as f:
+            f.write(SHM_PROFILE)
+        os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
+    return os.environ.get('FASTDDS_BUILTIN_TRANSPORTS') or \
+        ('SHM 16 MB profile' if 'FASTDDS_DEFAULT_PROFILES_FILE' in os.environ else 'default')
+
+
+def _stamp(msg: Any, t: float) -> None:
+    msg.header.stamp.sec, msg.header.stamp.nanosec = int(t), int((t % 1) * 1e9)
+
+
 def bench_node(seconds: float, threads: int) -> None:
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
@@ -303,16 +330,7 @@ def bench_node(seconds: float, threads: int) -> None:
     from vla_testing.ros import MessageCollector
 
     tmp = tempfile.mkdtemp(prefix='bench-node-')
-    if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ and \
-            'FASTDDS_BUILTIN_TRANSPORTS' not in os.environ:
-        # Best-effort 640x480 frames need a shared-memory segment larger than Fast DDS'
-        # default: with the builtin transports most of them are lost on this machine.
-        profile = os.path.join(tmp, 'fastdds_shm.xml')
-        with open(profile, 'w') as f:
-            f.write(SHM_PROFILE)
-        os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
-    transport = os.environ.get('FASTDDS_BUILTIN_TRANSPORTS') or \
-        ('SHM 16 MB profile' if 'FASTDDS_DEFAULT_PROFILES_FILE' in os.environ else 'default')
+    transport = _large_frame_transport(tmp)
     ckpt = _checkpoint(os.path.join(tmp, 'ckpt'))
     graph = _Graph()
     proc = _start_node(ckpt, os.path.join(tmp, 'node.log'), num_threads=threads,
@@ -324,7 +342,9 @@ def bench_node(seconds: float, threads: int) -> None:
         _wait_idle(graph, status)
         pub = graph.node.create_publisher(Image, 'camera/image_raw', SENSOR_QOS)
         ins = graph.node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
-        ins.publish(Instruction(id='bench', text=LEFT, status=Instruction.STATUS_UNDERSTOOD))
+        instruction = Instruction(id='bench', text=LEFT, status=Instruction.STATUS_UNDERSTOOD)
+        _stamp(instruction, time.time())
+        ins.publish(instruction)
         rng = np.random.default_rng(0)
         frames = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(8)]
         recv: Dict[int, float] = {}
@@ -338,7 +358,7 @@ def bench_node(seconds: float, threads: int) -> None:
         while time.monotonic() < t_end:
             msg = fill_image(Image(), frames[i % 8])
             now = time.time()
-            msg.header.stamp.sec, msg.header.stamp.nanosec = int(now), int((now % 1) * 1e9)
+            _stamp(msg, now)
             pub.publish(msg)
             i += 1
             time.sleep(max(0.0, 1 / 30 - (time.time() - now)))
@@ -410,8 +430,10 @@ def bench_triggers(seconds: float, threads: int) -> None:
             odom_pub = graph.node.create_publisher(Odometry, 'odom', SENSOR_QOS)
             safety = graph.node.create_publisher(SafetyState, 'safety_gate/state', LATCHED_QOS)
             ins = graph.node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
-            ins.publish(Instruction(id='drive', text=LEFT,
-                                    status=Instruction.STATUS_UNDERSTOOD))
+            instruction = Instruction(id='drive', text=LEFT,
+                                      status=Instruction.STATUS_UNDERSTOOD)
+            instruction.header.stamp = graph.node.get_clock().now().to_msg()
+            ins.publish(instruction)
             t0 = time.monotonic()
             estopped = False
             while (t := time.monotonic() - t0) < seconds:
@@ -450,12 +472,178 @@ def bench_triggers(seconds: float, threads: int) -> None:
         print(f'| {mode} | {rate:.0f} | {fired} | {ncmd} | {lat:.1f} |')
 
 
+# ============================================================================== reaction
+
+RELAY = """
+import sys, rclpy
+from geometry_msgs.msg import Twist
+from sensor_msgs.msg import Image
+from vla_common.qos import COMMAND_QOS, SENSOR_QOS
+rclpy.init()
+node = rclpy.create_node('reaction_relay')
+pub = node.create_publisher(Twist, 'relay/cmd', COMMAND_QOS)
+def on_image(msg):
+    out = Twist()
+    out.linear.x = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    pub.publish(out)
+node.create_subscription(Image, 'relay/image', on_image, SENSOR_QOS)
+print('relay ready', flush=True)
+rclpy.spin(node)
+"""
+
+
+def _reaction_run(graph: _Graph, seconds: float, rng: np.random.Generator) -> Dict[str, Any]:
+    """Scene changes at random times into a running node; what it commanded, and when."""
+    from geometry_msgs.msg import Twist
+    from sensor_msgs.msg import Image
+    from vla_common.image import fill_image
+    from vla_common.qos import LATCHED_QOS, SENSOR_QOS
+    from vla_msgs.msg import ActionChunk, Instruction, PolicyStatus
+    from vla_testing.ros import wait_for
+
+    node = graph.node
+    received: Dict[str, List[Any]] = {'cmd': [], 'chunks': [], 'status': []}
+    node.create_subscription(Twist, 'cmd_vel_in', lambda m: received['cmd'].append(
+        (time.time(), (m.linear.x, m.linear.y, m.angular.z))), 1000)
+    node.create_subscription(ActionChunk, 'policy_node/action_chunk', lambda m: received[
+        'chunks'].append(m), 1000)
+    node.create_subscription(PolicyStatus, 'policy_node/status', lambda m: received[
+        'status'].append(m), 1000)
+    wait_for(lambda: received['status'] and received['status'][-1].state in (
+        PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING), 120.0, what='policy node idle')
+    img_pub = node.create_publisher(Image, 'camera/image_raw', SENSOR_QOS)
+    ins_pub = node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
+    # Coarse random blocks: a new scene changes the grey thumbnail (noise would average out)
+    scenes = [np.repeat(np.repeat(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), 80, 0),
+                        80, 1) for _ in range(6)]
+    scene, changes, instructions = 0, [], []
+    t0 = time.monotonic()
+    next_change = t0 + 3.0
+    next_instruction = t0 + 1.0
+    n_ins = 0
+    while (now := time.monotonic()) < t0 + seconds:
+        if now >= next_instruction and n_ins < 4:      # a few instructions (and the first)
+            n_ins += 1
+            msg = Instruction(id=f'reaction-{n_ins}', text=LEFT,
+                              status=Instruction.STATUS_UNDERSTOOD)
+            _stamp(msg, time.time())
+            instructions.append((msg.id, time.time()))
+            ins_pub.publish(msg)
+            next_instruction = now + 6.0
+        changed = now >= next_change
+        if changed:
+            scene = (scene + 1) % len(scenes)
+            next_change = now + rng.uniform(0.5, 0.9)
+        msg = fill_image(Image(), scenes[scene])
+        t_pub = time.time()
+        _stamp(msg, t_pub)
+        img_pub.publish(msg)
+        if changed:
+            changes.append((msg.header.stamp.sec, msg.header.stamp.nanosec, t_pub))
+        time.sleep(max(0.0, 1 / 30 - (time.monotonic() - now)))
+    time.sleep(1.5)
+    return {'changes': changes, 'instructions': instructions, **received}
+
+
+def _reaction_figures(run: Dict[str, Any], seconds: float) -> Dict[str, Any]:
+    """Per change: publish -> first command that is a row of a chunk from that frame on."""
+    chunks = [(c.header.stamp.sec, c.header.stamp.nanosec, c.instruction_id,
+               {tuple(float(v) for v in row) for row in
+                np.asarray(c.data, np.float32).reshape(c.steps, c.dims).astype(np.float64)})
+              for c in run['chunks']]
+    cmds = run['cmd']
+    reaction: List[float] = []
+    for sec, nsec, t_pub in run['changes']:
+        rows = set().union(*[r for s, n, _, r in chunks if (s, n) >= (sec, nsec)] or [set()])
+        hit = next((t for t, c in cmds if t >= t_pub and c in rows), None)
+        if hit is not None:
+            reaction.append((hit - t_pub) * 1e3)
+    to_command: List[float] = []
+    for ins_id, t_pub in run['instructions']:
+        rows = set().union(*[r for s, n, i, r in chunks if i == ins_id] or [set()])
+        hit = next((t for t, c in cmds if t >= t_pub and c in rows), None)
+        if hit is not None:
+            to_command.append((hit - t_pub) * 1e3)
+    model: Dict[int, float] = {}
+    for m in run['status']:
+        model.setdefault(int(m.inference_count), float(m.latency_last_ms))
+    model_ms = [v for k, v in model.items() if k > 0]
+    moving = [t for t, c in cmds if any(c)]
+    rate = (len(moving) - 1) / (moving[-1] - moving[0]) if len(moving) > 1 else 0.0
+    return {'reaction': reaction, 'changes': len(run['changes']), 'instruction': to_command,
+            'model': model_ms, 'inferences': len(model_ms), 'rate': rate,
+            'seconds': seconds}
+
+
+def bench_reaction(seconds: float, threads: int) -> None:
+    from geometry_msgs.msg import Twist
+    from sensor_msgs.msg import Image
+    from vla_common.image import fill_image
+    from vla_common.qos import SENSOR_QOS
+    from vla_testing.ros import wait_for
+
+    tmp = tempfile.mkdtemp(prefix='bench-reaction-')
+    transport = _large_frame_transport(tmp)
+    ckpt = _checkpoint(os.path.join(tmp, 'ckpt'))
+    results = {}
+    modes = (('event', {}),
+             ('periodic at the chunk rate (1 Hz)', {'trigger_mode': 'periodic',
+                                                    'periodic_rate': 1.0,
+                                                    'chunk_blend': 'none'}))
+    for label, params in modes:
+        graph = _Graph()
+        proc = _start_node(ckpt, os.path.join(tmp, 'node.log'), num_threads=threads, **params)
+        try:
+            results[label] = _reaction_figures(
+                _reaction_run(graph, seconds, np.random.default_rng(1)), seconds)
+        finally:
+            proc.send_signal(2)
+            proc.wait(10)
+            graph.close()
+    # The transport floor: image publish -> a relay process -> Twist received, same frames.
+    graph = _Graph()
+    relay = subprocess.Popen([sys.executable, '-c', RELAY], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        back: List[float] = []
+        graph.node.create_subscription(Twist, 'relay/cmd', lambda m: back.append(
+            time.time() - m.linear.x), 1000)
+        pub = graph.node.create_publisher(Image, 'relay/image', SENSOR_QOS)
+        frame = np.random.default_rng(2).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+        wait_for(lambda: pub.get_subscription_count() > 0 and
+                 graph.node.count_publishers('relay/cmd') > 0, 60.0, what='relay')
+        for _ in range(int(10 * 30)):
+            msg = fill_image(Image(), frame)
+            _stamp(msg, time.time())
+            pub.publish(msg)
+            time.sleep(1 / 30)
+        time.sleep(1.0)
+        floor = [v * 1e3 for v in back[5:]]
+    finally:
+        relay.kill()
+        graph.close()
+    print(f'\nreaction: a real policy_node (nano 64 px + LSTM 256x2, {threads} thread), '
+          f'640x480 rgb8 at 30 Hz, a new scene every 0.5-0.9 s, {seconds:.0f} s per mode '
+          f'(transport: {transport}); control 10 Hz, chunk 10')
+    print('| mode | scene changes seen / sent | image -> first reflecting cmd p50 / p99 (ms) '
+          '| model p50 / p99 (ms) | instruction -> first cmd p50 (ms) | inferences | '
+          'commands / s |')
+    print('|---|---|---|---|---|---|---|')
+    for label, r in results.items():
+        print(f"| {label} | {len(r['reaction'])} / {r['changes']} | "
+              f"{pct(r['reaction'], 50):.1f} / {pct(r['reaction'], 99):.1f} | "
+              f"{pct(r['model'], 50):.1f} / {pct(r['model'], 99):.1f} | "
+              f"{pct(r['instruction'], 50):.1f} | {r['inferences']} | {r['rate']:.2f} |")
+    print(f'| transport floor (image hop + Twist hop, relay process) | {len(floor)} frames | '
+          f'{pct(floor, 50):.1f} / {pct(floor, 99):.1f} | - | - | - | - |')
+
+
 # ================================================================================== main
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('section', nargs='?', default='all',
-                    choices=('models', 'node', 'triggers', 'train', 'all'))
+                    choices=('models', 'node', 'triggers', 'reaction', 'train', 'all'))
     ap.add_argument('--full-kosmos2', action='store_true')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seconds', type=float, default=0.0)
@@ -475,6 +663,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         bench_node(args.seconds or 20.0, 1)
     if args.section in ('triggers', 'all'):
         bench_triggers(args.seconds or 60.0, 1)
+    if args.section in ('reaction', 'all'):
+        bench_reaction(args.seconds or 30.0, 1)
     return 0
 
 

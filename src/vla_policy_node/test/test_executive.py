@@ -50,12 +50,14 @@ class Sim:
         self.status_events = 0
         self._events: List[Tuple[float, int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
+        self._phase = 0                             # control-timer generation (re-phasing)
+        self.rephased: List[float] = []
         self.apply(self.ex.set_model(ModelInfo(True, '', self.policy.config.condition_on,
                                                self.policy.config.state_dim), self.t))
         self.apply(self.ex.activate(self.t))
         self._camera_period = 1.0 / camera_rate
         self.at(self.t, self._frame, 0)
-        self.at(self.t + self.config.period / 2, self._control_tick, 2)
+        self.at(self.t + self.config.period / 2, lambda: self._control_tick(0), 2)
         self.run(self.t)                            # the first frame is there
 
     # ---------------------------------------------------------------- driver
@@ -75,6 +77,10 @@ class Sim:
         self.chunks += [(self.t, c) for c in out.chunks]
         self.logs += [(log.level, log.text) for log in out.logs]
         self.status_events += out.status
+        if out.rephase:                             # the node resets its control timer
+            self._phase += 1
+            self.rephased.append(self.t)
+            self.at(self.t + self.config.period, lambda p=self._phase: self._control_tick(p), 2)
         for job in out.jobs:
             self.jobs.append(job)
             result = run_job(self.policy, job)
@@ -90,9 +96,11 @@ class Sim:
             self.apply(self.ex.on_image(frame(self.brightness), stamp, self.t))
         self.at(self.t + self._camera_period, self._frame, 0)
 
-    def _control_tick(self) -> None:
+    def _control_tick(self, phase: int) -> None:
+        if phase != self._phase:
+            return                                  # a timer phase that was reset
         self.apply(self.ex.control_tick(self.t))
-        self.at(self.t + self.config.period, self._control_tick, 2)
+        self.at(self.t + self.config.period, lambda: self._control_tick(phase), 2)
 
     # ---------------------------------------------------------------- script
     def instruct(self, ins_id: str = 'ins-1', text: str = 'go left', status: str = 'understood',
@@ -120,14 +128,18 @@ def test_an_instruction_starts_an_inference_and_its_chunk_is_executed_step_by_st
     sim.instruct()
     assert len(sim.jobs) == 1 and sim.jobs[0].decision.reason == 'instruction'
     assert sim.jobs[0].reset and sim.jobs[0].observation.instruction == 'go left'
+    t0 = sim.t
     sim.run(sim.t + 1.0)
     chunk = expected_chunk(DARK)
     moving = sim.moving()
-    # the chunk arrived 0.13 s after the observation; one tick happened meanwhile, but the
-    # queue was empty so no step was executed: nothing of the chunk is stale
+    # the chunk acts when it arrives, 0.13 s after the observation; the robot held still
+    # meanwhile (nothing was queued), so none of it is stale: step 0 first, then one step
+    # per period of the re-phased timer
+    assert sim.commands[0][0] == pytest.approx(t0 + 0.13) and sim.rephased == [t0 + 0.13]
     assert len(moving) >= 8
     np.testing.assert_allclose(moving[0], chunk[0], atol=1e-6)
     np.testing.assert_allclose(moving[1], chunk[1], atol=1e-6)
+    assert sim.commands[1][0] == pytest.approx(t0 + 0.23)
     assert sim.state == sv.RUNNING
     snap = sim.ex.snapshot()
     assert snap.instruction_id == 'ins-1' and snap.trigger_counts['instruction'] == 1
@@ -147,6 +159,98 @@ def test_refills_blend_into_the_running_queue_without_gaps():
     # keeps executing steps 1.. of each new chunk, never restarting at step 0 mid-run
     assert xs[0] == 0.0 and np.all(xs[5:] > 0.0)
     assert sim.ex.snapshot().trigger_counts['queue_low'] >= 3
+
+
+# ----------------------------------------------------- event chunks act at once (issue 18)
+
+def running(latency=0.13, **kw) -> Sim:
+    sim = Sim(latency=latency, **kw)
+    sim.instruct()
+    sim.run(sim.t + 1.02)
+    assert sim.state == sv.RUNNING and all(c[1] == VY[DARK] for c in sim.moving())
+    return sim
+
+
+def test_a_scene_change_chunk_replaces_the_queue_and_its_first_due_action_goes_out_at_once():
+    sim = running(latency=0.13)
+    sim.brightness = BRIGHT
+    n, t_change = len(sim.commands), sim.t
+    sim.run(t_change + 1.0)
+    event = next(j for j in sim.jobs if j.decision.reason == 'scene_change')
+    arrival = event.submitted + 0.13
+    first = next(i for i in range(n, len(sim.commands)) if sim.commands[i][1][1] != VY[DARK])
+    t_first, cmd = sim.commands[first]
+    chunk = expected_chunk(BRIGHT)
+    # published on arrival, not at the next tick; the robot was executing the old plan the
+    # whole 0.13 s since the frame, so one step (0.1 s) is late: the first due action is [1]
+    assert t_first == pytest.approx(arrival) and arrival in sim.rephased
+    np.testing.assert_array_equal(cmd, chunk[1].astype(np.float64))      # not a blend
+    t_next, nxt = sim.commands[first + 1]
+    assert t_next == pytest.approx(arrival + 0.1)                         # re-phased timer
+    np.testing.assert_array_equal(nxt, chunk[2].astype(np.float64))
+    out = next(c for t, c in sim.chunks if c.job is event)
+    assert out.first_step == first - 1     # chunk[0] is for the step executed before it
+
+
+def test_the_rephased_timer_does_not_double_publish():
+    sim = running(latency=0.02)
+    t0 = sim.t
+    for k in range(6):                               # a scene change every 0.7 s
+        sim.at(t0 + 0.7 * k + 0.35, lambda k=k: setattr(sim, 'brightness',
+                                                        (BRIGHT, DARK)[k % 2]))
+    sim.run(t0 + 4.2)
+    times = [t for t, c in sim.commands if t >= t0]
+    events = [t for t in sim.rephased if t >= t0]
+    assert len(events) == 6
+    # one command per period, plus at most the part of a period each event cut short
+    assert len(times) <= 4.2 / 0.1 + len(events) + 1
+    gaps = np.diff(times)
+    assert np.all(gaps <= 0.1 + 1e-9)
+    # a tick that was already due when the timer re-phased publishes nothing
+    before = len(sim.commands)
+    sim.apply(sim.ex.control_tick(events[-1] + 0.01))
+    assert len(sim.commands) == before
+
+
+def test_a_burst_of_events_acts_at_most_once_per_period():
+    sim = running(latency=0.005)
+    t0 = sim.t
+    flip = [DARK]
+
+    def toggle():
+        flip[0] = BRIGHT if flip[0] == DARK else DARK
+        sim.brightness = flip[0]
+        sim.at(sim.t + 1 / 30, toggle, 1)
+    sim.at(t0 + 0.001, toggle, 1)                   # every frame is a new scene
+    sim.run(t0 + 3.0)
+    acted = [t for t in sim.rephased if t >= t0]
+    assert np.all(np.diff(acted) >= 0.1 - 1e-9)
+    assert sim.ex.snapshot().trigger_counts['scene_change'] >= 60   # all of them inferred
+
+
+def test_refills_still_blend_into_the_running_queue():
+    sim = running(latency=0.05, trigger=TriggerConfig(scene_threshold=0.0, keepalive_period=0))
+    sim.brightness = BRIGHT                           # no scene trigger: only refills see it
+    t_change = sim.t
+    sim.run(t_change + 1.0)
+    vys = sorted({round(c[1], 6) for c in sim.moving(t_change)})
+    assert any(VY[DARK] < v < VY[BRIGHT] for v in vys)   # the cross-fade
+    assert not [t for t in sim.rephased if t > t_change]
+
+
+def test_latency_compensation_counts_only_time_spent_executing():
+    # A slow model: the scene-change chunk comes back 2 s after its frame, but the queue ran
+    # dry after its last actions and the robot held still: only those steps are late.
+    sim = running(latency=lambda job: 2.0 if job.decision.reason == 'scene_change' else 0.02,
+                  trigger=TriggerConfig(queue_threshold=0, keepalive_period=0.0))
+    queued = len(sim.ex.queue)
+    sim.brightness = BRIGHT
+    t_change = sim.t
+    sim.run(t_change + 2.2)
+    cmd = next(c for t, c in sim.commands if t > t_change and c is not None
+               and c[1] == VY[BRIGHT])
+    late = int(round(cmd[0] / 0.05))
+    assert queued <= late <= queued + 1 and late < 10
 
 
 # -------------------------------------------------------------------------------- races

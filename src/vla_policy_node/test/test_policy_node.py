@@ -21,6 +21,7 @@ from std_msgs.msg import Header, String
 from vla_common.image import encode_compressed, fill_image
 from vla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from vla_msgs.msg import ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState
+from scripted_policy import expected_chunk, frame, node_code
 from vla_policy_node.policies.presets import LEFT, RIGHT, TINY_HEADS, TINY_NANO
 from vla_testing.ros import call_service, MessageCollector, wait_for
 
@@ -81,12 +82,22 @@ def random_checkpoint(path: pathlib.Path, action_space: str = 'base', nan: bool 
     return str(path)
 
 
-def start_policy(node_processes: Any, **params: Any) -> Any:
-    params.setdefault('num_threads', 1)
-    args = [str(EXE), '--ros-args']
+def ros_args(**params: Any) -> List[str]:
+    args = ['--ros-args']
     for key, value in params.items():
         args += ['-p', f'{key}:={value}']
-    return node_processes(args, 'policy_node')
+    return args
+
+
+def start_policy(node_processes: Any, **params: Any) -> Any:
+    params.setdefault('num_threads', 1)
+    return node_processes([str(EXE), *ros_args(**params)], 'policy_node')
+
+
+def start_scripted_policy(node_processes: Any, **params: Any) -> Any:
+    """policy_node with the ScriptedPolicy (scripted_policy.py) instead of a checkpoint."""
+    params.setdefault('model_path', 'scripted')
+    return node_processes.python(node_code(), 'policy_node', args=ros_args(**params))
 
 
 class Camera:
@@ -409,3 +420,35 @@ def test_preflight_refuses_a_model_that_does_not_fit(node_processes, harness, tm
     assert values['memory'].startswith('ERROR') and values['budget'].startswith('nano')
     time.sleep(1.0)
     assert not harness.cmds.messages   # no commands while refused
+
+
+def test_a_scene_change_chunk_acts_at_once_instead_of_blending(node_processes, harness):
+    """The first command after a scene change is the new chunk's first due action.
+
+    The scripted policy's actions name their frame (linear_y: dark -> right, bright -> left)
+    and their chunk step (linear_x = 0.05 m/s * step). Before the change every command is a
+    row of a dark chunk; the first command that is not must be exactly a row of the bright
+    chunk (not a cross-fade with the old queue), followed by the next rows one per tick.
+    """
+    start_scripted_policy(node_processes)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    dark, bright = expected_chunk(0.2).astype(np.float64), expected_chunk(0.8).astype(np.float64)
+    harness.camera.frame = frame(0.2)
+    harness.camera.start()
+    harness.send('ins-1', LEFT)
+    harness.cmds.wait(5, timeout=20.0)
+    harness.camera.frame = frame(0.8)
+    harness.chunks.wait(1, 20.0, lambda m: abs(m.data[1] - bright[0, 1]) < 1e-6)
+    harness.cmds.wait(1, 20.0, lambda m: m.linear.y == bright[0, 1])
+    cmds = [(c.linear.x, c.linear.y, c.angular.z) for c in harness.cmds.messages]
+    first = next(i for i, c in enumerate(cmds) if c[1] != dark[0, 1])
+    assert all(c in {tuple(row) for row in dark} for c in cmds[:first])
+    k = int(np.flatnonzero(np.isclose(bright[:, 0], cmds[first][0]))[0])
+    assert cmds[first] == tuple(bright[k]), 'a blend of the old and new chunk went out'
+    assert k <= 3                       # the frame's age + the model time, in 0.1 s steps
+    harness.cmds.wait(first + 3, 20.0)
+    following = harness.cmds.messages[first + 1:first + 3]
+    assert [(c.linear.x, c.linear.y) for c in following] == \
+        [tuple(bright[k + 1, :2]), tuple(bright[k + 2, :2])]
+    status = harness.status.wait(1, 10.0, lambda m: m.trigger_counts_scene_change >= 1)
+    assert status.state == PolicyStatus.STATE_RUNNING

@@ -78,7 +78,7 @@ def chunk_message(out: ChunkOut, action_space: str, dt: float) -> ActionChunk:
     msg.dt = float(dt)
     msg.steps, msg.dims = int(chunk.shape[0]), int(chunk.shape[1])
     msg.data = [float(v) for v in chunk.reshape(-1)]
-    msg.first_step_index = int(job.obs_step)
+    msg.first_step_index = int(out.first_step)
     return msg
 
 

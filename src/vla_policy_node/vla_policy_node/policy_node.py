@@ -92,6 +92,7 @@ class PolicyNode(LifecycleNode):
         self.create_timer(1.0, self._publish_diagnostics)
         self._io: List[Any] = []
         self._run_timers: List[Any] = []
+        self._control_timer: Any = None
         self._cmd_pub: Any = None
         self._chunk_pub: Any = None
         self._heartbeat_pub: Any = None
@@ -231,7 +232,8 @@ class PolicyNode(LifecycleNode):
                                         args=(self._jobs, self._results),
                                         name='policy-inference', daemon=True)
         self._worker.start()
-        self._run_timers = [self.create_timer(1.0 / p.control_rate, self._on_control_tick),
+        self._control_timer = self.create_timer(1.0 / p.control_rate, self._on_control_tick)
+        self._run_timers = [self._control_timer,
                             self.create_timer(1.0 / p.heartbeat_rate, self._on_heartbeat)]
         self.get_logger().info(f'active: {p.trigger_mode} triggers, control {p.control_rate:g} '
                                f'Hz, {p.action_space} commands')
@@ -246,7 +248,7 @@ class PolicyNode(LifecycleNode):
         self._apply(self.executive.deactivate(why, self._now()))
         for t in self._run_timers:
             self.destroy_timer(t)
-        self._run_timers = []
+        self._run_timers, self._control_timer = [], None
         self._stop_worker()
 
     def _stop_worker(self) -> None:
@@ -394,6 +396,8 @@ class PolicyNode(LifecycleNode):
             self._publish_command(action)
         for chunk in out.chunks:
             self._publish_chunk(chunk)
+        if out.rephase and self._control_timer is not None:
+            self._control_timer.reset()   # the next action follows one period from now
         for job in out.jobs:
             try:
                 self._jobs.put_nowait(job)

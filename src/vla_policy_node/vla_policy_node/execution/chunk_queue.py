@@ -12,6 +12,7 @@ new chunk overlap are blended, the rest appended:
   temporal  ACT-style temporal ensembling: each step is the weighted mean of every prediction
             made for it, the k-th prediction weighted exp(-decay * k)
 
+`replace` drops the queued actions instead (a chunk from an event that must act at once).
 Chunks carry the queue generation they were requested in; `flush()` (new instruction, pause)
 starts a new generation, so a chunk computed for an old instruction can never be executed.
 Nothing is dropped silently: `push` reports what happened to every action.
@@ -77,27 +78,29 @@ class ActionChunkQueue:
         self.generation += 1
         return dropped
 
+    def _check(self, chunk: np.ndarray, generation: int) -> str:
+        """Why `chunk` cannot be queued ('' when it can)."""
+        if chunk.ndim != 2 or chunk.shape[0] == 0:
+            return f'bad chunk shape {chunk.shape}'
+        if generation != self.generation:
+            return (f'chunk from generation {generation}, queue is at {self.generation} '
+                    '(instruction changed or flushed)')
+        if not np.all(np.isfinite(chunk)):
+            return 'chunk contains NaN/Inf'
+        return ''
+
     def push(self, chunk: np.ndarray, start_step: int, generation: int) -> PushResult:
         """Merge a (n, dims) chunk whose first action is for `start_step`."""
         chunk = np.asarray(chunk, dtype=np.float64)
-        if chunk.ndim != 2 or chunk.shape[0] == 0:
+        problem = self._check(chunk, generation)
+        if not problem and self._queue and self._queue[0].action.shape != chunk.shape[1:]:
+            problem = (f'chunk has {chunk.shape[1]} dims, queue holds '
+                       f'{self._queue[0].action.shape[0]}')
+        if not problem and int(start_step) > self.step:
+            problem = f'chunk starts at step {start_step}, after the current step {self.step}'
+        if problem:
             self.rejected += 1
-            return PushResult(False, f'bad chunk shape {chunk.shape}')
-        if generation != self.generation:
-            self.rejected += 1
-            return PushResult(False, f'chunk from generation {generation}, queue is at '
-                                     f'{self.generation} (instruction changed or flushed)')
-        if not np.all(np.isfinite(chunk)):
-            self.rejected += 1
-            return PushResult(False, 'chunk contains NaN/Inf')
-        if self._queue and self._queue[0].action.shape != chunk.shape[1:]:
-            self.rejected += 1
-            return PushResult(False, f'chunk has {chunk.shape[1]} dims, queue holds '
-                                     f'{self._queue[0].action.shape[0]}')
-        if int(start_step) > self.step:
-            self.rejected += 1
-            return PushResult(False, f'chunk starts at step {start_step}, after the current '
-                                     f'step {self.step}')
+            return PushResult(False, problem)
         skip = self.step - int(start_step)
         if skip >= chunk.shape[0]:
             self.rejected += 1
@@ -109,6 +112,24 @@ class ActionChunkQueue:
         for a in new[overlap:]:
             self._queue.append(_Entry(a.copy()))
         return PushResult(True, '', skip, overlap, new.shape[0] - overlap)
+
+    def replace(self, chunk: np.ndarray, skip: int, generation: int) -> PushResult:
+        """Drop the queued actions and queue `chunk[skip:]`: the next pop is `chunk[skip]`.
+
+        For a chunk that must act at once (an event): nothing of the old plan is blended in,
+        and the `skip` actions whose time has passed are not executed.
+        """
+        chunk = np.asarray(chunk, dtype=np.float64)
+        problem = self._check(chunk, generation)
+        if not problem and skip >= chunk.shape[0]:
+            problem = f'chunk is entirely stale ({skip} steps late)'
+        if problem:
+            self.rejected += 1
+            return PushResult(False, problem, max(0, skip))
+        self._queue.clear()
+        for a in chunk[skip:]:
+            self._queue.append(_Entry(a.copy()))
+        return PushResult(True, '', skip, 0, chunk.shape[0] - skip)
 
     def _blend(self, entry: _Entry, new: np.ndarray, i: int, overlap: int) -> None:
         if self.blend == 'none':

@@ -32,7 +32,8 @@ from . import supervisor as sv
 from .chunk_queue import ActionChunkQueue
 from .supervisor import DEFAULT_PAUSE_REASONS, evaluate, Inputs, LatencyWindow, safety_blocks
 from .supervisor import Verdict
-from .triggers import scene_thumbnail, TriggerConfig, TriggerDecision, TriggerEngine
+from .triggers import (INSTRUCTION, SAFETY_RESUME, SCENE_CHANGE, scene_thumbnail, STATE_CHANGE,
+                       TriggerConfig, TriggerDecision, TriggerEngine)
 
 INFER = 'infer'
 OBSERVE = 'observe'
@@ -45,6 +46,11 @@ UNPARSED = 'unparsed'
 
 #: A command that stops the robot (Output.commands entry).
 STOP_COMMAND = None
+
+#: Chunks from these triggers act at once: they replace the queue, their first due action is
+#: published when the result arrives and the control timer re-phases to that moment. Refills
+#: (queue_low, keepalive, periodic) blend into the running queue.
+EVENT_REASONS = (INSTRUCTION, SAFETY_RESUME, SCENE_CHANGE, STATE_CHANGE)
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,7 @@ class ChunkOut:
     job: InferenceJob
     actions: np.ndarray
     latency_ms: float
+    first_step: int         # control-step index (since the instruction) of actions[0]
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,7 @@ class Output:
     jobs: List[InferenceJob] = field(default_factory=list)
     logs: List[Log] = field(default_factory=list)
     status: bool = False            # publish ~/status now
+    rephase: bool = False           # restart the control timer: next tick one period from now
 
     def merge(self, other: 'Output') -> 'Output':
         self.commands += other.commands
@@ -149,6 +157,7 @@ class Output:
         self.jobs += other.jobs
         self.logs += other.logs
         self.status = self.status or other.status
+        self.rephase = self.rephase or other.rephase
         return self
 
 
@@ -235,9 +244,13 @@ class Executive:
         # execution
         self.busy = False
         self._reset_pending = True
-        self._inference_error = ''
+        self.inference_error = ''
         self._commanding = False
         self._last_observe = float('-inf')
+        # The robot executed queued actions from _executing[0] to _executing[1] (s): latency
+        # compensation counts only time during which a plan was being executed.
+        self._executing = (float('-inf'), float('-inf'))
+        self._last_arrival = float('-inf')   # when an event chunk last acted on arrival
         self._logged: set = set()
         self._throttled: Dict[str, float] = {}
         self.counters = {'inferences': 0, 'history_observations': 0, 'results_discarded': 0,
@@ -281,7 +294,7 @@ class Executive:
         self.engine.clear()
         if was_active:
             self._commanding = False
-            self._command(STOP_COMMAND)
+            self._command(STOP_COMMAND, now)
             self._log('info', f'stopped ({why}): queue flushed, stop published')
         self._refresh(now)
         return self._emit()
@@ -377,12 +390,12 @@ class Executive:
                 ins = None
         self.instruction = ins
         self.instruction_error = error
-        self._inference_error = ''
+        self.inference_error = ''
         self.queue.flush()
         self._reset_pending = True
         if self._commanding:
             self._commanding = False
-            self._command(STOP_COMMAND)
+            self._command(STOP_COMMAND, now)
         if ins is not None:
             self.engine.on_instruction(now, ins.id)
             self._log('info', f'instruction {ins.id}: {ins.text!r}'
@@ -402,17 +415,28 @@ class Executive:
 
     def control_tick(self, now: float) -> Output:
         """One control period: re-evaluate, maybe start an inference, execute one action."""
-        verdict = self._tick(now)
-        if verdict.may_command:
-            action = self.queue.pop()
-            if action is not None:
-                self._commanding = True
-                self._command(action)
+        # A tick already due when an event chunk re-phased the timer is the old phase's: the
+        # period it starts was just begun by the chunk's first action.
+        rephased = now - self._last_arrival < 0.5 * self.config.period
+        if self._tick(now).may_command and not rephased:
+            self._execute(now)
         return self._emit()
 
     def on_result(self, job: InferenceJob, result: InferenceResult, now: float) -> Output:
-        """The answer to a job emitted earlier (from the worker, via the adapter)."""
-        self._handle_result(job, result, now)
+        """The answer to a job emitted earlier (from the worker, via the adapter).
+
+        An event chunk acts at once: its first due action is published now and the control
+        timer re-phases (`Output.rephase`), so the next action follows one period later and
+        no period gets two commands from the timer. At most one chunk per control period
+        acts on arrival; one arriving sooner after the last waits for the timer, so a burst
+        of events cannot raise the command rate.
+        """
+        act = self._handle_result(job, result, now)
+        if act and self._refresh(now).may_command \
+                and now - self._last_arrival >= self.config.period - 1e-9:
+            self._last_arrival = now
+            self._out.rephase = True
+            self._execute(now)
         self._tick(now)
         return self._emit()
 
@@ -465,10 +489,32 @@ class Executive:
         out, self._out = self._out, Output()
         return out
 
-    def _command(self, action: Optional[np.ndarray]) -> None:
+    def _command(self, action: Optional[np.ndarray], now: Optional[float] = None) -> None:
         if action is not None:
             self.counters['commands_sent'] += 1
+            assert now is not None
+            start, until = self._executing
+            self._executing = (now if now > until + 1e-9 else start, now + self.config.period)
+        elif now is not None:
+            self._executing = (self._executing[0], min(self._executing[1], now))
         self._out.commands.append(action)
+
+    def _execute(self, now: float) -> None:
+        """Publish the queue's next action (nothing when it is empty: the step waits)."""
+        action = self.queue.pop()
+        if action is not None:
+            self._commanding = True
+            self._command(action, now)
+
+    def _late_steps(self, job: InferenceJob, now: float) -> int:
+        """Actions of an event chunk whose time has passed: the time since the source image
+        during which the robot was executing a plan, in control periods. A robot that held
+        still meanwhile (a flushed queue, a pause) lost nothing, so a slow model's chunk is
+        never all stale just because it was slow."""
+        image_time = job.image_stamp_ns * 1e-9 or job.submitted
+        start, until = self._executing
+        executed = min(now, until) - max(image_time, start)
+        return int(executed / self.config.period + 1e-6) if executed > 0 else 0
 
     def _log(self, level: str, text: str) -> None:
         self._out.logs.append(Log(level, text))
@@ -501,7 +547,7 @@ class Executive:
             state_timeout=cfg.state_timeout,
             safety_blocked=self._safety_blocked,
             safety_reason=self._safety_reason,
-            inference_error=self._inference_error,
+            inference_error=self.inference_error,
         )
 
     def _refresh(self, now: float) -> Verdict:
@@ -513,7 +559,7 @@ class Executive:
             self._reset_pending = True
             if self._commanding:
                 self._commanding = False
-                self._command(STOP_COMMAND)
+                self._command(STOP_COMMAND, now)
         if (previous.state, previous.key) != (verdict.state, verdict.key):
             text = (f'state {previous.state} -> {verdict.state}'
                     if previous.state != verdict.state else f'state {verdict.state}') + (
@@ -556,7 +602,8 @@ class Executive:
         self._last_observe = now
         return job
 
-    def _handle_result(self, job: InferenceJob, result: InferenceResult, now: float) -> None:
+    def _handle_result(self, job: InferenceJob, result: InferenceResult, now: float) -> bool:
+        """Queue a result; True when it is an event chunk that should act at once."""
         self.busy = False
         error = result.error
         if job.kind == OBSERVE:
@@ -565,7 +612,7 @@ class Executive:
             else:
                 self._log_once(f'observe-{type(error).__name__}',
                                f'history observation failed: {error}')
-            return
+            return False
         self.counters['inferences'] += 1
         self.latency.add(result.latency_ms)
         self._out.status = True
@@ -573,19 +620,28 @@ class Executive:
         if error is not None:
             self.engine.on_failure(now)
             if current:
-                self._inference_error = _error_text(error)
+                self.inference_error = _error_text(error)
                 self.queue.flush()
                 self._reset_pending = True
-                self._log_throttled('inference', 'error', self._inference_error, now)
-            return
+                self._log_throttled('inference', 'error', self.inference_error, now)
+            return False
         if not current:
             self.counters['results_discarded'] += 1
-            return
-        self._inference_error = ''
+            return False
+        self.inference_error = ''
         assert result.actions is not None
-        pushed = self.queue.push(result.actions, job.obs_step, job.generation)
-        if pushed.accepted:
-            self._out.chunks.append(ChunkOut(job, result.actions, result.latency_ms))
+        event = job.decision is not None and job.decision.reason in EVENT_REASONS
+        if event:
+            skip = self._late_steps(job, now)
+            first_step = self.queue.step - skip
+            pushed = self.queue.replace(result.actions, skip, job.generation)
         else:
+            first_step = job.obs_step
+            pushed = self.queue.push(result.actions, job.obs_step, job.generation)
+        if not pushed.accepted:
             self.counters['results_discarded'] += 1
             self._log_once(f'push-{pushed.reason[:20]}', f'chunk not queued: {pushed.reason}')
+            return False
+        self._out.chunks.append(ChunkOut(job, result.actions, result.latency_ms,
+                                         max(0, first_step)))
+        return event
