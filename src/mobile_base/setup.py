@@ -17,6 +17,7 @@ setup(
         ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
         ('share/' + PACKAGE + '/urdf', glob('urdf/*')),
         ('share/' + PACKAGE + '/scenarios', glob('scenarios/*.yaml')),
+        ('share/' + PACKAGE + '/scenarios/layouts', glob('scenarios/layouts/*.yaml')),
         ('share/' + PACKAGE + '/docs', glob('docs/*.md')),
     ],
     install_requires=['setuptools'],

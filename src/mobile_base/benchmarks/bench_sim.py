@@ -42,9 +42,10 @@ def timed(fn, min_seconds: float) -> float:
 def bench_direct(seconds: float, episodes: int) -> Dict[str, float]:
     import mujoco
     from mobile_base.core.kinematics import Twist2D
-    from mobile_base.core.scenarios import make_instance, SCENARIO_NAMES
+    from mobile_base.core.scenarios import make_instance
     from mobile_base.sim.runner import run_expert
     from mobile_base.sim.world import MujocoWorld, SimOptions
+    from vla_common.scenarios import SCENARIOS
 
     out: Dict[str, float] = {}
     world = MujocoWorld(SimOptions())
@@ -72,7 +73,7 @@ def bench_direct(seconds: float, episodes: int) -> Dict[str, float]:
     world = MujocoWorld(SimOptions())
     factors = []
     for k in range(episodes):
-        name = SCENARIO_NAMES[k % len(SCENARIO_NAMES)]
+        name = SCENARIOS[k % len(SCENARIOS)]
         start = time.perf_counter()
         # Camera and scan at 10 Hz of sim time: one frame every 2 control steps at 20 Hz.
         trace = run_expert(world, name, k, render_every=2)

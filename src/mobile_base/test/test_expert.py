@@ -7,7 +7,8 @@ from mobile_base.core.episode import EpisodeMonitor, Outcome, Side
 from mobile_base.core.expert import ExpertConfig, plan_route, ScriptedExpert
 from mobile_base.core.geometry import Pose2D
 from mobile_base.core.odometry import integrate_twist
-from mobile_base.core.scenarios import make_instance, SCENARIO_NAMES
+from mobile_base.core.scenarios import make_instance
+from vla_common.scenarios import SCENARIOS
 
 
 def run_kinematic(instance, config=None, dt=0.05):
@@ -24,7 +25,7 @@ def run_kinematic(instance, config=None, dt=0.05):
     return monitor.summary(), commands
 
 
-@pytest.mark.parametrize('name', SCENARIO_NAMES)
+@pytest.mark.parametrize('name', SCENARIOS)
 def test_expert_reaches_the_cup_on_the_commanded_side(name):
     for seed in range(6):
         summary, commands = run_kinematic(make_instance(name, seed))

@@ -5,43 +5,45 @@ import math
 
 import pytest
 import yaml
-from mobile_base.core.scenarios import (list_scenarios, load_scenario_file, make_instance,
-                                        parse_name, resolve_scenario, SCENARIO_NAMES,
-                                        ScenarioError, ScenarioSpec)
-
-KOREAN = {
-    '1box_vert_left': '박스를 왼쪽으로 돌아서 컵까지 가세요',
-    '1box_vert_right': '박스를 오른쪽으로 돌아서 컵까지 가세요',
-    '1box_hori_left': '박스를 왼쪽으로 피해서 컵까지 가세요',
-    '1box_hori_right': '박스를 오른쪽으로 피해서 컵까지 가세요',
-    '2box_vert_left': '두 박스 사이 왼쪽 경로로 컵까지 가세요',
-    '2box_vert_right': '두 박스 사이 오른쪽 경로로 컵까지 가세요',
-    '2box_hori_left': '두 박스를 왼쪽으로 피해서 컵까지 가세요',
-    '2box_hori_right': '두 박스를 오른쪽으로 피해서 컵까지 가세요',
-}
+from mobile_base.core.scenarios import (builtin_scenario_dir, list_scenarios, load_scenario_file,
+                                        make_instance, resolve_scenario, ScenarioDistribution,
+                                        ScenarioError)
+from vla_common.scenarios import LAYOUTS, scenario as catalog, SCENARIOS
 
 
-def test_the_eight_scenarios_ship():
-    assert list_scenarios()[:8] == list(SCENARIO_NAMES)
-    assert set(SCENARIO_NAMES) == set(KOREAN)
+def test_the_eight_scenarios_ship_with_one_geometry_file_per_layout():
+    assert list_scenarios()[:8] == list(SCENARIOS)
+    files = sorted(p.stem for p in (builtin_scenario_dir() / 'layouts').glob('*.yaml'))
+    assert files == sorted(layout.name for layout in LAYOUTS)
 
 
-@pytest.mark.parametrize('name', SCENARIO_NAMES)
-def test_shipped_scenario_matches_its_name(name):
-    spec = resolve_scenario(name)
-    boxes, layout, side = parse_name(name)
+@pytest.mark.parametrize('name', SCENARIOS)
+def test_shipped_scenario_matches_its_catalog_entry(name):
+    spec, entry = resolve_scenario(name), catalog(name)
     assert spec.name == name
-    assert spec.instruction == KOREAN[name]
-    assert spec.side == side
-    assert len(spec.obstacles) == boxes
+    assert (spec.instruction, spec.instruction_en) == (entry.instruction_ko, entry.instruction_en)
+    assert (spec.side, spec.maneuver) == (entry.side, entry.maneuver)
+    assert len(spec.obstacles) == entry.box_count
     for ob in spec.obstacles:
         length, width, _ = ob.size
-        assert (length > width) == (layout == 'vert'), 'vert = lengthwise along the route'
+        assert (length > width) == (entry.orientation == 'vert'), 'vert = lengthwise along route'
     inst = spec.sample(0)
     # Small episodes: cup 2-3 m ahead, obstacles between robot and cup.
     assert 2.0 <= inst.cup.x <= 3.0
     assert all(0.5 < ob.x < inst.cup.x - 0.5 for ob in inst.obstacles)
     assert inst.time_limit <= 60.0
+
+
+def test_a_layout_file_may_not_restate_what_the_catalog_says(tmp_path):
+    data = yaml.safe_load((builtin_scenario_dir() / 'layouts' / '1box_vert.yaml').read_text())
+    path = tmp_path / '1box_vert.yaml'
+    path.write_text(yaml.safe_dump(dict(data, side='right')), encoding='utf-8')
+    with pytest.raises(ScenarioError, match='side'):
+        load_scenario_file(path, catalog=catalog('1box_vert_left'))
+    # ...and a user file may not take a built-in id (its side would contradict the catalog).
+    user = dict(resolve_scenario('1box_vert_left').to_dict(), side='right')
+    with pytest.raises(ScenarioError, match='built-in'):
+        ScenarioDistribution.from_dict(user)
 
 
 def test_sampling_is_deterministic_and_varies_with_seed():
@@ -79,7 +81,7 @@ def test_start_noise_moves_the_start_but_not_the_obstacles():
 
 
 def test_yaml_round_trip(tmp_path):
-    spec = resolve_scenario('2box_hori_left')
+    spec = dataclasses.replace(resolve_scenario('2box_hori_left'), name='2box_hori_left_copy')
     path = tmp_path / 'copy.yaml'
     path.write_text(yaml.safe_dump(spec.to_dict(), allow_unicode=True), encoding='utf-8')
     again = load_scenario_file(path)
@@ -123,7 +125,7 @@ obstacles:
 ])
 def test_invalid_files_are_refused_with_a_reason(bad, message):
     with pytest.raises(ScenarioError, match=message):
-        ScenarioSpec.from_dict(bad)
+        ScenarioDistribution.from_dict(bad)
 
 
 def test_unknown_name_lists_the_known_ones():

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from mobile_base.core.episode import Outcome
 from mobile_base.core.kinematics import Twist2D
-from mobile_base.core.scenarios import make_instance, SCENARIO_NAMES, ScenarioSpec
+from mobile_base.core.scenarios import make_instance, ScenarioDistribution
 from mobile_base.sim.runner import run_expert
 from mobile_base.sim.world import MujocoWorld, SimOptions
+from vla_common.scenarios import SCENARIOS
 
 
 @pytest.fixture(scope='module')
@@ -20,7 +21,7 @@ def world():
 
 def box_ahead(distance=1.0, y=0.0, yaw=0.0, size=(0.3, 0.6, 0.35)):
     """A one-box scenario with the box `distance` m in front of the robot."""
-    return ScenarioSpec.from_dict({
+    return ScenarioDistribution.from_dict({
         'name': 'test_box', 'instruction': 'test', 'side': 'left',
         'cup': {'x': 4.0, 'y': 0.0},
         'obstacles': [{'size': list(size), 'x': distance, 'y': y, 'yaw': yaw}],
@@ -136,7 +137,7 @@ def test_reset_keeps_sim_time_running(world):
 
 def test_expert_succeeds_in_every_scenario_in_mujoco(world):
     results = []
-    for name in SCENARIO_NAMES:
+    for name in SCENARIOS:
         for seed in (0, 1, 2):
             s = run_expert(world, name, seed).summary
             results.append(s)

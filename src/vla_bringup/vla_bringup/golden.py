@@ -29,9 +29,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import yaml
 
 from vla_bringup.bags import BagMessage, BagWriter, clock_ns, message_class, read_bag
-from vla_bringup.core.golden_edit import (bag_metadata, derive_fault, FAULTS,
-                                          restamp_to_sim_time, thin_clock, with_outputs)
+from vla_bringup.core.golden_edit import (bag_metadata, derive_fault, FAULT_BASE_SCENARIO,
+                                          FAULTS, restamp_to_sim_time, thin_clock,
+                                          with_outputs)
 from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
+from vla_common.scenarios import SCENARIOS
 
 INPUT_RECORD = {
     '/clock': 'rosgraph_msgs/msg/Clock',
@@ -40,8 +42,6 @@ INPUT_RECORD = {
     '/scan': 'sensor_msgs/msg/LaserScan',
     '/instruction': 'vla_msgs/msg/Instruction',
 }
-SCENARIOS = tuple(f'{n}box_{o}_{s}' for n in (1, 2) for o in ('vert', 'hori')
-                  for s in ('left', 'right'))
 FIXTURE_MODEL = pathlib.Path(__file__).resolve().parents[1] / 'test' / 'fixtures' / \
     'golden_policy'
 
@@ -156,7 +156,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for scenario, path in raw.items():
             inputs[f'nominal_{scenario}'] = thin_clock(_compress(restamp_to_sim_time(
                 list(read_bag(path)), clock_ns)))
-        base = inputs['nominal_1box_vert_left']
+        base = inputs[f'nominal_{FAULT_BASE_SCENARIO}']
         for fault in FAULTS:
             inputs[f'fault_{fault}'] = derive_fault(base, fault, args.fault_at, encode_message)
         meta = {}

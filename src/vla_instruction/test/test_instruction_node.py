@@ -11,8 +11,8 @@ import yaml
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 from std_msgs.msg import Bool, String
 from vla_common.qos import AUDIO_QOS, LATCHED_QOS, RELIABLE_QOS
+from vla_common.scenarios import scenario as catalog
 from vla_instruction.core import audio as core_audio
-from vla_instruction.core.normalizer import CANONICAL_EN, CANONICAL_KO
 from vla_msgs.msg import AudioChunk, Instruction, SafetyState
 from vla_msgs.srv import Estop
 from vla_testing.ros import call_service, MessageCollector, wait_for, wait_for_subscribers
@@ -82,12 +82,12 @@ def test_text_in_instruction_out(ros, node_processes):
     instructions = MessageCollector(node, Instruction, 'instruction')
     pub = _text_publisher(ros, node)
 
-    pub.publish(String(data=CANONICAL_KO['1box_vert_left']))
+    pub.publish(String(data=catalog('1box_vert_left').instruction_ko))
     m = instructions.wait(1, timeout=15.0)
     assert m.status == Instruction.STATUS_UNDERSTOOD
-    assert m.text == CANONICAL_KO['1box_vert_left']
+    assert m.text == catalog('1box_vert_left').instruction_ko
     assert (m.language, m.source) == ('ko', Instruction.SOURCE_TEXT)
-    assert m.canonical == CANONICAL_EN['1box_vert_left']
+    assert m.canonical == catalog('1box_vert_left').instruction_en
     assert (m.task, m.target_object, m.obstacle_count, m.side, m.maneuver) == \
         ('1box_vert_left', 'cup', 1, Instruction.SIDE_LEFT, 'around')
     assert m.confidence == pytest.approx(1.0)
@@ -238,7 +238,7 @@ def test_voice_chunks_flow_through_vad_into_the_recogniser(ros, node_processes, 
 
     # The text path keeps working while voice is enabled.
     text_pub = _text_publisher(ros, node)
-    text_pub.publish(String(data=CANONICAL_KO['2box_hori_left']))
+    text_pub.publish(String(data=catalog('2box_hori_left').instruction_ko))
     m = instructions.wait(1, timeout=15.0, predicate=lambda x: x.task == '2box_hori_left')
     assert m.source == Instruction.SOURCE_TEXT
 

@@ -4,11 +4,10 @@ import unicodedata
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from vla_instruction.core.normalizer import (CANONICAL_EN, CANONICAL_KO, detect_language,
-                                             find_stop_word, mirror_scenario, normalize,
-                                             PARAPHRASES, parse_scenario, SCENARIOS,
-                                             split_paraphrases, Status, STOP_WORDS_EN,
-                                             STOP_WORDS_KO, swap_sides)
+from vla_common.scenarios import mirror_scenario, scenario as catalog, SCENARIOS
+from vla_instruction.core.normalizer import (detect_language, find_stop_word, normalize,
+                                             PARAPHRASES, split_paraphrases, Status,
+                                             STOP_WORDS_EN, STOP_WORDS_KO, swap_sides)
 
 ALL_PARAPHRASES = [(sc, text) for sc in SCENARIOS for text in PARAPHRASES[sc]]
 
@@ -39,32 +38,24 @@ def test_every_scenario_has_at_least_ten_paraphrases():
     assert set(PARAPHRASES) == set(SCENARIOS)
     for sc in SCENARIOS:
         assert len(PARAPHRASES[sc]) >= 10, sc
-        assert PARAPHRASES[sc][0] == CANONICAL_KO[sc]
+        assert PARAPHRASES[sc][0] == catalog(sc).instruction_ko
         assert len(set(PARAPHRASES[sc])) == len(PARAPHRASES[sc]), f'duplicates in {sc}'
         # Korean, English and mixed paraphrases are all represented.
         langs = {detect_language(t) for t in PARAPHRASES[sc]}
         assert langs == {'ko', 'en'}, sc
 
 
-def test_seed_sentences_are_the_canonical_korean_instructions():
-    assert CANONICAL_KO['1box_vert_left'] == '박스를 왼쪽으로 돌아서 컵까지 가세요'
-    assert CANONICAL_KO['1box_vert_right'] == '박스를 오른쪽으로 돌아서 컵까지 가세요'
-    assert CANONICAL_KO['1box_hori_left'] == '박스를 왼쪽으로 피해서 컵까지 가세요'
-    assert CANONICAL_KO['2box_vert_left'] == '두 박스 사이 왼쪽 경로로 컵까지 가세요'
-    assert CANONICAL_KO['2box_hori_right'] == '두 박스를 오른쪽으로 피해서 컵까지 가세요'
-
-
 @pytest.mark.parametrize('scenario,text', ALL_PARAPHRASES)
 def test_paraphrase_table(scenario, text):
     n = normalize(text)
-    spec = parse_scenario(scenario)
+    spec = catalog(scenario)
     assert n.status is Status.UNDERSTOOD, n.reason
     assert n.scenario == scenario, (text, n)
     assert (n.side, n.maneuver, n.obstacle_count) == (spec.side, spec.maneuver,
-                                                      spec.obstacle_count)
+                                                      spec.box_count)
     assert n.target_object == 'cup' and n.obstacle == 'box' and n.action == 'go_to'
-    assert n.canonical == CANONICAL_EN[scenario]
-    assert n.canonical_ko == CANONICAL_KO[scenario]
+    assert n.canonical == catalog(scenario).instruction_en
+    assert n.canonical_ko == catalog(scenario).instruction_ko
     assert 0.85 <= n.confidence <= 1.0, (text, n.confidence, n.notes)
 
 
@@ -78,7 +69,7 @@ def test_paraphrases_outside_the_table(scenario, text):
 @pytest.mark.parametrize('scenario', SCENARIOS)
 @pytest.mark.parametrize('ending', ENDINGS)
 def test_politeness_endings(scenario, ending):
-    text = CANONICAL_KO[scenario].replace('가세요', ending)
+    text = catalog(scenario).instruction_ko.replace('가세요', ending)
     n = normalize(text)
     assert n.scenario == scenario, text
     assert n.confidence >= 0.95, (text, n.notes)
@@ -86,7 +77,7 @@ def test_politeness_endings(scenario, ending):
 
 @pytest.mark.parametrize('scenario', SCENARIOS)
 def test_spacing_punctuation_and_unicode_variants(scenario):
-    canonical = CANONICAL_KO[scenario]
+    canonical = catalog(scenario).instruction_ko
     variants = [
         canonical.replace(' ', ''),                      # no spaces at all
         '  ' + canonical.replace(' ', '   ') + '  ',     # extra spaces
@@ -225,14 +216,6 @@ def test_language_detection():
     assert normalize('go to the cup').language == 'en'
 
 
-def test_mirror_and_parse_scenario():
-    for sc in SCENARIOS:
-        assert mirror_scenario(mirror_scenario(sc)) == sc
-        assert parse_scenario(mirror_scenario(sc)).side != parse_scenario(sc).side
-    with pytest.raises(ValueError):
-        parse_scenario('3box_vert_left')
-
-
 # ------------------------------------------------------------------------- side-swap property
 OPPOSITE = {'left': 'right', 'right': 'left', '': ''}
 
@@ -290,7 +273,7 @@ def test_split_is_deterministic_disjoint_and_keeps_canonical_in_train():
     for sc in SCENARIOS:
         assert sorted(train[sc] + held[sc]) == sorted(PARAPHRASES[sc])
         assert not set(train[sc]) & set(held[sc])
-        assert CANONICAL_KO[sc] in train[sc]
+        assert catalog(sc).instruction_ko in train[sc]
         assert 1 <= len(held[sc]) <= len(PARAPHRASES[sc]) // 2
     # Left and right versions of one phrasing are on the same side of the split.
     for sc in SCENARIOS:

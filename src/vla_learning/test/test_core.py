@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from vla_common.scenarios import SCENARIOS
 from vla_learning.collect import plan_episodes
 from vla_learning.common import (COLLECT_SEED_BASE, EVAL_SEED_BASE, paraphrase_split,
-                                 REGRESSION_SEEDS, SCENARIOS)
+                                 REGRESSION_SEEDS)
 from vla_learning.convert import split_episodes
 from vla_learning.data import canonical_text, Episode, WindowDataset
 from vla_learning.evaluate import plan as eval_plan

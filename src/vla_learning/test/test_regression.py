@@ -16,7 +16,8 @@ import os
 
 import pytest
 
-from vla_learning.common import REGRESSION_SEEDS, SCENARIOS
+from vla_common.scenarios import SCENARIOS
+from vla_learning.common import REGRESSION_SEEDS
 from vla_learning.evaluate import evaluate, results_markdown
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]

@@ -20,8 +20,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
 
+from vla_common.scenarios import SCENARIOS
 from vla_learning.common import (COLLECT_SEED_BASE, paraphrase_split, parse_list,
-                                 pick_instruction, read_json, SCENARIOS, write_json)
+                                 pick_instruction, read_json, write_json)
 
 #: What the bags keep: the expert's command (= the action label), the gated command, the
 #: camera, odometry, ground truth, the instruction, the result and the gate's state.

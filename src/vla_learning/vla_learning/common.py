@@ -1,4 +1,7 @@
-"""Shared constants of the learning loop: scenarios, seeds, paraphrase splits (pure)."""
+"""Shared constants of the learning loop: seeds, paraphrase splits (pure).
+
+The scenario ids come from `vla_common.scenarios`.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,6 @@ import json
 import os
 import random
 from typing import Dict, List, Sequence, Tuple
-
-#: The 8 Korean navigation scenarios, in a fixed order.
-SCENARIOS: Tuple[str, ...] = (
-    '1box_vert_left', '1box_vert_right', '1box_hori_left', '1box_hori_right',
-    '2box_vert_left', '2box_vert_right', '2box_hori_left', '2box_hori_right')
 
 #: Placement seeds used for demonstrations start at 0; evaluation seeds never overlap them.
 COLLECT_SEED_BASE = 0

@@ -20,8 +20,9 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from vla_common.scenarios import SCENARIOS
 from vla_learning.common import (EVAL_SEED_BASE, paraphrase_split, parse_list,
-                                 pick_instruction, SCENARIOS)
+                                 pick_instruction)
 
 MODES = ('event', 'periodic')
 

@@ -13,7 +13,8 @@ from typing import Optional
 
 from mobile_base.core.geometry import convex_distance, Pose2D, rectangle_corners
 from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec
-from mobile_base.core.scenarios import ScenarioInstance, SIDE_LEFT, SIDE_RIGHT
+from mobile_base.core.scenarios import ScenarioInstance
+from vla_common import scenarios
 
 
 class Outcome(IntEnum):
@@ -30,7 +31,7 @@ class Side(IntEnum):
 
     @classmethod
     def from_name(cls, name: str) -> 'Side':
-        return {SIDE_LEFT: cls.LEFT, SIDE_RIGHT: cls.RIGHT}.get(name, cls.NONE)
+        return {scenarios.LEFT: cls.LEFT, scenarios.RIGHT: cls.RIGHT}.get(name, cls.NONE)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ import numpy as np
 from mobile_base.core.geometry import Point, Pose2D, rotate, wrap_angle
 from mobile_base.core.kinematics import Twist2D, ZERO_TWIST
 from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec
-from mobile_base.core.scenarios import ScenarioInstance, SIDE_LEFT
+from mobile_base.core.scenarios import ScenarioInstance
+from vla_common.scenarios import LEFT
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class ScriptedExpert:
 def plan_route(instance: ScenarioInstance, config: ExpertConfig = ExpertConfig(),
                robot: RobotSpec = DEFAULT_ROBOT) -> List[Point]:
     """Waypoints (scenario frame) from the start to the cup passing on the commanded side."""
-    sign = 1.0 if instance.side == SIDE_LEFT else -1.0
+    sign = 1.0 if instance.side == LEFT else -1.0
     radius = robot.bounding_radius + config.margin
     along: List[float] = []
     lateral: List[float] = []

@@ -1,8 +1,14 @@
-"""Navigation scenarios: the YAML file format, seeded placement, and the scenario registry.
+"""Navigation scenarios: placement geometry, the YAML file format, seeded placement, lookup.
 
-A scenario file (see scenarios/*.yaml and docs/mobile_base.md) describes a *distribution* of
-layouts: every number may be given as a value or as a `[low, high]` range sampled uniformly.
-`ScenarioSpec.sample(seed)` turns it into a concrete `ScenarioInstance` (all positions fixed).
+A `ScenarioDistribution` describes a *distribution* of scenes: every number may be given as a
+value or as a `[low, high]` range sampled uniformly. `ScenarioDistribution.sample(seed)` turns it
+into a concrete `ScenarioInstance` (all positions fixed).
+
+The 8 built-in scenarios are not restated here: which ids exist and what layout, side,
+manoeuvre and instruction each one means come from `vla_common.scenarios`; this package holds
+only each layout's placement geometry (`scenarios/layouts/<layout>.yaml`). A user scenario is a
+full file (geometry plus name, instruction and side) found by name on the search path or
+given by path; see docs/mobile_base.md.
 
 Placement draws come from `numpy.random.default_rng(seed)` in a fixed order (start, cup,
 obstacles) that does not depend on the commanded side, so `1box_vert_left` and
@@ -27,15 +33,7 @@ import numpy as np
 import yaml
 
 from mobile_base.core.geometry import Point, Pose2D, rectangle_corners
-
-SIDE_LEFT = 'left'
-SIDE_RIGHT = 'right'
-SIDES = (SIDE_LEFT, SIDE_RIGHT)
-MANEUVERS = ('around', 'avoid', 'between')
-
-#: The 8 navigation scenarios of the seed design, in canonical order.
-SCENARIO_NAMES = tuple(f'{n}box_{o}_{s}' for n in (1, 2) for o in ('vert', 'hori')
-                       for s in SIDES)
+from vla_common.scenarios import AROUND, MANEUVERS, Scenario, scenario, SCENARIOS, SIDES
 
 Number = Union[float, int]
 RangeLike = Union[Number, Sequence[Number]]
@@ -146,8 +144,8 @@ class ScenarioInstance:
 
 
 @dataclass(frozen=True)
-class ScenarioSpec:
-    """A scenario file: instruction, commanded side and placement ranges."""
+class ScenarioDistribution:
+    """A scenario's instruction, commanded side and placement ranges; sampled per seed."""
 
     name: str
     instruction: str
@@ -158,7 +156,7 @@ class ScenarioSpec:
     start_y: Range = Range(0.0, 0.0)
     start_yaw: Range = Range(0.0, 0.0)
     instruction_en: str = ''
-    maneuver: str = 'around'
+    maneuver: str = AROUND
     time_limit: float = 30.0
     success_radius: float = 0.40
     description: str = ''
@@ -167,17 +165,35 @@ class ScenarioSpec:
 
     # --- YAML ------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Dict[str, Any], source: str = '') -> 'ScenarioSpec':
+    def from_dict(cls, data: Dict[str, Any], source: str = '',
+                  catalog: Optional[Scenario] = None) -> 'ScenarioDistribution':
+        """Parse a scenario file, or with `catalog` a layout file of a built-in scenario.
+
+        A layout file holds geometry only: the built-in scenario's name, instruction, side and
+        manoeuvre come from its catalog entry and may not be restated in the file.
+        """
         where = source or 'scenario'
         if not isinstance(data, dict):
             raise ScenarioError(f'{where}: top level must be a mapping')
+        if catalog is not None:
+            restated = sorted(_IDENTITY_KEYS & set(data))
+            if restated:
+                raise ScenarioError(f'{where}: a layout file holds geometry only; {restated} '
+                                    'come from vla_common.scenarios')
+            data = dict(data, name=catalog.id, instruction=catalog.instruction_ko,
+                        instruction_en=catalog.instruction_en, side=catalog.side,
+                        maneuver=catalog.maneuver)
+        elif data.get('name') in SCENARIOS:
+            raise ScenarioError(f'{where}: {data["name"]!r} is a built-in scenario (its layout '
+                                'and side come from vla_common.scenarios); give a user '
+                                'scenario its own name')
         for key in ('name', 'instruction', 'side', 'cup', 'obstacles'):
             if key not in data:
                 raise ScenarioError(f'{where}: missing key {key!r}')
         side = str(data['side']).lower()
         if side not in SIDES:
             raise ScenarioError(f'{where}: side must be one of {SIDES}, got {side!r}')
-        maneuver = str(data.get('maneuver', 'around'))
+        maneuver = str(data.get('maneuver', AROUND))
         if maneuver not in MANEUVERS:
             raise ScenarioError(f'{where}: maneuver must be one of {MANEUVERS}')
         obstacles = []
@@ -258,10 +274,15 @@ class ScenarioSpec:
             success_radius=self.success_radius, source=self.source)
 
 
-# --- Files and the registry --------------------------------------------------------------------
+#: The keys that say which scenario a file is; a built-in layout file must not contain them.
+_IDENTITY_KEYS = frozenset({'name', 'instruction', 'instruction_en', 'side', 'maneuver'})
 
-def load_scenario_file(path: Union[str, os.PathLike]) -> ScenarioSpec:
-    """Read one scenario YAML file."""
+
+# --- Files and lookup --------------------------------------------------------------------------
+
+def load_scenario_file(path: Union[str, os.PathLike],
+                       catalog: Optional[Scenario] = None) -> ScenarioDistribution:
+    """Read one scenario YAML file (with `catalog`: the layout file of that built-in)."""
     p = pathlib.Path(path)
     try:
         data = yaml.safe_load(p.read_text(encoding='utf-8'))
@@ -269,11 +290,11 @@ def load_scenario_file(path: Union[str, os.PathLike]) -> ScenarioSpec:
         raise ScenarioError(f'cannot read scenario file {p}: {exc}') from exc
     except yaml.YAMLError as exc:
         raise ScenarioError(f'{p}: invalid YAML: {exc}') from exc
-    return ScenarioSpec.from_dict(data, source=str(p))
+    return ScenarioDistribution.from_dict(data, source=str(p), catalog=catalog)
 
 
 def builtin_scenario_dir() -> pathlib.Path:
-    """Directory of the shipped scenario files (installed share/ or the source tree)."""
+    """Directory of the shipped scenario data (installed share/ or the source tree)."""
     try:
         from ament_index_python.packages import (get_package_share_directory,
                                                  PackageNotFoundError)
@@ -298,19 +319,31 @@ def scenario_dirs(extra_dirs: Iterable[Union[str, os.PathLike]] = ()) -> List[pa
 
 
 def list_scenarios(extra_dirs: Iterable[Union[str, os.PathLike]] = ()) -> List[str]:
-    """Names of every scenario on the search path (built-ins first in canonical order)."""
+    """The built-in scenarios in canonical order, then the user files on the search path."""
     names = {p.stem for d in scenario_dirs(extra_dirs) if d.is_dir() for p in d.glob('*.yaml')}
-    return [n for n in SCENARIO_NAMES if n in names] + sorted(names - set(SCENARIO_NAMES))
+    return list(SCENARIOS) + sorted(names - set(SCENARIOS))
+
+
+def builtin_scenario(scenario_id: str) -> ScenarioDistribution:
+    """One of the 8 built-in scenarios: its catalog entry placed by its layout's geometry."""
+    try:
+        entry = scenario(scenario_id)
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
+    return load_scenario_file(builtin_scenario_dir() / 'layouts' / f'{entry.layout.name}.yaml',
+                              catalog=entry)
 
 
 def resolve_scenario(name_or_path: str,
-                     extra_dirs: Iterable[Union[str, os.PathLike]] = ()) -> ScenarioSpec:
-    """A scenario by name (searched on the path) or by YAML file path."""
+                     extra_dirs: Iterable[Union[str, os.PathLike]] = ()) -> ScenarioDistribution:
+    """A scenario by name (a built-in id, or a file on the path) or by YAML file path."""
     text = str(name_or_path).strip()
     if not text:
         raise ScenarioError('empty scenario name')
     if text.endswith(('.yaml', '.yml')) or os.sep in text:
         return load_scenario_file(text)
+    if text in SCENARIOS:
+        return builtin_scenario(text)
     for d in scenario_dirs(extra_dirs):
         candidate = d / f'{text}.yaml'
         if candidate.is_file():
@@ -328,12 +361,3 @@ def make_instance(name_or_path: str, seed: int,
                   ) -> ScenarioInstance:
     """Shortcut: resolve a scenario and sample it."""
     return resolve_scenario(name_or_path, extra_dirs).sample(seed, start_noise)
-
-
-def parse_name(name: str) -> Optional[Tuple[int, str, str]]:
-    """(boxes, 'vert'|'hori', side) of a canonical scenario name, None for other names."""
-    parts = name.split('_')
-    if len(parts) != 3 or parts[0] not in ('1box', '2box') or parts[1] not in ('vert', 'hori') \
-            or parts[2] not in SIDES:
-        return None
-    return int(parts[0][0]), parts[1], parts[2]

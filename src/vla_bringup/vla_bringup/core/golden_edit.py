@@ -15,6 +15,8 @@ from vla_bringup.bags import BagMessage
 
 #: Fault bags derived from a nominal one (`derive_fault`).
 FAULTS = ('camera_stops', 'odom_stops', 'nan_burst', 'estop')
+#: The nominal recording the fault bags are derived from.
+FAULT_BASE_SCENARIO = '1box_vert_left'
 
 ClockDecoder = Callable[[bytes], int]
 Encoder = Callable[[str, Mapping[str, Any]], bytes]
@@ -101,10 +103,10 @@ def with_outputs(messages: Sequence[BagMessage],
 def bag_metadata(name: str, fault_at: float) -> Dict[str, Optional[object]]:
     """`golden.yaml` entry of bag `name` ('nominal_<scenario>' or 'fault_<kind>').
 
-    Fault bags are derived from `1box_vert_left`; `fault_at` is only recorded for them.
+    Fault bags are derived from `FAULT_BASE_SCENARIO`; `fault_at` is only recorded for them.
     """
     fault = name.startswith('fault_')
     return {'fault': name[6:] if fault else 'none',
             'fault_at': fault_at if fault else None,
             'scenario': name.split('_', 1)[1] if name.startswith('nominal_')
-            else '1box_vert_left'}
+            else FAULT_BASE_SCENARIO}

@@ -27,18 +27,15 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from vla_instruction.core.scenarios import (AROUND, AVOID, BARE_SIDE_RE, BETWEEN, CANONICAL_EN,
-                                            CANONICAL_KO, LEFT, mirror_scenario, PARAPHRASES,
-                                            parse_scenario, RIGHT, scenario_id, SCENARIOS,
-                                            ScenarioSpec, SIDE_PAIRS_KO, split_paraphrases,
-                                            swap_sides)
+from vla_common.scenarios import AROUND, AVOID, BETWEEN, find_scenario, LEFT, RIGHT, SIDE_KO
+from vla_instruction.core.scenarios import (BARE_SIDE_RE, PARAPHRASES, SIDE_PAIRS_KO,
+                                            split_paraphrases, swap_sides)
 
 __all__ = [
     'Status', 'NormalizedInstruction', 'normalize', 'detect_language', 'find_stop_word',
     'STOP_WORDS_KO', 'STOP_WORDS_EN', 'TARGET_OBJECTS', 'GO_TO', 'PICK', 'PLACE', 'STOP',
-    'LEFT', 'RIGHT', 'AROUND', 'AVOID', 'BETWEEN', 'SCENARIOS', 'CANONICAL_KO', 'CANONICAL_EN',
-    'PARAPHRASES', 'ScenarioSpec', 'scenario_id', 'parse_scenario', 'mirror_scenario',
-    'split_paraphrases', 'swap_sides',
+    'LEFT', 'RIGHT', 'AROUND', 'AVOID', 'BETWEEN', 'PARAPHRASES', 'split_paraphrases',
+    'swap_sides',
 ]
 
 GO_TO = 'go_to'
@@ -122,7 +119,6 @@ TARGET_OBJECTS: Tuple[str, ...] = tuple(o[2] for o in _OBJECTS if o[2] not in OB
 _KO_NAME = {'cup': '컵', 'basket': '바구니', 'bottle': '병', 'ball': '공', 'chair': '의자',
             'table': '테이블', 'door': '문', 'charger': '충전기', 'box': '박스',
             'obstacle': '장애물'}
-_SIDE_KO_NAME = {LEFT: '왼쪽', RIGHT: '오른쪽'}
 
 _SIDES_KO = (('|'.join(sorted((p[0] for p in SIDE_PAIRS_KO), key=len, reverse=True)), LEFT),
              ('|'.join(sorted((p[1] for p in SIDE_PAIRS_KO), key=len, reverse=True)), RIGHT))
@@ -470,7 +466,7 @@ def _canonical(action: str, target: str, held: str, obstacle: str, count: int, s
         return f'put it in the {target}', f'{name}에 넣으세요'
     en: List[str] = []
     ko = ''
-    side_ko = _SIDE_KO_NAME.get(side, '')
+    side_ko = SIDE_KO.get(side, '')
     side_ko_ro = side_ko + _josa(side_ko, '으로', '로', True) if side else ''
     if obstacle:
         obst_en = _obstacle_phrase_en(obstacle, count)
@@ -625,7 +621,8 @@ def normalize(text: str) -> NormalizedInstruction:
 
     scenario = ''
     if action == GO_TO and target == 'cup' and obstacle:
-        scenario = scenario_id(count, maneuver, side)
+        entry = find_scenario(count, maneuver, side)
+        scenario = entry.id if entry else ''
     canonical, canonical_ko = _canonical(action, target, held, obstacle, count, side, maneuver)
     return replace(base, status=Status.UNDERSTOOD, action=action, target_object=target,
                    held_object=held, obstacle=obstacle, obstacle_count=count, side=side,

@@ -1,17 +1,9 @@
-"""The 8 Korean navigation scenarios, their canonical instructions and a paraphrase table.
+"""The paraphrase table of the 8 navigation scenarios and the side vocabulary (pure).
 
-Scenario ids are `{1,2}box_{vert,hori}_{left,right}`: one or two boxes between the robot and
-the cup, placed lengthwise (`vert`) or crosswise (`hori`), passed on the left or the right.
-The seed examples fix four of them; the other four follow the same pattern:
-
-| id | manoeuvre | canonical Korean |
-|---|---|---|
-| 1box_vert_{side} | around (돌아서) | 박스를 {side}으로 돌아서 컵까지 가세요 |
-| 1box_hori_{side} | avoid (피해서) | 박스를 {side}으로 피해서 컵까지 가세요 |
-| 2box_vert_{side} | between (사이) | 두 박스 사이 {side} 경로로 컵까지 가세요 |
-| 2box_hori_{side} | avoid (피해서) | 두 박스를 {side}으로 피해서 컵까지 가세요 |
-
-Two boxes + "around" is not one of the 8 (it is still understood, with an empty scenario).
+The scenarios themselves (ids, layout, side, manoeuvre, canonical Korean and English
+sentences) are defined once in `vla_common.scenarios`; this module adds the language around
+them. Two boxes + "around" is not one of the 8 (it is still understood, with an empty
+scenario).
 
 `PARAPHRASES[scenario]` lists Korean, English and mixed paraphrases (the canonical Korean
 first); `split_paraphrases` gives a deterministic train / held-out split that keeps the left and
@@ -22,93 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-LEFT = 'left'
-RIGHT = 'right'
-AROUND = 'around'
-AVOID = 'avoid'
-BETWEEN = 'between'
-
-SCENARIOS: Tuple[str, ...] = (
-    '1box_vert_left', '1box_vert_right', '1box_hori_left', '1box_hori_right',
-    '2box_vert_left', '2box_vert_right', '2box_hori_left', '2box_hori_right',
-)
-
-
-@dataclass(frozen=True)
-class ScenarioSpec:
-    """What a scenario id means: obstacle count, layout, side and the manoeuvre it implies."""
-
-    scenario: str
-    obstacle_count: int
-    layout: str       # 'vert' (lengthwise) or 'hori' (crosswise)
-    side: str         # 'left' or 'right'
-    maneuver: str     # 'around', 'avoid' or 'between'
-
-
-#: (obstacle count, manoeuvre) -> layout; the inverse of the table in the module docstring.
-_LAYOUT_BY_MANEUVER = {(1, AROUND): 'vert', (1, AVOID): 'hori',
-                       (2, BETWEEN): 'vert', (2, AVOID): 'hori'}
-_MANEUVER_BY_LAYOUT = {(count, layout): maneuver
-                       for (count, maneuver), layout in _LAYOUT_BY_MANEUVER.items()}
-
-_SCENARIO_RE = re.compile(r'^([12])box_(vert|hori)_(left|right)$')
-
-
-def scenario_id(obstacle_count: int, maneuver: str, side: str) -> str:
-    """Scenario id for a count, manoeuvre and side, or '' when it is not one of the 8."""
-    layout = _LAYOUT_BY_MANEUVER.get((obstacle_count, maneuver))
-    if layout is None or side not in (LEFT, RIGHT):
-        return ''
-    return f'{obstacle_count}box_{layout}_{side}'
-
-
-def parse_scenario(scenario: str) -> ScenarioSpec:
-    """Inverse of `scenario_id`; raises ValueError on an unknown id."""
-    match = _SCENARIO_RE.match(scenario)
-    if not match:
-        raise ValueError(f'unknown scenario {scenario!r} (expected one of {SCENARIOS})')
-    count, layout, side = int(match.group(1)), match.group(2), match.group(3)
-    return ScenarioSpec(scenario, count, layout, side, _MANEUVER_BY_LAYOUT[(count, layout)])
-
-
-def mirror_scenario(scenario: str) -> str:
-    """The same scenario passed on the other side (e.g. for mirrored data augmentation)."""
-    spec = parse_scenario(scenario)
-    other = RIGHT if spec.side == LEFT else LEFT
-    return f'{spec.obstacle_count}box_{spec.layout}_{other}'
-
-
-_SIDE_KO = {LEFT: '왼쪽', RIGHT: '오른쪽'}
-
-#: The canonical Korean instruction of each scenario (the seed sentences and their mirrors).
-CANONICAL_KO: Dict[str, str] = {}
-#: The canonical English instruction the normaliser produces for each scenario.
-CANONICAL_EN: Dict[str, str] = {}
-for _sc in SCENARIOS:
-    _spec = parse_scenario(_sc)
-    _ko, _en = _SIDE_KO[_spec.side], _spec.side
-    if _spec.maneuver == AROUND:
-        CANONICAL_KO[_sc] = f'박스를 {_ko}으로 돌아서 컵까지 가세요'
-        CANONICAL_EN[_sc] = f'go around the {_en} side of the box, then go to the cup'
-    elif _spec.maneuver == BETWEEN:
-        CANONICAL_KO[_sc] = f'두 박스 사이 {_ko} 경로로 컵까지 가세요'
-        CANONICAL_EN[_sc] = f'take the {_en} path between the two boxes, then go to the cup'
-    elif _spec.obstacle_count == 1:
-        CANONICAL_KO[_sc] = f'박스를 {_ko}으로 피해서 컵까지 가세요'
-        CANONICAL_EN[_sc] = f'move {_en} to avoid the box, then go to the cup'
-    else:
-        CANONICAL_KO[_sc] = f'두 박스를 {_ko}으로 피해서 컵까지 가세요'
-        CANONICAL_EN[_sc] = f'move {_en} to avoid the two boxes, then go to the cup'
-del _sc, _spec, _ko, _en
+from vla_common.scenarios import HORI, LEFT, RIGHT, scenario, SCENARIOS, VERT
 
 # Paraphrase templates per (count, layout). Placeholders are filled per side:
 # {왼쪽} 왼쪽/오른쪽, {좌측} 좌측/우측, {왼편} 왼편/오른편, {left} left/right.
 # Every template must normalise to its scenario (test_normalizer checks all of them).
 _TEMPLATES: Dict[Tuple[int, str], List[str]] = {
-    (1, 'vert'): [
+    (1, VERT): [
         '박스를 {왼쪽}으로 돌아서 컵까지 가',
         '상자를 {왼쪽}으로 돌아서 컵까지 가 주세요',
         '{왼쪽}으로 박스를 돌아서 컵으로 가줘',
@@ -126,7 +40,7 @@ _TEMPLATES: Dict[Tuple[int, str], List[str]] = {
         'go around the box on the {left} and go to the cup',
         'Go around the {left} side of the box, then go to the cup.',
     ],
-    (1, 'hori'): [
+    (1, HORI): [
         '박스를 {왼쪽}으로 피해서 컵까지 가',
         '상자를 {왼쪽}으로 피해서 컵까지 가 주세요',
         '박스를 {왼쪽}으로 비켜서 컵까지 가줘',
@@ -142,7 +56,7 @@ _TEMPLATES: Dict[Tuple[int, str], List[str]] = {
         'move {left} to avoid the box, then go to the cup',
         'dodge the box to the {left} and reach the cup!',
     ],
-    (2, 'vert'): [
+    (2, VERT): [
         '두 박스 사이 {왼쪽} 길로 컵까지 가',
         '박스 두 개 사이 {왼쪽} 경로로 컵까지 가 주세요',
         '두 상자 사이로 {왼쪽} 경로를 따라 컵까지 가줘',
@@ -158,7 +72,7 @@ _TEMPLATES: Dict[Tuple[int, str], List[str]] = {
         'take the {left} path between the two boxes to the cup',
         'go between the 2 boxes on the {left} path to the cup',
     ],
-    (2, 'hori'): [
+    (2, HORI): [
         '두 박스를 {왼쪽}으로 피해서 컵까지 가',
         '박스 두 개를 {왼쪽}으로 피해서 컵까지 가 주세요',
         '두 상자를 {왼쪽}으로 비켜서 컵까지 가줘',
@@ -188,9 +102,9 @@ def _fill(template: str, side: str) -> str:
 def _build_paraphrases() -> Dict[str, List[str]]:
     table: Dict[str, List[str]] = {}
     for sc in SCENARIOS:
-        spec = parse_scenario(sc)
-        texts = [CANONICAL_KO[sc]]
-        texts += [_fill(t, spec.side) for t in _TEMPLATES[(spec.obstacle_count, spec.layout)]]
+        entry = scenario(sc)
+        texts = [entry.instruction_ko]
+        texts += [_fill(t, entry.side) for t in _TEMPLATES[(entry.box_count, entry.orientation)]]
         table[sc] = list(dict.fromkeys(texts))
     return table
 
@@ -268,7 +182,8 @@ def split_paraphrases(held_out_fraction: float = 0.25, seed: int = 0,
     train: Dict[str, List[str]] = {}
     held: Dict[str, List[str]] = {}
     for sc, texts in table.items():
-        candidates = [t for t in texts if t != CANONICAL_KO.get(sc)]
+        canonical = scenario(sc).instruction_ko if sc in SCENARIOS else None
+        candidates = [t for t in texts if t != canonical]
         n_held = int(round(held_out_fraction * len(texts)))
         if held_out_fraction > 0 and len(texts) >= 2:
             n_held = max(1, n_held)
