@@ -2,8 +2,10 @@
 
 `BaseGate` turns the latest Twist into what may be sent on `cmd_vel` (zero when it must
 stop); `ArmGate` turns ArmCommands into what may be sent on `arm_cmd` (one stop request on
-a fault, then nothing). Both start stopped (no command yet) and share the `Supervisor`
-(command/heartbeat watchdogs, latched e-stop, reset rule).
+a fault, then nothing). Both start stopped (no command yet). What they share lives once, in
+`Gate`: the `Supervisor` (command/heartbeat watchdogs, latched e-stop, reset rule), the
+rejected-command fault, reconfiguration, the e-stop reset and the intervention count; a gate
+adds only its inputs, its sensor faults and its `step`.
 
 Order of the base pipeline, and why: faults first (any stop reason -> exact zero, at once,
 without a ramp); then deadband, velocity limits and the scan slowdown (shape the target);
@@ -15,9 +17,10 @@ axis exceed its limit, grow faster than its ramp, or flip sign.
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Generic, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 
@@ -38,10 +41,9 @@ ARM_MODE_STOP = 2
 
 
 @dataclass(frozen=True)
-class BaseDecision:
-    """What to publish on `cmd_vel` and why."""
+class GateDecision:
+    """Why a gate decided what it did (both modes)."""
 
-    cmd: Twist2D
     reasons: Reason
     state: GateState
     command_age: float
@@ -49,49 +51,119 @@ class BaseDecision:
     intervened: bool
 
 
-class BaseGate:
-    """Holonomic base gate (Twist in, Twist out)."""
+@dataclass(frozen=True)
+class BaseDecision(GateDecision):
+    """What to publish on `cmd_vel` and why."""
 
-    def __init__(self, config: BaseGateConfig) -> None:
+    cmd: Twist2D = ZERO_TWIST
+
+
+ConfigT = TypeVar('ConfigT', BaseGateConfig, ArmGateConfig)
+
+
+class Gate(abc.ABC, Generic[ConfigT]):
+    """What both gates share: the supervisor, the rejected-command fault, reconfiguration,
+    heartbeat and e-stop handling, and the intervention count.
+
+    A gate sets up its own state, then calls `Gate.__init__` (which applies the config through
+    `reconfigure`); it implements `_sensor_faults` (its stale inputs) and `_forget_command`
+    (what an accepted e-stop reset discards besides the rejected-command fault).
+    """
+
+    def __init__(self, config: ConfigT) -> None:
         self.supervisor = Supervisor(config.supervisor)
-        self._cmd: Optional[Twist2D] = None
         self._cmd_fault = Reason.NONE
-        self._pose: Optional[Tuple[float, float, float]] = None
-        self._points: Optional[np.ndarray] = None
-        self._last_out = ZERO_TWIST
-        self._last_step: Optional[float] = None
         self.interventions = 0
-        self.scans_rejected = 0
         self.config = config
         self.reconfigure(config)
 
-    def reconfigure(self, config: BaseGateConfig) -> None:
+    def reconfigure(self, config: ConfigT) -> None:
         """Apply a (validated) config; inputs received so far are kept."""
         self.config = config
         self.supervisor.reconfigure(config.supervisor)
-        self._geofence = Geofence(config.geofence) if config.geofence is not None else None
-        self._zones = ScanZones(config.zones)
-        old_odom = getattr(self, '_odom', None)
-        old_scan = getattr(self, '_scan', None)
+
+    # --- inputs -------------------------------------------------------------------------------
+    def _accept_command(self, now: float, fault: Reason, is_zero: bool) -> None:
+        """A command arrived: `fault` is why it was rejected (NONE: valid)."""
+        self._cmd_fault = fault
+        self.supervisor.on_command(now, is_zero)
+
+    def on_heartbeat(self, now: float) -> None:
+        self.supervisor.on_heartbeat(now)
+
+    def engage_estop(self, reason: str, now: float) -> bool:
+        """Latch the e-stop; True if it was not engaged. Publish `step(now)` right after."""
+        return self.supervisor.engage(reason, now)
+
+    def reset_estop(self, now: float) -> Tuple[bool, str]:
+        """Release the e-stop if the reset rule allows it; a released gate needs a new command."""
+        was_engaged = self.supervisor.estop.engaged
+        ok, message = self.supervisor.try_reset(now, self._faults(now))
+        if ok and was_engaged:
+            self._cmd_fault = Reason.NONE
+            self._forget_command()
+        return ok, message
+
+    @abc.abstractmethod
+    def _forget_command(self) -> None:
+        """Drop the accepted command and what was derived from it (after a reset)."""
+
+    # --- decision -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _sensor_faults(self, now: float) -> Reason:
+        """The faults of this gate's own inputs (stale sensors) at `now`."""
+
+    def _faults(self, now: float) -> Reason:
+        faults = self.supervisor.faults(now)
+        if self._cmd_fault and self.supervisor.command.fresh(now):
+            faults |= self._cmd_fault
+        return faults | self._sensor_faults(now)
+
+    def _is_current(self, now: float, has_command: bool) -> bool:
+        """A fresh command (valid or rejected) is what interventions are counted against."""
+        return self.supervisor.command.fresh(now) and (has_command or bool(self._cmd_fault))
+
+    def _verdict(self, now: float, reasons: Reason, current: bool, modified: bool
+                 ) -> GateDecision:
+        """The shared fields of a decision; counts an intervention on a current command."""
+        intervened = current and modified
+        if intervened:
+            self.interventions += 1
+        return GateDecision(reasons, state_for(reasons), self.supervisor.command_age(now),
+                            self.supervisor.estop.reason, intervened)
+
+
+class BaseGate(Gate[BaseGateConfig]):
+    """Holonomic base gate (Twist in, Twist out)."""
+
+    def __init__(self, config: BaseGateConfig) -> None:
+        self._cmd: Optional[Twist2D] = None
+        self._pose: Optional[Tuple[float, float, float]] = None
+        self._points: Optional[np.ndarray] = None
         self._odom = Watchdog(config.odom_timeout)
         self._scan = Watchdog(config.scan_timeout)
-        self._odom.last = old_odom.last if old_odom else None
-        self._scan.last = old_scan.last if old_scan else None
+        self._last_out = ZERO_TWIST
+        self._last_step: Optional[float] = None
+        self.scans_rejected = 0
+        super().__init__(config)
+
+    def reconfigure(self, config: BaseGateConfig) -> None:
+        super().reconfigure(config)
+        self._geofence = Geofence(config.geofence) if config.geofence is not None else None
+        self._zones = ScanZones(config.zones)
+        self._odom.timeout = config.odom_timeout
+        self._scan.timeout = config.scan_timeout
 
     # --- inputs -------------------------------------------------------------------------------
     def on_command(self, cmd: Twist2D, now: float) -> None:
         """A Twist arrived; a non-finite one replaces the previous command and is rejected."""
         if cmd.is_finite():
-            self._cmd, self._cmd_fault = cmd, Reason.NONE
-            zero = apply_deadband(cmd, self.config.deadband_linear,
-                                  self.config.deadband_angular).is_zero()
+            self._cmd = cmd
+            self._accept_command(now, Reason.NONE, apply_deadband(
+                cmd, self.config.deadband_linear, self.config.deadband_angular).is_zero())
         else:
-            self._cmd, self._cmd_fault = None, Reason.NON_FINITE
-            zero = False
-        self.supervisor.on_command(now, zero)
-
-    def on_heartbeat(self, now: float) -> None:
-        self.supervisor.on_heartbeat(now)
+            self._cmd = None
+            self._accept_command(now, Reason.NON_FINITE, False)
 
     def on_odom(self, x: float, y: float, yaw: float, now: float) -> bool:
         """Pose of base_link in the odom frame; non-finite poses are dropped (not fresh)."""
@@ -114,23 +186,13 @@ class BaseGate:
         self._scan.feed(now)
         return True
 
-    def engage_estop(self, reason: str, now: float) -> bool:
-        """Latch the e-stop; True if it was not engaged. Publish `step(now)` right after."""
-        return self.supervisor.engage(reason, now)
-
-    def reset_estop(self, now: float) -> Tuple[bool, str]:
-        was_engaged = self.supervisor.estop.engaged
-        ok, message = self.supervisor.try_reset(now, self._faults(now))
-        if ok and was_engaged:
-            self._cmd, self._cmd_fault = None, Reason.NONE
-            self._last_out = ZERO_TWIST
-        return ok, message
+    def _forget_command(self) -> None:
+        self._cmd = None
+        self._last_out = ZERO_TWIST
 
     # --- decision -----------------------------------------------------------------------------
-    def _faults(self, now: float) -> Reason:
-        faults = self.supervisor.faults(now)
-        if self._cmd_fault and self.supervisor.command.fresh(now):
-            faults |= self._cmd_fault
+    def _sensor_faults(self, now: float) -> Reason:
+        faults = Reason.NONE
         if self.config.odom_required and not self._odom.fresh(now):
             faults |= Reason.ODOM_TIMEOUT
         if self.config.require_scan and not self._scan.fresh(now):
@@ -144,8 +206,7 @@ class BaseGate:
         dt = cfg.period if self._last_step is None else now - self._last_step
         dt = max(0.0, min(dt, 2.0 * cfg.period))
         self._last_step = now
-        current = self.supervisor.command.fresh(now) and (
-            self._cmd is not None or bool(self._cmd_fault))
+        current = self._is_current(now, self._cmd is not None)
         if reasons & STOP_REASONS or self._cmd is None:
             out = ZERO_TWIST
         else:
@@ -174,12 +235,8 @@ class BaseGate:
                 out = ZERO_TWIST
                 reasons |= Reason.OBSTACLE_STOP
         self._last_out = out
-        intervened = current and bool(reasons)
-        if intervened:
-            self.interventions += 1
-        return BaseDecision(out, reasons, state_for(reasons),
-                            self.supervisor.command_age(now), self.supervisor.estop.reason,
-                            intervened)
+        verdict = self._verdict(now, reasons, current, bool(reasons))
+        return BaseDecision(**vars(verdict), cmd=out)
 
 
 # --- arm ----------------------------------------------------------------------------------------
@@ -210,19 +267,14 @@ class ArmOutput(_ArmCommandFields):
 
 
 @dataclass(frozen=True)
-class ArmDecision:
+class ArmDecision(GateDecision):
     """What to publish on `arm_cmd` (None: nothing this tick) and why."""
 
-    output: Optional[ArmOutput]
-    reasons: Reason
-    state: GateState
-    command_age: float
-    estop_reason: str
-    intervened: bool
-    ee_position: Optional[Vec3]
+    output: Optional[ArmOutput] = None
+    ee_position: Optional[Vec3] = None
 
 
-class ArmGate:
+class ArmGate(Gate[ArmGateConfig]):
     """Arm gate (ArmCommand in, ArmCommand out).
 
     End-effector deltas received between two ticks are summed and sent once, step-limited and
@@ -233,10 +285,8 @@ class ArmGate:
     """
 
     def __init__(self, config: ArmGateConfig) -> None:
-        self.supervisor = Supervisor(config.supervisor)
         self._q: Optional[Tuple[float, ...]] = None
         self._joints = Watchdog(config.joint_state_timeout)
-        self._cmd_fault = Reason.NONE
         self._active: Optional[int] = None
         self._pending: Optional[List[float]] = None
         self._gripper = 0.0
@@ -245,14 +295,11 @@ class ArmGate:
         # False at start, so the first tick (no command yet) sends one stop request.
         self._in_fault = False
         self._forward_stop = False
-        self.interventions = 0
         self.joint_states_rejected = 0
-        self.config = config
-        self.reconfigure(config)
+        super().__init__(config)
 
     def reconfigure(self, config: ArmGateConfig) -> None:
-        self.config = config
-        self.supervisor.reconfigure(config.supervisor)
+        super().reconfigure(config)
         self._joints.timeout = config.joint_state_timeout
         lim = config.limits
         self._fk = ForwardKinematics(CHAINS[lim.kinematics], lim.tool_offset)
@@ -304,8 +351,7 @@ class ArmGate:
 
     def on_command(self, cmd: ArmInput, now: float) -> None:
         fault = self._validate(cmd)
-        self.supervisor.on_command(now, fault == Reason.NONE and self._is_zero(cmd))
-        self._cmd_fault = fault
+        self._accept_command(now, fault, fault == Reason.NONE and self._is_zero(cmd))
         if fault:
             self._active, self._pending, self._joint_target = None, None, None
             return
@@ -324,30 +370,14 @@ class ArmGate:
             self._pending, self._joint_target = None, None
             self._forward_stop = True   # the policy's own stop request is forwarded once
 
-    def on_heartbeat(self, now: float) -> None:
-        self.supervisor.on_heartbeat(now)
-
-    def engage_estop(self, reason: str, now: float) -> bool:
-        return self.supervisor.engage(reason, now)
-
-    def reset_estop(self, now: float) -> Tuple[bool, str]:
-        was_engaged = self.supervisor.estop.engaged
-        ok, message = self.supervisor.try_reset(now, self._faults(now))
-        if ok and was_engaged:
-            self._active, self._pending, self._joint_target = None, None, None
-            self._forward_stop = False
-            self._cmd_fault = Reason.NONE
-            self._last_joint_out = None
-        return ok, message
+    def _forget_command(self) -> None:
+        self._active, self._pending, self._joint_target = None, None, None
+        self._forward_stop = False
+        self._last_joint_out = None
 
     # --- decision -----------------------------------------------------------------------------
-    def _faults(self, now: float) -> Reason:
-        faults = self.supervisor.faults(now)
-        if self._cmd_fault and self.supervisor.command.fresh(now):
-            faults |= self._cmd_fault
-        if not self._joints.fresh(now):
-            faults |= Reason.JOINT_STATE_TIMEOUT
-        return faults
+    def _sensor_faults(self, now: float) -> Reason:
+        return Reason.NONE if self._joints.fresh(now) else Reason.JOINT_STATE_TIMEOUT
 
     def ee_position(self) -> Optional[Vec3]:
         return None if self._q is None else self._fk.position(self._q)
@@ -359,8 +389,7 @@ class ArmGate:
         """What to publish now (call on each timer tick and right after an e-stop)."""
         lim = self.config.limits
         reasons = self._faults(now)
-        current = self.supervisor.command.fresh(now) and (
-            self._active is not None or bool(self._cmd_fault))
+        current = self._is_current(now, self._active is not None)
         output: Optional[ArmOutput] = None
         gripper_clamped = False
         if reasons & STOP_REASONS:
@@ -405,9 +434,6 @@ class ArmGate:
             self._last_joint_out = tuple(nxt)
         if not reasons & STOP_REASONS:
             self._in_fault = False
-        intervened = current and (bool(reasons) or gripper_clamped)
-        if intervened:
-            self.interventions += 1
+        verdict = self._verdict(now, reasons, current, bool(reasons) or gripper_clamped)
         ee = self.ee_position() if self._joints.fresh(now) else None
-        return ArmDecision(output, reasons, state_for(reasons), self.supervisor.command_age(now),
-                           self.supervisor.estop.reason, intervened, ee)
+        return ArmDecision(**vars(verdict), output=output, ee_position=ee)
