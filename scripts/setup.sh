@@ -27,8 +27,10 @@ else
   MODE=wheels
 fi
 
-# --- System packages (MuJoCo offscreen rendering, speech test tools, compilers) ----------------
-APT_PACKAGES=(cmake g++ libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 espeak-ng sox)
+# --- System packages (MuJoCo offscreen rendering, speech test tools, compilers, and the
+# network-fault tools of the two-host test: iproute2 for netns/veth/tc, nftables for loss) ---
+APT_PACKAGES=(cmake g++ libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 espeak-ng sox iproute2
+              nftables)
 if [[ "${VLA_SKIP_APT:-0}" != 1 ]]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do

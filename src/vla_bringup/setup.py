@@ -36,6 +36,7 @@ setup(
             'record_bag = vla_bringup.recorder:main',
             'demo = vla_bringup.demo:main',
             'make_golden_bags = vla_bringup.golden:main',
+            'make_security_inputs = vla_bringup.security:main',
         ],
     },
 )

@@ -132,6 +132,8 @@ def bench_ros(episodes: int, log_dir: str) -> Dict[str, str]:
                 procs.append(NodeProcess(gate, 'safety_gate', log_dir))
             else:
                 expert_args = expert_args + ['-r', 'cmd_vel_in:=cmd_vel']
+                # the expert drives the sim itself: it is the one allowed cmd_vel publisher
+                sim_args = sim_args + ['-p', 'cmd_vel_publisher:=expert_node']
             procs.append(NodeProcess(sim_args, 'mujoco_sim', log_dir))
             procs.append(NodeProcess(expert_args, 'expert_node', log_dir))
             procs[-2].wait_for_output('mujoco_sim ready', timeout=60.0)

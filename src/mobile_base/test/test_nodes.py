@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Twist
 from mobile_base.core.odometry import quaternion_to_yaw
 from mobile_base.core.protocol import StopCommand, WheelVelocityCommand
@@ -58,7 +59,8 @@ def x_of(odom):
 
 
 def test_mujoco_sim_process_topics_and_start_episode(ros, node_processes):
-    sim = node_processes(executable('mujoco_sim') + params(seed=3), 'mujoco_sim')
+    sim = node_processes(executable('mujoco_sim') + params(seed=3, cmd_vel_publisher='sim_probe'),
+                         'mujoco_sim')
     sim.wait_for_output('mujoco_sim ready', timeout=60.0)
     node = ros.create_node('sim_probe')
     odom = MessageCollector(node, Odometry, 'odom', SENSOR_QOS)
@@ -103,6 +105,23 @@ def test_mujoco_sim_process_topics_and_start_episode(ros, node_processes):
     # The sim's own cmd_vel timeout: no more commands -> the base stops.
     time.sleep(1.0)
     assert abs(odom.last.twist.twist.linear.y) < 0.01
+
+    # Access control: a second cmd_vel publisher (a rogue process) moves nothing, is named.
+    diags = MessageCollector(node, DiagnosticArray, '/diagnostics')
+    rogue = node_processes.python('vla_testing.rogue', 'rogue', module=True,
+                                  args=['--name', 'rogue_teleop', '--value', '0.4'])
+    rogue.wait_for_output('rogue matched', timeout=30.0)
+    before = odom.last.pose.pose.position
+    named = diags.wait(1, timeout=15.0, predicate=lambda m: any(
+        s.name == 'mujoco_sim: simulation' and s.level == DiagnosticStatus.ERROR
+        and '/rogue_teleop' in s.message for s in m.status))
+    after = odom.last.pose.pose.position
+    assert math.hypot(after.x - before.x, after.y - before.y) < 0.01
+    values = {kv.key: kv.value for s in named.status for kv in s.values}
+    assert values['foreign_cmd_vel_publishers'] == '/rogue_teleop'
+    assert 'cmd_vel refused, base stopped: publisher(s) other than /sim_probe: /rogue_teleop' \
+        in sim.output()
+    assert rogue.stop() == 0
 
     # start_episode: another scenario by name, then a bad one.
     req = StartEpisode.Request(scenario='2box_hori_right', seed=5)
@@ -192,7 +211,7 @@ def test_mujoco_sim_episode_clock_starts_at_the_first_instruction(ros, node_proc
 def test_expert_node_drives_the_sim_in_lockstep(ros, node_processes):
     sim = node_processes(executable('mujoco_sim') + params(
         scenario='1box_hori_right', seed=2, realtime_factor=0.0, lockstep=True,
-        camera_rate=5.0), 'mujoco_sim')
+        camera_rate=5.0, cmd_vel_publisher='expert_node'), 'mujoco_sim')
     expert = node_processes(executable('expert_node') + ['-r', 'cmd_vel_in:=cmd_vel'],
                             'expert_node')
     node = ros.create_node('expert_probe')
@@ -226,6 +245,7 @@ def test_expert_node_drives_the_sim_in_lockstep(ros, node_processes):
 
 
 def _driver(ros, **overrides):
+    overrides.setdefault('cmd_vel_publisher', 'driver_probe')   # the probe plays the gate
     node = BaseDriverNode(context=ros.context, parameter_overrides=[
         Parameter(k, value=v) for k, v in overrides.items()])
     ros.add_node(node)
@@ -261,6 +281,43 @@ def test_base_driver_sim_backend_odometry_and_timeout(ros):
     publish_for(cmd, bad, 0.3)
     assert wheels.last.velocity.tolist() == [0.0] * 4
     assert node.core.rejected > 0
+
+
+def test_base_driver_accepts_cmd_vel_only_from_its_sole_configured_publisher(
+        ros, node_processes):
+    """A second cmd_vel publisher (a rogue process) stops the wheels and is named in
+    /diagnostics; the configured publisher alone drives them again once it is gone."""
+    node, odom, wheels, cmd = _driver(ros, backend='sim', cmd_timeout=0.5)
+    diags = MessageCollector(ros.create_node('diag_probe'), DiagnosticArray, '/diagnostics')
+    go = Twist()
+    go.linear.x = 0.2
+    moving = [0.2 / 0.05] * 4
+
+    publish_for(cmd, go, 0.5)
+    assert wheels.last.velocity.tolist() == pytest.approx(moving)
+    rogue = node_processes.python('vla_testing.rogue', 'rogue', module=True,
+                                  args=['--name', 'rogue_teleop', '--value', '0.4'])
+    rogue.wait_for_output('rogue matched', timeout=30.0)
+    # The configured publisher keeps commanding: nothing moves while the rogue is there.
+    publish_for(cmd, go, 0.5)
+    t_rogue = time.monotonic()
+    publish_for(cmd, go, 0.5)
+    assert [w.velocity.tolist() for w in wheels.since(t_rogue)] == \
+        [[0.0] * 4] * len(wheels.since(t_rogue))
+    assert wheels.since(t_rogue), 'the driver kept publishing its wheel command'
+    named = diags.wait(1, timeout=10.0, predicate=lambda m: any(
+        s.level == DiagnosticStatus.ERROR and '/rogue_teleop' in s.message
+        for s in m.status if s.name.startswith('base_driver')))
+    values = {kv.key: kv.value for s in named.status for kv in s.values}
+    assert values['foreign_cmd_vel_publishers'] == '/rogue_teleop'
+    assert '/rogue_teleop' in values['cmd_vel_publishers']
+    assert '/driver_probe' in values['cmd_vel_publishers']
+    assert rogue.stop() == 0                 # a clean exit: its writer leaves the graph
+    # Once the graph no longer lists the rogue, the configured publisher drives again.
+    wait_for(lambda: not node.guard.verdict.rogue, timeout=30.0,
+             what='the rogue gone from the graph')
+    publish_for(cmd, go, 0.3)
+    assert wheels.last.velocity.tolist() == pytest.approx(moving)
 
 
 def test_base_driver_serial_backend_over_a_pty(ros):

@@ -60,8 +60,9 @@ def rm_interfaces(test_interfaces):
 def test_bridge_node_forwards_and_stops(rm_interfaces, node_processes, tmp_path):
     from vla_bringup.runner import executable_path
     exe = executable_path('vla_bringup', 'realman_bridge')
-    bridge = node_processes([exe, '--ros-args', '-p', 'arm_model:=RM65'], 'bridge',
-                            env=rm_interfaces)
+    bridge = node_processes([exe, '--ros-args', '-p', 'arm_model:=RM65',
+                             '-p', 'arm_cmd_publisher:=listener'],   # it plays the gate
+                            'bridge', env=rm_interfaces)
     bridge.wait_for_output('bridging arm_cmd', timeout=60)
     listener = node_processes.python(LISTENER, 'listener', env=rm_interfaces)
     listener.wait_for_output('listener ready', timeout=60)
@@ -72,6 +73,54 @@ def test_bridge_node_forwards_and_stops(rm_interfaces, node_processes, tmp_path)
     assert out.count('STOP True') == 1, 'the driver stop is sent once per fault'
     assert 'dof=7' not in out, 'a 7-joint command for an RM65 must not be forwarded'
     assert 'command not forwarded' in bridge.output()
+
+
+@pytest.mark.slow
+@pytest.mark.stack
+def test_bridge_refuses_arm_cmd_from_anyone_but_the_gate(rm_interfaces, node_processes):
+    """A rogue arm_cmd publisher (no gate running): nothing is forwarded, the driver is
+    stopped once, and the bridge names the publisher in its log and on /diagnostics."""
+    from vla_bringup.runner import executable_path
+    exe = executable_path('vla_bringup', 'realman_bridge')
+    bridge = node_processes([exe, '--ros-args', '-p', 'arm_model:=RM75'], 'bridge',
+                            env=rm_interfaces)
+    bridge.wait_for_output('accepted only while /safety_gate is its sole publisher',
+                           timeout=60)
+    driver = node_processes.python(DRIVER, 'driver', env=rm_interfaces)
+    driver.wait_for_output('driver ready', timeout=60)
+    rogue = node_processes.python('vla_testing.rogue', 'rogue', module=True, env=rm_interfaces,
+                                  args=['--topic', 'arm_cmd', '--kind', 'arm',
+                                        '--name', 'rogue_arm', '--seconds', '4'])
+    rogue.wait_for_output('rogue done', timeout=60)
+    driver.wait_for_output('DIAG 2 arm_cmd refused: publisher(s) other than /safety_gate: '
+                           '/rogue_arm', timeout=30)
+    driver.wait_for_output('STOP True', timeout=30)
+    out = driver.output()
+    assert 'JOINT' not in out, 'a rogue joint command reached the driver'
+    assert out.count('STOP True') == 1, 'the driver stop is sent once'
+    assert 'arm_cmd refused, driver stopped: publisher(s) other than /safety_gate: ' \
+        '/rogue_arm' in bridge.output()
+
+
+DRIVER = r'''
+import rclpy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from diagnostic_msgs.msg import DiagnosticArray
+from std_msgs.msg import Bool
+from rm_ros_interfaces.msg import Jointpos
+rclpy.init()
+n = rclpy.create_node('driver')
+q = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+n.create_subscription(Jointpos, '/rm_driver/movej_canfd_cmd',
+                      lambda m: n.get_logger().info('JOINT %s' % list(m.joint)), q)
+n.create_subscription(Bool, '/rm_driver/move_stop_cmd',
+                      lambda m: n.get_logger().info(f'STOP {m.data}'), q)
+n.create_subscription(DiagnosticArray, '/diagnostics', lambda m: [
+    n.get_logger().info(f'DIAG {ord(s.level)} {s.message}') for s in m.status
+    if s.name.startswith('realman_bridge')], 10)
+n.get_logger().info('driver ready')
+rclpy.spin(n)
+'''
 
 
 LISTENER = r'''

@@ -83,6 +83,26 @@ def _wait(pred, timeout, what, session):
     raise AssertionError(f'timed out waiting for {what}\n' + '\n'.join(session.logs[-60:]))
 
 
+def test_security_interface_table_covers_the_running_nodes(session):
+    """The SROS2 permissions come from `vla_bringup.security.NODE_INTERFACES`: every topic
+    and service the running nodes really use must be in it (or the robot breaks under
+    enforced security)."""
+    from vla_bringup import security
+    n = session.node
+    for spec in session.stack.runnable_here():
+        grant = next(g for g in security.grants(session.stack) if g.node.endswith(spec.name))
+        ns = '/' + spec.namespace.strip('/')
+        queries = ((n.get_publisher_names_and_types_by_node, grant.publish, 'publish'),
+                   (n.get_subscriber_names_and_types_by_node, grant.subscribe, 'subscribe'),
+                   (n.get_service_names_and_types_by_node, grant.reply, 'reply'),
+                   (n.get_client_names_and_types_by_node, grant.request, 'request'))
+        for query, allowed, what in queries:
+            used = {name for name, _ in query(spec.name, ns)}
+            missing = used - set(allowed)
+            assert not missing, (f'{spec.name} uses {sorted(missing)} ({what}) which '
+                                 'vla_bringup.security.NODE_INTERFACES does not grant')
+
+
 def test_korean_instruction_moves_the_simulated_base(session):
     watch = _Watch(session)
     future = session.start_client.call_async(

@@ -97,8 +97,11 @@ class StackRunner:
 
     def __init__(self, stack: StackSpec, env: Optional[Dict[str, str]] = None,
                  log: Optional[Callable[[str, str], None]] = None,
-                 extra_ros_args: Sequence[str] = ()) -> None:
+                 extra_ros_args: Sequence[str] = (), prefix: Sequence[str] = ()) -> None:
+        """`prefix` goes before every command line (e.g. `ip netns exec NS`: the nodes run
+        in another network namespace; it must exec the command, keeping its process id)."""
         self.stack = stack
+        self.prefix = list(prefix)
         self.env = dict(os.environ if env is None else env)
         self.env.setdefault('PYTHONUNBUFFERED', '1')
         profile = transport_profile()
@@ -129,7 +132,8 @@ class StackRunner:
         for name, cmd in self.commands().items():
             spec = self.stack.node(name)
             self._log('run_stack', f'starting {name}: {" ".join(cmd)}')
-            self.handles.append(NodeProcessHandle(spec, cmd, self.env, self._log))
+            self.handles.append(NodeProcessHandle(spec, self.prefix + cmd, self.env,
+                                                  self._log))
 
     def check(self) -> Optional[str]:
         """Name of the first node that has exited (with its code), or None while all run."""

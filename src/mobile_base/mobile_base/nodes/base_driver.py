@@ -4,8 +4,10 @@ Backends: `serial` (the motor-controller board, protocol in docs/serial_protocol
 `sim` (ideal in-process wheels, for running the stack without hardware or MuJoCo).
 A fixed-rate control loop polls the backend, integrates odometry, and sends wheel speeds:
 zero when `cmd_vel` is older than `cmd_timeout` (second line of defence behind the safety
-gate) or when the backend reports a fault. Odometry is published only from real feedback, so
-a silent device makes `odom` stale and the gate stops too.
+gate), when the backend reports a fault, or while `cmd_vel` has a publisher other than the
+configured gate (`cmd_vel_publisher`, checked through the ROS graph; the diagnostic names
+it). Odometry is published only from real feedback, so a silent device makes `odom` stale
+and the gate stops too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sensor_msgs.msg import JointState
 from vla_common import topics
 from vla_common.node_main import run_node
 from vla_common.params import declare
+from vla_common.publisher_guard import CLEARED, FOREIGN, GuardVerdict, PublisherGuard
 from vla_common.qos import COMMAND_QOS, RELIABLE_QOS, SENSOR_QOS
 
 from mobile_base.backends import BACKENDS, make_backend, WheelBackend
@@ -98,7 +101,13 @@ class BaseDriverNode(Node):
         self.pub_odom = self.create_publisher(Odometry, topics.ODOM, SENSOR_QOS)
         self.pub_wheels = self.create_publisher(JointState, '~/wheel_command', SENSOR_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
-        self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel, COMMAND_QOS)
+        cmd_sub = self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel,
+                                           COMMAND_QOS)
+        self.guard = PublisherGuard(self, cmd_sub, declare(
+            d, 'cmd_vel_publisher', topics.SAFETY_NODE,
+            'the only node allowed to publish cmd_vel (the safety gate; relative names are in '
+            'this node\'s namespace); any other publisher stops the wheels. Empty disables '
+            'the check', read_only=True))
         self.tf = TfPublisher(self, publish_tf)
         self._reason = ''
         self._fault = ''
@@ -107,12 +116,23 @@ class BaseDriverNode(Node):
         self.get_logger().info(
             f'base_driver ready: backend {self.backend.name}, r={geometry.wheel_radius} '
             f'lx={geometry.half_wheelbase} ly={geometry.half_track}, cmd_timeout '
-            f'{self.config.cmd_timeout} s, {rate:g} Hz')
+            f'{self.config.cmd_timeout} s, {rate:g} Hz; {self.guard.describe()}')
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _check_guard(self) -> GuardVerdict:
+        verdict, event = self.guard.check()
+        if event == FOREIGN:
+            self.get_logger().error(f'cmd_vel refused, wheels stopped: {verdict.reason}')
+            self._publish_diagnostics(self.backend.health(time.monotonic()), 'foreign_publisher')
+        elif event == CLEARED:
+            self.get_logger().info(f'cmd_vel: foreign publisher gone ({verdict.reason or "ok"})')
+        return verdict
+
     def _on_cmd_vel(self, msg: Twist) -> None:
+        if not self._check_guard().ok:
+            return
         if not self.core.on_command(twist_from_msg(msg), self._now()):
             self.get_logger().warning('refused a non-finite cmd_vel: wheels zero',
                                       throttle_duration_sec=2.0)
@@ -148,13 +168,14 @@ class BaseDriverNode(Node):
             if health.fault:
                 self.get_logger().error(f'backend fault: {health.fault}')
             self._fault = health.fault
-        decision = self.core.decide(self._now(), health.ok)
+        guard_ok = not self._check_guard().rogue
+        decision = self.core.decide(self._now(), health.ok and guard_ok)
         if decision.reason != self._reason:
             if decision.reason in ('cmd_timeout',):
                 self.get_logger().warning(
                     f'no cmd_vel for {self.config.cmd_timeout} s: wheels zeroed')
             self._reason = decision.reason
-        if health.ok:
+        if health.ok and guard_ok:
             self.backend.send(decision.speeds, mono)
         else:
             self.backend.stop(mono)
@@ -175,10 +196,18 @@ class BaseDriverNode(Node):
     def _publish_diagnostics(self, health: Any, reason: str) -> None:
         status = DiagnosticStatus(name=f'base_driver: {self.backend.name} backend',
                                   hardware_id=getattr(self.backend, 'port', self.backend.name))
-        status.level = DiagnosticStatus.OK if health.ok else DiagnosticStatus.ERROR
-        status.message = health.fault or f'command: {reason}'
+        verdict = self.guard.verdict
+        rogue = verdict is not None and verdict.rogue
+        status.level = DiagnosticStatus.OK if health.ok and not rogue else DiagnosticStatus.ERROR
+        status.message = health.fault or (f'cmd_vel refused: {verdict.reason}' if rogue
+                                          else f'command: {reason}')
         status.values = [KeyValue(key=k, value=str(v)) for k, v in health.counters.items()]
         status.values.append(KeyValue(key='rejected_commands', value=str(self.core.rejected)))
+        if verdict is not None:
+            status.values.append(KeyValue(key='cmd_vel_publishers',
+                                          value=','.join(verdict.publishers)))
+            status.values.append(KeyValue(key='foreign_cmd_vel_publishers',
+                                          value=','.join(verdict.foreign)))
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(msg)

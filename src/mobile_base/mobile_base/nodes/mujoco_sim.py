@@ -1,7 +1,9 @@
 """`mujoco_sim`: the MuJoCo simulator of the base in the Korean navigation scenarios.
 
-Consumes `cmd_vel` and `instruction` (the episode clock starts at the episode's first
-instruction, see `wait_for_instruction`); publishes `camera/image_raw`, `odom`, `scan`,
+Consumes `cmd_vel` (only while the configured gate is its sole publisher: any other publisher
+stops the base and is named in /diagnostics, see `vla_common.publisher_guard`) and
+`instruction` (the episode clock starts at the episode's first instruction, see
+`wait_for_instruction`); publishes `camera/image_raw`, `odom`, `scan`,
 `ground_truth/odom`, `episode_result`, `/clock` and `/diagnostics`; serves `~/start_episode`.
 
 One simulation thread owns the MuJoCo world (OpenGL contexts are per thread) and does all
@@ -32,6 +34,7 @@ from vla_common import topics
 from vla_common.image import fill_image
 from vla_common.node_main import add_signal_wakeup, install_interrupt_handlers, run_node
 from vla_common.params import declare
+from vla_common.publisher_guard import CLEARED, FOREIGN, PublisherGuard
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from vla_msgs.msg import EpisodeResult, Instruction
 from vla_msgs.srv import StartEpisode
@@ -80,6 +83,7 @@ class MujocoSimNode(Node):
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
         self._cmd_sub = self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel,
                                                  COMMAND_QOS)
+        self._guard = PublisherGuard(self, self._cmd_sub, p['cmd_vel_publisher'])
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction,
                                  LATCHED_QOS)
         self.create_service(StartEpisode, topics.START_EPISODE, self._on_start_episode)
@@ -165,6 +169,11 @@ class MujocoSimNode(Node):
             'cmd_timeout': declare(d, 'cmd_timeout', 0.5,
                                    'sim s after which a cmd_vel is stale and the base stops',
                                    0.01, 10.0, read_only=True),
+            'cmd_vel_publisher': declare(
+                d, 'cmd_vel_publisher', topics.SAFETY_NODE,
+                'the only node allowed to publish cmd_vel (the safety gate; relative names are '
+                'in this node\'s namespace); any other publisher stops the base. Empty '
+                'disables the check', read_only=True),
             'visual_jitter': declare(d, 'visual_jitter', 0.0,
                                      'colour and light randomisation per seed (0..1; next '
                                      'episode)', 0.0, 1.0),
@@ -211,8 +220,14 @@ class MujocoSimNode(Node):
 
     # --- Executor-thread callbacks -------------------------------------------------------------
     def _on_cmd_vel(self, msg: Twist) -> None:
+        verdict, event = self._guard.check()
+        if event == FOREIGN:
+            self.get_logger().error(f'cmd_vel refused, base stopped: {verdict.reason}')
+        elif event == CLEARED:
+            self.get_logger().info('cmd_vel: foreign publisher gone')
         with self._lock:
-            self._cmd = twist_from_msg(msg)
+            # A refused command still counts as a command (lockstep), as a stop.
+            self._cmd = twist_from_msg(msg) if verdict.ok else Twist2D()
             self._cmd_fresh = True
             self._lock.notify_all()
 
@@ -455,6 +470,10 @@ class MujocoSimNode(Node):
         status = DiagnosticStatus(level=DiagnosticStatus.OK, name='mujoco_sim: simulation',
                                   hardware_id='mujoco')
         status.message = f'real-time factor {rtf:.2f}'
+        verdict = self._guard.verdict
+        if verdict is not None and verdict.rogue:
+            status.level = DiagnosticStatus.ERROR
+            status.message = f'cmd_vel refused: {verdict.reason}'
         inst: Optional[ScenarioInstance] = world.instance
         status.values = [
             KeyValue(key='real_time_factor', value=f'{rtf:.3f}'),
@@ -462,6 +481,10 @@ class MujocoSimNode(Node):
             KeyValue(key='sim_time', value=f'{world.time:.2f}'),
             KeyValue(key='scenario', value=inst.name if inst else ''),
             KeyValue(key='episode_outcome', value=world.outcome.name),
+            KeyValue(key='cmd_vel_publishers',
+                     value=','.join(verdict.publishers) if verdict else ''),
+            KeyValue(key='foreign_cmd_vel_publishers',
+                     value=','.join(verdict.foreign) if verdict else ''),
         ]
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
