@@ -1,0 +1,138 @@
+"""Two-host fault benchmark: >= 20 trials per fault, the time-to-stop distribution.
+
+The mobile stack split over a robot host and a policy host (network namespaces joined by a
+veth pair; `vla_testing.two_host`), the shipped model, scenario 1box_vert_left. Per trial one
+fault while the robot moves: random loss 5 % / 20 % (nftables numgen) for a whole episode, a
+1 mbit tbf squeeze for 5 s, the link down for 3 s (half of them with an e-stop engaged
+during the outage and reset after), the policy SIGKILLed and restarted. Each trial is judged
+by `vla_testing.fault_trials.analyse` (stop, no motion during the fault, fresh command and
+heartbeat before motion comes back, reset after an e-stop, limits) and the wall time to stop
+is compared with the gate's command timeout plus one tick (plus the 10 ms hop to the
+observer). Needs root with CAP_NET_ADMIN.
+
+    python src/vla_bringup/benchmarks/bench_faults.py [--trials 20] [--faults link_down,...]
+        [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+import yaml
+
+
+def _bounds():
+    from ament_index_python.packages import get_package_share_directory
+    from vla_testing.fault_trials import Bounds
+
+    path = os.path.join(get_package_share_directory('vla_safety'), 'config',
+                        'safety_gate.param.yaml')
+    p = next(iter(yaml.safe_load(open(path)).values()))['ros__parameters']
+    lim = p['limits']
+    return Bounds(command_timeout=p['command_timeout'],
+                  heartbeat_timeout=p['heartbeat_timeout'], tick=1.0 / p['rate'],
+                  max_vx_forward=lim['max_vel_x_forward'],
+                  max_vx_backward=lim['max_vel_x_backward'], max_vy=lim['max_vel_y'],
+                  max_wz=lim['max_vel_yaw'], max_planar=lim['max_planar_speed'])
+
+
+def _fmt(d: Dict[str, float], unit: str = 'ms', scale: float = 1000.0) -> str:
+    if not d:
+        return 'n=0'
+    prec = 0 if unit == 'ms' else 2
+    vals = ' '.join(f'{k} {d[k] * scale:.{prec}f}' for k in ('min', 'p50', 'p90', 'p99', 'max'))
+    return f"n={int(d['n'])} {vals} {unit}"
+
+
+def main(argv=None) -> int:
+    from vla_bringup.stacks import mobile_stack
+    from vla_testing import netns
+    from vla_testing.fault_trials import analyse, percentiles
+    from vla_testing.two_host import FAULTS, TwoHostStack
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--trials', type=int, default=20, help='trials per fault')
+    parser.add_argument('--faults', default=','.join(FAULTS))
+    parser.add_argument('--json', help='write every trial and the summary here')
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    reason = netns.unavailable_reason()
+    if reason:
+        print(f'skipped: {reason}')
+        return 0
+    faults = [f for f in args.faults.split(',') if f]
+    bounds = _bounds()
+    rng = random.Random(args.seed)
+    rows: Dict[str, List[dict]] = {f: [] for f in faults}
+    os.environ.setdefault('ROS_DOMAIN_ID', str(60 + os.getpid() % 40))
+    log_dir = tempfile.mkdtemp(prefix='bench_faults_')
+    params = os.path.join(log_dir, 'params.yaml')
+    with open(params, 'w') as f:
+        f.write('instruction_node:\n  ros__parameters:\n    voice_enabled: false\n')
+    stack = mobile_stack(sim='mujoco', params_file=params, scenario='1box_vert_left', seed=1)
+    t_bench = time.monotonic()
+    loads = []
+    with netns.TwoHosts() as hosts:
+        two = TwoHostStack(hosts, stack, log_dir)
+        try:
+            two.start()
+            for i in range(args.trials):
+                for kind in faults:
+                    rec = two.run_trial(kind, seed=100 + i, rng=rng)
+                    res = analyse(rec, bounds)
+                    end = two.result_since(rec.t_fault) if not rec.expect_stop else None
+                    row = dict(kind=kind, trial=i, ok=res.ok, problems=res.problems,
+                               time_to_stop=res.time_to_stop,
+                               within_bound=res.within(bounds.stop_bound)
+                               if rec.expect_stop else None,
+                               resume_after=(res.t_resume - rec.t_clear)
+                               if res.t_resume is not None else None,
+                               gate_stop_ages=res.gate_stop_ages,
+                               outcome=end['outcome'] if end else None,
+                               limit_violations=res.limit_violations)
+                    rows[kind].append(row)
+                    loads.append(os.getloadavg()[0])
+                    print(f"{kind:16s} #{i:2d} stop {row['time_to_stop']} ok {res.ok} "
+                          f"{' '.join(res.problems)}", flush=True)
+        finally:
+            two.stop()
+    minutes = (time.monotonic() - t_bench) / 60.0
+    print(f'\n{sum(len(r) for r in rows.values())} trials in {minutes:.0f} min, load average '
+          f'{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores; stop bound '
+          f'{bounds.stop_bound * 1000:.0f} ms (command timeout + one tick + 10 ms hop)')
+    summary = {}
+    for kind, rs in rows.items():
+        stops = [r['time_to_stop'] for r in rs if r['time_to_stop'] is not None]
+        ages = [a for r in rs for a in r['gate_stop_ages']]
+        resumes = [r['resume_after'] for r in rs if r['resume_after'] is not None]
+        s = dict(trials=len(rs), ok=sum(r['ok'] for r in rs),
+                 within_bound=sum(bool(r['within_bound']) for r in rs),
+                 stop=percentiles(stops), gate_age=percentiles(ages),
+                 resume=percentiles(resumes),
+                 reached=sum(r['outcome'] == 1 for r in rs))
+        summary[kind] = s
+        line = f"{kind:16s} properties ok {s['ok']}/{s['trials']}"
+        if kind.startswith('loss'):
+            line += (f", episodes reached {s['reached']}/{s['trials']}, gate stops from "
+                     f"gaps: {_fmt(s['gate_age'])} (command age)")
+        else:
+            line += (f", stop within bound {s['within_bound']}/{s['trials']}; time to stop "
+                     f"{_fmt(s['stop'])}; motion back {_fmt(s['resume'], 's', 1.0)} after "
+                     'the fault ended')
+        print(line)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(rows=rows, summary=summary, minutes=minutes,
+                           load=[min(loads), max(loads)]), f, indent=1)
+    return 0 if all(r['ok'] for rs in rows.values() for r in rs) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

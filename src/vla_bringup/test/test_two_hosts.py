@@ -1,0 +1,107 @@
+"""Two hosts over DDS under link faults: robot host (sim, gate, instruction node) and policy
+host (the policy) in two network namespaces joined by a veth pair, made by this test.
+
+The shipped transport profile is used as `run_stack` applies it; the hosts find each other
+over the link (UDP: separate network namespaces; the link's packet counters prove the
+traffic crosses it). One trial per fault here (`VLA_FAULT_TRIALS` for more;
+`benchmarks/bench_faults.py` runs >= 20 per fault and reports the time-to-stop
+distribution). Every trial must show: a stop once the commands stop crossing, no motion
+while the fault lasts, motion back only after a fresh command and heartbeat (and after a
+reset when an e-stop was engaged), no output beyond the limits (read from the parameter
+file here); and the episode still succeeds at 5 % loss.
+"""
+
+import os
+import random
+
+import pytest
+import yaml
+from vla_testing import netns
+
+REASON = netns.unavailable_reason()
+pytestmark = [pytest.mark.stack, pytest.mark.slow,
+              pytest.mark.skipif(bool(REASON), reason=f'two-host test: {REASON}')]
+
+TRIALS = int(os.environ.get('VLA_FAULT_TRIALS', '1'))
+
+
+def gate_bounds():
+    from ament_index_python.packages import get_package_share_directory
+    from vla_testing.fault_trials import Bounds
+
+    path = os.path.join(get_package_share_directory('vla_safety'), 'config',
+                        'safety_gate.param.yaml')
+    p = next(iter(yaml.safe_load(open(path)).values()))['ros__parameters']
+    lim = p['limits']
+    return Bounds(command_timeout=p['command_timeout'],
+                  heartbeat_timeout=p['heartbeat_timeout'], tick=1.0 / p['rate'],
+                  max_vx_forward=lim['max_vel_x_forward'],
+                  max_vx_backward=lim['max_vel_x_backward'], max_vy=lim['max_vel_y'],
+                  max_wz=lim['max_vel_yaw'], max_planar=lim['max_planar_speed'])
+
+
+@pytest.fixture(scope='module')
+def two_hosts(ros_domain, tmp_path_factory):
+    from vla_bringup.stacks import mobile_stack
+    from vla_testing.two_host import TwoHostStack
+
+    log_dir = tmp_path_factory.mktemp('two_hosts')
+    params = log_dir / 'params.yaml'
+    params.write_text('instruction_node:\n  ros__parameters:\n    voice_enabled: false\n')
+    stack = mobile_stack(sim='mujoco', params_file=str(params), scenario='1box_vert_left',
+                         seed=1)
+    with netns.TwoHosts() as hosts:
+        two = TwoHostStack(hosts, stack, str(log_dir))
+        try:
+            two.start()
+            yield two
+        finally:
+            two.stop()
+            if os.environ.get('VLA_SHOW_LOGS'):
+                print('\n'.join(two.lines[-200:]))
+
+
+def test_the_hosts_discover_each_other_over_the_link(two_hosts):
+    hosts = two_hosts.hosts
+    sent = hosts.packets_sent(hosts.robot), hosts.packets_sent(hosts.policy)
+    two_hosts.wait(lambda: hosts.packets_sent(hosts.robot) > sent[0] + 50
+                   and hosts.packets_sent(hosts.policy) > sent[1] + 50, 30.0,
+                   'traffic on the link both ways')
+    # The robot host hears the policy (heartbeats) only through the link: take it down and
+    # the heartbeats stop arriving; bring it up and they come back.
+    import time
+    hosts.link(False)
+    time.sleep(1.0)
+    t_down = time.monotonic()
+    time.sleep(1.0)
+    assert not two_hosts.robot_obs.since(t_down, 'rx_hb'), 'heartbeats bypass the link'
+    hosts.link(True)
+    t_up = time.monotonic()
+    two_hosts.wait(lambda: two_hosts.robot_obs.since(t_up, 'rx_hb'), 60.0,
+                   'heartbeats after the link came back')
+
+
+@pytest.mark.parametrize('kind', ['link_down', 'link_down_estop', 'policy_kill', 'squeeze',
+                                  'loss20', 'loss5'])
+def test_fault_trials(two_hosts, kind):
+    from vla_testing.fault_trials import analyse
+
+    bounds = gate_bounds()
+    rng = random.Random(hash(kind) % 1000)
+    for i in range(TRIALS):
+        record = two_hosts.run_trial(kind, seed=10 + i, rng=rng)
+        result = analyse(record, bounds)
+        assert result.ok, (kind, result.problems)
+        assert result.outputs > 0
+        # The gate's own view of every command-timeout stop: the command age it stopped at
+        # is within the timeout plus one tick (its clock; slack for a loaded machine).
+        assert all(age <= bounds.command_timeout + bounds.tick + 0.05
+                   for age in result.gate_stop_ages), result.gate_stop_ages
+        if record.expect_stop:
+            assert result.moving_at_fault, 'the fault hit a moving robot'
+            assert result.time_to_stop is not None
+            assert result.t_resume is not None, 'motion came back after the fault'
+        if kind == 'loss5':
+            end = two_hosts.result_since(record.t_fault)
+            from vla_msgs.msg import EpisodeResult
+            assert end['outcome'] == EpisodeResult.OUTCOME_REACHED, end

@@ -1,0 +1,85 @@
+"""The judge of the two-host fault trials, on synthetic records: it passes a good trial and
+catches each kind of bad one."""
+
+from vla_testing.fault_trials import analyse, Bounds, percentiles, TrialRecord
+
+B = Bounds()
+GO = [0.3, 0.0, 0.0]
+STOP = [0.0, 0.0, 0.0]
+
+
+def cmds(spans):
+    """[(t0, t1, v)] -> gate outputs every 20 ms."""
+    out = []
+    for t0, t1, v in spans:
+        t = t0
+        while t < t1 - 1e-9:
+            out.append({'k': 'cmd', 't': round(t, 3), 'v': v})
+            t += 0.02
+    return out
+
+
+def traffic(t0, t1):
+    """The policy's cmd_vel_in (10 Hz) and heartbeat (10 Hz) as published."""
+    out = []
+    t = t0
+    while t < t1:
+        out += [{'k': 'tx_cmd', 't': t, 'v': GO}, {'k': 'tx_hb', 't': t}]
+        t += 0.1
+    return out
+
+
+def record(robot, policy=None, **kw):
+    kw.setdefault('t_fault', 10.0)
+    kw.setdefault('t_clear', 13.0)
+    return TrialRecord('link_down', robot=robot, policy=policy if policy is not None
+                       else traffic(5.0, 10.0) + traffic(13.0, 20.0), **kw)
+
+
+def test_a_good_trial_passes():
+    res = analyse(record(cmds([(5.0, 10.2, GO), (10.2, 13.4, STOP), (13.4, 15.0, GO)])), B)
+    assert res.ok, res.problems
+    assert res.moving_at_fault and abs(res.time_to_stop - 0.2) < 1e-6
+    assert res.within(B.stop_bound) and res.resumed_fresh
+    assert abs(res.t_resume - 13.4) < 1e-6
+
+
+def test_a_late_stop_is_outside_the_bound():
+    res = analyse(record(cmds([(5.0, 10.5, GO), (10.5, 13.4, STOP), (13.4, 15.0, GO)])), B)
+    assert res.ok and not res.within(B.stop_bound)
+
+
+def test_never_stopping_and_motion_during_the_fault_are_caught():
+    never = analyse(record(cmds([(5.0, 15.0, GO)])), B)
+    assert 'never stopped while the fault lasted' in never.problems
+    blip = cmds([(5.0, 10.2, GO), (10.2, 11.0, STOP), (11.0, 11.02, GO), (11.02, 11.5, STOP),
+                 (11.5, 13.0, STOP), (13.4, 15.0, GO)])
+    res = analyse(record(blip), B)
+    # The stop is the zero from which it stays zero: the blip moves it later, past the bound.
+    assert not res.within(B.stop_bound)
+
+
+def test_resuming_without_fresh_traffic_is_caught():
+    robot = cmds([(5.0, 10.2, GO), (10.2, 13.1, STOP), (13.1, 15.0, GO)])
+    stale = analyse(record(robot, policy=traffic(5.0, 10.0)), B)     # nothing after the fault
+    assert 'motion resumed without a fresh command and heartbeat' in stale.problems
+
+
+def test_motion_under_the_estop_and_beyond_the_limits_are_caught():
+    robot = cmds([(5.0, 10.2, GO), (10.2, 13.5, STOP), (13.5, 13.6, GO), (13.6, 14.0, STOP),
+                  (14.0, 15.0, [0.6, 0.0, 0.0])])
+    res = analyse(record(robot, t_estop=11.0, t_reset=13.9), B)
+    assert res.moved_under_estop == 5
+    assert any('before the e-stop reset' in p for p in res.problems)
+    assert res.limit_violations == 50
+
+
+def test_the_gate_reported_ages_are_collected():
+    states = [{'k': 'state', 't': 10.3, 'reasons': 4, 'age': 0.26, 'state': 2},
+              {'k': 'state', 't': 10.4, 'reasons': 4 | 64, 'age': 0.36, 'state': 2},
+              {'k': 'state', 't': 13.5, 'reasons': 0, 'age': 0.0, 'state': 0}]
+    res = analyse(record(cmds([(5.0, 10.2, GO), (10.2, 13.4, STOP), (13.4, 15.0, GO)])
+                         + states), B)
+    assert res.gate_stop_ages == [0.26]
+    assert percentiles([3, 1, 2]) == {'n': 3.0, 'min': 1, 'max': 3, 'p50': 2, 'p90': 3,
+                                      'p99': 3}

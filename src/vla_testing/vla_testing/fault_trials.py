@@ -1,0 +1,168 @@
+"""Judging one two-host fault trial from what both hosts recorded (pure; no ROS).
+
+The records are the JSON lines of `vla_testing.fault_observer` (robot side: `cmd` = the gate's
+`cmd_vel`, `state`, `result`, `reply`; policy side: `tx_cmd` / `tx_hb` = what the policy
+published), all stamped with the shared CLOCK_MONOTONIC. A trial has a fault injected at
+`t_fault` (after the command that injects it returned) and lifted at `t_clear`.
+
+Properties (the issue's "required in every trial"):
+- time to stop: from `t_fault` to the first zero `cmd_vel` that stays zero until the fault
+  is lifted; bound: the gate's command timeout plus one tick (plus the hop to the observer)
+  when the commands stop crossing the link (link down, policy killed);
+- no motion while the fault lasts, once stopped;
+- motion resumes only after a fresh command and a fresh heartbeat: the first non-zero
+  `cmd_vel` after the fault is preceded by a `cmd_vel_in` and a `heartbeat` the policy
+  published no earlier than one timeout before the fault was lifted (so nothing sent before
+  the fault can restart the robot); after an e-stop, not before a successful reset;
+- no gated command exceeds the limits (given by the caller, read outside the gate).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+# SafetyState reason bits (vla_msgs/SafetyState; a test compares them)
+COMMAND_TIMEOUT = 1 << 2
+HEARTBEAT_LOST = 1 << 6
+STATE_STOPPED = 2
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Timeouts and limits of the gate under test, read by the caller from its parameters."""
+
+    command_timeout: float = 0.25
+    heartbeat_timeout: float = 0.5
+    tick: float = 0.02
+    hop: float = 0.01               # gate -> observer on the robot host (same host)
+    max_vx_forward: float = 0.5
+    max_vx_backward: float = 0.5
+    max_vy: float = 0.5
+    max_wz: float = 1.0
+    max_planar: float = 0.5
+
+    @property
+    def stop_bound(self) -> float:
+        """Wall s from the last command crossing the link to a zero output."""
+        return min(self.command_timeout, self.heartbeat_timeout) + self.tick + self.hop
+
+
+@dataclass
+class TrialRecord:
+    kind: str
+    t_fault: float
+    t_clear: float
+    robot: List[Dict] = field(default_factory=list)
+    policy: List[Dict] = field(default_factory=list)
+    t_estop: Optional[float] = None
+    t_reset: Optional[float] = None      # when the successful reset was answered
+    expect_stop: bool = True             # the fault cuts the commands (not: random loss)
+
+
+@dataclass
+class TrialResult:
+    kind: str
+    time_to_stop: Optional[float]        # None: never stopped (or no motion at the fault)
+    moving_at_fault: bool
+    moved_during_fault: int              # non-zero outputs after the stop, before t_clear
+    t_resume: Optional[float]
+    resumed_fresh: Optional[bool]        # None: did not resume within the record
+    moved_under_estop: int
+    limit_violations: int
+    gate_stop_ages: List[float]          # the gate's command age at each COMMAND_TIMEOUT stop
+    outputs: int
+    problems: List[str]                  # property violations (wall-time bound excluded)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def within(self, bound: float) -> bool:
+        """The wall-time stop bound (checked by the benchmark, not in tests: timing)."""
+        return self.time_to_stop is not None and self.time_to_stop <= bound
+
+
+def _moving(v: Sequence[float]) -> bool:
+    return any(x != 0.0 for x in v)
+
+
+def within_limits(v: Sequence[float], b: Bounds, tol: float = 1e-9) -> bool:
+    vx, vy, wz = v
+    return (all(math.isfinite(x) for x in v) and -b.max_vx_backward - tol <= vx
+            <= b.max_vx_forward + tol and abs(vy) <= b.max_vy + tol
+            and abs(wz) <= b.max_wz + tol
+            and (b.max_planar <= 0 or math.hypot(vx, vy) <= b.max_planar + tol))
+
+
+def analyse(rec: TrialRecord, b: Bounds) -> TrialResult:
+    cmds = [(e['t'], e['v']) for e in rec.robot if e['k'] == 'cmd']
+    problems: List[str] = []
+    before = [v for t, v in cmds if t < rec.t_fault]
+    moving_at_fault = bool(before) and _moving(before[-1])
+    # Time to stop: the first zero after the fault from which the output stays zero until
+    # the fault is lifted.
+    during = [(t, v) for t, v in cmds if rec.t_fault <= t < rec.t_clear]
+    t_stop: Optional[float] = None
+    for i, (t, v) in enumerate(during):
+        if not _moving(v) and not any(_moving(w) for _, w in during[i:]):
+            t_stop = t
+            break
+    if not moving_at_fault and t_stop is not None and all(not _moving(v) for _, v in during):
+        t_stop = rec.t_fault
+    time_to_stop = None if t_stop is None else t_stop - rec.t_fault
+    moved_during = 0
+    if t_stop is not None:
+        moved_during = sum(1 for t, v in during if t >= t_stop and _moving(v))
+    if rec.expect_stop and t_stop is None:
+        problems.append('never stopped while the fault lasted')
+    # Resume: only after fresh traffic (and after the reset when an e-stop was engaged).
+    after = rec.t_reset if rec.t_estop is not None and rec.t_reset is not None else rec.t_clear
+    resume = next(((t, v) for t, v in cmds if t >= rec.t_clear and _moving(v)), None)
+    t_resume = resume[0] if resume else None
+    fresh: Optional[bool] = None
+    if t_resume is not None and rec.expect_stop:
+        tx_cmd = [e['t'] for e in rec.policy if e['k'] == 'tx_cmd'
+                  and rec.t_clear - b.command_timeout <= e['t'] <= t_resume]
+        tx_hb = [e['t'] for e in rec.policy if e['k'] == 'tx_hb'
+                 and rec.t_clear - b.heartbeat_timeout <= e['t'] <= t_resume]
+        fresh = bool(tx_cmd) and bool(tx_hb)
+        if not fresh:
+            problems.append('motion resumed without a fresh command and heartbeat')
+        if t_resume < after:
+            problems.append('motion resumed before the e-stop reset')
+    under_estop = 0
+    if rec.t_estop is not None:
+        end = rec.t_reset if rec.t_reset is not None else math.inf
+        under_estop = sum(1 for t, v in cmds if rec.t_estop + b.hop <= t < end and _moving(v))
+        if under_estop:
+            problems.append(f'{under_estop} non-zero outputs under the e-stop')
+    if moved_during:
+        problems.append(f'{moved_during} non-zero outputs after the stop, during the fault')
+    violations = sum(1 for _, v in cmds if not within_limits(v, b))
+    if violations:
+        problems.append(f'{violations} outputs beyond the limits')
+    ages = []
+    prev_reasons = 0
+    for e in rec.robot:
+        if e['k'] != 'state':
+            continue
+        if e['reasons'] & COMMAND_TIMEOUT and not prev_reasons & COMMAND_TIMEOUT \
+                and e['age'] >= 0:
+            ages.append(e['age'])
+        prev_reasons = e['reasons']
+    return TrialResult(rec.kind, time_to_stop, moving_at_fault, moved_during, t_resume, fresh,
+                       under_estop, violations, ages, len(cmds), problems)
+
+
+def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 90, 99)) -> Dict[str, float]:
+    """Nearest-rank percentiles plus n, min and max ({} when empty)."""
+    v = sorted(values)
+    if not v:
+        return {}
+    out = {'n': float(len(v)), 'min': v[0], 'max': v[-1]}
+    for q in qs:
+        k = max(0, min(len(v) - 1, int(math.ceil(q / 100.0 * len(v))) - 1))
+        out[f'p{q:g}'] = v[k]
+    return out
