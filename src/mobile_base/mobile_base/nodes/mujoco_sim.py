@@ -6,12 +6,9 @@ stops the base and is named in /diagnostics, see `vla_common.publisher_guard`) a
 `wait_for_instruction`); publishes `camera/image_raw`, `odom`, `scan`,
 `ground_truth/odom`, `episode_result`, `/clock` and `/diagnostics`; serves `~/start_episode`.
 
-One simulation thread owns the MuJoCo world (OpenGL contexts are per thread) and does all
-stepping, rendering and publishing; the executor thread only stores incoming commands and
-hands episode requests to it. Sim time starts at 0 and runs continuously over episodes.
-
-On SIGINT/SIGTERM the simulation thread is stopped and joined first, then the node is
-destroyed, then rclpy shuts down (exit code 0); see `_factory`.
+The simulation thread, /clock, pacing, lockstep on `cmd_vel`, episode requests and the clean
+shutdown come from `vla_common.sim_node.SimulationNode`; this node adds the base's world,
+sensors and episode result. Sim time starts at 0 and runs continuously over episodes.
 """
 
 from __future__ import annotations
@@ -19,23 +16,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import threading
-import time
 from typing import Any, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.node import Node
-from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, LaserScan
 from vla_common import topics
 from vla_common.image import fill_image
-from vla_common.node_main import add_signal_wakeup, install_interrupt_handlers, run_node
+from vla_common.node_main import run_node
 from vla_common.params import declare
 from vla_common.publisher_guard import CLEARED, FOREIGN, PublisherGuard
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from vla_common.sim_node import simulation_factory, SimulationNode, TICK_RATE
+from vla_common.stamps import time_msg
 from vla_msgs.msg import EpisodeResult, Instruction
 from vla_msgs.srv import StartEpisode
 
@@ -44,23 +39,10 @@ from mobile_base.core.kinematics import Twist2D
 from mobile_base.core.odometry import pose_transform
 from mobile_base.core.scenarios import resolve_scenario, ScenarioError, ScenarioInstance
 from mobile_base.nodes.ros_io import (GROUND_TRUTH_COVARIANCE, odometry_msg, TfPublisher,
-                                      time_msg, twist_from_msg)
-
-TICK_RATE = 100.0   # Hz of sim time: /clock, command update and episode checks
-STOP_TIMEOUT = 5.0         # wall s to wait for the simulation thread to stop
+                                      twist_from_msg)
 
 
-class _Request:
-    """An episode request handed from the service callback to the simulation thread."""
-
-    def __init__(self, scenario: str, seed: int) -> None:
-        self.scenario, self.seed = scenario, seed
-        self.done = threading.Event()
-        self.success = False
-        self.message = ''
-
-
-class MujocoSimNode(Node):
+class MujocoSimNode(SimulationNode):
     """ROS 2 front end of `mobile_base.sim.world.MujocoWorld`."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -77,7 +59,6 @@ class MujocoSimNode(Node):
         self.pub_odom = self.create_publisher(Odometry, topics.ODOM, SENSOR_QOS)
         self.pub_gt = self.create_publisher(Odometry, topics.GROUND_TRUTH, SENSOR_QOS)
         self.pub_scan = self.create_publisher(LaserScan, topics.SCAN, SENSOR_QOS)
-        self.pub_clock = self.create_publisher(Clock, topics.CLOCK, RELIABLE_QOS)
         self.pub_result = self.create_publisher(EpisodeResult, topics.EPISODE_RESULT,
                                                 LATCHED_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
@@ -90,32 +71,15 @@ class MujocoSimNode(Node):
         self.tf = TfPublisher(self, p['publish_tf'])
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        self._lock = threading.Condition()
         self._cmd: Optional[Twist2D] = None      # newest command not yet given to the world
-        self._cmd_fresh = False                   # a command arrived, not yet consumed
-        self._cmd_sim_time = 0.0                  # sim time when the last command was taken
         self._instruction_id: Optional[str] = None   # newest instruction seen (latched: once)
         self._instruction_pending = ''            # its id, until the sim thread starts the clock
-        self._requests: List[_Request] = []
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._error: Optional[BaseException] = None
-        self._thread = threading.Thread(target=self._run, name='mujoco_sim', daemon=True)
-        self._thread.start()
-        try:
-            if not self._ready.wait(timeout=120.0):
-                raise RuntimeError('simulation thread did not start within 120 s')
-            if self._error is not None:
-                raise RuntimeError(f'simulation failed to start: {self._error}') from self._error
-        except BaseException:
-            # Failed, or interrupted (SIGINT/SIGTERM) while the world loads: no node is handed
-            # to the caller, so stop the thread and free the node here.
-            self.destroy_node()
-            raise
+        self.start_simulation()
 
     # --- Parameters ----------------------------------------------------------------------------
     def _declare_parameters(self) -> None:
         d = self
+        self.declare_timing_parameters('cmd_vel')
         self.params = {
             'scenario': declare(d, 'scenario', '1box_vert_left',
                                 'scenario at start-up: a name (e.g. 2box_hori_right) or a YAML '
@@ -142,21 +106,6 @@ class MujocoSimNode(Node):
                                  TICK_RATE, read_only=True),
             'physics_rate': declare(d, 'physics_rate', 500.0, 'physics steps per second (Hz)',
                                     100.0, 5000.0, read_only=True),
-            'realtime_factor': declare(d, 'realtime_factor', 1.0,
-                                       'sim seconds per wall second; 0 = as fast as possible',
-                                       0.0, 100.0),
-            'lockstep': declare(d, 'lockstep', False,
-                                'never run more than lockstep_max_lag of sim time past the '
-                                'last cmd_vel (while cmd_vel has a publisher and the episode '
-                                'runs): a slow controller slows the sim instead of falling '
-                                'behind; use with realtime_factor 0'),
-            'lockstep_max_lag': declare(d, 'lockstep_max_lag', 0.1,
-                                        'sim s the simulation may run ahead of the last '
-                                        'cmd_vel in lockstep (>= the controller period)',
-                                        0.01, 10.0),
-            'lockstep_timeout': declare(d, 'lockstep_timeout', 1.0,
-                                        'longest wait (wall s) for a command in lockstep, '
-                                        'per 10 ms tick', 0.001, 60.0),
             'wait_for_instruction': declare(
                 d, 'wait_for_instruction', True,
                 'start the episode clock (time limit, reported time) at the episode\'s first '
@@ -206,6 +155,7 @@ class MujocoSimNode(Node):
         for param in params:
             if param.name in self.params:
                 self.params[param.name] = param.value
+            self.update_timing(param.name, param.value)
         return SetParametersResult(successful=True)
 
     def _sim_options(self) -> Any:
@@ -228,8 +178,7 @@ class MujocoSimNode(Node):
         with self._lock:
             # A refused command still counts as a command (lockstep), as a stop.
             self._cmd = twist_from_msg(msg) if verdict.ok else Twist2D()
-            self._cmd_fresh = True
-            self._lock.notify_all()
+        self.notify_command()
 
     def _on_instruction(self, msg: Instruction) -> None:
         # A stop word gives no task; the latched instruction delivered again is not a new one.
@@ -238,44 +187,56 @@ class MujocoSimNode(Node):
         with self._lock:
             self._instruction_id = msg.id
             self._instruction_pending = msg.id or '(no id)'
-            self._lock.notify_all()
 
     def _on_start_episode(self, request: Any, response: Any) -> Any:
-        req = _Request(request.scenario.strip() or self._current[0], int(request.seed))
-        with self._lock:
-            self._requests.append(req)
-            self._lock.notify_all()
-        if not req.done.wait(timeout=60.0):
-            response.success, response.message = False, 'simulation thread did not respond'
-        else:
-            response.success, response.message = req.success, req.message
+        response.success, response.message = self.request_episode(
+            request.scenario.strip() or self._current[0], int(request.seed))
         return response
 
-    # --- Simulation thread ---------------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            from mobile_base.sim.world import MujocoWorld
-            self.world = MujocoWorld(self._sim_options())
-            if self.params['auto_start']:
-                scenario, seed = self._current
-                ok, message = self._start_episode(scenario, seed)
-                if not ok:
-                    raise ScenarioError(message)
-        except BaseException as exc:  # noqa: BLE001 - reported to the constructor
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            self._loop()
-        except Exception as exc:  # noqa: BLE001 - a dead sim must be loud, not silent
-            if self._stop.is_set() or not self.context.ok():
-                return  # shutting down: publishers die under the loop, nothing crashed
-            self.get_logger().fatal(f'simulation thread crashed: {type(exc).__name__}: {exc}')
-            raise
-        finally:
-            self.world.close()
-        self.get_logger().info('simulation thread stopped')
+    # --- SimulationNode hooks (simulation thread) ----------------------------------------------
+    def create_world(self) -> None:
+        from mobile_base.sim.world import MujocoWorld
+        self.world = MujocoWorld(self._sim_options())
+
+    def close_world(self) -> None:
+        self.world.close()
+
+    def auto_start(self) -> Optional[Tuple[str, int]]:
+        return self._current if self.params['auto_start'] else None
+
+    def has_episode(self) -> bool:
+        return self.world.instance is not None
+
+    def lockstep_active(self) -> bool:
+        return not self.world.done and self._cmd_sub.get_publisher_count() > 0
+
+    def sim_time(self) -> float:
+        return self.world.time
+
+    def physics_steps(self) -> int:
+        return self.world.steps
+
+    def step_tick(self) -> None:
+        world = self.world
+        with self._lock:
+            cmd, self._cmd = self._cmd, None
+            instruction, self._instruction_pending = self._instruction_pending, ''
+        self.take_command_flag()
+        if instruction and world.start_task():
+            self.get_logger().info(f'episode clock started by instruction {instruction} '
+                                   f'({world.episode_time:.2f} s after the episode start)')
+        if cmd is not None:
+            world.set_command(cmd)
+        world.step(max(1, int(round(world.options.physics_rate / TICK_RATE))))
+
+    def start_episode(self, scenario: str, seed: int) -> Tuple[bool, str]:
+        return self._start_episode(scenario, seed)
+
+    def ready_message(self) -> str:
+        o = self.world.options
+        return (f'mujoco_sim ready: {o.image_width}x{o.image_height} camera at '
+                f'{self.params["camera_rate"]} Hz, realtime_factor '
+                f'{self.timing["realtime_factor"]}, lockstep {self.timing["lockstep"]}')
 
     def _start_episode(self, scenario: str, seed: int) -> Tuple[bool, str]:
         try:
@@ -296,8 +257,9 @@ class MujocoSimNode(Node):
         self._label = spec.name if not scenario.endswith(('.yaml', '.yml')) else scenario
         self._result_sent = False
         with self._lock:
-            self._cmd, self._cmd_fresh = None, False
-        self._cmd_sim_time = self.world.time
+            self._cmd = None
+        self.take_command_flag()
+        self.reset_lockstep()
         self._publish_result(self.world.summary())
         self._next_camera = self._next_scan = self._next_odom = self.world.time
         message = (f'episode {self._label} seed {seed}: "{instance.instruction}" '
@@ -306,86 +268,11 @@ class MujocoSimNode(Node):
         self.get_logger().info(message)
         return True, message
 
-    def _loop(self) -> None:
-        world = self.world
-        substeps = max(1, int(round(world.options.physics_rate / TICK_RATE)))
-        wall0, sim0 = time.monotonic(), world.time
-        stats_wall, stats_sim, stats_steps = time.monotonic(), world.time, world.steps
-        last_factor = self.params['realtime_factor']
-        self.get_logger().info(
-            f'mujoco_sim ready: {world.options.image_width}x{world.options.image_height} camera '
-            f'at {self.params["camera_rate"]} Hz, realtime_factor {last_factor}, '
-            f'lockstep {self.params["lockstep"]}')
-        while not self._stop.is_set():
-            if self._serve_requests():     # an episode reset takes wall time: re-synchronise
-                wall0, sim0 = time.monotonic(), world.time
-            if world.instance is None:      # auto_start off: idle until start_episode
-                with self._lock:
-                    if not self._requests:
-                        self._lock.wait(0.1)
-                wall0, sim0 = time.monotonic(), world.time
-                continue
-            substeps = max(1, int(round(world.options.physics_rate / TICK_RATE)))
-            if self.params['lockstep'] and not world.done \
-                    and world.time - self._cmd_sim_time >= self.params['lockstep_max_lag'] \
-                    and self._cmd_sub.get_publisher_count() > 0:
-                if not self._wait_for_command():
-                    # Give the silent controller another lag's worth of sim time.
-                    self._cmd_sim_time = world.time
-                    self.get_logger().warning(
-                        f'lockstep: no cmd_vel for {self.params["lockstep_timeout"]} s (wall); '
-                        'stepping on', throttle_duration_sec=10.0)
-            with self._lock:
-                cmd, self._cmd = self._cmd, None
-                self._cmd_fresh = False
-                instruction, self._instruction_pending = self._instruction_pending, ''
-            if instruction and world.start_task():
-                self.get_logger().info(f'episode clock started by instruction {instruction} '
-                                       f'({world.episode_time:.2f} s after the episode start)')
-            if cmd is not None:
-                world.set_command(cmd)
-                self._cmd_sim_time = world.time
-            world.step(substeps)
-            self._publish_tick()
-            # Pacing against the wall clock.
-            factor = self.params['realtime_factor']
-            if factor != last_factor:
-                wall0, sim0, last_factor = time.monotonic(), world.time, factor
-            if factor > 0.0:
-                target = wall0 + (world.time - sim0) / factor
-                delay = target - time.monotonic()
-                if delay > 0.0:
-                    self._stop.wait(delay)
-                elif delay < -0.5:
-                    self.get_logger().warning(
-                        f'running {-delay:.1f} s behind real time x{factor}; re-synchronising',
-                        throttle_duration_sec=10.0)
-                    wall0, sim0 = time.monotonic(), world.time
-            now = time.monotonic()
-            if now - stats_wall >= 1.0:
-                self._publish_diagnostics((world.time - stats_sim) / (now - stats_wall),
-                                          (world.steps - stats_steps) / (now - stats_wall))
-                stats_wall, stats_sim, stats_steps = now, world.time, world.steps
-
-    def _serve_requests(self) -> bool:
-        with self._lock:
-            requests, self._requests = self._requests, []
-        for req in requests:
-            try:
-                req.success, req.message = self._start_episode(req.scenario, req.seed)
-            except Exception as exc:  # noqa: BLE001 - answer the caller with the reason
-                req.success, req.message = False, f'{type(exc).__name__}: {exc}'
-            if not req.success:
-                self.get_logger().error(f'start_episode refused: {req.message}')
-            req.done.set()
-        return bool(requests)
-
-    def _publish_tick(self) -> None:
+    def publish_tick(self) -> None:
         world = self.world
         t = world.time
         stamp = time_msg(t)
         p = self.params
-        self.pub_clock.publish(Clock(clock=stamp))
         eps = 1e-9
         if t + eps >= self._next_odom:
             self._next_odom += 1.0 / p['odom_rate']
@@ -402,17 +289,6 @@ class MujocoSimNode(Node):
             msg.header.stamp = stamp
             msg.header.frame_id = p['camera_frame']
             self.pub_image.publish(msg)
-
-    def _wait_for_command(self) -> bool:
-        """Lockstep: hold sim time until the controller's next command; False on timeout."""
-        deadline = time.monotonic() + self.params['lockstep_timeout']
-        with self._lock:
-            while not self._cmd_fresh and not self._requests and not self._stop.is_set():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0.0:
-                    return False
-                self._lock.wait(remaining)
-        return True
 
     def _publish_odometry(self, stamp: Any) -> None:
         world, p = self.world, self.params
@@ -465,7 +341,7 @@ class MujocoSimNode(Node):
             else:
                 self.get_logger().warning(text)
 
-    def _publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
+    def publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
         world = self.world
         status = DiagnosticStatus(level=DiagnosticStatus.OK, name='mujoco_sim: simulation',
                                   hardware_id='mujoco')
@@ -490,41 +366,9 @@ class MujocoSimNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(msg)
 
-    def stop_simulation(self) -> bool:
-        """Stop the simulation thread and wait for it (it publishes: call this while the
-        context is valid, before destroying the node); False if it did not stop in time."""
-        thread = getattr(self, '_thread', None)   # None: interrupted before it was created
-        if thread is None:
-            return True
-        self._stop.set()
-        with self._lock:
-            self._lock.notify_all()
-        if thread.is_alive() and threading.current_thread() is not thread:
-            thread.join(timeout=STOP_TIMEOUT)
-        return not thread.is_alive()
-
-    def destroy_node(self) -> None:
-        if not self.stop_simulation():
-            self.get_logger().warning(
-                f'simulation thread did not stop within {STOP_TIMEOUT} s; destroying the node '
-                'under it')
-        super().destroy_node()
-
-
-def _factory() -> MujocoSimNode:
-    # rclpy's own SIGINT/SIGTERM handlers shut the context down under the running simulation
-    # thread (its next publish raised RCLError), and with use_sim_time the executor could miss
-    # the shutdown and wait forever. Replace them before the node starts its thread: the
-    # signal ends the start-up wait or the spin, `run_node` destroys the node - which stops
-    # and joins the simulation thread - while the context is still valid, and returns 0.
-    install_interrupt_handlers()
-    node = MujocoSimNode()
-    add_signal_wakeup(node)   # nothing else is sure to wake the executor
-    return node
-
 
 def main(args: Optional[List[str]] = None) -> int:
-    return run_node(_factory, args)
+    return run_node(simulation_factory(MujocoSimNode), args)
 
 
 if __name__ == '__main__':

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional, Sequence
 
-from builtin_interfaces.msg import Time
 from geometry_msgs.msg import TransformStamped, Twist
 from nav_msgs.msg import Odometry
 
@@ -17,16 +15,6 @@ from mobile_base.core.odometry import pose_covariance, Transform, yaw_to_quatern
 ODOM_POSE_COVARIANCE = pose_covariance(1e-3, 3e-3)
 ODOM_TWIST_COVARIANCE = pose_covariance(1e-4, 4e-4)
 GROUND_TRUTH_COVARIANCE = pose_covariance(1e-9, 1e-9)
-
-
-def time_msg(seconds: float) -> Time:
-    """builtin_interfaces/Time from seconds (non-negative)."""
-    seconds = max(0.0, seconds)
-    sec = int(math.floor(seconds))
-    nsec = int(round((seconds - sec) * 1e9))
-    if nsec >= 1_000_000_000:
-        sec, nsec = sec + 1, nsec - 1_000_000_000
-    return Time(sec=sec, nanosec=nsec)
 
 
 def twist_from_msg(msg: Twist) -> Twist2D:

@@ -8,25 +8,19 @@ are per thread), so the node owns one simulation thread that does everything.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, replace
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
+from vla_common.mujoco_render import CameraRenderer, mujoco
 
-if 'MUJOCO_GL' not in os.environ and not os.environ.get('DISPLAY'):
-    # Headless: EGL (Mesa) works here without a display; osmesa is the slower fallback.
-    os.environ['MUJOCO_GL'] = 'egl'
-
-import mujoco  # noqa: E402  (after choosing the GL backend)
-
-from mobile_base.core.episode import EpisodeMonitor, EpisodeSummary, Outcome  # noqa: E402
-from mobile_base.core.geometry import Pose2D, rotate, wrap_angle  # noqa: E402
-from mobile_base.core.kinematics import Twist2D, ZERO_TWIST  # noqa: E402
-from mobile_base.core.odometry import OdometryIntegrator, OdometryState  # noqa: E402
-from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec  # noqa: E402
-from mobile_base.core.scenarios import resolve_scenario, ScenarioInstance  # noqa: E402
-from mobile_base.sim.mjcf import (BASE_BODY, build_mjcf, CAMERA, CHASSIS_GEOM,  # noqa: E402
+from mobile_base.core.episode import EpisodeMonitor, EpisodeSummary, Outcome
+from mobile_base.core.geometry import Pose2D, rotate, wrap_angle
+from mobile_base.core.kinematics import Twist2D, ZERO_TWIST
+from mobile_base.core.odometry import OdometryIntegrator, OdometryState
+from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec
+from mobile_base.core.scenarios import resolve_scenario, ScenarioInstance
+from mobile_base.sim.mjcf import (BASE_BODY, build_mjcf, CAMERA, CHASSIS_GEOM,
                                   GROUP_OBSTACLES, jittered_appearance, LASER_SITE)
 
 
@@ -55,55 +49,6 @@ class SimOptions:
         return self
 
 
-class CameraRenderer:
-    """Offscreen RGB rendering with one OpenGL context for the renderer's whole life.
-
-    The GL context (slow to create: ~0.3 s here) is made once; a new scenario model only needs
-    its own MjrContext and scene (~20 ms). Use from the thread that created it.
-    """
-
-    def __init__(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
-        self._gl = mujoco.GLContext(max(width, 640), max(height, 480))
-        self._gl.make_current()
-        self._model: Optional[mujoco.MjModel] = None
-        self._con: Optional[mujoco.MjrContext] = None
-        self._scene: Optional[mujoco.MjvScene] = None
-        self._opt = mujoco.MjvOption()
-        self._pert = mujoco.MjvPerturb()
-        self._cam = mujoco.MjvCamera()
-        self._cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
-        self._rect = mujoco.MjrRect(0, 0, width, height)
-        self._rgb = np.empty((height, width, 3), dtype=np.uint8)
-
-    def set_model(self, model: mujoco.MjModel, camera: str) -> None:
-        if self._con is not None:
-            self._con.free()
-        self._gl.make_current()
-        self._model = model
-        self._scene = mujoco.MjvScene(model, maxgeom=500)
-        self._con = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_50)
-        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._con)
-        self._cam.fixedcamid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
-        if self._cam.fixedcamid < 0:
-            raise ValueError(f'model has no camera {camera!r}')
-
-    def render(self, data: mujoco.MjData) -> np.ndarray:
-        if self._model is None or self._scene is None or self._con is None:
-            raise RuntimeError('set_model first')
-        mujoco.mjv_updateScene(self._model, data, self._opt, self._pert, self._cam,
-                               mujoco.mjtCatBit.mjCAT_ALL, self._scene)
-        mujoco.mjr_render(self._rect, self._scene, self._con)
-        mujoco.mjr_readPixels(self._rgb, None, self._rect, self._con)
-        return np.flipud(self._rgb).copy()   # OpenGL rows start at the bottom
-
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.free()
-            self._con = None
-        self._gl.free()
-
-
 class MujocoWorld:
     """One simulated base in a scenario. `reset(instance)` starts an episode."""
 
@@ -117,7 +62,6 @@ class MujocoWorld:
         self.monitor: Optional[EpisodeMonitor] = None
         self.odometry = OdometryIntegrator()
         self._renderer: Optional[CameraRenderer] = None
-        self._renderer_model: Optional[mujoco.MjModel] = None
         self._time_offset = 0.0           # sim time is continuous across episodes
         self._episode_start = 0.0
         self._cmd = ZERO_TWIST
@@ -280,11 +224,9 @@ class MujocoWorld:
             self._renderer = None
         if self._renderer is None:
             self._renderer = CameraRenderer(opts.image_width, opts.image_height)
-            self._renderer_model = None
-        if self._renderer_model is not self.model:
-            self._renderer.set_model(self.model, CAMERA)
-            self._renderer_model = self.model
-        return self._renderer.render(self.data)
+        if self._renderer.model is not self.model:
+            self._renderer.set_model(self.model)
+        return self._renderer.render(self.data, CAMERA)
 
     def scan(self) -> np.ndarray:
         """360 ranges (m), angle -pi + i * 1 deg in the laser frame; inf = nothing in range.

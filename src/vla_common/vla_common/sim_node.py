@@ -1,0 +1,326 @@
+"""The shared skeleton of the simulator nodes (`mobile_base`'s mujoco_sim, `arm_sim`).
+
+One simulation thread owns the world (MuJoCo's OpenGL contexts are per thread) and does all
+stepping, rendering and publishing; the executor thread only stores incoming commands and
+hands episode requests to it. This class owns that thread and what every simulator needs
+around it:
+
+* sim time: `/clock` every tick (`TICK_RATE`, 100 Hz of sim time), continuous over episodes;
+* pacing: `realtime_factor` (1.0 = wall clock, 2.0 = twice as fast, 0 = as fast as possible);
+* lockstep (`lockstep: true`, with factor 0): the simulation never runs more than
+  `lockstep_max_lag` s of sim time past the last command it received, and waits (up to
+  `lockstep_timeout` wall s) for the next one, so a slow controller slows the simulation down
+  instead of seeing a world that moved on. Only while the command topic has a publisher and
+  the episode runs;
+* episode requests from service callbacks, answered by the simulation thread;
+* shutdown: the thread is stopped and joined before the node is destroyed (it publishes);
+  use `simulation_factory` as the node's `main` factory so SIGINT/SIGTERM end the spin
+  cleanly (see vla_common.node_main.install_interrupt_handlers).
+
+A subclass implements the hooks (`create_world`, `start_episode`, `step_tick`,
+`publish_tick`, ...) and calls `notify_command()` from its command callbacks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+
+from vla_common import topics
+from vla_common.node_main import add_signal_wakeup, install_interrupt_handlers
+from vla_common.params import declare
+from vla_common.qos import RELIABLE_QOS
+from vla_common.stamps import time_msg
+
+TICK_RATE = 100.0        # Hz of sim time: /clock, command updates, episode checks
+STOP_TIMEOUT = 5.0       # wall s to wait for the simulation thread to stop
+START_TIMEOUT = 120.0    # wall s for the world to load
+
+
+class EpisodeRequest:
+    """An episode request handed from a service callback to the simulation thread."""
+
+    def __init__(self, scenario: str, seed: int) -> None:
+        self.scenario, self.seed = scenario, seed
+        self.done = threading.Event()
+        self.success = False
+        self.message = ''
+
+
+class SimulationNode(Node):
+    """Base class: call `declare_timing_parameters()` and `start_simulation()` in __init__."""
+
+    def __init__(self, node_name: str, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.timing: Dict[str, Any] = {}
+        self._lock = threading.Condition()
+        self._command_fresh = False           # a command arrived, not yet consumed
+        self._command_sim_time = 0.0          # sim time when the last command was taken
+        self._requests: List[EpisodeRequest] = []
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._error: Optional[BaseException] = None
+        self._thread: Optional[threading.Thread] = None
+        self.pub_clock = self.create_publisher(Clock, topics.CLOCK, RELIABLE_QOS)
+
+    # --- parameters ----------------------------------------------------------------------------
+    def declare_timing_parameters(self, command: str) -> Dict[str, Any]:
+        """Declare realtime_factor and the lockstep parameters (`command` names the topic the
+        simulator locksteps on, for the descriptions)."""
+        d = self
+        self.timing = {
+            'realtime_factor': declare(d, 'realtime_factor', 1.0,
+                                       'sim seconds per wall second; 0 = as fast as possible',
+                                       0.0, 100.0),
+            'lockstep': declare(d, 'lockstep', False,
+                                f'never run more than lockstep_max_lag of sim time past the '
+                                f'last {command} (while it has a publisher and the episode '
+                                'runs): a slow controller slows the sim instead of falling '
+                                'behind; use with realtime_factor 0'),
+            'lockstep_max_lag': declare(d, 'lockstep_max_lag', 0.1,
+                                        f'sim s the simulation may run ahead of the last '
+                                        f'{command} in lockstep (>= the controller period)',
+                                        0.01, 10.0),
+            'lockstep_timeout': declare(d, 'lockstep_timeout', 1.0,
+                                        'longest wait (wall s) for a command in lockstep, '
+                                        'per 10 ms tick', 0.001, 60.0),
+        }
+        return self.timing
+
+    def update_timing(self, name: str, value: Any) -> bool:
+        """A runtime change of a timing parameter (from the node's on-set callback)."""
+        if name in self.timing:
+            self.timing[name] = value
+            return True
+        return False
+
+    # --- hooks (simulation thread unless noted) --------------------------------------------------
+    def create_world(self) -> None:
+        raise NotImplementedError
+
+    def close_world(self) -> None:
+        """Release the world (renderer contexts)."""
+
+    def start_episode(self, scenario: str, seed: int) -> Tuple[bool, str]:
+        raise NotImplementedError
+
+    def auto_start(self) -> Optional[Tuple[str, int]]:
+        """The episode to start when the world is up, or None to idle until a request."""
+        return None
+
+    def has_episode(self) -> bool:
+        """False while there is nothing to simulate (idle until a request)."""
+        return True
+
+    def lockstep_active(self) -> bool:
+        """Whether lockstep may wait now (e.g. the command topic has a publisher, the episode
+        runs)."""
+        return False
+
+    def sim_time(self) -> float:
+        raise NotImplementedError
+
+    def step_tick(self) -> None:
+        """Apply the newest commands and advance one tick (1 / TICK_RATE s)."""
+        raise NotImplementedError
+
+    def publish_tick(self) -> None:
+        """Publish what is due at the current sim time (after /clock)."""
+
+    def publish_diagnostics(self, real_time_factor: float, steps_per_s: float) -> None:
+        """Called about once per wall second."""
+
+    def physics_steps(self) -> int:
+        return 0
+
+    def ready_message(self) -> str:
+        """Logged once when the simulation loop starts (tests and operators wait for it)."""
+        return (f'{self.get_name()} ready: realtime_factor {self.timing["realtime_factor"]}, '
+                f'lockstep {self.timing["lockstep"]}')
+
+    # --- executor-thread helpers ---------------------------------------------------------------
+    def notify_command(self) -> None:
+        """A command arrived (call from the subscription callback, any thread)."""
+        with self._lock:
+            self._command_fresh = True
+            self._lock.notify_all()
+
+    def take_command_flag(self) -> bool:
+        """Simulation thread: consume the 'fresh command' flag; True if one arrived."""
+        with self._lock:
+            fresh, self._command_fresh = self._command_fresh, False
+        if fresh:
+            self._command_sim_time = self.sim_time()
+        return fresh
+
+    def reset_lockstep(self) -> None:
+        """An episode (re)started: the controller gets a full lag before lockstep waits."""
+        self._command_sim_time = self.sim_time()
+
+    def request_episode(self, scenario: str, seed: int, timeout: float = 60.0
+                        ) -> Tuple[bool, str]:
+        """From a service callback: have the simulation thread start an episode."""
+        req = EpisodeRequest(scenario, seed)
+        with self._lock:
+            self._requests.append(req)
+            self._lock.notify_all()
+        if not req.done.wait(timeout=timeout):
+            return False, 'simulation thread did not respond'
+        return req.success, req.message
+
+    # --- the thread ----------------------------------------------------------------------------
+    def start_simulation(self) -> None:
+        """Start the simulation thread and wait until the world is up (or raise)."""
+        self._thread = threading.Thread(target=self._run, name=self.get_name(), daemon=True)
+        self._thread.start()
+        try:
+            if not self._ready.wait(timeout=START_TIMEOUT):
+                raise RuntimeError(f'simulation thread did not start within {START_TIMEOUT} s')
+            if self._error is not None:
+                raise RuntimeError(f'simulation failed to start: {self._error}') from self._error
+        except BaseException:
+            # Failed, or interrupted (SIGINT/SIGTERM) while the world loads: no node is handed
+            # to the caller, so stop the thread and free the node here.
+            self.destroy_node()
+            raise
+
+    def _run(self) -> None:
+        try:
+            self.create_world()
+            first = self.auto_start()
+            if first is not None:
+                ok, message = self.start_episode(*first)
+                if not ok:
+                    raise ValueError(message)
+        except BaseException as exc:  # noqa: BLE001 - reported to the constructor
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            self._loop()
+        except Exception as exc:  # noqa: BLE001 - a dead sim must be loud, not silent
+            if self._stop.is_set() or not self.context.ok():
+                return  # shutting down: publishers die under the loop, nothing crashed
+            self.get_logger().fatal(f'simulation thread crashed: {type(exc).__name__}: {exc}')
+            raise
+        finally:
+            self.close_world()
+        self.get_logger().info('simulation thread stopped')
+
+    def _serve_requests(self) -> bool:
+        with self._lock:
+            requests, self._requests = self._requests, []
+        for req in requests:
+            try:
+                req.success, req.message = self.start_episode(req.scenario, req.seed)
+            except Exception as exc:  # noqa: BLE001 - answer the caller with the reason
+                req.success, req.message = False, f'{type(exc).__name__}: {exc}'
+            if not req.success:
+                self.get_logger().error(f'start_episode refused: {req.message}')
+            req.done.set()
+        return bool(requests)
+
+    def _wait_for_command(self) -> bool:
+        """Lockstep: hold sim time until the controller's next command; False on timeout."""
+        deadline = time.monotonic() + self.timing['lockstep_timeout']
+        with self._lock:
+            while not self._command_fresh and not self._requests and not self._stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0.0:
+                    return False
+                self._lock.wait(remaining)
+        return True
+
+    def _loop(self) -> None:
+        wall0, sim0 = time.monotonic(), self.sim_time()
+        stats_wall, stats_sim, stats_steps = time.monotonic(), self.sim_time(), \
+            self.physics_steps()
+        last_factor = self.timing['realtime_factor']
+        self.get_logger().info(self.ready_message())
+        while not self._stop.is_set():
+            if self._serve_requests():     # an episode reset takes wall time: re-synchronise
+                wall0, sim0 = time.monotonic(), self.sim_time()
+            if not self.has_episode():     # idle until start_episode
+                with self._lock:
+                    if not self._requests:
+                        self._lock.wait(0.1)
+                wall0, sim0 = time.monotonic(), self.sim_time()
+                continue
+            if self.timing['lockstep'] and self.lockstep_active() \
+                    and self.sim_time() - self._command_sim_time \
+                    >= self.timing['lockstep_max_lag']:
+                if not self._wait_for_command():
+                    # Give the silent controller another lag's worth of sim time.
+                    self._command_sim_time = self.sim_time()
+                    self.get_logger().warning(
+                        f'lockstep: no command for {self.timing["lockstep_timeout"]} s '
+                        '(wall); stepping on', throttle_duration_sec=10.0)
+            self.step_tick()
+            self.pub_clock.publish(Clock(clock=time_msg(self.sim_time())))
+            self.publish_tick()
+            # Pacing against the wall clock.
+            factor = self.timing['realtime_factor']
+            if factor != last_factor:
+                wall0, sim0, last_factor = time.monotonic(), self.sim_time(), factor
+            if factor > 0.0:
+                target = wall0 + (self.sim_time() - sim0) / factor
+                delay = target - time.monotonic()
+                if delay > 0.0:
+                    self._stop.wait(delay)
+                elif delay < -0.5:
+                    self.get_logger().warning(
+                        f'running {-delay:.1f} s behind real time x{factor}; re-synchronising',
+                        throttle_duration_sec=10.0)
+                    wall0, sim0 = time.monotonic(), self.sim_time()
+            now = time.monotonic()
+            if now - stats_wall >= 1.0:
+                steps = self.physics_steps()
+                self.publish_diagnostics((self.sim_time() - stats_sim) / (now - stats_wall),
+                                         (steps - stats_steps) / (now - stats_wall))
+                stats_wall, stats_sim, stats_steps = now, self.sim_time(), steps
+
+    def stop_simulation(self) -> bool:
+        """Stop the simulation thread and wait for it (it publishes: call this while the
+        context is valid, before destroying the node); False if it did not stop in time."""
+        thread = self._thread
+        if thread is None:
+            return True
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        if thread.is_alive() and threading.current_thread() is not thread:
+            thread.join(timeout=STOP_TIMEOUT)
+        return not thread.is_alive()
+
+    def destroy_node(self) -> None:
+        if not self.stop_simulation():
+            self.get_logger().warning(
+                f'simulation thread did not stop within {STOP_TIMEOUT} s; destroying the node '
+                'under it')
+        super().destroy_node()
+
+
+def simulation_factory(node_class: Callable[[], SimulationNode]) -> Callable[[], SimulationNode]:
+    """A `run_node` factory for a simulator node.
+
+    rclpy's own SIGINT/SIGTERM handlers shut the context down under the running simulation
+    thread (its next publish raised RCLError), and with use_sim_time the executor could miss
+    the shutdown and wait forever. The factory replaces them before the node starts its
+    thread: the signal ends the start-up wait or the spin, `run_node` destroys the node (which
+    stops and joins the simulation thread) while the context is still valid, and returns 0.
+    """
+    def factory() -> SimulationNode:
+        install_interrupt_handlers()
+        node = node_class()
+        add_signal_wakeup(node)   # nothing else is sure to wake the executor
+        return node
+    return factory
+
+
+__all__ = ['EpisodeRequest', 'SimulationNode', 'START_TIMEOUT', 'STOP_TIMEOUT', 'TICK_RATE',
+           'simulation_factory']
