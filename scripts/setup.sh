@@ -101,17 +101,21 @@ fi
 # --- colcon build --------------------------------------------------------------------------------
 # Rebuild when anything but Python module bodies changed (--symlink-install makes those live).
 SRC_HASH="$( (find src -type f \( -name '*.py' ! -name 'setup.py' \) ! -path '*/__pycache__/*' | sort;
-              find src -type f ! -name '*.py' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum;
+              find src third_party -type f ! -name '*.py' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum;
               sha256sum src/*/setup.py colcon.meta) | sha256sum | cut -c1-16)"
 if ! stamp_ok build "$SRC_HASH" || [[ ! -f install/setup.bash ]]; then
   log "colcon build"
   # shellcheck disable=SC1091
   source "$VENV/bin/activate"
+  BASE_PATHS=(src)
   if [[ $MODE == wheels ]]; then
     export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
+    # RealMan's rm_ros_interfaces cannot be built here: build the copy of the messages the arm
+    # stack uses (third_party/README.md). On a ROS 2 install build RealMan's package instead.
+    BASE_PATHS+=(third_party/rm_ros_interfaces)
   fi
   start=$SECONDS
-  if ! colcon --log-base log build --symlink-install \
+  if ! colcon --log-base log build --base-paths "${BASE_PATHS[@]}" --symlink-install \
       --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
       --event-handlers console_direct- summary+ >"$STAMPS/build.log" 2>&1; then
     tail -n 40 "$STAMPS/build.log" >&2
