@@ -1,8 +1,7 @@
 """RealMan bridge: command mapping (pure) and the node against rm_ros_interfaces messages.
 
-rm_ros_interfaces is not installed here, so the node test uses a test-only package with the
-same message definitions (test/fixtures/rm_ros_interfaces), built by the `test_interfaces`
-fixture (vla_testing) into a temporary colcon workspace.
+RealMan's rm_ros_interfaces cannot be built here; scripts/setup.sh builds the copy of the
+messages the stack uses (third_party/rm_ros_interfaces, same field layout) into the workspace.
 """
 
 import math
@@ -11,7 +10,6 @@ import pytest
 from vla_bringup.core.realman import (apply_delta, map_command, MODE_END_EFFECTOR_DELTA,
                                       MODE_JOINT_POSITION, MODE_STOP, Pose, rpy_to_quat,
                                       StopLatch)
-from vla_testing.overlay import prepend_paths
 
 IDENTITY = Pose((0.3, 0.0, 0.2), (0.0, 0.0, 0.0, 1.0))
 
@@ -49,22 +47,16 @@ def test_unknown_mode_and_model():
     assert map_command(MODE_STOP, [], [], 'UR5', None).kind == 'none'
 
 
-@pytest.fixture(scope='module')
-def rm_interfaces(test_interfaces):
-    """The environment that sees the test-only rm_ros_interfaces (built once per session)."""
-    return prepend_paths(test_interfaces)
-
-
 @pytest.mark.slow
 @pytest.mark.stack
-def test_bridge_node_forwards_and_stops(rm_interfaces, node_processes, tmp_path):
+def test_bridge_node_forwards_and_stops(node_processes, tmp_path):
     from vla_bringup.runner import executable_path
     exe = executable_path('vla_bringup', 'realman_bridge')
     bridge = node_processes([exe, '--ros-args', '-p', 'arm_model:=RM65',
                              '-p', 'arm_cmd_publisher:=listener'],   # it plays the gate
-                            'bridge', env=rm_interfaces)
+                            'bridge')
     bridge.wait_for_output('bridging arm_cmd', timeout=60)
-    listener = node_processes.python(LISTENER, 'listener', env=rm_interfaces)
+    listener = node_processes.python(LISTENER, 'listener')
     listener.wait_for_output('listener ready', timeout=60)
     listener.wait_for_output('JOINT dof=6 joint=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]', timeout=60)
     listener.wait_for_output('STOP True', timeout=30)
@@ -77,18 +69,17 @@ def test_bridge_node_forwards_and_stops(rm_interfaces, node_processes, tmp_path)
 
 @pytest.mark.slow
 @pytest.mark.stack
-def test_bridge_refuses_arm_cmd_from_anyone_but_the_gate(rm_interfaces, node_processes):
+def test_bridge_refuses_arm_cmd_from_anyone_but_the_gate(node_processes):
     """A rogue arm_cmd publisher (no gate running): nothing is forwarded, the driver is
     stopped once, and the bridge names the publisher in its log and on /diagnostics."""
     from vla_bringup.runner import executable_path
     exe = executable_path('vla_bringup', 'realman_bridge')
-    bridge = node_processes([exe, '--ros-args', '-p', 'arm_model:=RM75'], 'bridge',
-                            env=rm_interfaces)
+    bridge = node_processes([exe, '--ros-args', '-p', 'arm_model:=RM75'], 'bridge')
     bridge.wait_for_output('accepted only while /safety_gate is its sole publisher',
                            timeout=60)
-    driver = node_processes.python(DRIVER, 'driver', env=rm_interfaces)
+    driver = node_processes.python(DRIVER, 'driver')
     driver.wait_for_output('driver ready', timeout=60)
-    rogue = node_processes.python('vla_testing.rogue', 'rogue', module=True, env=rm_interfaces,
+    rogue = node_processes.python('vla_testing.rogue', 'rogue', module=True,
                                   args=['--topic', 'arm_cmd', '--kind', 'arm',
                                         '--name', 'rogue_arm', '--seconds', '4'])
     rogue.wait_for_output('rogue done', timeout=60)

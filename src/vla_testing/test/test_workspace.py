@@ -11,7 +11,7 @@ SRC = pathlib.Path(__file__).resolve().parents[2]
 PACKAGES = sorted(p.parent for p in SRC.glob('*/package.xml'))
 PYTHON_PACKAGES = [p for p in PACKAGES if (p / 'setup.py').exists()]
 EXPECTED = {'vla_msgs', 'vla_common', 'vla_safety', 'vla_policy_node', 'vla_instruction',
-            'mobile_base', 'vla_bringup', 'vla_learning', 'vla_testing'}
+            'mobile_base', 'arm_sim', 'vla_bringup', 'vla_learning', 'vla_testing'}
 
 
 def test_all_packages_present():

@@ -7,7 +7,9 @@
   requirements/python.txt.
 * Test-only interface packages (`src/*/test/fixtures/<pkg>` with a package.xml in the
   `rosidl_interface_packages` group, e.g. composition_interfaces, which launch_ros imports at
-  import time, and rm_ros_interfaces) are built with colcon into one temporary prefix.
+  import time) are built with colcon into one temporary prefix. (RealMan's rm_ros_interfaces
+  is not test-only: the arm stack runs on it, and scripts/setup.sh builds
+  third_party/rm_ros_interfaces into the workspace.)
 
 The pytest fixtures `launch_overlay` and `test_interfaces` (vla_testing.pytest_plugin) wrap
 these and skip only where the archive is absent.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, Pose
@@ -87,8 +87,9 @@ class ArmSimNode(SimulationNode):
         self._stops0 = 0
         self._end_requested = False
         self._instruction_seen = False
-        # Newest commands, handed from the executor thread to the simulation thread.
-        self._pending: Dict[str, Any] = {}
+        # Driver commands in arrival order, handed from the executor thread to the simulation
+        # thread (a stop must cancel the motion sent before it, not the one after).
+        self._pending: List[Tuple[str, Any]] = []
 
         self.pub_image = self.create_publisher(Image, topics.CAMERA_IMAGE, SENSOR_QOS)
         self.pub_wrist = self.create_publisher(Image, WRIST_IMAGE, SENSOR_QOS)
@@ -186,7 +187,7 @@ class ArmSimNode(SimulationNode):
     # --- executor-thread callbacks -------------------------------------------------------------
     def _hand_over(self, key: str, value: Any) -> None:
         with self._lock:
-            self._pending[key] = value
+            self._pending.append((key, value))
 
     def _refuse(self, command: str, error: CommandError) -> None:
         self._ignored += 1
@@ -314,31 +315,36 @@ class ArmSimNode(SimulationNode):
     def step_tick(self) -> None:
         world = self.world
         with self._lock:
-            pending, self._pending = self._pending, {}
+            pending, self._pending = self._pending, []
         self.take_command_flag()
-        if pending.get('stop'):
-            world.hard_stop()
-            self.get_logger().warning('move_stop_cmd: trajectory emergency stop (target '
-                                      'dropped, arm braked where it is)')
-        motion = pending.get('motion')
-        if motion is not None:
-            if motion[0] == 'joint':
-                world.command_joints(motion[1])
-            else:
-                ok, perr, rerr = world.command_pose(motion[1], motion[2])
-                if not ok:
-                    self._refuse('Movep CANFD', unreachable(perr, rerr))
-        if 'gripper' in pending:
-            world.command_gripper(pending['gripper'])
-        if 'instruction' in pending and world.scene is not None and not world.started:
-            world.start_clock()
-            self.get_logger().info(f'instruction {pending["instruction"]!r}: the episode\'s '
-                                   f'{world.scene.time_limit:.0f} s time limit runs')
-        end = pending.get('end')
+        ends = []
+        for i, (kind, value) in enumerate(pending):
+            if kind == 'stop':
+                world.hard_stop()
+                self.get_logger().warning('move_stop_cmd: trajectory emergency stop (target '
+                                          'dropped, arm braked where it is)')
+            elif kind == 'motion':
+                if any(k == 'motion' for k, _ in pending[i + 1:]):
+                    continue     # a newer pass-through point in this tick supersedes it
+                if value[0] == 'joint':
+                    world.command_joints(value[1])
+                else:
+                    ok, perr, rerr = world.command_pose(value[1], value[2])
+                    if not ok:
+                        self._refuse('Movep CANFD', unreachable(perr, rerr))
+            elif kind == 'gripper':
+                world.command_gripper(value)
+            elif kind == 'instruction':
+                if world.scene is not None and not world.started:
+                    world.start_clock()
+                    self.get_logger().info(f'instruction {value!r}: the episode\'s '
+                                           f'{world.scene.time_limit:.0f} s time limit runs')
+            elif kind == 'end':
+                ends.append(value)
         world.step(max(1, int(round(world.options.physics_rate / TICK_RATE))))
-        if end is not None:
+        for done in ends:
             self._last_verdict = world.finish('policy')
-            end.set()
+            done.set()
 
     def publish_tick(self) -> None:
         world = self.world
