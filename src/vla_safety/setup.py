@@ -26,6 +26,7 @@ setup(
     entry_points={
         'console_scripts': [
             'safety_gate = vla_safety.safety_gate:main',
+            'reset_estop = vla_safety.reset_estop:main',
         ],
     },
 )

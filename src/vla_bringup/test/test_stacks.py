@@ -23,6 +23,13 @@ def test_mobile_mujoco_nodes_and_layering():
     assert dict(stack.node('safety_gate').parameters)['mode'] == 'base'
 
 
+def test_hardware_gates_start_latched_simulators_armed():
+    assert dict(mobile_stack(sim='false').node('safety_gate').parameters)['start_latched']
+    assert dict(arm_stack().node('safety_gate').parameters)['start_latched']
+    for sim in ('mujoco', 'gazebo'):
+        assert 'start_latched' not in dict(mobile_stack(sim=sim).node('safety_gate').parameters)
+
+
 def test_mobile_real_robot_and_gazebo():
     real = mobile_stack(sim='false')
     assert {n.name for n in real.nodes} >= {'base_driver', 'camera', 'safety_gate'}

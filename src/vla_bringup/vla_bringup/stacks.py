@@ -132,6 +132,10 @@ def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
                               target_only=True))
     # sim == 'gazebo': the simulator and its bridge come from gazebo.launch.py.
     gate = spec('safety_gate', 'vla_safety', 'safety_gate').with_parameters(mode='base')
+    if sim == 'false':
+        # Hardware: the gate starts latched (STARTUP); nothing moves after a (re)start until an
+        # operator runs `reset_estop` (docs/safety.md). Simulators start armed.
+        gate = gate.with_parameters(start_latched=True)
     if sim_time:
         # Watchdogs on /clock: a simulator running faster than real time must not trip them.
         gate = gate.with_parameters(time_source='ros')
@@ -156,7 +160,8 @@ def arm_stack(arm_model: str = 'RM75', model: str = '', params_file: str = '',
     user = (ParamFile('', params_file),) if params_file else ()
     gate = NodeSpec('safety_gate', 'vla_safety', 'safety_gate',
                     (ParamFile('vla_safety', 'config/safety_gate_arm.param.yaml'), overrides)
-                    + user).with_parameters(mode='arm', use_sim_time=sim_time)
+                    + user).with_parameters(mode='arm', use_sim_time=sim_time,
+                                            start_latched=True)   # hardware: see mobile_stack
     policy = NodeSpec('policy_node', 'vla_policy_node', 'policy_node',
                       (_own_defaults('vla_policy_node', 'policy_node'), overrides) + user
                       ).with_parameters(action_space='arm', use_sim_time=sim_time)

@@ -17,7 +17,8 @@ machine the best run is the better estimate of the intrinsic cost):
        feature extraction + encoder + greedy decoding of exactly as many tokens as
        faster-whisper produced for the same audio (same work, so the timing is comparable).
   2. Silero VAD cost per 32 ms frame (ONNX) and its RTF.
-  3. Normaliser throughput over the paraphrase table.
+The normaliser has its own benchmark (normalizer_benchmark.py); recognition accuracy on
+spoken commands is asr_accuracy.py.
 Run by hand on an idle machine: the figures move with load (this machine is shared).
 """
 
@@ -257,20 +258,6 @@ def bench_vad(audio: np.ndarray, repeats: int) -> Dict[str, Any]:
             'frames': len(frames)}
 
 
-def bench_normalizer(repeats: int) -> Dict[str, Any]:
-    from vla_instruction.core.normalizer import normalize, PARAPHRASES
-
-    texts = [t for ts in PARAPHRASES.values() for t in ts]
-
-    def run() -> None:
-        for t in texts:
-            normalize(t)
-
-    r = timed(run, repeats)
-    per_call = r['median_s'] / len(texts)
-    return {'texts': len(texts), 'per_call_us': per_call * 1e6, 'calls_per_s': 1.0 / per_call}
-
-
 def _cells(row: Dict[str, Any], clips: Dict[str, np.ndarray]) -> str:
     return ', '.join(f'{k} {row[k]["median_s"]:.2f} s (best {row[k]["min_s"]:.2f}, RTF '
                      f'{row[k]["rtf"]:.2f}, {row[k]["tokens"]} tok)' for k in clips)
@@ -285,11 +272,6 @@ def main() -> int:
     repeats = 1 if args.quick else 5
     results: Dict[str, Any] = {'cpu_count': os.cpu_count(),
                                'load_avg_at_start': os.getloadavg()[0]}
-
-    print('normaliser ...', flush=True)
-    results['normalizer'] = n = bench_normalizer(3 if args.quick else 20)
-    print(f'  {n["texts"]} paraphrases: {n["per_call_us"]:.0f} us per call, '
-          f'{n["calls_per_s"]:.0f} calls/s')
 
     if shutil.which('espeak-ng') is None:
         print('espeak-ng not installed: speech benchmarks skipped')

@@ -1,7 +1,7 @@
 """Shared fixtures of the vla_instruction tests: synthesised Korean speech and a model cache.
 
-espeak-ng's Korean voice is robotic: the clips are for plumbing (VAD boundaries, audio flow,
-"the recogniser returns a string"), never for judging recognition accuracy.
+espeak-ng's Korean voice is robotic: these clips are for plumbing (VAD boundaries, audio flow);
+the end-to-end recognition check is vla_instruction.speech.evaluation.
 """
 
 import pathlib
@@ -74,13 +74,6 @@ def speech_stream(tmp_path_factory) -> SpeechStream:
     samples = np.concatenate(parts)
     samples += np.random.default_rng(7).normal(0.0, NOISE, samples.size).astype(np.float32)
     return SpeechStream(np.clip(samples, -1.0, 1.0), rate, spans, clips)
-
-
-@pytest.fixture
-def synthesise(tmp_path):
-    """`synthesise(text) -> (samples, rate)` with espeak-ng -v ko (skips without espeak-ng)."""
-    counter = iter(range(1000))
-    return lambda text: espeak_ko(text, tmp_path / f'clip{next(counter)}.wav')
 
 
 @pytest.fixture(scope='session')

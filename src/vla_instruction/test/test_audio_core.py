@@ -191,16 +191,3 @@ def test_flush_closes_an_open_utterance_and_bad_config_is_refused():
         UtteranceSegmenter(SegmenterConfig(threshold=1.5), _energy_vad)
     with pytest.raises(ValueError):
         UtteranceSegmenter(SegmenterConfig(max_utterance_s=0.1, min_speech_ms=250), _energy_vad)
-
-
-def test_benchmark_script_runs_its_normaliser_part():
-    """Smoke test of benchmarks/asr_benchmark.py (the speech parts are run by hand)."""
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parents[1] / 'benchmarks' / 'asr_benchmark.py'
-    spec = importlib.util.spec_from_file_location('asr_benchmark', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = module.bench_normalizer(1)
-    assert result['texts'] >= 80 and result['calls_per_s'] > 0

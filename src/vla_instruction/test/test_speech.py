@@ -7,6 +7,7 @@ Tests that need silero-vad / faster-whisper / the Whisper-base weight packages a
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -253,15 +254,55 @@ def test_asr_worker_drops_the_oldest_when_the_queue_is_full():
 
 
 @needs_whisper
-def test_real_whisper_base_returns_text_for_a_short_clip(model_cache, synthesise):
+@pytest.mark.slow
+def test_real_whisper_base_turns_spoken_commands_into_their_own_task_or_nothing(model_cache):
+    """12 espeak-ng Korean commands through the real Whisper-base checkpoint and the
+    normaliser, each checked against its own canonical instruction.
+
+    espeak-ng Korean is robotic and Whisper-base small, so most transcripts are wrong (the
+    CER, printed by benchmarks/asr_accuracy.py, is in docs/instruction.md). What is asserted
+    is what must hold whatever the CER: each spoken command becomes exactly its own task
+    (the canonical of the reference sentence) or its stop, or nothing; never another task;
+    and the spoken prohibition is never acted on."""
+    from vla_instruction.speech import evaluation
     from vla_instruction.speech.asr import WhisperRecognizer
 
-    clip, rate = synthesise('멈춰')
-    audio = StreamResampler(rate).process(clip)
+    if shutil.which('espeak-ng') is None:
+        pytest.skip('espeak-ng is not installed (apt install espeak-ng)')
     recognizer = WhisperRecognizer(AsrSettings(cache_dir=str(model_cache)))
-    assert recognizer.device in ('cpu', 'cuda')
-    result = recognizer.transcribe(audio)
-    # espeak-ng Korean is robotic: only "a string, without error" is asserted, never the text.
-    assert isinstance(result.text, str)
-    assert 0.0 <= result.confidence <= 1.0
-    assert result.latency_s > 0.0 and result.audio_s == pytest.approx(audio.size / 16000)
+    results = evaluation.evaluate(recognizer.transcribe)
+    assert len(results) >= 10
+    report = [(r.reference, r.transcript, round(r.cer, 2), r.verdict) for r in results]
+    for r in results:
+        assert r.verdict in ('correct', 'refused'), report
+        if r.decided.understood:
+            assert r.decided.canonical == r.expected.canonical != '', report
+            assert r.decided.scenario == r.expected.scenario, report
+        assert 0.0 <= r.asr_confidence <= 1.0 and r.cer >= 0.0
+    prohibition = [r for r in results if r.expected.category == 'prohibition']
+    assert prohibition and not any(r.decided.understood for r in prohibition), report
+    assert 0.0 <= evaluation.mean_cer(results)
+    # The transcripts are real text from the model, not empty strings.
+    assert sum(bool(r.transcript) for r in results) >= len(results) - 2, report
+
+
+def test_character_error_rate():
+    from vla_instruction.speech.evaluation import character_error_rate, mean_cer
+
+    assert character_error_rate('박스를 왼쪽으로', '박스를, 왼쪽으로!') == 0.0
+    assert character_error_rate('정지', '전지') == 0.5
+    assert character_error_rate('멈춰', '') == 1.0
+    assert character_error_rate('컵', '컵 컵 컵') == 2.0      # insertions count
+    assert mean_cer([]) == 0.0
+
+
+def test_low_asr_confidence_is_refused_with_please_repeat():
+    from vla_instruction.core.normalizer import normalize, Status, with_asr_confidence
+
+    heard = normalize('박스를 왼쪽으로 돌아서 컵까지 가세요')
+    low = with_asr_confidence(heard, 0.2, 0.3)
+    assert (low.status, low.category) == (Status.REFUSED, 'low_confidence')
+    assert low.reason.startswith('please repeat') and not (low.canonical or low.scenario)
+    ok = with_asr_confidence(heard, 0.8, 0.3)
+    assert ok.understood and ok.confidence == pytest.approx(0.8)
+    assert with_asr_confidence(normalize('멈춰'), 0.01, 0.3).is_stop   # a stop always stops

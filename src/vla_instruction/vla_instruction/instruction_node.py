@@ -7,8 +7,12 @@ Calls: `<estop_service>` (vla_msgs/srv/Estop, default `safety_gate/trigger_estop
 
 A stop word ("멈춰", "정지", "그만", "stop", ...) engages the e-stop twice, independently of the
 policy: Bool(true) on `estop` and a call of the safety gate's trigger service with the reason;
-then an Instruction with STATUS_STOP is published. Text that is not understood is published
-with STATUS_NOT_UNDERSTOOD (the policy idles) and the reason is logged.
+then an Instruction with STATUS_STOP is published. Text the acceptance policy refuses
+(prohibitions, questions, conditions, conflicts, unknown targets, bad input, low ASR
+confidence: docs/instruction.md) is published with STATUS_REFUSED, text it cannot read with
+STATUS_NOT_UNDERSTOOD; both carry `reason` ("<category>: <why>") and the policy idles.
+`instruction_text` is taken as serialized bytes and decoded strictly (core/wire.py): rclpy
+would cut a string at a NUL byte and hide invalid UTF-8.
 
 Voice: chunks (S16LE/F32LE, any rate and channel count) -> mono 16 kHz -> Silero VAD utterance
 segmentation (in the audio callback, ~0.2 ms per 32 ms frame) -> Whisper (faster-whisper) in a
@@ -30,6 +34,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from std_msgs.msg import Bool, String
 from vla_common import topics
 from vla_common.node_main import run_node
@@ -41,14 +46,18 @@ from vla_msgs.srv import Estop
 from vla_instruction.core.audio import (AudioFormatError, decode_pcm, StreamResampler,
                                         TARGET_RATE)
 from vla_instruction.core.ids import InstructionIds
-from vla_instruction.core.normalizer import (LEFT, normalize, NormalizedInstruction, RIGHT,
-                                             Status)
+from vla_instruction.core.acceptance import BAD_INPUT
+from vla_instruction.core.normalizer import (KNOWN_TARGETS, LEFT, normalize,
+                                             NormalizedInstruction, refusal, RIGHT, Status,
+                                             TARGET_OBJECTS, with_asr_confidence)
 from vla_instruction.core.segmenter import SegmenterConfig, Utterance, UtteranceSegmenter
+from vla_instruction.core.wire import decode_string_message, printable, UnknownEncoding
 
 DEBUG_UTTERANCE = '~/debug/utterance'
 _SIDES = {LEFT: Instruction.SIDE_LEFT, RIGHT: Instruction.SIDE_RIGHT}
 _STATUS = {Status.UNDERSTOOD: Instruction.STATUS_UNDERSTOOD,
            Status.NOT_UNDERSTOOD: Instruction.STATUS_NOT_UNDERSTOOD,
+           Status.REFUSED: Instruction.STATUS_REFUSED,
            Status.STOP: Instruction.STATUS_STOP}
 _SOURCE_NAMES = {Instruction.SOURCE_TEXT: 'text', Instruction.SOURCE_VOICE: 'voice'}
 
@@ -78,8 +87,8 @@ class InstructionNode(Node):
         self._ids = InstructionIds(self._p['id_prefix'])
         self._lock = threading.Lock()
         self._stats: Dict[str, int] = {'instructions': 0, 'understood': 0, 'not_understood': 0,
-                                       'stops': 0, 'utterances': 0, 'no_speech': 0,
-                                       'asr_errors': 0, 'bad_chunks': 0}
+                                       'refused': 0, 'stops': 0, 'utterances': 0,
+                                       'no_speech': 0, 'asr_errors': 0, 'bad_chunks': 0}
         self._last_asr_latency = float('nan')
 
         self._pub = self.create_publisher(Instruction, topics.INSTRUCTION, LATCHED_QOS)
@@ -88,7 +97,7 @@ class InstructionNode(Node):
         self._estop_client = self.create_client(Estop, self._p['estop_service'],
                                                 callback_group=ReentrantCallbackGroup())
         self.create_subscription(String, topics.INSTRUCTION_TEXT, self._on_text, RELIABLE_QOS,
-                                 callback_group=MutuallyExclusiveCallbackGroup())
+                                 callback_group=MutuallyExclusiveCallbackGroup(), raw=True)
         self._voice = None
         if self._p['voice_enabled']:
             self._voice = _VoicePath(self)
@@ -110,7 +119,15 @@ class InstructionNode(Node):
                                '(relative names resolve in the node namespace)', read_only=True)
         p['min_confidence'] = d(self, 'min_confidence', 0.3,
                                 'instructions below this confidence (ASR x normaliser) are '
-                                'published as NOT_UNDERSTOOD; stop words always stop', 0.0, 1.0)
+                                'REFUSED with "please repeat"; stop words always stop', 0.0, 1.0)
+        p['known_targets'] = d(self, 'known_targets', list(KNOWN_TARGETS),
+                               'objects this robot may be sent to or handle (of '
+                               f'{", ".join(TARGET_OBJECTS)}); any other target is refused',
+                               read_only=True)
+        unknown = sorted(set(p['known_targets']) - set(TARGET_OBJECTS))
+        if unknown:
+            raise ValueError(f'known_targets: {unknown} are not objects the normaliser reads '
+                             f'({", ".join(TARGET_OBJECTS)})')
         p['id_prefix'] = d(self, 'id_prefix', 'ins', 'prefix of instruction ids', read_only=True)
         p['diagnostics_rate'] = d(self, 'diagnostics_rate', 1.0, 'Hz of /diagnostics', 0.1, 10.0,
                                   read_only=True)
@@ -141,8 +158,9 @@ class InstructionNode(Node):
                                read_only=True)
         p['asr_cpu_threads'] = d(self, 'asr_cpu_threads', 0, 'CTranslate2 CPU threads (0 = its '
                                  'default)', 0, 64, read_only=True)
-        p['asr_initial_prompt'] = d(self, 'asr_initial_prompt', '', 'optional Whisper prompt '
-                                    '(vocabulary hint)', read_only=True)
+        p['asr_initial_prompt'] = d(self, 'asr_initial_prompt', '', 'optional Whisper prompt (not '
+                                    'a vocabulary list: Whisper copies its words)',
+                                    read_only=True)
         p['asr_temperature_fallback'] = d(self, 'asr_temperature_fallback', False,
                                           're-decode unreliable results at higher temperatures '
                                           '(up to 6x the latency)', read_only=True)
@@ -160,61 +178,89 @@ class InstructionNode(Node):
         return SetParametersResult(successful=True)
 
     # --- text ---------------------------------------------------------------------------------
-    def _on_text(self, msg: String) -> None:
-        self.handle_text(msg.data, Instruction.SOURCE_TEXT, 1.0, self._now())
+    def _on_text(self, data: bytes) -> None:
+        try:
+            wire = decode_string_message(data)
+            text, problem = wire.text, wire.problem
+        except UnknownEncoding as exc:
+            self.get_logger().warn(f'instruction_text: {exc}; decoded by rclpy instead',
+                                   throttle_duration_sec=10.0)
+            text, problem = deserialize_message(data, String).data, ''
+        self.handle_text(text, Instruction.SOURCE_TEXT, 1.0, self._now(), problem=problem)
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
     def handle_text(self, text: str, source: int, asr_confidence: float, stamp: float,
-                    origin: str = '') -> Instruction:
-        """Normalise, engage the e-stop on a stop word, publish and log the Instruction."""
-        reading = normalize(text)
+                    origin: str = '', problem: str = '') -> Instruction:
+        """Normalise, engage the e-stop on a stop word, publish and log the Instruction.
+
+        `problem`: what was wrong with the bytes the text came from (a refusal as bad input,
+        unless the text holds a stop word). Never raises: whatever goes wrong, a refusal is
+        published and logged, and the node keeps running."""
         src = _SOURCE_NAMES.get(source, str(source)) + (f' {origin}' if origin else '')
+        try:
+            reading = with_asr_confidence(normalize(text, self._p['known_targets']),
+                                          asr_confidence, self._p['min_confidence'])
+            if problem and not reading.is_stop:
+                reading = refusal(text, BAD_INPUT, problem)
+        except Exception as exc:  # noqa: BLE001 - refuse, log, keep serving
+            self.get_logger().error(f'reading {printable(text, 120)!r} failed: '
+                                    f'{type(exc).__name__}: {exc}')
+            reading = refusal(text, BAD_INPUT, f'internal error: {type(exc).__name__}')
         if reading.is_stop:
             self._engage_estop(reading, src)
         with self._lock:
-            msg = self._to_message(reading, source, asr_confidence, stamp)
+            msg = self._to_message(reading, source, stamp)
             self._pub.publish(msg)
             self._stats['instructions'] += 1
             self._stats[{Instruction.STATUS_STOP: 'stops',
-                         Instruction.STATUS_UNDERSTOOD: 'understood'}.get(
+                         Instruction.STATUS_UNDERSTOOD: 'understood',
+                         Instruction.STATUS_REFUSED: 'refused'}.get(
                              msg.status, 'not_understood')] += 1
         log = self.get_logger()
+        shown = printable(text, 120)
         if msg.status == Instruction.STATUS_STOP:
-            log.warn(f'{msg.id} [{src}] STOP: {reading.reason} in {text!r}')
+            log.warn(f'{msg.id} [{src}] STOP: {reading.reason} in {shown!r}')
         elif msg.status == Instruction.STATUS_UNDERSTOOD:
-            log.info(f'{msg.id} [{src}] {text!r} -> {msg.task or "-"} {msg.canonical!r} '
+            log.info(f'{msg.id} [{src}] {shown!r} -> {msg.task or "-"} {msg.canonical!r} '
                      f'(confidence {msg.confidence:.2f})')
         else:
-            why = reading.reason or (f'confidence {msg.confidence:.2f} below min_confidence '
-                                     f'{self._p["min_confidence"]:.2f}')
-            log.warn(f'{msg.id} [{src}] not understood: {why} in {text!r} (policy idles)')
+            log.warn(f'{msg.id} [{src}] {reading.status.value.replace("_", " ")}: {msg.reason} '
+                     f'in {shown!r} (policy idles)')
         return msg
 
-    def _to_message(self, reading: NormalizedInstruction, source: int, asr_confidence: float,
+    def _to_message(self, reading: NormalizedInstruction, source: int,
                     stamp: float) -> Instruction:
         msg = Instruction()
         msg.header.stamp = _to_time(stamp)
         msg.id = self._ids.next()
-        msg.text = reading.text
+        # The original text, unless it cannot travel as a ROS string (a NUL would cut it, a
+        # lone surrogate cannot be encoded) or is bad input: then a printable rendering.
+        text = reading.text
+        try:
+            text.encode('utf-8')
+            travels = '\x00' not in text
+        except UnicodeEncodeError:
+            travels = False
+        msg.text = text if travels and reading.category != BAD_INPUT else printable(text)
         msg.language = reading.language
         msg.source = source
-        confidence = max(0.0, min(1.0, reading.confidence * asr_confidence))
-        status = reading.status
-        if status is Status.UNDERSTOOD and confidence < self._p['min_confidence']:
-            status = Status.NOT_UNDERSTOOD
-        msg.status = _STATUS[status]
-        if status is Status.STOP:
-            confidence = 1.0
-        msg.confidence = float(confidence)
-        if status is not Status.NOT_UNDERSTOOD:
+        msg.status = _STATUS[reading.status]
+        msg.confidence = float(reading.confidence)
+        if reading.status is Status.STOP:
+            msg.confidence = 1.0
+        if reading.status in (Status.UNDERSTOOD, Status.STOP):
             msg.canonical = reading.canonical
             msg.task = reading.scenario
             msg.target_object = reading.target_object
             msg.obstacle_count = int(reading.obstacle_count)
             msg.side = _SIDES.get(reading.side, Instruction.SIDE_NONE)
             msg.maneuver = reading.maneuver
+        if reading.status is Status.STOP:
+            msg.reason = reading.reason
+        elif reading.status is not Status.UNDERSTOOD:
+            msg.reason = f'{reading.category}: {reading.reason}'
         return msg
 
     # --- e-stop -------------------------------------------------------------------------------

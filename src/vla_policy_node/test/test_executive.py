@@ -382,6 +382,9 @@ def test_instruction_statuses_and_latched_redelivery():
     sim.instruct('b', '뭐라고', NOT_UNDERSTOOD)
     assert ex.instruction is None and 'not understood' in ex.verdict.reason
     assert ex.verdict.state == sv.ERROR and sim.stops() == 1
+    for status in ('refused', 'some status from a newer sender'):   # never acted on
+        sim.instruct('r', '컵까지 가지 마', status)
+        assert ex.instruction is None and status in ex.verdict.reason
     sim.instruct('c', '   ')
     assert 'empty' in ex.verdict.reason
     sim.instruct('d', '멈춰', STOP)

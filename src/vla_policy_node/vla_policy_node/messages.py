@@ -24,7 +24,8 @@ STATE_CODES = {sv.UNCONFIGURED: PolicyStatus.STATE_UNCONFIGURED, sv.IDLE: Policy
                sv.ERROR: PolicyStatus.STATE_ERROR}
 INSTRUCTION_STATUS = {Instruction.STATUS_UNDERSTOOD: 'understood',
                       Instruction.STATUS_NOT_UNDERSTOOD: 'not_understood',
-                      Instruction.STATUS_STOP: 'stop', Instruction.STATUS_UNPARSED: 'unparsed'}
+                      Instruction.STATUS_STOP: 'stop', Instruction.STATUS_UNPARSED: 'unparsed',
+                      Instruction.STATUS_REFUSED: 'refused'}
 DIAGNOSTIC_LEVELS = {sv.ERROR: DiagnosticStatus.ERROR, sv.UNCONFIGURED: DiagnosticStatus.ERROR,
                      sv.PAUSED: DiagnosticStatus.WARN}
 
@@ -39,7 +40,8 @@ def set_stamp(header: Any, ns: int) -> None:
 
 
 def instruction_input(msg: Instruction) -> InstructionInput:
-    return InstructionInput(msg.id, msg.text, INSTRUCTION_STATUS.get(msg.status, 'unparsed'),
+    # An unknown status is never acted on (the executive moves on understood/unparsed only).
+    return InstructionInput(msg.id, msg.text, INSTRUCTION_STATUS.get(msg.status, 'unknown'),
                             msg.canonical, msg.language)
 
 

@@ -53,9 +53,19 @@ def test_heartbeat_can_be_optional():
 
 
 def test_start_latched_requires_a_reset():
-    sup = Supervisor(SupervisorConfig(start_latched=True))
-    assert sup.faults(0.0) & Reason.ESTOP
-    assert 'start_latched' in sup.estop.reason
+    sup = Supervisor(SupervisorConfig(start_latched=True, require_heartbeat=False))
+    assert sup.faults(0.0) & Reason.ESTOP and sup.faults(0.0) & Reason.STARTUP
+    assert sup.estop.reason.startswith('startup:')
+    # Commands and a heartbeat already flowing do not release it; only a reset does.
+    for t in (0.1, 0.2, 0.3):
+        sup.on_command(t, is_zero=False)
+        sup.on_heartbeat(t)
+        assert sup.faults(t) & Reason.STARTUP
+    assert not sup.try_reset(0.4, Reason.NONE)[0]          # refused while commanding
+    assert sup.try_reset(1.0, Reason.NONE) == (True, 'e-stop released')
+    assert not sup.faults(1.0) & (Reason.ESTOP | Reason.STARTUP)
+    sup.engage('operator', 2.0)                              # a later e-stop is not STARTUP
+    assert sup.faults(2.0) & Reason.ESTOP and not sup.faults(2.0) & Reason.STARTUP
 
 
 def _engaged(**kw):

@@ -228,7 +228,9 @@ def test_start_latched_and_trigger_service(start_gate, driver, make_twist):
     drv.wait_connected()
     drv.cmd = make_twist(0.3)
     drv.state.wait(1, timeout=T, predicate=lambda s: s.state == SafetyState.STATE_ESTOP
-                   and 'start_latched' in s.estop_reason)
+                   and s.estop_reason.startswith('startup:')
+                   and s.reasons & SafetyState.REASON_STARTUP
+                   and 'STARTUP' in s.reason_names)
     n = len(drv.out)
     drv.out.wait(n + 20, timeout=T)
     assert all(is_zero(m) for m in drv.out.messages)

@@ -1,22 +1,30 @@
 """Korean / English / mixed instruction text -> structured task and canonical form (pure).
 
-`normalize(text)` returns a `NormalizedInstruction`: status (understood, not understood, stop),
-action (go_to, pick, place, stop), target object, obstacle kind and count, side, manoeuvre
-(around, avoid, between), the scenario id when the instruction is one of the 8 navigation
-scenarios, a canonical English instruction (for English-trained backbones), a canonical Korean
-instruction, a confidence in [0, 1] and, when not understood, the reason.
+`normalize(text)` returns a `NormalizedInstruction`: status (understood, refused, not
+understood, stop), action (go_to, pick, place, stop), target object, obstacle kind and count,
+side, manoeuvre (around, avoid, between), the scenario id when the instruction is one of the 8
+navigation scenarios, a canonical English instruction (for English-trained backbones), a
+canonical Korean instruction, a confidence in [0, 1] and, when not acted on, a refusal
+category and the reason.
 
 How it reads text (no model, a lexicon + rules, so it is predictable and testable):
-- NFKC (full-width digits, decomposed Hangul), lower case, punctuation dropped.
+- NFKC (full-width digits, decomposed Hangul), lower case, punctuation dropped (`text.py`).
 - Korean terms are matched on the text with spaces removed, so spacing variants
   ("가 주세요" / "가주세요", "두 박스" / "두박스") read the same; English terms are matched as
   whole words on the spaced text; mixed text ("box를 left로 돌아서 cup까지") works because
   English words are located in the spaced text and their Korean particles read in the compact.
 - Stop words win over everything (fail-safe: "멈추지 마" also stops).
+- Then the acceptance policy (`acceptance.py`, docs/instruction.md): bad input, prohibitions
+  and negations anywhere, questions, conditions and reports are refused before any task is
+  read.
 - Sides followed by 말고/아니고/아니라/대신 (or preceded by "not"/"instead of") are negated;
   a side directly describing an object ("왼쪽 박스", "왼쪽에 있는 컵") is a location, not the
-  side to pass on. Two remaining different sides, two manoeuvres or two targets are
-  contradictory: not understood, no motion.
+  side to pass on; after a correction marker (아니, "no,") the last side applies. Two remaining
+  different sides, two manoeuvres or two targets are a conflict: refused, no motion.
+- Closed world: every word must be explained by the lexicon, a particle, an ending or a filler;
+  one-character typos of known words are corrected first (`typos.py`). Anything else is not
+  understood, and a noun in the destination slot that the lexicon does not know (or that is
+  not in `known_targets`) is an unknown target.
 """
 
 from __future__ import annotations
@@ -25,17 +33,25 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
+from vla_instruction.core.acceptance import (CATEGORIES, check_input, CONFLICT,
+                                             english_no_interjections, LOW_CONFIDENCE,
+                                             NOT_UNDERSTOOD,
+                                             PROHIBITION, Refusal, refuse_sentence,
+                                             UNKNOWN_TARGET)
 from vla_common.scenarios import AROUND, AVOID, BETWEEN, find_scenario, LEFT, RIGHT, SIDE_KO
 from vla_instruction.core.scenarios import (BARE_SIDE_RE, PARAPHRASES, SIDE_PAIRS_KO,
                                             split_paraphrases, swap_sides)
+from vla_instruction.core.text import PreparedText, spaced_and_compact
+from vla_instruction.core.typos import TypoCorrector
 
 __all__ = [
-    'Status', 'NormalizedInstruction', 'normalize', 'detect_language', 'find_stop_word',
-    'STOP_WORDS_KO', 'STOP_WORDS_EN', 'TARGET_OBJECTS', 'GO_TO', 'PICK', 'PLACE', 'STOP',
-    'LEFT', 'RIGHT', 'AROUND', 'AVOID', 'BETWEEN', 'PARAPHRASES', 'split_paraphrases',
-    'swap_sides',
+    'Status', 'NormalizedInstruction', 'normalize', 'refusal', 'with_asr_confidence',
+    'detect_language', 'find_stop_word',
+    'STOP_WORDS_KO', 'STOP_WORDS_EN', 'TARGET_OBJECTS', 'KNOWN_TARGETS', 'CATEGORIES',
+    'GO_TO', 'PICK', 'PLACE', 'STOP', 'LEFT', 'RIGHT', 'AROUND', 'AVOID', 'BETWEEN',
+    'PARAPHRASES', 'split_paraphrases', 'swap_sides',
 ]
 
 GO_TO = 'go_to'
@@ -48,8 +64,9 @@ class Status(str, enum.Enum):
     """What the normaliser made of an instruction."""
 
     UNDERSTOOD = 'understood'          # task fields and canonical are valid; the policy may act
-    NOT_UNDERSTOOD = 'not_understood'  # unknown, empty or contradictory: no motion
+    NOT_UNDERSTOOD = 'not_understood'  # words it cannot explain, or no task: no motion
     STOP = 'stop'                      # a stop word: engage the e-stop
+    REFUSED = 'refused'                # read, and not to be acted on (category + reason)
 
 
 @dataclass(frozen=True)
@@ -70,7 +87,8 @@ class NormalizedInstruction:
     canonical: str = ''            # canonical English instruction ('' when not understood)
     canonical_ko: str = ''         # canonical Korean instruction ('' when not understood)
     confidence: float = 0.0        # [0, 1]
-    reason: str = ''               # why not understood, or which stop word
+    category: str = ''             # refused / not understood: acceptance.CATEGORIES
+    reason: str = ''               # why refused or not understood, or which stop word
     stop_word: str = ''            # the stop word found, as written
     notes: Tuple[str, ...] = field(default_factory=tuple)  # assumptions made while reading
 
@@ -114,7 +132,11 @@ _OBJECTS: Sequence[Tuple[str, str, str]] = (
     (r'장애물', r'obstacles?', 'obstacle'),
 )
 OBSTACLES = ('box', 'obstacle')
+#: Every object the lexicon reads (canonical English names) ...
 TARGET_OBJECTS: Tuple[str, ...] = tuple(o[2] for o in _OBJECTS if o[2] not in OBSTACLES)
+#: ... and the ones this robot can act on by default (the shipped policies are trained on the
+#: cup only). Anything else is an unknown target; instruction_node's `known_targets` widens it.
+KNOWN_TARGETS: Tuple[str, ...] = ('cup',)
 
 _KO_NAME = {'cup': '컵', 'basket': '바구니', 'bottle': '병', 'ball': '공', 'chair': '의자',
             'table': '테이블', 'door': '문', 'charger': '충전기', 'box': '박스',
@@ -128,17 +150,20 @@ _SIDES_KO_WORD = ((BARE_SIDE_RE.replace('왼|좌|오른|우', '왼|좌'), LEFT),
 _SIDES_EN = ((r'left', LEFT), (r'(?<!all\s)right(?!\s+(?:now|away))', RIGHT))
 
 _MANEUVERS_KO = ((r'돌아서|돌아가|돌아|돌고|돌면서|둘러서|둘러|우회해서|우회하여|우회', AROUND),
-                 (r'피해서|피해|피하|피헤|비켜서|비켜|비키|비껴|회피', AVOID),
+                 (r'피해서|피해|피하|피한|피헤|비켜서|비켜|비키|비껴|회피', AVOID),
                  (r'사이|가운데|중간', BETWEEN))
 _MANEUVERS_EN = ((r'a?round|circl\w*|circumvent\w*|detour\w*|bypass\w*', AROUND),
                  (r'avoid\w*|dodg\w*|sidestep\w*|steer(?:ing)?\s+clear|evad\w*', AVOID),
                  (r'between|in\s+the\s+middle|through\s+the\s+(?:gap|middle)', BETWEEN))
 
+# Benefactive requests (가 주세요, 가 주시겠어요?, 가 줄 수 있어요?): commands, also as questions.
+_REQUEST_ENDINGS = ('주세요|주실래요|주시겠어요|주시겠습니까|주시겠어|주겠어|주겠니|주실수있나요|'
+                    '주실수있어요|주실수있습니까|주실수있을까요|줄수있어요|줄수있어|줄수있니|줄수있나요')
 _VERBS_KO = (
     (r'넣어|넣으|넣기|놓아|놓으|놔|내려놓|올려놓|올려|둬|두어|두세요|두십시오', PLACE),
     (r'집어|집으|잡아|잡으|들어올려|주워|줍|가져와|가져다', PICK),
-    (r'가(?:세요|주세요|주실래요|줄래요|줄래|줘요|줘|라|자|요|십시오|봐요|봐|볼래요|볼래|렴|셔요|'
-     r'셔|야지|야|는데|되|고|서|면|기)|갈래요|갈래|갑시다|가$|이동|움직|향해|향하|도착|다가가|'
+    (r'가(?:세요|' + _REQUEST_ENDINGS + r'|줄래요|줄래|줘요|줘|라|자|요|십시오|봐요|봐|볼래요|볼래|렴|'
+     r'셔요|셔|야지|야|는데|되|고|서|면|기)|갈래요|갈래|갑시다|가$|이동|움직|향해|향하|도착|다가가|'
      r'접근|주행|데려다', GO_TO),
 )
 _VERBS_EN = ((r'put|place|drop|insert', PLACE),
@@ -155,6 +180,18 @@ _DEST_BEFORE_EN = re.compile(
 _OBJ_BEFORE_EN = re.compile(r'(?:put|place|drop|insert|pick\s+up|pick|grab|grasp|fetch|bring)'
                             r'\s+(?:the\s+|a\s+|an\s+)?$')
 _OBJ_AFTER_KO = re.compile(r'(?:들)?(?:을|를)')
+# A destination particle ending an unexplained run ("냉장고까지"): an unknown target.
+_DEST_SUFFIX_KO = re.compile(r'(?:까지|에게|한테|쪽으로|쪽|방향으로|으로|로|에)$')
+# After a Korean noun / before an English one: where to move away from, not to.
+_SOURCE_AFTER_KO = re.compile(r'(?:들)?(?:에서|로부터|으로부터|에게서|한테서)')
+_SOURCE_BEFORE_EN = re.compile(r'(?:from|off)\s+(?:the\s+|a\s+|an\s+)?$')
+# "컵을 향해 가": the object of 향하다 is the destination.
+_TOWARDS_AFTER_OBJ_KO = re.compile(r'(?:들)?(?:을|를)(?:향해|향하|목표로)')
+# An object that is avoided or passed, not reached ("avoid the cup", "go past the cup").
+_AVOIDED_BEFORE_EN = re.compile(
+    r'(?:a?round|circl\w*|circumvent\w*|detour\w*|bypass\w*|avoid\w*|dodg\w*|sidestep\w*|'
+    r'steer(?:ing)?\s+clear\s+of|evad\w*|pass(?:ing)?|past|by|beyond|behind)\s+'
+    r'(?:the\s+|a\s+|an\s+)?$')
 
 _NOUNS_KO = '|'.join(o[0] for o in _OBJECTS)
 _NOUNS_EN = '|'.join(o[1] for o in _OBJECTS)
@@ -162,9 +199,14 @@ _NOUNS_EN = '|'.join(o[1] for o in _OBJECTS)
 _ATTRIBUTIVE_KO = re.compile(r'(?:에있는|에놓인|에위치한|쪽에있는|의)?(?:' + _NOUNS_KO
                              + r'|(?<![a-z])(?:' + _NOUNS_EN + r')(?![a-z]))')
 _ATTRIBUTIVE_EN = re.compile(r'\s*(?:hand\s+)?(?:' + _NOUNS_EN + r')(?![a-z])')
-_NEGATED_AFTER_KO = re.compile(r'(?:이|은|는|으로|로|에)?(?:말고|말구|아니고|아니라|아니야|아닌|'
-                               r'대신|빼고)')
-_NEGATED_BEFORE_EN = re.compile(r'(?:not|never|instead\s+of|rather\s+than|no)\s+'
+_NEGATED_AFTER_KO = re.compile(r'(?:이|은|는|으로|로|에|까지)?(?:말고|말구|아니고|아니라|아니야|'
+                               r'아닌|아냐|아니|대신|빼고)')
+# Correction markers: after one, the last side given applies ("왼쪽으로, 아니 오른쪽으로").
+_CORRECTION_KO = re.compile(r'(?<![가-힣])(?:아니아니|아니요|아니야|아니|아냐|아뇨)(?![가-힣])')
+_CORRECTION_EN = re.compile(r'(?<![a-z])(?:i\s+mean|correction)(?![a-z])')
+# (A "no" before a side is refused, not read as a negation: "left no right" may be a correction
+# with the comma lost in transcription. acceptance._EN_PROHIBITION.)
+_NEGATED_BEFORE_EN = re.compile(r'(?:not|instead\s+of|rather\s+than)\s+'
                                 r'(?:(?:go|to|on|the|towards?|via|pass|move)\s+)*$')
 
 # Counts around an obstacle noun.
@@ -186,51 +228,20 @@ _FILLERS_KO = sorted(set(
     '야 아 빨리 천천히 조심히 조심해서 그리고 다음 다음에 그다음 그다음에 후 후에 뒤에 먼저 있는 '
     '곳 위치 있는곳 데 는데 되 가는데 가되 개 개의 측 편 면서 다가 죠 봐 볼래 게 빙 앞 앞으로 '
     '앞까지 정도 그 저 이 번 한번 쭉 계속 가서 거기 여기 저기 잘 안전하게 부탁해 부탁해요 '
-    '부탁합니다 줄래요 주실래요 할래 해볼래 것 거 채로 상태로 양쪽 말고 말구 아니고 아니라 아니야 '
-    '아닌 대신 대신에 빼고 이랑 랑 와 과 하고 및'.split()),
+    '부탁합니다 줄래요 할래 해볼래 것 거 채로 상태로 양쪽 다 모두 전부 나서 난 살짝 있잖아 돼 돼요 '
+    '됩니다 된다 말고 말구 아니고 아니라 아니야 '
+    '아닌 대신 대신에 빼고 이랑 랑 와 과 하고 및 아니 아냐 아니요 아뇨 향해 향해서 목표로'.split()
+    + _REQUEST_ENDINGS.split('|')),
     key=len, reverse=True)
 _KNOWN_EN = set(
     'the a an to of on in at by via please robot hey then and side path way its it through '
     'toward towards until route lane first next after that this go move moving reach take '
     'taking pass passing keep while with from your you can could would now okay ok so also '
-    'get there here straight ahead forward into onto up not instead rather than no'.split())
+    'get there here straight ahead forward into onto up not instead rather than no i mean '
+    'sorry correction them right away'.split())
 
 _HANGUL = re.compile(r'[가-힣]')
 _LATIN = re.compile(r'[a-z]', re.IGNORECASE)
-
-
-# --------------------------------------------------------------------------- text handling
-class _Text:
-    """Prepared text: `spaced` (NFKC, lower case, no punctuation) and `compact` (no spaces),
-    with a map between them and a coverage mask over `compact`."""
-
-    def __init__(self, original: str) -> None:
-        t = unicodedata.normalize('NFKC', original).lower()
-        t = re.sub(r'[^\w\s]|_', ' ', t)
-        self.spaced = re.sub(r'\s+', ' ', t).strip()
-        self.to_compact: List[int] = []
-        compact: List[str] = []
-        for ch in self.spaced:
-            self.to_compact.append(len(compact))
-            if ch != ' ':
-                compact.append(ch)
-        self.to_compact.append(len(compact))
-        self.compact = ''.join(compact)
-        self.covered = [False] * len(self.compact)
-
-    def compact_span(self, start: int, end: int) -> Tuple[int, int]:
-        """Spaced-text span -> compact span."""
-        return self.to_compact[start], self.to_compact[end]
-
-    def free(self, start: int, end: int) -> bool:
-        return not any(self.covered[start:end])
-
-    def cover(self, start: int, end: int) -> None:
-        for i in range(start, end):
-            self.covered[i] = True
-
-    def tokens(self) -> List[str]:
-        return self.spaced.split(' ') if self.spaced else []
 
 
 @dataclass
@@ -252,7 +263,7 @@ def _en(pattern: str) -> str:
     return r'(?<![a-z])(?:' + pattern + r')(?![a-z])'
 
 
-def _find(text: _Text, kind: str, ko: Sequence[Tuple[str, str]],
+def _find(text: PreparedText, kind: str, ko: Sequence[Tuple[str, str]],
           en: Sequence[Tuple[str, str]], ko_word: Sequence[Tuple[str, str]] = ()
           ) -> List[_Mention]:
     """All non-overlapping mentions of `kind`; marks them covered."""
@@ -292,34 +303,39 @@ _STOP_EN_RE = re.compile(_en(r'stop\w*|halt\w*|freeze|abort\w*|e\s?stop|emergenc
 
 
 def find_stop_word(text: str) -> str:
-    """The first stop word in `text` as written (normalised), or '' when there is none."""
-    prepared = _Text(text)
+    """The first stop word in `text` as written (normalised), or '' when there is none.
+
+    Runs on every text however long (stopping is always safe), so it uses the views of
+    `PreparedText` without building its per-character maps."""
+    spaced, compact = spaced_and_compact(text)
     candidates: List[Tuple[int, str]] = []
-    m = _STOP_KO_RE.search(prepared.compact)
+    m = _STOP_KO_RE.search(compact)
     if m:
         candidates.append((m.start(), m.group(0)))
-    m = _STOP_EN_RE.search(prepared.spaced)
+    m = _STOP_EN_RE.search(spaced)
     if m:
-        candidates.append((prepared.to_compact[m.start()], m.group(0)))
-    tokens = prepared.tokens()
+        candidates.append((m.start() - spaced.count(' ', 0, m.start()), m.group(0)))
+    tokens = spaced.split(' ') if spaced else []
     if len(tokens) <= _SHORT_UTTERANCE_TOKENS:
         position = 0
         for token in tokens:
             if token in _STOP_KO_TOKENS:
-                candidates.append((prepared.to_compact[position], token))
+                candidates.append((position, token))
                 break
-            position += len(token) + 1
+            position += len(token)
     return min(candidates)[1] if candidates else ''
 
 
 # --------------------------------------------------------------------------- reading
-def _not_understood(base: NormalizedInstruction, reason: str,
-                    **fields: object) -> NormalizedInstruction:
-    return replace(base, status=Status.NOT_UNDERSTOOD, reason=reason, canonical='',
-                   canonical_ko='', scenario='', confidence=0.0, **fields)
+def _refused(base: NormalizedInstruction, refusal: Refusal,
+             notes: Sequence[str] = ()) -> NormalizedInstruction:
+    """No motion: no task fields, no canonical, zero confidence, a category and a reason."""
+    status = Status.NOT_UNDERSTOOD if refusal.category == NOT_UNDERSTOOD else Status.REFUSED
+    return replace(base, status=status, category=refusal.category, reason=refusal.reason,
+                   notes=tuple(notes))
 
 
-def _mark_sides(text: _Text, sides: List[_Mention]) -> None:
+def _mark_sides(text: PreparedText, sides: List[_Mention]) -> None:
     for s in sides:
         if s.english:
             before = text.spaced[:s.spaced_start]
@@ -333,21 +349,40 @@ def _mark_sides(text: _Text, sides: List[_Mention]) -> None:
             s.negated = bool(_NEGATED_AFTER_KO.match(text.compact, s.end))
 
 
-def _mark_objects(text: _Text, objects: List[_Mention]) -> None:
+def _mark_objects(text: PreparedText, objects: List[_Mention]) -> None:
     for o in objects:
-        if _DEST_AFTER_KO.match(text.compact, o.end):
+        if _NEGATED_AFTER_KO.match(text.compact, o.end):
+            o.role = 'negated'
+        elif _SOURCE_AFTER_KO.match(text.compact, o.end):
+            o.role = 'source'
+        elif _DEST_AFTER_KO.match(text.compact, o.end):
+            o.role = 'dest'
+        elif _TOWARDS_AFTER_OBJ_KO.match(text.compact, o.end):
             o.role = 'dest'
         elif _OBJ_AFTER_KO.match(text.compact, o.end):
             o.role = 'obj'
         if o.english:
             before = text.spaced[:o.spaced_start]
-            if _DEST_BEFORE_EN.search(before):
+            if _NEGATED_BEFORE_EN.search(before):
+                o.role = 'negated'
+            elif _SOURCE_BEFORE_EN.search(before):
+                o.role = 'source'
+            elif _AVOIDED_BEFORE_EN.search(before):
+                o.role = 'avoided'
+            elif _DEST_BEFORE_EN.search(before):
                 o.role = 'dest'
             elif _OBJ_BEFORE_EN.search(before):
                 o.role = 'obj'
 
 
-def _obstacle_count(text: _Text, obstacle: _Mention) -> Tuple[Optional[int], str]:
+def _correction_markers(text: PreparedText) -> List[Tuple[int, str]]:
+    """(compact offset, word) of each correction marker (아니, "no,", "i mean"), in order."""
+    marks = [(text.to_compact[m.start()], m.group(0))
+             for regex in (_CORRECTION_KO, _CORRECTION_EN) for m in regex.finditer(text.spaced)]
+    return sorted(marks + [(at, 'no') for at in english_no_interjections(text)])
+
+
+def _obstacle_count(text: PreparedText, obstacle: _Mention) -> Tuple[Optional[int], str]:
     """Explicit count around an obstacle mention (None when not given) and how it was read."""
     m = _COUNT_AFTER_KO.match(text.compact, obstacle.end)
     if m:
@@ -378,29 +413,38 @@ def _obstacle_count(text: _Text, obstacle: _Mention) -> Tuple[Optional[int], str
     return None, ''
 
 
-def _unknown_ratio(text: _Text) -> float:
-    """Share of letters and digits that no lexicon entry, particle or ending explains."""
-    total = sum(1 for ch in text.compact if ch.isalnum())
-    if total == 0:
-        return 0.0
-    unknown = 0
-    # English words: known filler or covered.
-    position = 0
-    english_spans: List[Tuple[int, int]] = []
-    for token in text.tokens():
-        for m in re.finditer(r'[a-z]+', token):
-            start = text.to_compact[position + m.start()]
-            end = text.to_compact[position + m.end()]
-            english_spans.append((start, end))
-            if text.free(start, end) and m.group(0) not in _KNOWN_EN:
-                unknown += end - start
-        position += len(token) + 1
+@dataclass(frozen=True)
+class _Unexplained:
+    """What the lexicon did not read: the uncovered Korean runs, the letters in them that no
+    particle, ending or filler explains either, and the unknown English words."""
+
+    runs: Tuple[Tuple[int, int], ...]             # compact (start, end): worth a typo search
+    korean: Tuple[Tuple[int, int, int, int], ...]   # (run start, run end, first, last + 1)
+    english: Tuple[Tuple[str, int, int], ...]       # (word, spaced start, spaced end)
+
+    def __bool__(self) -> bool:
+        return bool(self.korean or self.english)
+
+    def words(self, text: PreparedText) -> List[str]:
+        """The words (as spaced in the text) that hold unexplained letters."""
+        found = [token for token, start, end in text.token_spans()
+                 if any(lo < end and start < hi for _, _, lo, hi in self.korean)]
+        return found + [word for word, _, _ in self.english if word not in ' '.join(found)]
+
+
+def _unexplained(text: PreparedText) -> _Unexplained:
+    """The closed-world check: which letters nothing explains (see the module docstring)."""
+    english: List[Tuple[str, int, int]] = []
     mask = list(text.covered)
-    for start, end in english_spans:
+    for m in re.finditer(r'[a-z]+', text.spaced):
+        start, end = text.compact_span(m.start(), m.end())
         for i in range(start, end):
             mask[i] = True
-    i = 0
-    n = len(text.compact)
+        if text.free(start, end) and m.group(0) not in _KNOWN_EN:
+            english.append((m.group(0), m.start(), m.end()))
+    runs: List[Tuple[int, int]] = []
+    korean: List[Tuple[int, int, int, int]] = []
+    i, n = 0, len(text.compact)
     while i < n:
         if mask[i]:
             i += 1
@@ -408,19 +452,74 @@ def _unknown_ratio(text: _Text) -> float:
         j = i
         while j < n and not mask[j]:
             j += 1
-        run = text.compact[i:j]
-        k = 0
-        while k < len(run):
+        unknown: List[int] = []
+        k = i
+        singles = weak = 0     # consecutive one-syllable fillers: 도라서 = 도 + 라 + 서
+        while k < j:
             for filler in _FILLERS_KO:
-                if run.startswith(filler, k):
+                if text.compact.startswith(filler, k) and k + len(filler) <= j:
                     k += len(filler)
+                    singles = singles + 1 if len(filler) == 1 else 0
+                    weak = max(weak, singles)
                     break
             else:
-                if run[k].isalnum():
-                    unknown += 1
+                if text.compact[k].isalnum():
+                    unknown.append(k)
                 k += 1
+                singles = 0
+        if unknown:
+            korean.append((i, j, unknown[0], unknown[-1] + 1))
+        if unknown or weak >= 3:
+            runs.append((i, j))
         i = j
-    return min(1.0, unknown / total)
+    return _Unexplained(tuple(runs), tuple(korean), tuple(english))
+
+
+_KO_KEYWORDS = (
+    [w for pair in SIDE_PAIRS_KO for w in pair]
+    + '돌아서 돌아가 돌아 둘러서 우회해서 우회 피해서 피해 비켜서 비켜 회피해서 회피 사이 가운데 중간 '
+      '박스 상자 머그컵 종이컵 물컵 바구니 물병 장애물 테이블 책상 탁자 의자 충전기 '
+      '가세요 가주세요 가줘 가라 갈래 이동 이동해 이동하세요 움직여 주행 도착 접근 향해 '
+      '까지 으로 경로 경로로 주세요 부탁해 부탁합니다 로봇아 쪽으로 방향으로 있는곳 따라서 지나서 '
+      '통해서 다음에 개의'.split())
+_EN_KEYWORDS = ('left', 'right', 'around', 'avoid', 'between', 'boxes', 'basket', 'bottle',
+                'obstacle', 'please', 'towards', 'toward', 'through', 'circle', 'detour',
+                'bypass', 'dodge', 'sidestep', 'reach', 'move', 'then', 'path', 'side')
+_CORRECTOR: Optional[TypoCorrector] = None
+
+
+def _typo_corrector() -> TypoCorrector:
+    global _CORRECTOR
+    if _CORRECTOR is None:
+        _CORRECTOR = TypoCorrector(_KO_KEYWORDS, _EN_KEYWORDS, _FILLERS_KO)
+    return _CORRECTOR
+
+
+def _correct_typos(text: PreparedText, unexplained: _Unexplained
+                   ) -> Tuple[str, List[str]]:
+    """`text.raw` with one-edit typos of known words fixed, and a note per fix."""
+    corrector = _typo_corrector()
+    fixes: List[Tuple[int, int, str]] = []       # raw spans
+    notes: List[str] = []
+    # Runs with unexplained letters, and runs explained only by a chain of one-syllable
+    # particles, which can spell a typo (도라서 = 도 + 라 + 서 is really 돌아서).
+    for start, end in unexplained.runs:
+        found = corrector.korean(text.compact[start:end])
+        if found is not None:
+            a, b, word = found
+            raw_a, raw_b = text.compact_to_raw[start + a], text.compact_to_raw[start + b - 1] + 1
+            fixes.append((raw_a, raw_b, word))
+            notes.append(f'read {text.compact[start + a:start + b]!r} as {word!r}')
+    for token, s_start, s_end in unexplained.english:
+        word = corrector.english(token)
+        if word is not None:
+            c_start, c_end = text.compact_span(s_start, s_end)
+            fixes.append((text.compact_to_raw[c_start], text.compact_to_raw[c_end - 1] + 1, word))
+            notes.append(f'read {token!r} as {word!r}')
+    raw = text.raw
+    for a, b, word in sorted(fixes, reverse=True):
+        raw = raw[:a] + word + raw[b:]
+    return raw, notes
 
 
 def _josa(word: str, with_final: str, without_final: str, rieul_as_without: bool = False
@@ -503,20 +602,36 @@ def _canonical(action: str, target: str, held: str, obstacle: str, count: int, s
     return ', then '.join(en), ko
 
 
-def normalize(text: str) -> NormalizedInstruction:
-    """Read one instruction (Korean, English or mixed). Never raises on any string."""
+def normalize(text: str, known_targets: Iterable[str] = KNOWN_TARGETS) -> NormalizedInstruction:
+    """Read one instruction (Korean, English or mixed). Never raises on any string.
+
+    `known_targets`: the objects this robot may be sent to or handle (canonical English names,
+    `TARGET_OBJECTS`); any other target is refused as unknown."""
     text = text if isinstance(text, str) else str(text)
     base = NormalizedInstruction(text=text, language=detect_language(text),
                                  status=Status.NOT_UNDERSTOOD)
-    prepared = _Text(text)
-    if not any(ch.isalnum() for ch in prepared.compact):
-        return _not_understood(base, 'empty instruction')
-
+    # Stop words first, in any text however bad: stopping is always safe.
     stop_word = find_stop_word(text)
     if stop_word:
         return replace(base, status=Status.STOP, action=STOP, canonical='stop',
                        canonical_ko='멈추세요', confidence=1.0, stop_word=stop_word,
                        reason=f'stop word {stop_word!r}')
+    bad = check_input(text)
+    if bad is not None:
+        return _refused(base, bad)
+    return _read(PreparedText(text), base, frozenset(known_targets), (), typos=True)
+
+
+def _read(prepared: PreparedText, base: NormalizedInstruction, known_targets: FrozenSet[str],
+          earlier_notes: Sequence[str], typos: bool) -> NormalizedInstruction:
+    notes: List[str] = list(earlier_notes)
+
+    def refuse(category: str, reason: str) -> NormalizedInstruction:
+        return _refused(base, Refusal(category, reason), notes)
+
+    refusal = refuse_sentence(prepared)
+    if refusal is not None:
+        return _refused(base, refusal, notes)
 
     sides = _find(prepared, 'side', _SIDES_KO, _SIDES_EN, _SIDES_KO_WORD)
     maneuvers = _find(prepared, 'maneuver', _MANEUVERS_KO, _MANEUVERS_EN)
@@ -525,35 +640,83 @@ def normalize(text: str) -> NormalizedInstruction:
     verbs = _find(prepared, 'verb', _VERBS_KO, _VERBS_EN)
     _mark_sides(prepared, sides)
     _mark_objects(prepared, objects)
-    notes: List[str] = []
+    counts = {id(o): _obstacle_count(prepared, o) for o in objects if o.value in OBSTACLES}
 
-    # Side.
+    # Closed world: fix one-edit typos of known words and read again, else refuse.
+    unexplained = _unexplained(prepared)
+    if typos and (unexplained.runs or unexplained.english):
+        corrected, fixes = _correct_typos(prepared, unexplained)
+        if fixes:
+            return _read(PreparedText(corrected), base, known_targets, notes + fixes,
+                         typos=False)
+    if unexplained:
+        words = unexplained.words(prepared)
+        token_starts = {start for _, start, _ in prepared.token_spans()}
+        for start, end, lo, _ in unexplained.korean:
+            m = _DEST_SUFFIX_KO.search(prepared.compact, lo, end)
+            if m and m.end() == end and m.start() > lo and start in token_starts:
+                return refuse(UNKNOWN_TARGET, f'{prepared.compact[start:m.start()]!r} is not an '
+                                              'object this robot knows')
+        for word, start, _ in unexplained.english:
+            if _DEST_BEFORE_EN.search(prepared.spaced[:start]):
+                return refuse(UNKNOWN_TARGET, f'{word!r} is not an object this robot knows')
+        return refuse(NOT_UNDERSTOOD, 'words not understood: '
+                      + ', '.join(repr(w) for w in words))
+
+    # Side: negated and descriptive sides do not count; after a correction the last one does.
     active_sides = [s for s in sides if not s.negated and not s.attributive]
-    side_values = sorted({s.value for s in active_sides})
     for s in sides:
         if s.negated:
             notes.append(f'side {s.surface!r} negated')
         elif s.attributive:
             notes.append(f'side {s.surface!r} describes an object, not the side to pass')
+    markers = _correction_markers(prepared)
+    if markers and not [s for s in active_sides if s.start > markers[-1][0]]:
+        return refuse(PROHIBITION, f'{markers[-1][1]!r} is not followed by a corrected side: '
+                                   'the instruction may be withdrawn; say it again in full')
+    if markers and len({s.value for s in active_sides}) > 1:
+        after = [s for s in active_sides if s.start > markers[-1][0]]
+        if after:
+            notes.append(f'corrected: the side after the correction ({after[-1].surface!r}) '
+                         'applies')
+            active_sides = after
+    side_values = sorted({s.value for s in active_sides})
     if len(side_values) > 1:
         words = ', '.join(repr(s.surface) for s in active_sides)
-        return _not_understood(base, f'contradictory sides: {words}')
+        return refuse(CONFLICT, f'contradictory sides: {words} (to correct a side, say '
+                                '"왼쪽 말고 오른쪽으로" or "아니, 오른쪽으로")')
     side = side_values[0] if side_values else ''
+    negated = [s for s in sides if s.negated]
+    if negated and not side:
+        return refuse(PROHIBITION, f'side {negated[0].surface!r} is negated and no other side '
+                                   'is given')
 
     # Manoeuvre.
     maneuver_values = sorted({m.value for m in maneuvers})
     if len(maneuver_values) > 1:
         words = ', '.join(repr(m.surface) for m in maneuvers)
-        return _not_understood(base, f'contradictory manoeuvres: {words}')
+        return refuse(CONFLICT, f'contradictory manoeuvres: {words}')
     maneuver = maneuver_values[0] if maneuver_values else ''
 
     # Action.
     verb_values = {v.value for v in verbs}
     action = PLACE if PLACE in verb_values else PICK if PICK in verb_values else GO_TO
 
-    # Objects: obstacles vs target (vs held object when placing).
+    # Objects: negated, avoided or left ones are refused; then obstacles vs target (vs held
+    # object when placing).
+    for o in objects:
+        if o.role == 'negated':
+            return refuse(PROHIBITION, f'{o.surface!r} is negated: say only where to go')
+        if o.role == 'source':
+            return refuse(PROHIBITION, f'{o.surface!r} is where to move away from, not a '
+                                       'destination')
     things = [o for o in objects if o.value not in OBSTACLES]
     obstacles = [o for o in objects if o.value in OBSTACLES]
+    if action == GO_TO:
+        for o in things:
+            if o.role in ('avoided', 'obj'):
+                return refuse(PROHIBITION, f'{o.surface!r} is what to avoid or pass, not '
+                                           'where to go')
     if not things and action == GO_TO:
         dest_obstacles = [o for o in obstacles if o.role == 'dest']
         if dest_obstacles and not maneuver:
@@ -569,8 +732,13 @@ def normalize(text: str) -> NormalizedInstruction:
     else:
         target_values = sorted({o.value for o in things})
     if len(target_values) > 1:
-        return _not_understood(base, 'several targets: ' + ', '.join(target_values))
+        return refuse(CONFLICT, 'several targets: ' + ', '.join(target_values))
     target = target_values[0] if target_values else ''
+    for thing in (target, held):
+        if thing and thing not in known_targets:
+            known = ', '.join(sorted(known_targets)) or 'none'
+            return refuse(UNKNOWN_TARGET, f'{_KO_NAME[thing]} ({thing}) is not an object this '
+                                          f'robot knows (known: {known})')
 
     obstacle = ''
     count = 0
@@ -578,12 +746,12 @@ def normalize(text: str) -> NormalizedInstruction:
         obstacle = 'box' if any(o.value == 'box' for o in obstacles) else 'obstacle'
         explicit: Dict[int, str] = {}
         for o in obstacles:
-            value, word = _obstacle_count(prepared, o)
+            value, word = counts.get(id(o), (None, ''))
             if value is not None:
                 explicit.setdefault(value, word)
         if len(explicit) > 1:
             words = ', '.join(repr(w) for w in explicit.values())
-            return _not_understood(base, f'contradictory obstacle counts: {words}')
+            return refuse(CONFLICT, f'contradictory obstacle counts: {words}')
         if explicit:
             count = next(iter(explicit))
         elif maneuver == BETWEEN:
@@ -592,18 +760,20 @@ def normalize(text: str) -> NormalizedInstruction:
         else:
             count = 1
         if count < 1:
-            return _not_understood(base, f'obstacle count {count} makes no sense')
+            return refuse(CONFLICT, f'obstacle count {count} makes no sense')
         if maneuver == BETWEEN and count < 2:
-            return _not_understood(base, f'"between" needs two obstacles, {count} given')
+            return refuse(CONFLICT, f'"between" needs two obstacles, {count} given')
 
     # Is there anything to do?
     if action in (PICK, PLACE) and not target:
-        return _not_understood(base, f'{action} without an object',
-                               action=action)
+        return refuse(NOT_UNDERSTOOD, f'{action} without an object')
     if action == GO_TO and not (target or side or maneuver):
-        return _not_understood(
-            base, 'no target, direction or manoeuvre recognised'
-            + (f' (only {", ".join(o.surface for o in obstacles)})' if obstacles else ''))
+        return refuse(NOT_UNDERSTOOD, 'no target, direction or manoeuvre recognised'
+                      + (f' (only {", ".join(o.surface for o in obstacles)})'
+                         if obstacles else ''))
+    if action == GO_TO and not verbs and not side and not maneuver and \
+            not any(o.role == 'dest' for o in things):
+        return refuse(NOT_UNDERSTOOD, 'a bare noun: no verb and no direction')
 
     confidence = 1.0
     if not verbs:
@@ -614,10 +784,6 @@ def normalize(text: str) -> NormalizedInstruction:
         notes.append('no target object')
     if maneuver == BETWEEN and 'two obstacles assumed from "between"' in notes:
         confidence *= 0.95
-    unknown = _unknown_ratio(prepared)
-    if unknown > 0:
-        confidence *= 1.0 - 0.5 * unknown
-        notes.append(f'{unknown:.0%} of the text not recognised')
 
     scenario = ''
     if action == GO_TO and target == 'cup' and obstacle:
@@ -639,3 +805,27 @@ def normalize_many(texts: Sequence[str]) -> List[NormalizedInstruction]:
 def scenarios_of(texts: Sequence[str]) -> Set[str]:
     """The set of scenario ids a list of texts normalises to (empty ids dropped)."""
     return {n.scenario for n in normalize_many(texts) if n.scenario}
+
+
+def refusal(text: str, category: str, reason: str) -> NormalizedInstruction:
+    """A refusal of `text` decided outside the normaliser (e.g. by the bytes it came in)."""
+    base = NormalizedInstruction(text=text, language=detect_language(text),
+                                 status=Status.REFUSED)
+    return _refused(base, Refusal(category, reason))
+
+
+def with_asr_confidence(reading: NormalizedInstruction, asr_confidence: float,
+                        min_confidence: float) -> NormalizedInstruction:
+    """The reading of a recognised (or typed: `asr_confidence` 1) text, as it is published.
+
+    confidence = ASR confidence x the normaliser's; an understood reading below
+    `min_confidence` is refused with "please repeat" (category low_confidence), never acted
+    on. A stop stays a stop whatever the confidence (stopping is always safe)."""
+    if reading.is_stop:
+        return reading
+    confidence = max(0.0, min(1.0, reading.confidence * float(asr_confidence)))
+    if reading.understood and confidence < min_confidence:
+        return refusal(reading.text, LOW_CONFIDENCE,
+                       f'please repeat: heard {reading.text!r} with confidence '
+                       f'{confidence:.2f} (below {min_confidence:.2f})')
+    return replace(reading, confidence=round(confidence, 3))

@@ -24,6 +24,10 @@ INSTALL_HINT = 'pip install -c requirements/constraints.txt faster-whisper==1.2.
 _FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)   # Whisper's default schedule
 
 
+#: Whisper's own threshold for a repetitive (hallucinated) decode (openai/whisper transcribe()).
+REPETITION_RATIO = 2.4
+
+
 @dataclass(frozen=True)
 class AsrSettings:
     """Recogniser parameters (node parameters `asr_*`)."""
@@ -34,7 +38,7 @@ class AsrSettings:
     language: str = 'ko'
     beam_size: int = 1
     cpu_threads: int = 0              # 0: CTranslate2's default
-    initial_prompt: str = ''          # optional vocabulary hint, e.g. '박스, 컵, 왼쪽, 오른쪽'
+    initial_prompt: str = ''          # optional; not a vocabulary list (docs/instruction.md)
     # Whisper's temperature fallback re-decodes (up to 6x) when a result looks unreliable;
     # off by default: a command must come back fast, and a doubtful result is flagged by its
     # low confidence anyway (measured in benchmarks/asr_benchmark.py).
@@ -47,11 +51,15 @@ class Transcript:
     """What the recogniser heard in one utterance."""
 
     text: str
-    confidence: float          # exp(mean token log-prob) x (1 - no-speech probability)
+    confidence: float          # exp(mean token log-prob) x (1 - no-speech probability); 0 for
+    #                            a repetition loop (compression_ratio > REPETITION_RATIO)
     no_speech_prob: float
     avg_logprob: float
     audio_s: float
     latency_s: float
+    #: gzip compression ratio of the text (max over segments); above `REPETITION_RATIO` Whisper
+    #: is looping ("오구, 오구, 오구, ...", measured on espeak-ng Korean with confidence 0.88)
+    compression_ratio: float = 0.0
 
     @property
     def likely_no_speech(self) -> bool:
@@ -106,20 +114,23 @@ class WhisperRecognizer:
             vad_filter=False, condition_on_previous_text=False, without_timestamps=True,
             initial_prompt=self.settings.initial_prompt or None,
             temperature=_FALLBACK_TEMPERATURES if self.settings.temperature_fallback else 0.0)
-        texts, weights, logprobs, no_speech = [], [], [], 0.0
+        texts, weights, logprobs, no_speech, ratio = [], [], [], 0.0, 0.0
         for seg in segments:
             texts.append(seg.text.strip())
             n = max(1, len(seg.tokens))
             weights.append(n)
             logprobs.append(seg.avg_logprob * n)
             no_speech = max(no_speech, float(seg.no_speech_prob))
+            ratio = max(ratio, float(seg.compression_ratio))
         latency = time.monotonic() - started
         text = ' '.join(t for t in texts if t)
         avg = sum(logprobs) / sum(weights) if weights else -math.inf
         confidence = 0.0 if not weights else math.exp(min(0.0, avg)) * (1.0 - no_speech)
+        if ratio > REPETITION_RATIO:
+            confidence = 0.0      # a repetition loop is not a transcript, however sure
         return Transcript(text, round(float(confidence), 4), no_speech,
                           float(avg) if weights else float('-inf'), x.size / self.sample_rate,
-                          latency)
+                          latency, ratio)
 
 
 @dataclass

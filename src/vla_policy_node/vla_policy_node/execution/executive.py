@@ -43,6 +43,7 @@ UNDERSTOOD = 'understood'
 NOT_UNDERSTOOD = 'not_understood'
 STOP = 'stop'
 UNPARSED = 'unparsed'
+REFUSED = 'refused'
 
 #: A command that stops the robot (Output.commands entry).
 STOP_COMMAND = None
@@ -360,8 +361,8 @@ class Executive:
     def on_instruction(self, ins: InstructionInput, now: float) -> Output:
         if ins.status == STOP:
             self._set_instruction(None, '', f'stop instruction {ins.id!r}: idle', now)
-        elif ins.status == NOT_UNDERSTOOD:
-            self._set_instruction(None, f'instruction {ins.id!r} not understood '
+        elif ins.status not in (UNDERSTOOD, UNPARSED):   # not understood, refused, unknown
+            self._set_instruction(None, f'instruction {ins.id!r} {ins.status.replace("_", " ")} '
                                         f'({ins.text!r}): not moving', '', now)
         else:
             key = (ins.id, ins.text, ins.canonical)

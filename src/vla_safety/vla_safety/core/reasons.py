@@ -61,7 +61,7 @@ RESET_BLOCKING = (Reason.ODOM_TIMEOUT | Reason.SCAN_TIMEOUT | Reason.JOINT_STATE
                   | Reason.HEARTBEAT_LOST | Reason.NON_FINITE | Reason.INVALID_COMMAND
                   | Reason.INACTIVE)
 
-_MAX_BIT = 18
+_MAX_BIT = max(Reason).bit_length()
 
 
 def reason_names(reasons: int) -> List[str]:

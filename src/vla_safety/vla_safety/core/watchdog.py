@@ -55,6 +55,11 @@ class EStopLatch:
         self.engaged, self.reason, self.engaged_at = False, '', None
 
 
+#: The e-stop reason of a gate that started latched (start_latched: true).
+STARTUP_REASON = ('startup: latched at start-up (start_latched); an operator reset is required '
+                  'before the first motion (safety_gate/reset_estop)')
+
+
 @dataclass(frozen=True)
 class SupervisorConfig:
     """Timeouts (s), requirements, and the e-stop reset rule shared by both gate modes."""
@@ -78,8 +83,11 @@ class Supervisor:
         self.heartbeat = Watchdog(config.heartbeat_timeout)
         self.estop = EStopLatch()
         self.last_nonzero_command: Optional[float] = None
+        # Hardware stacks start latched: no motion after a (re)start until an operator reset,
+        # whatever commands and heartbeats are already flowing (reason STARTUP).
+        self.startup_latched = config.start_latched
         if config.start_latched:
-            self.estop.engage('start_latched: reset required before the first motion', 0.0)
+            self.estop.engage(STARTUP_REASON, 0.0)
 
     def reconfigure(self, config: SupervisorConfig) -> None:
         """New timeouts and rules, keeping what was received so far."""
@@ -101,6 +109,8 @@ class Supervisor:
         reasons = Reason.NONE
         if self.estop.engaged:
             reasons |= Reason.ESTOP
+            if self.startup_latched:
+                reasons |= Reason.STARTUP
         if self.command.last is None:
             reasons |= Reason.NO_COMMAND
         elif not self.command.fresh(now):
@@ -133,6 +143,7 @@ class Supervisor:
         if blocking:
             return False, 'refused: active fault(s) ' + ', '.join(reason_names(blocking))
         self.estop.release()
+        self.startup_latched = False
         # Motion needs a command that arrives after the reset.
         self.command.clear()
         return True, 'e-stop released'

@@ -1,0 +1,112 @@
+"""A restarted safety gate on a hardware stack never moves the robot without an operator reset.
+
+The gate is started exactly as the hardware stack describes it (`mobile_stack(sim='false')`,
+the runner's command line), in its own process, while a command stream, a heartbeat and the
+sensors are already flowing, as after a crash on the robot. It must publish only zeros, with
+reason STARTUP, until the operator runs `reset_estop` (the installed command, here as on the
+target with `ros2 run vla_safety reset_estop`); then it is killed and started again, and the
+same holds.
+"""
+
+import math
+import subprocess
+import time
+
+import pytest
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import LaserScan
+from std_msgs.msg import Header
+from vla_bringup.runner import executable_path
+from vla_bringup.stacks import mobile_stack, ros_args
+from vla_common.qos import COMMAND_QOS, SENSOR_QOS
+from vla_msgs.msg import SafetyState
+from vla_testing.ros import MessageCollector, wait_for_subscribers
+
+pytestmark = pytest.mark.stack
+T = 30.0
+
+
+class World:
+    """The robot around the gate: sensors, heartbeat and a policy commanding 0.3 m/s."""
+
+    def __init__(self, node):
+        self.node = node
+        self.vx = 0.3
+        self.cmd = node.create_publisher(Twist, 'cmd_vel_in', COMMAND_QOS)
+        self.hb = node.create_publisher(Header, 'heartbeat', COMMAND_QOS)
+        self.odom = node.create_publisher(Odometry, 'odom', SENSOR_QOS)
+        self.scan = node.create_publisher(LaserScan, 'scan', SENSOR_QOS)
+        latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.state = MessageCollector(node, SafetyState, 'safety_gate/state', latched)
+        self.out = MessageCollector(node, Twist, 'cmd_vel')
+        node.create_timer(0.05, self._tick)
+
+    def _tick(self):
+        if not self.node.context.ok():
+            return
+        odom = Odometry()
+        odom.pose.pose.orientation.w = 1.0
+        scan = LaserScan(angle_min=-math.pi, angle_increment=math.pi / 180, range_min=0.05,
+                         range_max=6.0, ranges=[5.0] * 360)
+        cmd = Twist()
+        cmd.linear.x = self.vx
+        for pub, msg in ((self.odom, odom), (self.scan, scan), (self.hb, Header()),
+                         (self.cmd, cmd)):
+            pub.publish(msg)
+
+
+def _start_gate(node_processes, name):
+    spec = mobile_stack(sim='false').node('safety_gate')
+    proc = node_processes([executable_path(spec.package, spec.executable)] + ros_args(spec),
+                          name)
+    proc.wait_for_output('safety gate up', timeout=60.0)
+    return proc
+
+
+def _reset_estop():
+    return subprocess.run([executable_path('vla_safety', 'reset_estop'), '--reason',
+                           'test operator', '--timeout', '20'],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _only_zeros_until_reset(world, since, gate):
+    """The gate (re)started into the STARTUP latch and holds the robot while commanded."""
+    state = world.state.wait(1, timeout=T, since=since, predicate=lambda s: s.state ==
+                             SafetyState.STATE_ESTOP and s.reasons & SafetyState.REASON_STARTUP)
+    assert 'STARTUP' in state.reason_names and state.estop_reason.startswith('startup:')
+    world.out.clear()
+    world.out.wait(50, timeout=T)                 # 1 s of output at 50 Hz, still commanded
+    assert all(m.linear.x == 0.0 for m in world.out.messages)
+    refused = _reset_estop()                      # the policy is still commanding 0.3 m/s
+    assert refused.returncode == 1 and 'non-zero command' in refused.stdout, refused
+    assert all(m.linear.x == 0.0 for m in world.out.messages)
+    assert gate.alive()
+
+
+def test_restarted_gate_holds_until_an_operator_reset(ros, node_processes):
+    node = ros.create_node('hardware_world')
+    world = World(node)
+    started = time.monotonic()
+    gate = _start_gate(node_processes, 'gate_first')
+    wait_for_subscribers(world.cmd, timeout=T)
+    _only_zeros_until_reset(world, started, gate)
+
+    world.vx = 0.0                                # the operator stops the policy, then resets
+    time.sleep(1.0)
+    reset = _reset_estop()
+    assert reset.returncode == 0 and 'e-stop released' in reset.stdout, reset
+    world.vx = 0.3
+    world.out.wait(1, timeout=T, predicate=lambda m: m.linear.x > 0.05)   # armed: it moves
+
+    gate.kill()                                   # SIGKILL mid-motion, stream still flowing
+    restarted = time.monotonic()
+    gate = _start_gate(node_processes, 'gate_restarted')
+    _only_zeros_until_reset(world, restarted, gate)
+    world.vx = 0.0
+    time.sleep(1.0)
+    assert _reset_estop().returncode == 0
+    world.vx = 0.3
+    world.out.wait(1, timeout=T, predicate=lambda m: m.linear.x > 0.05)
