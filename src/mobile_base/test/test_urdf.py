@@ -9,26 +9,14 @@ from mobile_base.core.kinematics import WHEEL_NAMES
 from mobile_base.core.robot import DEFAULT_ROBOT as ROBOT
 
 XACRO = pathlib.Path(__file__).resolve().parents[1] / 'urdf' / 'mobile_base.urdf.xacro'
-NS = '{http://www.ros.org/wiki/xacro}'
 
 
 def expand(**args):
-    """Expand the file's xacro subset (xacro:arg, xacro:if on an arg) into plain URDF."""
-    root = ET.parse(XACRO).getroot()
-    values = {a.get('name'): a.get('default') for a in root.findall(f'{NS}arg')}
-    values.update({k: str(v).lower() for k, v in args.items()})
-    for a in root.findall(f'{NS}arg'):
-        root.remove(a)
-    for block in root.findall(f'{NS}if'):
-        name = block.get('value')[len('$(arg '):-1]
-        index = list(root).index(block)
-        root.remove(block)
-        if values[name] in ('true', '1'):
-            for i, child in enumerate(list(block)):
-                root.insert(index + i, child)
-    text = ET.tostring(root, encoding='unicode')
-    for name, value in values.items():
-        text = text.replace(f'$(arg {name})', value)
+    """Expand the xacro with the upstream xacro processor (what launch runs on the target)."""
+    import xacro
+
+    doc = xacro.process_file(str(XACRO), mappings={k: str(v).lower() for k, v in args.items()})
+    text = doc.toxml()
     assert 'xacro:' not in text and '$(' not in text
     return ET.fromstring(text)
 
@@ -101,5 +89,29 @@ def test_optional_blocks():
     assert float(camera.find('horizontal_fov').text) == pytest.approx(ROBOT.camera_hfov)
     assert camera.find('image/width').text == '640'
     lidar = full.find("gazebo[@reference='laser']/sensor/lidar")
+    plugins = {p.get('name').rsplit('::', 1)[-1]: p for p in full.findall('gazebo/plugin')}
+    assert plugins['MecanumDrive'].find('tf_topic').text == 'tf'
+    assert plugins['JointStatePublisher'].find('topic').text == 'joint_states'
     assert int(lidar.find('scan/horizontal/samples').text) == 360
     assert float(lidar.find('range/max').text) == ROBOT.scan_range_max
+
+
+def test_gazebo_wheel_friction_drives_like_the_kinematics():
+    """fdir1 (mu 1, mu2 0) of each wheel points where that wheel alone pushes the base."""
+    from mobile_base.core.kinematics import forward_kinematics, MecanumGeometry
+
+    full = expand(use_gazebo=True)
+    geometry = MecanumGeometry(ROBOT.wheel_radius, ROBOT.half_wheelbase, ROBOT.half_track)
+    expressed_in = '{http://gazebosim.org/schema}expressed_in'
+    for i, name in enumerate(WHEEL_NAMES):
+        ode = full.find(f"gazebo[@reference='wheel_{name}_link']/collision/surface/friction/ode")
+        assert float(ode.find('mu').text) == 1.0 and float(ode.find('mu2').text) == 0.0
+        fdir = ode.find('fdir1')
+        assert fdir.get(expressed_in) == 'base_link', 'fdir1 must not turn with the wheel'
+        fx, fy, fz = (float(v) for v in fdir.text.split())
+        speeds = [0.0] * 4
+        speeds[i] = 1.0
+        push = forward_kinematics(speeds, geometry)
+        assert fz == 0.0 and math.copysign(1, fy) * math.copysign(1, fx) == \
+            math.copysign(1, push.vy) * math.copysign(1, push.vx), name
+        assert abs(abs(fx) - abs(fy)) < 1e-9, f'{name}: 45 degree rollers'

@@ -19,6 +19,7 @@ ARGUMENTS = (
     ('model', '', 'policy checkpoint directory (empty: the policy_node default)'),
     ('params_file', '', 'extra parameter file layered over the defaults'),
     ('use_sim_time', 'false', 'use /clock'),
+    ('voice', '', "start mic_capture (voice instructions): true, false, '' = true"),
 )
 
 

@@ -2,7 +2,8 @@
 
     ros2 launch vla_bringup mobile.launch.py sim:=mujoco model:=/path/to/checkpoint
     ros2 launch vla_bringup mobile.launch.py sim:=gazebo      # Ignition Fortress (x86 Humble)
-    ros2 launch vla_bringup mobile.launch.py sim:=false       # the real base + camera
+    ros2 launch vla_bringup mobile.launch.py sim:=false       # the real base, camera, lidar
+    ros2 launch vla_bringup mobile.launch.py sim:=false policy:=false   # policy elsewhere
 
 The node list comes from vla_bringup.stacks.mobile_stack (the same description `run_stack`
 uses on machines without `launch`).
@@ -25,14 +26,17 @@ ARGUMENTS = (
     ('params_file', '', 'extra parameter file layered over the defaults'),
     ('use_sim_time', '', 'use /clock (default: true for gazebo, false otherwise)'),
     ('scenario', '', 'mujoco: navigation scenario, e.g. 1box_vert_left'),
+    ('voice', '', "start mic_capture (voice instructions): true, false, '' = true on the "
+     'robot (sim:=false), false in simulators'),
+    ('policy', 'true', 'false: no policy_node (it runs on another machine, same domain)'),
+    ('laser_package', '', 'sim:=false: package of the laser driver (default sllidar_ros2)'),
+    ('laser_executable', '', 'sim:=false: executable of the laser driver (default sllidar_node)'),
 )
 
 
 def _launch_setup(context, *args, **kwargs):
     values = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    stack = mobile_stack(sim=values['sim'], model=values['model'],
-                         params_file=values['params_file'],
-                         use_sim_time=values['use_sim_time'], scenario=values['scenario'])
+    stack = mobile_stack(**values)
     actions = node_actions(stack)
     if values['sim'] == 'gazebo':
         gazebo = os.path.join(get_package_share_directory('vla_bringup'), 'launch',

@@ -1,23 +1,33 @@
-"""Launch files are checked statically here (no `launch` on this machine) and executed against
-recording stand-ins of the launch API: they parse, every executable and parameter file they name
-exists, and every node name keyed in a parameter file is a node some stack launches."""
+"""The launch files, evaluated by the real upstream launch / launch_ros (humble, vendored).
+
+Every variant of mobile.launch.py, arm.launch.py and gazebo.launch.py is walked the way the
+LaunchService visits it (`vla_testing.launch_tools.expand`: the real DeclareLaunchArgument
+checks, OpaqueFunction, includes, conditions), and every launch_ros Node goes through
+launch_ros's real substitution and parameter evaluation, the part of `Node.execute` before the
+process starts; no process is started (test_launch_service.py runs the stacks). So a parameter
+that launch_ros would refuse or mangle (a URDF parsed as YAML, a non-uniform list, a bad node
+name) fails here. Each node's resulting command line must equal what `run_stack` starts, and
+its effective parameters (parameter files layered like rcl does) are checked.
+The plain checks (executables and parameter files exist, parameter-file keys are launched
+nodes) need no launch.
+"""
 
 import ast
-import importlib.util
+import os
 import pathlib
-import sys
-import types
+import xml.etree.ElementTree as ET
 
 import pytest
 import yaml
-from vla_bringup.stacks import arm_stack, mobile_stack, SIM_CHOICES
+from vla_bringup.stacks import (arm_stack, ARM_MODELS, DEFAULT_LASER, mobile_stack, ros_args,
+                                SIM_CHOICES)
 
 PKG = pathlib.Path(__file__).resolve().parents[1]
 SRC = PKG.parent
 LAUNCH_FILES = sorted((PKG / 'launch').glob('*.launch.py'))
 #: Executables from packages that are not part of this workspace (installed on the target).
 EXTERNAL = {('v4l2_camera', 'v4l2_camera_node'), ('ros_gz_sim', 'create'),
-            ('ros_gz_bridge', 'parameter_bridge'),
+            ('ros_gz_bridge', 'parameter_bridge'), DEFAULT_LASER,
             ('robot_state_publisher', 'robot_state_publisher')}
 
 
@@ -34,8 +44,8 @@ def _console_scripts(package):
 
 
 def _all_stacks():
-    stacks = [mobile_stack(sim=s) for s in SIM_CHOICES]
-    stacks += [arm_stack(arm_model=m) for m in ('RM65', 'RM75', 'GEN72')]
+    stacks = [mobile_stack(sim=s, voice=v) for s in SIM_CHOICES for v in ('true', 'false')]
+    stacks += [arm_stack(arm_model=m) for m in ARM_MODELS]
     return stacks
 
 
@@ -71,109 +81,171 @@ def test_node_names_in_parameter_files_match_launched_nodes():
                     f'{path.name}: {key} is not a launched node'
 
 
-# --- executing the launch files against recording stand-ins of the launch API ---------------
-
-class _Recorder:
-    def __init__(self, *args, **kwargs):
-        self.args, self.kwargs = args, kwargs
-
-
-class _LaunchConfiguration:
-    def __init__(self, name, **_):
-        self.name = name
-
-    def perform(self, context):
-        return context[self.name]
-
+# --- the launch files under the real launch / launch_ros -------------------------------------
 
 @pytest.fixture
-def fake_launch(monkeypatch):
-    mods = {}
-    for name in ('launch', 'launch.actions', 'launch.substitutions', 'launch.conditions',
-                 'launch.launch_description_sources', 'launch_ros', 'launch_ros.actions'):
-        mods[name] = types.ModuleType(name)
-        monkeypatch.setitem(sys.modules, name, mods[name])
-    mods['launch'].LaunchDescription = lambda entities: list(entities)
-    for cls in ('DeclareLaunchArgument', 'IncludeLaunchDescription', 'OpaqueFunction',
-                'SetEnvironmentVariable', 'ExecuteProcess', 'TimerAction'):
-        setattr(mods['launch.actions'], cls, type(cls, (_Recorder,), {}))
-    mods['launch.substitutions'].LaunchConfiguration = _LaunchConfiguration
-    mods['launch.substitutions'].Command = type('Command', (_Recorder,), {})
-    mods['launch.substitutions'].PathJoinSubstitution = type('PathJoinSubstitution',
-                                                             (_Recorder,), {})
-    mods['launch.conditions'].IfCondition = type('IfCondition', (_Recorder,), {})
-    mods['launch.launch_description_sources'].PythonLaunchDescriptionSource = type(
-        'PythonLaunchDescriptionSource', (_Recorder,), {})
-    mods['launch_ros.actions'].Node = type('Node', (_Recorder,), {})
-    return mods
+def rsp_installed(tmp_path, monkeypatch):
+    """Register robot_state_publisher (an optional node) in a temporary ament index.
+
+    Launch starts optional nodes only where their package is installed; these tests only
+    evaluate the node (no process starts), so its registration is all they need.
+    """
+    marker = tmp_path / 'share' / 'ament_index' / 'resource_index' / 'packages'
+    marker.mkdir(parents=True)
+    (marker / 'robot_state_publisher').write_text('')
+    monkeypatch.setenv('AMENT_PREFIX_PATH', f'{tmp_path}:{os.environ["AMENT_PREFIX_PATH"]}')
 
 
-def _load(path):
-    spec = importlib.util.spec_from_file_location(path.stem.replace('.', '_'), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _launch(name):
+    from vla_testing.launch_tools import find_launch_file
+    return find_launch_file('vla_bringup', name)
 
 
-def _expand(entities, context):
-    nodes, includes = [], []
-    for e in entities:
-        kind = type(e).__name__
-        if kind == 'OpaqueFunction':
-            sub_nodes, sub_includes = _expand(e.kwargs['function'](context), context)
-            nodes += sub_nodes
-            includes += sub_includes
-        elif kind == 'Node':
-            nodes.append(e)
-        elif kind == 'IncludeLaunchDescription':
-            includes.append(e)
-    return nodes, includes
+def _expand(name, arguments, target_only=()):
+    from vla_testing.launch_tools import expand
+    return expand(_launch(name), arguments, target_only)
 
 
-@pytest.mark.parametrize('sim', SIM_CHOICES)
-def test_mobile_launch_runs_the_described_stack(fake_launch, sim):
-    module = _load(PKG / 'launch' / 'mobile.launch.py')
-    entities = module.generate_launch_description()
-    declared = {e.args[0] for e in entities if type(e).__name__ == 'DeclareLaunchArgument'}
-    assert {'sim', 'model', 'params_file', 'use_sim_time'} <= declared
-    context = {'sim': sim, 'model': '/ck', 'params_file': '', 'use_sim_time': '',
-               'scenario': ''}
-    nodes, includes = _expand(entities, context)
-    expected = mobile_stack(sim=sim, model='/ck')
-    assert [n.kwargs['name'] for n in nodes] == [n.name for n in expected.nodes]
-    assert [n.kwargs['executable'] for n in nodes] == [n.executable for n in expected.nodes]
-    policy = next(n for n in nodes if n.kwargs['name'] == 'policy_node')
-    assert policy.kwargs['parameters'][-1]['model_path'] == '/ck'
-    assert len(includes) == (1 if sim == 'gazebo' else 0)
+def _assert_same_as_runner(expansion, stack):
+    """Launch starts exactly the stack's nodes, with run_stack's arguments and parameters."""
+    from vla_testing.launch_tools import parameters_from_args
+
+    assert [n.name for n in expansion.nodes] == [n.name for n in stack.nodes]
+    for resolved, spec in zip(expansion.nodes, stack.nodes):
+        assert (resolved.package, resolved.executable) == (spec.package, spec.executable)
+        assert resolved.remappings == list(spec.remappings)
+        if spec.target_only:
+            continue
+        runner = ros_args(spec)
+        files = [a for i, a in enumerate(runner) if i and runner[i - 1] == '--params-file']
+        launched_files = [a for i, a in enumerate(resolved.ros_args)
+                          if i and resolved.ros_args[i - 1] == '--params-file']
+        assert launched_files[:len(files)] == files, spec.name
+        assert resolved.parameters == parameters_from_args(runner, spec.name, ''), spec.name
 
 
-def test_arm_launch_runs_the_described_stack(fake_launch):
-    module = _load(PKG / 'launch' / 'arm.launch.py')
-    entities = module.generate_launch_description()
-    nodes, _ = _expand(entities, {'arm_model': 'GEN72', 'model': '', 'params_file': '',
-                                  'use_sim_time': 'false'})
-    bridge = next(n for n in nodes if n.kwargs['name'] == 'realman_bridge')
-    assert bridge.kwargs['parameters'][-1]['arm_model'] == 'GEN72'
+@pytest.mark.parametrize('voice', ['', 'true', 'false'])
+@pytest.mark.parametrize('sim', ['mujoco', 'false'])
+def test_mobile_launch_matches_the_stack(launch_overlay, rsp_installed, sim, voice, tmp_path):
+    user = tmp_path / 'user.yaml'
+    user.write_text('policy_node:\n  ros__parameters:\n    queue_threshold: 4\n')
+    args = {'sim': sim, 'model': '/ck', 'params_file': str(user), 'voice': voice}
+    expansion = _expand('mobile.launch.py', args)
+    stack = mobile_stack(**args)
+    _assert_same_as_runner(expansion, stack)
+    policy = expansion.node('policy_node').parameters
+    assert policy['model_path'] == '/ck' and policy['queue_threshold'] == 4
+    assert policy['action_space'] == 'base'
+    gate = expansion.node('safety_gate').parameters
+    assert gate['mode'] == 'base' and gate['use_sim_time'] is (sim == 'mujoco')
+    names = [n.name for n in expansion.nodes]
+    assert ('mic_capture' in names) is (voice == 'true' or (voice == '' and sim == 'false'))
+    instruction = expansion.node('instruction_node').parameters
+    if voice:
+        assert instruction['voice_enabled'] is (voice == 'true')
+    assert expansion.environment['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_shm.xml')
 
 
-def test_gazebo_launch_references_existing_files(fake_launch, monkeypatch):
-    import ament_index_python.packages as index
-    real = index.get_package_share_directory
-    monkeypatch.setattr(index, 'get_package_share_directory',
-                        lambda p: '/opt/ros/humble/share/' + p if p == 'ros_gz_sim' else real(p))
-    module = _load(PKG / 'launch' / 'gazebo.launch.py')
-    entities = module.generate_launch_description()
-    nodes = [e for e in entities if type(e).__name__ == 'Node']
-    assert {(n.kwargs['package'], n.kwargs['executable']) for n in nodes} <= EXTERNAL
-    bridge = next(n for n in nodes if n.kwargs['package'] == 'ros_gz_bridge')
-    config = pathlib.Path(bridge.kwargs['parameters'][0]['config_file'])
-    assert config.is_file()
-    topics = {e['ros_topic_name'] for e in yaml.safe_load(config.read_text())}
-    assert {'cmd_vel', 'odom', 'scan', 'camera/image_raw', '/clock'} <= topics
-    world = next(e for e in entities if type(e).__name__ == 'DeclareLaunchArgument'
-                 and e.args[0] == 'world').kwargs['default_value']
-    assert (PKG / 'worlds' / world).is_file()
-    rsp = next(n for n in nodes if n.kwargs['package'] == 'robot_state_publisher')
-    xacro = rsp.kwargs['parameters'][0]['robot_description'].args[0][1]
-    assert pathlib.Path(xacro).is_file() and 'use_gazebo' in (
-        pathlib.Path(xacro).read_text())
+def _urdf(text):
+    robot = ET.fromstring(text)
+    assert robot.tag == 'robot'
+    return robot
+
+
+def test_robot_state_publisher_gets_the_urdf_as_a_string(launch_overlay, rsp_installed):
+    """Command(xacro) output goes through launch_ros's evaluation typed as a string."""
+    for sim in ('mujoco', 'false'):
+        rsp = _expand('mobile.launch.py', {'sim': sim}).node('robot_state_publisher')
+        urdf = _urdf(rsp.parameters['robot_description'])
+        joints = {j.get('name'): j.find('parent').get('link') for j in urdf.findall('joint')}
+        assert joints['camera_joint'] == joints['laser_joint'] == 'base_link'
+        assert urdf.find('gazebo') is None
+        assert rsp.parameters['use_sim_time'] is (sim == 'mujoco')
+
+
+def test_optional_node_without_its_package_is_skipped_and_logged(launch_overlay):
+    expansion = _expand('mobile.launch.py', {'sim': 'mujoco'})
+    assert 'robot_state_publisher' not in [n.name for n in expansion.nodes]
+    assert 'robot_state_publisher is not installed: robot_state_publisher is not started' \
+        in expansion.log
+    assert [n.name for n in expansion.nodes] == [
+        n.name for n in mobile_stack(sim='mujoco').runnable_here()]
+
+
+def test_hardware_drivers(launch_overlay, rsp_installed):
+    expansion = _expand('mobile.launch.py', {'sim': 'false'})
+    laser = expansion.node('laser')
+    assert (laser.package, laser.executable) == DEFAULT_LASER
+    assert laser.parameters['frame_id'] == 'laser' and laser.parameters['serial_port']
+    camera = expansion.node('camera')
+    assert camera.parameters['camera_frame_id'] == 'camera_optical_frame'
+    assert ('image_raw', 'camera/image_raw') in camera.remappings
+    other = _expand('mobile.launch.py', {'sim': 'false', 'laser_package': 'urg_node',
+                                         'laser_executable': 'urg_node_driver'})
+    assert (other.node('laser').package, other.node('laser').executable) == (
+        'urg_node', 'urg_node_driver')
+    assert 'base_driver' in [n.name for n in expansion.nodes]
+    assert expansion.node('base_driver').parameters['backend'] == 'serial'
+    offload = _expand('mobile.launch.py', {'sim': 'false', 'policy': 'false'})
+    assert 'policy_node' not in [n.name for n in offload.nodes]
+
+
+def test_gazebo_launch(launch_overlay):
+    expansion = _expand('gazebo.launch.py', {}, target_only=('ros_gz_sim',))
+    assert expansion.external_includes == ['ros_gz_sim']
+    rsp = expansion.node('robot_state_publisher')
+    urdf = _urdf(rsp.parameters['robot_description'])
+    assert urdf.find("gazebo/plugin[@name='ignition::gazebo::systems::MecanumDrive']") \
+        is not None
+    assert rsp.parameters['use_sim_time'] is True
+    bridge = expansion.node('gz_bridge')
+    config = pathlib.Path(bridge.parameters['config_file'])
+    topics = {e['ros_topic_name']: e for e in yaml.safe_load(config.read_text())}
+    assert {'cmd_vel', 'odom', 'scan', 'camera/image_raw', '/clock', '/tf',
+            'joint_states'} <= set(topics)
+    assert topics['cmd_vel']['direction'] == 'ROS_TO_GZ'
+    assert expansion.configurations['world'] == 'navigation_1box.sdf'
+    assert (PKG / 'worlds' / expansion.configurations['world']).is_file()
+    assert {(n.package, n.executable) for n in expansion.nodes} <= EXTERNAL
+    with_stack = _expand('mobile.launch.py', {'sim': 'gazebo'}, target_only=('ros_gz_sim',))
+    assert [n.name for n in with_stack.nodes][:3] == ['robot_state_publisher', 'spawn_vla_base',
+                                                      'gz_bridge']
+    _assert_same_as_runner_tail(with_stack, mobile_stack(sim='gazebo'))
+
+
+def _assert_same_as_runner_tail(expansion, stack):
+    tail = type(expansion)(nodes=expansion.nodes[-len(stack.nodes):])
+    _assert_same_as_runner(tail, stack)
+
+
+def test_a_urdf_parameter_without_value_type_str_is_refused(launch_overlay):
+    """The bug class this file guards against: launch_ros YAML-parses substitution output."""
+    from launch import LaunchContext
+    from launch.substitutions import Command
+    from launch_ros.parameter_descriptions import ParameterValue
+    from launch_ros.utilities import evaluate_parameters, normalize_parameters
+    from vla_bringup.stacks import MOBILE_BASE_URDF
+
+    command = Command(' '.join(MOBILE_BASE_URDF.command()))
+    with pytest.raises(Exception):
+        evaluate_parameters(LaunchContext(),
+                            normalize_parameters([{'robot_description': command}]))
+    typed = evaluate_parameters(LaunchContext(), normalize_parameters(
+        [{'robot_description': ParameterValue(command, value_type=str)}]))
+    assert _urdf(typed[0]['robot_description']).get('name') == 'mobile_base'
+
+
+@pytest.mark.parametrize('model', ARM_MODELS)
+def test_arm_launch_matches_the_stack(launch_overlay, model):
+    args = {'arm_model': model, 'voice': 'false'}
+    expansion = _expand('arm.launch.py', args)
+    _assert_same_as_runner(expansion, arm_stack(**args))
+    assert expansion.node('realman_bridge').parameters['arm_model'] == model
+    assert expansion.node('safety_gate').parameters['mode'] == 'arm'
+    assert 'mic_capture' in [n.name for n in _expand('arm.launch.py', {}).nodes]
+
+
+@pytest.mark.parametrize('bad', [{'sim': 'webots'}, {'sim': 'mujoco', 'voice': 'maybe'}])
+def test_bad_launch_arguments_are_refused(launch_overlay, bad):
+    with pytest.raises(Exception, match='webots|maybe'):
+        _expand('mobile.launch.py', bad)

@@ -64,7 +64,8 @@ def test_cli_ctrl_c_leaves_no_orphans(ros_domain, tmp_path):
     params.write_text('/**:\n  ros__parameters:\n    require_scan: false\n'
                       'base_driver:\n  ros__parameters:\n    backend: sim\n')
     exe = executable_path('vla_bringup', 'run_stack')
-    cmd = [exe, 'mobile', 'sim:=false', f'params_file:={params}', 'model:=/nonexistent']
+    cmd = [exe, 'mobile', 'sim:=false', 'voice:=false', f'params_file:={params}',
+           'model:=/nonexistent']
     out = subprocess.run(cmd + ['--print'], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert 'base_driver:' in out.stdout and 'camera' not in out.stdout.split('\n')[0]

@@ -1,14 +1,16 @@
 """Stack descriptions: the node lists, parameter layering and --ros-args they produce."""
 
 import pytest
-from vla_bringup.stacks import (arm_stack, build_stack, mobile_stack, NodeSpec, ParamFile,
-                                ros_args)
+from vla_bringup.stacks import (arm_stack, build_stack, DEFAULT_LASER, mobile_stack,
+                                MOBILE_BASE_URDF, NodeSpec, ParamFile, ros_args)
 
 
 def test_mobile_mujoco_nodes_and_layering():
     stack = mobile_stack(sim='mujoco', model='/m', scenario='1box_vert_left', seed=3)
-    assert [n.name for n in stack.nodes] == ['mujoco_sim', 'safety_gate', 'policy_node',
-                                             'instruction_node']
+    assert [n.name for n in stack.nodes] == ['mujoco_sim', 'robot_state_publisher',
+                                             'safety_gate', 'policy_node', 'instruction_node']
+    assert [n.name for n in stack.runnable_here()] == ['mujoco_sim', 'safety_gate',
+                                                       'policy_node', 'instruction_node']
     sim = stack.node('mujoco_sim')
     assert dict(sim.parameters) == {'use_sim_time': True, 'scenario': '1box_vert_left',
                                     'seed': 3}
@@ -33,8 +35,23 @@ def test_hardware_gates_start_latched_simulators_armed():
 def test_mobile_real_robot_and_gazebo():
     real = mobile_stack(sim='false')
     assert {n.name for n in real.nodes} >= {'base_driver', 'camera', 'safety_gate'}
-    assert [n.name for n in real.nodes if n.target_only] == ['camera']
-    assert 'camera' not in [n.name for n in real.runnable_here()]
+    assert [n.name for n in real.nodes if n.target_only] == ['camera', 'laser',
+                                                             'robot_state_publisher']
+    assert (real.node('laser').package, real.node('laser').executable) == DEFAULT_LASER
+    assert [n.name for n in real.runnable_here()] == ['base_driver', 'safety_gate',
+                                                      'policy_node', 'instruction_node',
+                                                      'mic_capture']
+    rsp = real.node('robot_state_publisher')
+    assert dict(rsp.parameters)['robot_description'] == MOBILE_BASE_URDF
+    with pytest.raises(TypeError, match='xacro'):
+        ros_args(rsp)
+    laser = mobile_stack(sim='false', laser_package='urg_node', laser_executable='urg_node_driver')
+    assert laser.node('laser').package == 'urg_node'
+    with pytest.raises(ValueError, match='sim:=false'):
+        mobile_stack(sim='mujoco', laser_package='urg_node')
+    offload = mobile_stack(sim='false', policy='false', voice='false')
+    assert [n.name for n in offload.runnable_here()] == ['base_driver', 'safety_gate',
+                                                         'instruction_node']
     gz = mobile_stack(sim='gazebo')
     assert not {'mujoco_sim', 'base_driver'} & {n.name for n in gz.nodes}
     assert all(dict(n.parameters)['use_sim_time'] is True for n in gz.nodes)
@@ -53,8 +70,22 @@ def test_bad_arguments_are_refused(bad):
         mobile_stack(**bad)
 
 
+def test_voice_starts_the_microphone():
+    sim = mobile_stack(sim='mujoco')
+    assert 'mic_capture' not in [n.name for n in sim.nodes]
+    assert 'voice_enabled' not in dict(sim.node('instruction_node').parameters)
+    voice = mobile_stack(sim='mujoco', voice='true')
+    mic = voice.node('mic_capture')
+    assert (mic.package, mic.executable) == ('vla_instruction', 'mic_capture')
+    assert dict(voice.node('instruction_node').parameters)['voice_enabled'] is True
+    quiet = mobile_stack(sim='false', voice='false')
+    assert 'mic_capture' not in [n.name for n in quiet.nodes]
+    assert dict(quiet.node('instruction_node').parameters)['voice_enabled'] is False
+    assert 'mic_capture' in [n.name for n in arm_stack().nodes]
+
+
 def test_arm_stack():
-    stack = arm_stack(arm_model='RM65', model='/ck')
+    stack = arm_stack(arm_model='RM65', model='/ck', voice='false')
     assert [n.name for n in stack.nodes] == ['safety_gate', 'policy_node', 'realman_bridge',
                                              'instruction_node']
     assert dict(stack.node('realman_bridge').parameters)['arm_model'] == 'RM65'

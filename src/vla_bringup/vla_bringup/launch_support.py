@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
 from typing import List
 
-from vla_bringup.stacks import StackSpec
+from vla_bringup.stacks import StackSpec, XacroFile
 
 
 def transport_environment(set_env_action) -> List[object]:
@@ -18,17 +19,54 @@ def transport_environment(set_env_action) -> List[object]:
     return [set_env_action('FASTDDS_DEFAULT_PROFILES_FILE', profile)]
 
 
+def launch_value(value: object) -> object:
+    """A stack parameter value as launch_ros takes it.
+
+    A robot description becomes the output of xacro at start-up, typed as a string: without
+    `value_type=str` launch_ros parses the URDF text as YAML (its comments contain ': ').
+    """
+    if isinstance(value, XacroFile):
+        from launch.substitutions import Command
+        from launch_ros.parameter_descriptions import ParameterValue
+
+        return ParameterValue(Command(' '.join(shlex.quote(c) for c in value.command())),
+                              value_type=str)
+    return value
+
+
+def package_installed(package: str) -> bool:
+    from ament_index_python.packages import get_package_prefix, PackageNotFoundError
+
+    try:
+        get_package_prefix(package)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
 def node_actions(stack: StackSpec) -> List[object]:
-    """One launch_ros Node action per node of the stack, parameters layered in order."""
+    """One launch_ros Node action per node of the stack, parameters layered in order.
+
+    An optional node is started only if its package is installed when the launch runs; if it
+    is not, the launch log says so instead (the same rule as TF broadcasting without tf2_ros).
+    """
+    from launch import Condition
+    from launch.actions import LogInfo
     from launch_ros.actions import Node
 
-    actions = []
+    actions: List[object] = []
     for spec in stack.nodes:
+        condition = None
+        if spec.optional:
+            condition = Condition(predicate=lambda _, p=spec.package: package_installed(p))
+            actions.append(LogInfo(
+                msg=f'{spec.package} is not installed: {spec.name} is not started',
+                condition=Condition(predicate=lambda _, p=spec.package: not package_installed(p))))
         params: List[object] = [pf.resolve() for pf in spec.param_files]
         if spec.parameters:
-            params.append(dict(spec.parameters))
+            params.append({k: launch_value(v) for k, v in spec.parameters})
         actions.append(Node(package=spec.package, executable=spec.executable, name=spec.name,
                             namespace=spec.namespace or None, parameters=params,
                             remappings=list(spec.remappings), output='screen',
-                            emulate_tty=True))
+                            emulate_tty=True, condition=condition))
     return actions

@@ -40,9 +40,11 @@ class EpisodeSession:
     """An rclpy node (own context) observing and driving one stack for episodes."""
 
     def __init__(self, stack: StackSpec, log=None, record_topics: Optional[Dict] = None,
-                 env: Optional[Dict[str, str]] = None) -> None:
+                 env: Optional[Dict[str, str]] = None, runner=None) -> None:
+        """`runner` starts the stack's processes (default StackRunner; anything with
+        start/check/stop, e.g. `ros2 launch` in a child)."""
         self.stack = stack
-        self.runner = StackRunner(stack, env=env, log=log)
+        self.runner = runner or StackRunner(stack, env=env, log=log)
         self.record_topics = record_topics
         self._spinner = BackgroundSpinner('episode-session-spin')
         self.node = self._spinner.create_node('episode_session')

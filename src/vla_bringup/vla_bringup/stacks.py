@@ -9,11 +9,15 @@ This module imports neither rclpy nor launch.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 SIM_CHOICES = ('mujoco', 'gazebo', 'false')
 ARM_MODELS = ('RM65', 'RM75', 'GEN72')
+#: The laser driver of `sim:=false` unless `laser_package`/`laser_executable` say otherwise:
+#: Slamtec's ROS 2 driver for RPLIDAR A1/A2/A3/S1/S2 (apt ros-humble-sllidar-ros2 or source).
+DEFAULT_LASER = ('sllidar_ros2', 'sllidar_node')
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,28 @@ class ParamFile:
 
 
 @dataclass(frozen=True)
+class XacroFile:
+    """A parameter whose value is `xacro <package share>/<path> name:=value ...` (a URDF).
+
+    Launch evaluates it at start-up as a string (`ParameterValue(Command(...), value_type=str)`:
+    launch_ros would otherwise parse the URDF text as YAML).
+    """
+
+    package: str
+    path: str
+    arguments: Tuple[Tuple[str, str], ...] = ()
+
+    def command(self) -> List[str]:
+        """The xacro command line (needs the package installed)."""
+        return (['xacro', ParamFile(self.package, self.path).resolve()]
+                + [f'{k}:={v}' for k, v in self.arguments])
+
+
+#: The mobile base's URDF (camera_link, camera_optical_frame and laser under base_link).
+MOBILE_BASE_URDF = XacroFile('mobile_base', 'urdf/mobile_base.urdf.xacro')
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     """One node of a stack."""
 
@@ -46,18 +72,17 @@ class NodeSpec:
     namespace: str = ''
     #: only on the target (needs packages that do not exist on the dev machine)
     target_only: bool = False
+    #: launch starts it only where its package is installed and logs that it skipped it
+    #: otherwise (visualisation aids; never a driver or anything on the command path)
+    optional: bool = False
 
     def with_parameters(self, **params: object) -> 'NodeSpec':
         merged = dict(self.parameters)
         merged.update(params)
-        return NodeSpec(self.name, self.package, self.executable, self.param_files,
-                        tuple(merged.items()), self.remappings, self.namespace,
-                        self.target_only)
+        return dataclasses.replace(self, parameters=tuple(merged.items()))
 
     def with_param_file(self, param_file: ParamFile) -> 'NodeSpec':
-        return NodeSpec(self.name, self.package, self.executable,
-                        self.param_files + (param_file,), self.parameters, self.remappings,
-                        self.namespace, self.target_only)
+        return dataclasses.replace(self, param_files=self.param_files + (param_file,))
 
 
 @dataclass(frozen=True)
@@ -93,17 +118,39 @@ def _bool(value: object) -> bool:
     raise ValueError(f'not a boolean: {value!r}')
 
 
+def _voice_nodes(voice: Optional[object], default: bool, spec_of) -> Tuple[List[NodeSpec],
+                                                                            Dict[str, object]]:
+    """`mic_capture` when voice resolves true; instruction_node's voice_enabled when explicit.
+
+    voice '' / None: the stack's default (true on hardware, false in simulators) decides
+    whether the microphone is captured; instruction_node keeps its own `voice_enabled`.
+    """
+    explicit = voice not in (None, '')
+    enabled = _bool(voice) if explicit else default
+    nodes = [spec_of('mic_capture', 'vla_instruction', 'mic_capture')] if enabled else []
+    return nodes, ({'voice_enabled': enabled} if explicit else {})
+
+
 def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
                  use_sim_time: Optional[object] = None, scenario: str = '',
-                 seed: Optional[int] = None, instruction_node: bool = True) -> StackSpec:
+                 seed: Optional[int] = None, instruction_node: bool = True,
+                 voice: Optional[object] = None, policy: object = True,
+                 laser_package: str = '', laser_executable: str = '') -> StackSpec:
     """The mobile robot: sim or base driver, policy (base), safety gate, instruction node.
 
     sim: 'mujoco' (runs here), 'gazebo' (target: Ignition Fortress, started by gazebo.launch.py,
-    bridged by ros_gz_bridge) or 'false' (real hardware: base_driver + a camera driver).
+    bridged by ros_gz_bridge) or 'false' (real hardware: base_driver, a camera driver and a
+    laser driver, `laser_package`/`laser_executable`, default DEFAULT_LASER).
     model: checkpoint directory for the policy; empty means the policy node's configured default.
+    voice: true/false/'' ('' = true on hardware, false in simulators): start `mic_capture`.
+    policy: false leaves the policy out (it runs on another machine: docs/jetson.md, offload).
+    robot_state_publisher (target only) publishes the URDF's fixed frames in the mujoco and
+    hardware stacks; gazebo.launch.py starts its own.
     """
     if sim not in SIM_CHOICES:
         raise ValueError(f'sim must be one of {SIM_CHOICES}, got {sim!r}')
+    if sim != 'false' and (laser_package or laser_executable):
+        raise ValueError('laser_package/laser_executable apply to sim:=false only')
     # Simulators stamp everything with /clock time, so their stacks run on sim time.
     sim_time = (_bool(use_sim_time) if use_sim_time not in (None, '')
                 else sim in ('mujoco', 'gazebo'))
@@ -128,9 +175,19 @@ def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
         nodes.append(spec('base_driver', 'mobile_base', 'base_driver'))
         nodes.append(NodeSpec('camera', 'v4l2_camera', 'v4l2_camera_node',
                               (overrides,) + user,
-                              remappings=(('image_raw', 'camera/image_raw'),),
+                              remappings=(('image_raw', 'camera/image_raw'),
+                                          ('camera_info', 'camera/camera_info')),
                               target_only=True))
-    # sim == 'gazebo': the simulator and its bridge come from gazebo.launch.py.
+        nodes.append(NodeSpec('laser', laser_package or DEFAULT_LASER[0],
+                              laser_executable or DEFAULT_LASER[1], (overrides,) + user,
+                              target_only=True))
+    # sim == 'gazebo': the simulator, its bridge and robot_state_publisher come from
+    # gazebo.launch.py.
+    if sim in ('mujoco', 'false'):
+        nodes.append(NodeSpec('robot_state_publisher', 'robot_state_publisher',
+                              'robot_state_publisher', (overrides,) + user,
+                              target_only=True, optional=True).with_parameters(
+                                  robot_description=MOBILE_BASE_URDF, use_sim_time=sim_time))
     gate = spec('safety_gate', 'vla_safety', 'safety_gate').with_parameters(mode='base')
     if sim == 'false':
         # Hardware: the gate starts latched (STARTUP); nothing moves after a (re)start until an
@@ -140,19 +197,26 @@ def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
         # Watchdogs on /clock: a simulator running faster than real time must not trip them.
         gate = gate.with_parameters(time_source='ros')
     nodes.append(gate)
-    policy = spec('policy_node', 'vla_policy_node', 'policy_node').with_parameters(
-        action_space='base', model_path=model or default_model_path())
-    nodes.append(policy)
+    if _bool(policy):
+        nodes.append(spec('policy_node', 'vla_policy_node', 'policy_node').with_parameters(
+            action_space='base', model_path=model or default_model_path()))
+    mics, voice_params = _voice_nodes(voice, sim == 'false', spec)
     if instruction_node:
-        nodes.append(spec('instruction_node', 'vla_instruction', 'instruction_node'))
+        nodes.append(spec('instruction_node', 'vla_instruction',
+                          'instruction_node').with_parameters(**voice_params))
+        nodes += mics
     args = {'sim': sim, 'model': model, 'params_file': params_file,
-            'use_sim_time': str(sim_time).lower()}
+            'use_sim_time': str(sim_time).lower(), 'voice': str(bool(mics)).lower()}
     return StackSpec('mobile', tuple(nodes), args)
 
 
 def arm_stack(arm_model: str = 'RM75', model: str = '', params_file: str = '',
-              use_sim_time: Optional[object] = None) -> StackSpec:
-    """RealMan arm: policy (arm), arm safety gate, bridge to the RealMan ROS 2 driver topics."""
+              use_sim_time: Optional[object] = None,
+              voice: Optional[object] = None) -> StackSpec:
+    """RealMan arm: policy (arm), arm safety gate, bridge to the RealMan ROS 2 driver topics.
+
+    voice: true/false/'' ('' = true: the arm is hardware): start `mic_capture`.
+    """
     if arm_model not in ARM_MODELS:
         raise ValueError(f'arm_model must be one of {ARM_MODELS}, got {arm_model!r}')
     sim_time = _bool(use_sim_time) if use_sim_time not in (None, '') else False
@@ -170,12 +234,17 @@ def arm_stack(arm_model: str = 'RM75', model: str = '', params_file: str = '',
     bridge = NodeSpec('realman_bridge', 'vla_bringup', 'realman_bridge',
                       (ParamFile('vla_bringup', 'config/realman_bridge.param.yaml'), overrides)
                       + user).with_parameters(arm_model=arm_model, use_sim_time=sim_time)
-    instruction = NodeSpec('instruction_node', 'vla_instruction', 'instruction_node',
-                           (_own_defaults('vla_instruction', 'instruction_node'), overrides)
-                           + user).with_parameters(use_sim_time=sim_time)
+    def spec(name: str, package: str, executable: str) -> NodeSpec:
+        return NodeSpec(name, package, executable,
+                        (_own_defaults(package, executable), overrides) + user
+                        ).with_parameters(use_sim_time=sim_time)
+
+    mics, voice_params = _voice_nodes(voice, True, spec)
+    instruction = spec('instruction_node', 'vla_instruction',
+                       'instruction_node').with_parameters(**voice_params)
     args = {'arm_model': arm_model, 'model': model, 'params_file': params_file,
-            'use_sim_time': str(sim_time).lower()}
-    return StackSpec('arm', (gate, policy, bridge, instruction), args)
+            'use_sim_time': str(sim_time).lower(), 'voice': str(bool(mics)).lower()}
+    return StackSpec('arm', (gate, policy, bridge, instruction, *mics), args)
 
 
 STACKS = {'mobile': mobile_stack, 'arm': arm_stack}
@@ -211,6 +280,9 @@ def ros_args(spec: NodeSpec) -> List[str]:
 
 
 def _param_literal(value: object) -> str:
+    if isinstance(value, XacroFile):
+        raise TypeError('a robot description is expanded by launch (xacro at start-up); '
+                        'its node is target-only and not started by run_stack')
     if isinstance(value, bool):
         return 'true' if value else 'false'
     if isinstance(value, str):

@@ -48,6 +48,8 @@ class Expansion:
     external_includes: List[str] = field(default_factory=list)
     environment: Dict[str, str] = field(default_factory=dict)
     configurations: Dict[str, str] = field(default_factory=dict)
+    #: messages of the LogInfo actions that ran
+    log: List[str] = field(default_factory=list)
 
     def node(self, name: str) -> ResolvedNode:
         for node in self.nodes:
@@ -128,8 +130,9 @@ def expand(path: str, arguments: Optional[Dict[str, str]] = None,
     """
     from ament_index_python.packages import PackageNotFoundError
     from launch import LaunchContext
-    from launch.actions import IncludeLaunchDescription
+    from launch.actions import IncludeLaunchDescription, LogInfo
     from launch.launch_description_sources import AnyLaunchDescriptionSource
+    from launch.utilities import perform_substitutions
     from launch_ros.actions import Node
 
     arguments = dict(arguments or {})
@@ -141,13 +144,16 @@ def expand(path: str, arguments: Optional[Dict[str, str]] = None,
             if entity.condition is None or entity.condition.evaluate(context):
                 result.nodes.append(_resolve_node(entity, context))
             return
+        if isinstance(entity, LogInfo):
+            if entity.condition is None or entity.condition.evaluate(context):
+                result.log.append(perform_substitutions(context, entity.msg))
+            return
         try:
             subs = entity.visit(context)
         except PackageNotFoundError as exc:
-            package = str(exc.args[0]) if exc.args else str(exc)
-            if isinstance(entity, IncludeLaunchDescription) and any(
-                    p in package for p in target_only_packages):
-                result.external_includes.append(package)
+            missing = [p for p in target_only_packages if f"'{p}'" in str(exc)]
+            if isinstance(entity, IncludeLaunchDescription) and missing:
+                result.external_includes.append(missing[0])
                 return
             raise
         for sub in subs or []:
@@ -193,3 +199,81 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 if __name__ == '__main__':
     sys.exit(main())
+
+
+def descendants(pid: int) -> List[int]:
+    """Every live process below `pid` (children, grandchildren, ...), from /proc."""
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+class LaunchProcess:
+    """`ros2 launch <package> <file> args` in a child process (this module's `main`).
+
+    Has the interface EpisodeSession uses of a runner: `start()`, `check()` (why the stack
+    is broken: launch exited or a node process died, else None) and `stop()` (SIGINT to the
+    launch process only, as Ctrl-C would, then waits; SIGKILL to the group only as a last
+    resort after `grace`).
+    """
+
+    def __init__(self, package: str, file_name: str, arguments: Dict[str, str],
+                 env: Dict[str, str], log_path: str) -> None:
+        self.cmd = [sys.executable, '-u', '-m', 'vla_testing.launch_tools', package, file_name]
+        self.cmd += [f'{k}:={v}' for k, v in arguments.items()]
+        self.env = dict(os.environ)
+        self.env.update(env)
+        self.env.setdefault('PYTHONUNBUFFERED', '1')
+        self.log_path = log_path
+        self.proc: Optional[Any] = None
+        self.returncode: Optional[int] = None
+
+    def start(self) -> None:
+        import subprocess
+
+        self._log = open(self.log_path, 'wb')  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=self.env, start_new_session=True)
+
+    def output(self) -> str:
+        with open(self.log_path, 'rb') as f:
+            return f.read().decode('utf-8', errors='replace')
+
+    def check(self) -> Optional[str]:
+        if self.proc is None:
+            return 'launch not started'
+        code = self.proc.poll()
+        if code is not None:
+            return f'launch exited with code {code}'
+        died = [ln for ln in self.output().splitlines() if 'process has died' in ln]
+        return died[0] if died else None
+
+    def stop(self, grace: float = 30.0) -> Optional[int]:
+        import signal
+        import subprocess
+
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log.close()
+        self.returncode = self.proc.returncode
+        return self.returncode
