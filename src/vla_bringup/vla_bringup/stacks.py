@@ -118,8 +118,10 @@ def _bool(value: object) -> bool:
     raise ValueError(f'not a boolean: {value!r}')
 
 
-def _voice_nodes(voice: Optional[object], default: bool, spec_of) -> Tuple[List[NodeSpec],
-                                                                            Dict[str, object]]:
+VoiceNodes = Tuple[List[NodeSpec], Dict[str, object]]
+
+
+def _voice_nodes(voice: Optional[object], default: bool, spec_of) -> VoiceNodes:
     """`mic_capture` when voice resolves true; instruction_node's voice_enabled when explicit.
 
     voice '' / None: the stack's default (true on hardware, false in simulators) decides
@@ -234,6 +236,7 @@ def arm_stack(arm_model: str = 'RM75', model: str = '', params_file: str = '',
     bridge = NodeSpec('realman_bridge', 'vla_bringup', 'realman_bridge',
                       (ParamFile('vla_bringup', 'config/realman_bridge.param.yaml'), overrides)
                       + user).with_parameters(arm_model=arm_model, use_sim_time=sim_time)
+
     def spec(name: str, package: str, executable: str) -> NodeSpec:
         return NodeSpec(name, package, executable,
                         (_own_defaults(package, executable), overrides) + user
