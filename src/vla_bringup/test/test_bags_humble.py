@@ -17,6 +17,8 @@ below from ros2/rosbag2 (docs/bringup.md, "Bags that Humble reads", cites files 
   string means the default profile.
 """
 
+import pathlib
+
 import pytest
 import yaml
 from rclpy.serialization import serialize_message
@@ -188,3 +190,15 @@ def test_a_bag_written_here_passes_the_humble_rules(tmp_path, storage):
     assert qos['/scan'][0]['reliability'] == BEST_EFFORT and '/scan' in SENSOR_TOPICS
     assert qos['/instruction_text'][0] == dict(qos['/instruction_text'][0], history=KEEP_LAST,
                                                reliability=RELIABLE, durability=VOLATILE)
+
+
+GOLDEN = pathlib.Path(__file__).parent / 'golden'
+
+
+@pytest.mark.parametrize('metadata', sorted(GOLDEN.glob('*/metadata.yaml')),
+                         ids=lambda p: p.parent.name)
+def test_golden_bags_pass_the_humble_rules(metadata):
+    meta = decode_humble_metadata(metadata.read_text(encoding='utf-8'))
+    for topic in meta['topics']:
+        decode_humble_qos(topic['offered_qos_profiles'], topic['name'])
+    assert all((metadata.parent / f).is_file() for f in meta['relative_file_paths'])
