@@ -109,11 +109,12 @@ class EpisodeSession:
                         timeout, f'publishers on {", ".join(topics)}')
 
     def start(self, ready_timeout: float = 120.0) -> None:
-        """Start the stack and wait until the simulator, policy, gate and front-end are up."""
+        """Start the stack and wait until its simulator, policy, gate and front-end are up."""
         self.runner.start()
-        self.wait_until(lambda: self.start_client.service_is_ready(), ready_timeout,
-                        'the simulator (mujoco_sim/start_episode)')
         names = {n.name for n in self.stack.runnable_here()}
+        if 'mujoco_sim' in names:
+            self.wait_until(lambda: self.start_client.service_is_ready(), ready_timeout,
+                            'the simulator (mujoco_sim/start_episode)')
         if 'policy_node' in names:
             self.wait_until(lambda: self.status is not None and self.status.state in (
                 PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING,
