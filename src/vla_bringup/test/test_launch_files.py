@@ -28,7 +28,8 @@ LAUNCH_FILES = sorted((PKG / 'launch').glob('*.launch.py'))
 #: Executables from packages that are not part of this workspace (installed on the target).
 EXTERNAL = {('v4l2_camera', 'v4l2_camera_node'), ('ros_gz_sim', 'create'),
             ('ros_gz_bridge', 'parameter_bridge'), DEFAULT_LASER,
-            ('robot_state_publisher', 'robot_state_publisher')}
+            ('robot_state_publisher', 'robot_state_publisher'),
+            ('diagnostic_aggregator', 'aggregator_node')}
 
 
 def _console_scripts(package):
@@ -83,16 +84,21 @@ def test_node_names_in_parameter_files_match_launched_nodes():
 
 # --- the launch files under the real launch / launch_ros -------------------------------------
 
+OPTIONAL = ('robot_state_publisher', 'diagnostic_aggregator')
+
+
 @pytest.fixture
 def rsp_installed(tmp_path, monkeypatch):
-    """Register robot_state_publisher (an optional node) in a temporary ament index.
+    """Register the optional nodes' packages in a temporary ament index.
 
-    Launch starts optional nodes only where their package is installed; these tests only
-    evaluate the node (no process starts), so its registration is all they need.
+    Launch starts optional nodes (robot_state_publisher, diagnostic_aggregator) only where
+    their package is installed; these tests only evaluate the nodes (no process starts), so
+    the registration is all they need.
     """
     marker = tmp_path / 'share' / 'ament_index' / 'resource_index' / 'packages'
     marker.mkdir(parents=True)
-    (marker / 'robot_state_publisher').write_text('')
+    for package in OPTIONAL:
+        (marker / package).write_text('')
     monkeypatch.setenv('AMENT_PREFIX_PATH', f'{tmp_path}:{os.environ["AMENT_PREFIX_PATH"]}')
 
 
@@ -144,6 +150,11 @@ def test_mobile_launch_matches_the_stack(launch_overlay, rsp_installed, sim, voi
     if voice:
         assert instruction['voice_enabled'] is (voice == 'true')
     assert expansion.environment['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_shm.xml')
+    # Every node's /diagnostics ("<node>: <task>") lands in one group of the aggregator.
+    analyzers = expansion.node('analyzers').parameters
+    prefixes = [p for k, v in analyzers.items() if k.endswith('.startswith') for p in v]
+    for node in stack.runnable_here():
+        assert sum(node.name.startswith(p) for p in prefixes) == 1, node.name
 
 
 def _urdf(text):
@@ -168,6 +179,7 @@ def test_optional_node_without_its_package_is_skipped_and_logged(launch_overlay)
     assert 'robot_state_publisher' not in [n.name for n in expansion.nodes]
     assert 'robot_state_publisher is not installed: robot_state_publisher is not started' \
         in expansion.log
+    assert 'diagnostic_aggregator is not installed: analyzers is not started' in expansion.log
     assert [n.name for n in expansion.nodes] == [
         n.name for n in mobile_stack(sim='mujoco').runnable_here()]
 
@@ -190,7 +202,7 @@ def test_hardware_drivers(launch_overlay, rsp_installed):
     assert 'policy_node' not in [n.name for n in offload.nodes]
 
 
-def test_gazebo_launch(launch_overlay):
+def test_gazebo_launch(launch_overlay, rsp_installed):
     expansion = _expand('gazebo.launch.py', {}, target_only=('ros_gz_sim',))
     assert expansion.external_includes == ['ros_gz_sim']
     rsp = expansion.node('robot_state_publisher')
@@ -236,7 +248,7 @@ def test_a_urdf_parameter_without_value_type_str_is_refused(launch_overlay):
 
 
 @pytest.mark.parametrize('model', ARM_MODELS)
-def test_arm_launch_matches_the_stack(launch_overlay, model):
+def test_arm_launch_matches_the_stack(launch_overlay, rsp_installed, model):
     args = {'arm_model': model, 'voice': 'false'}
     expansion = _expand('arm.launch.py', args)
     _assert_same_as_runner(expansion, arm_stack(**args))

@@ -8,7 +8,8 @@ from vla_bringup.stacks import (arm_stack, build_stack, DEFAULT_LASER, mobile_st
 def test_mobile_mujoco_nodes_and_layering():
     stack = mobile_stack(sim='mujoco', model='/m', scenario='1box_vert_left', seed=3)
     assert [n.name for n in stack.nodes] == ['mujoco_sim', 'robot_state_publisher',
-                                             'safety_gate', 'policy_node', 'instruction_node']
+                                             'safety_gate', 'policy_node', 'instruction_node',
+                                             'analyzers']
     assert [n.name for n in stack.runnable_here()] == ['mujoco_sim', 'safety_gate',
                                                        'policy_node', 'instruction_node']
     sim = stack.node('mujoco_sim')
@@ -36,7 +37,10 @@ def test_mobile_real_robot_and_gazebo():
     real = mobile_stack(sim='false')
     assert {n.name for n in real.nodes} >= {'base_driver', 'camera', 'safety_gate'}
     assert [n.name for n in real.nodes if n.target_only] == ['camera', 'laser',
-                                                             'robot_state_publisher']
+                                                             'robot_state_publisher',
+                                                             'analyzers']
+    assert [n.name for n in real.nodes if n.optional] == ['robot_state_publisher',
+                                                          'analyzers']
     assert (real.node('laser').package, real.node('laser').executable) == DEFAULT_LASER
     assert [n.name for n in real.runnable_here()] == ['base_driver', 'safety_gate',
                                                       'policy_node', 'instruction_node',
@@ -86,8 +90,9 @@ def test_voice_starts_the_microphone():
 
 def test_arm_stack():
     stack = arm_stack(arm_model='RM65', model='/ck', voice='false')
-    assert [n.name for n in stack.nodes] == ['safety_gate', 'policy_node', 'realman_bridge',
-                                             'instruction_node']
+    assert [n.name for n in stack.runnable_here()] == ['safety_gate', 'policy_node',
+                                                       'realman_bridge', 'instruction_node']
+    assert stack.nodes[-1].package == 'diagnostic_aggregator'
     assert dict(stack.node('realman_bridge').parameters)['arm_model'] == 'RM65'
     assert dict(stack.node('safety_gate').parameters)['mode'] == 'arm'
     with pytest.raises(ValueError):

@@ -55,6 +55,13 @@ class XacroFile:
                 + [f'{k}:={v}' for k, v in self.arguments])
 
 
+def diagnostics_aggregator(sim_time: bool, user: Tuple[ParamFile, ...]) -> NodeSpec:
+    """diagnostic_aggregator grouping every node's /diagnostics (optional, target only)."""
+    return NodeSpec('analyzers', 'diagnostic_aggregator', 'aggregator_node',
+                    (ParamFile('vla_bringup', 'config/diagnostic_aggregator.yaml'),) + user,
+                    target_only=True, optional=True).with_parameters(use_sim_time=sim_time)
+
+
 #: The mobile base's URDF (camera_link, camera_optical_frame and laser under base_link).
 MOBILE_BASE_URDF = XacroFile('mobile_base', 'urdf/mobile_base.urdf.xacro')
 
@@ -207,6 +214,7 @@ def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
         nodes.append(spec('instruction_node', 'vla_instruction',
                           'instruction_node').with_parameters(**voice_params))
         nodes += mics
+    nodes.append(diagnostics_aggregator(sim_time, user))
     args = {'sim': sim, 'model': model, 'params_file': params_file,
             'use_sim_time': str(sim_time).lower(), 'voice': str(bool(mics)).lower()}
     return StackSpec('mobile', tuple(nodes), args)
@@ -247,7 +255,8 @@ def arm_stack(arm_model: str = 'RM75', model: str = '', params_file: str = '',
                        'instruction_node').with_parameters(**voice_params)
     args = {'arm_model': arm_model, 'model': model, 'params_file': params_file,
             'use_sim_time': str(sim_time).lower(), 'voice': str(bool(mics)).lower()}
-    return StackSpec('arm', (gate, policy, bridge, instruction, *mics), args)
+    return StackSpec('arm', (gate, policy, bridge, instruction, *mics,
+                             diagnostics_aggregator(sim_time, user)), args)
 
 
 STACKS = {'mobile': mobile_stack, 'arm': arm_stack}

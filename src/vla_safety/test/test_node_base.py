@@ -334,3 +334,24 @@ def test_graceful_shutdown_during_motion_sends_a_last_zero(start_gate, driver, m
     assert gate.stop(timeout=20.0) == 0          # SIGINT
     drv.state.wait(1, timeout=T, predicate=lambda s: s.reasons & SafetyState.REASON_INACTIVE)
     wait_for(lambda: is_zero(drv.out.last), T, what='a last zero on cmd_vel')
+
+
+def test_publishes_the_fence_and_zones_as_latched_markers(start_gate, ros):
+    """A late subscriber (RViz, Foxglove) gets the geofence and zone outlines."""
+    from vla_common.qos import LATCHED_QOS
+    from visualization_msgs.msg import Marker, MarkerArray
+    from vla_testing.ros import MessageCollector
+
+    start_gate(overrides={'geofence.polygon': [-1.0, -1.0, 4.0, -1.0, 4.0, 1.0, -1.0, 1.0]})
+    node = ros.create_node('marker_viewer')
+    markers = MessageCollector(node, MarkerArray, 'safety_gate/markers', LATCHED_QOS)
+    array = markers.wait(1, timeout=T)
+    by_ns = {m.ns: m for m in array.markers}
+    assert set(by_ns) == {'safety_gate/footprint', 'safety_gate/slowdown_zone',
+                          'safety_gate/stop_zone', 'safety_gate/geofence'}
+    fence = by_ns['safety_gate/geofence']
+    assert fence.header.frame_id == 'odom' and fence.type == Marker.LINE_STRIP
+    assert {(p.x, p.y) for p in fence.points} == {(-1.0, -1.0), (4.0, -1.0), (4.0, 1.0),
+                                                  (-1.0, 1.0)}
+    assert by_ns['safety_gate/stop_zone'].header.frame_id == 'base_link'
+    assert max(p.x for p in by_ns['safety_gate/stop_zone'].points) == pytest.approx(0.2 + 0.1)

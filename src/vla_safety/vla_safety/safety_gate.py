@@ -17,7 +17,7 @@ import time
 from typing import Any, List, Optional, Tuple, Union
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import Point, Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
@@ -28,6 +28,7 @@ from std_msgs.msg import Bool, Header
 from vla_common import topics
 from vla_common.node_main import install_interrupt_handlers, run_node
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from visualization_msgs.msg import Marker, MarkerArray
 from vla_msgs.msg import ArmCommand, SafetyState
 from vla_msgs.srv import Estop
 
@@ -36,6 +37,7 @@ from vla_safety.core.config import (ArmGateConfig, BaseGateConfig, build, Config
 from vla_safety.core.gate import (ArmDecision, ArmGate, ArmInput, ArmOutput, BaseDecision,
                                   BaseGate)
 from vla_safety.core.limits import Twist2D
+from vla_safety.core.outlines import base_outlines
 from vla_safety.core.reasons import (GateState, LIMIT_REASONS, Reason, reason_names,
                                      STOP_REASONS)
 from vla_safety.parameters import declare_parameters
@@ -93,6 +95,11 @@ class SafetyGateNode(Node):
         self.create_subscription(Header, topics.HEARTBEAT, self._on_heartbeat, COMMAND_QOS)
         self._state_pub = self.create_publisher(SafetyState, topics.SAFETY_STATE, LATCHED_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
+        self._marker_pub = None
+        if self._base:
+            # What the gate enforces, for RViz / Foxglove (latched; again on reconfiguration).
+            self._marker_pub = self.create_publisher(MarkerArray, '~/markers', LATCHED_QOS)
+            self._publish_markers(config)
         self.create_service(Estop, topics.TRIGGER_ESTOP, self._on_trigger)
         self.create_service(Estop, topics.RESET_ESTOP, self._on_reset)
         # Steady-clock timers: a stalled /clock (paused simulator) must not stop the zeros.
@@ -302,9 +309,29 @@ class SafetyGateNode(Node):
             return SetParametersResult(successful=False, reason=str(exc))
         self._values = values
         self._gate.reconfigure(config)  # type: ignore[arg-type]
+        if self._marker_pub is not None:
+            self._publish_markers(config)
         self.get_logger().info('parameters changed: ' + ', '.join(
             f'{k}={v}' for k, v in sorted(ours.items())))
         return SetParametersResult(successful=True)
+
+    def _publish_markers(self, config: Any) -> None:
+        """Geofence (in `odom_frame`) and footprint / zones (in `base_frame`) as line strips."""
+        colours = {'footprint': (0.9, 0.9, 0.9), 'slowdown_zone': (1.0, 0.7, 0.0),
+                   'stop_zone': (1.0, 0.1, 0.1), 'geofence': (0.1, 0.6, 1.0)}
+        frames = {'odom': 'odom', 'base': 'base_link'}  # REP-105, as the URDF and odometry
+        array = MarkerArray()
+        for i, outline in enumerate(base_outlines(config.zones, config.geofence)):
+            m = Marker(ns=f'safety_gate/{outline.name}', id=i, type=Marker.LINE_STRIP,
+                       action=Marker.ADD, frame_locked=outline.frame == 'base')
+            m.header.frame_id = frames[outline.frame]
+            m.pose.orientation.w = 1.0
+            m.scale.x = 0.02
+            m.color.r, m.color.g, m.color.b = colours[outline.name]
+            m.color.a = 1.0
+            m.points = [Point(x=float(x), y=float(y), z=0.02) for x, y in outline.points]
+            array.markers.append(m)
+        self._marker_pub.publish(array)
 
     # --- shutdown -----------------------------------------------------------------------------
     def destroy_node(self) -> None:
