@@ -25,8 +25,12 @@ def test_mobile_mujoco_under_launch_service(launch_overlay, ros_domain, tmp_path
 
     scene = make_instance(SCENARIO, 0)
     args = {'sim': 'mujoco', 'scenario': SCENARIO, 'voice': 'false'}
-    launch = LaunchProcess('vla_bringup', 'mobile.launch.py', args, launch_overlay.env,
-                           str(tmp_path / 'launch.log'))
+    # sigterm_timeout (a launch configuration ExecuteProcess reads, default 5 s): how long
+    # launch waits after SIGINT before escalating; generous on a loaded 2-core machine, so a
+    # node that does not stop by itself is still reported as such.
+    launch = LaunchProcess('vla_bringup', 'mobile.launch.py',
+                           dict(args, sigterm_timeout='30', sigkill_timeout='10'),
+                           launch_overlay.env, str(tmp_path / 'launch.log'))
     stack = mobile_stack(**args)
     session = EpisodeSession(stack, runner=launch)
     pids, expected = [], set()

@@ -261,7 +261,7 @@ class LaunchProcess:
         died = [ln for ln in self.output().splitlines() if 'process has died' in ln]
         return died[0] if died else None
 
-    def stop(self, grace: float = 30.0) -> Optional[int]:
+    def stop(self, grace: float = 90.0) -> Optional[int]:
         import signal
         import subprocess
 
