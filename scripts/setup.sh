@@ -114,6 +114,9 @@ if ! stamp_ok build "$SRC_HASH" || [[ ! -f install/setup.bash ]]; then
     BASE_PATHS+=(third_party/rm_ros_interfaces)
   fi
   start=$SECONDS
+  # --symlink-install leaves links to files that were since moved or deleted; setuptools then
+  # refuses to copy them ("doesn't exist or not a regular file"). Drop the dangling ones.
+  if [[ -d build ]]; then find build install -xtype l -delete 2>/dev/null || true; fi
   # The venv's colcon (requirements/humble.txt in system mode): setup.py then runs with the
   # venv's python, so the nodes' entry points start the interpreter that has the dependencies.
   if ! "$VENV/bin/colcon" --log-base log build --base-paths "${BASE_PATHS[@]}" --symlink-install \
