@@ -4,13 +4,16 @@ way `ros2 launch` starts them on the target.
 `mobile.launch.py sim:=mujoco`: every node comes up; an instruction sent long after start-up
 (past the scenario's time limit in sim time) still reaches the cup; SIGINT to the launch
 process ends every process it started (no orphans).
+`arm.launch.py` against the arm simulator (arm_sim, RealMan's driver interface) started
+beside it like the driver on the robot.
 """
 
 import math
+import pathlib
 
 import pytest
 from vla_bringup.session import EpisodeSession
-from vla_bringup.stacks import mobile_stack
+from vla_bringup.stacks import arm_stack, mobile_stack
 from vla_msgs.msg import EpisodeResult
 from vla_testing.launch_tools import descendants, LaunchProcess
 from vla_testing.ros import wait_for
@@ -56,7 +59,7 @@ def test_mobile_mujoco_under_launch_service(launch_overlay, ros_domain, tmp_path
         start = session.trajectory[0]
         assert math.dist(start[1:], (scene.cup.x, scene.cup.y)) > scene.success_radius
     finally:
-        session.close()  # SIGINT to the launch process only, as Ctrl-C in its terminal
+        session.close()  # SIGINT to launch's process group, as Ctrl-C in its terminal
     out = launch.output()
     assert launch.returncode == 0, out[-4000:]
     for name in expected:
@@ -71,3 +74,79 @@ def _alive(pid):
             return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
     except OSError:
         return False
+
+
+def test_arm_launch_drives_the_arm_simulator(launch_overlay, ros, node_processes, tmp_path):
+    """arm.launch.py under a LaunchService with arm_sim as the RealMan driver: the scripted
+    expert's end-effector deltas go policy topic -> gate -> realman_bridge -> driver and move
+    the simulated arm; the gate, latched at start-up on the arm, moves only after the reset."""
+    from ament_index_python.packages import get_package_prefix, get_package_share_directory
+    from arm_sim.nodes.arm_sim import DRIVER_PUB_QOS
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Header
+    from vla_common.qos import COMMAND_QOS, LATCHED_QOS
+    from vla_msgs.msg import ArmCommand, Instruction, SafetyState
+    from vla_msgs.srv import Estop
+    from vla_testing.ros import call_service, MessageCollector, wait_for_subscribers
+
+    def executable(name):
+        return str(pathlib.Path(get_package_prefix('arm_sim')) / 'lib' / 'arm_sim' / name)
+
+    share = pathlib.Path(get_package_share_directory('arm_sim')) / 'config'
+    sim = node_processes([executable('arm_sim'), '--ros-args', '--params-file',
+                          str(share / 'arm_sim.param.yaml'), '-p', 'task:=red_cup_left'],
+                         'arm_sim')
+    sim.wait_for_output('arm_sim ready', timeout=120)
+    args = {'arm_model': 'RM75', 'voice': 'false'}
+    launch = LaunchProcess('vla_bringup', 'arm.launch.py',
+                           dict(args, sigterm_timeout='30', sigkill_timeout='10'),
+                           launch_overlay.env, str(tmp_path / 'launch.log'))
+    expected = {n.name for n in arm_stack(**args).runnable_here()}
+    node = ros.create_node('arm_operator')
+    states = MessageCollector(node, SafetyState, 'safety_gate/state', LATCHED_QOS)
+    joints = MessageCollector(node, JointState, 'joint_states', DRIVER_PUB_QOS)
+    launch.start()
+    pids = []
+    try:
+        wait_for(lambda: launch.check() is None and expected <= set(node.get_node_names()),
+                 240, what=f'{sorted(expected)} up under launch')
+        pids = descendants(launch.proc.pid)
+        states.wait(1, timeout=120, predicate=lambda s: not s.reasons
+                    & SafetyState.REASON_JOINT_STATE_TIMEOUT)
+        assert states.last.state == SafetyState.STATE_ESTOP
+        assert states.last.reasons & SafetyState.REASON_STARTUP, 'the arm starts latched'
+        # The operator resets with a live heartbeat and a zero command (the gate refuses a
+        # reset otherwise); the scripted expert then stands in for the policy (no arm
+        # checkpoint ships) and starts commanding once the instruction starts the episode.
+        hold = {'on': True}
+
+        def operator_tick():
+            node_heartbeat.publish(Header(stamp=node.get_clock().now().to_msg()))
+            if hold['on']:
+                node_cmd.publish(ArmCommand(mode=ArmCommand.MODE_END_EFFECTOR_DELTA,
+                                            ee_delta=[0.0] * 6))
+
+        node_heartbeat = node.create_publisher(Header, 'heartbeat', COMMAND_QOS)
+        node_cmd = node.create_publisher(ArmCommand, 'arm_cmd_in', COMMAND_QOS)
+        node.create_timer(0.05, operator_tick)
+        states.wait(1, timeout=120, predicate=lambda s: not s.reasons
+                    & SafetyState.REASON_HEARTBEAT_LOST)
+        q0 = list(joints.wait(1, timeout=30).position)
+        reply = call_service(node, Estop, 'safety_gate/reset_estop',
+                             Estop.Request(reason='launch test'), timeout=60)
+        assert reply.success, reply.message
+        hold['on'] = False
+        node_processes([executable('arm_expert'), '--ros-args', '--params-file',
+                        str(share / 'arm_expert.param.yaml')], 'arm_expert')
+        instruction = node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
+        wait_for_subscribers(instruction, 1, timeout=60)
+        instruction.publish(Instruction(id='ins-arm-1', text='빨간 컵을 왼쪽으로 옮겨 주세요'))
+        joints.wait(1, timeout=120, predicate=lambda m: max(
+            abs(a - b) for a, b in zip(m.position, q0)) > 0.02)
+        assert launch.check() is None, launch.output()[-3000:]
+    finally:
+        launch.stop()
+    out = launch.output()
+    assert launch.returncode == 0, out[-4000:]
+    assert out.count('process has finished cleanly') == len(expected), out[-4000:]
+    wait_for(lambda: not [p for p in pids if _alive(p)], 30, what='no orphan processes')

@@ -226,8 +226,8 @@ class LaunchProcess:
 
     Has the interface EpisodeSession uses of a runner: `start()`, `check()` (why the stack
     is broken: launch exited or a node process died, else None) and `stop()` (SIGINT to the
-    launch process only, as Ctrl-C would, then waits; SIGKILL to the group only as a last
-    resort after `grace`).
+    launch process group, as Ctrl-C in its terminal, then waits; SIGKILL to the group only
+    as a last resort after `grace`).
     """
 
     def __init__(self, package: str, file_name: str, arguments: Dict[str, str],
@@ -268,7 +268,11 @@ class LaunchProcess:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            # Ctrl-C in a terminal signals the whole foreground process group: launch and the
+            # nodes it started (which stay in its group). Launch relies on that: on a SIGINT
+            # shutdown it does not forward SIGINT, it only escalates to SIGTERM after
+            # `sigterm_timeout` for the nodes still running.
+            os.killpg(self.proc.pid, signal.SIGINT)
             try:
                 self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
