@@ -151,6 +151,7 @@ class GateDriver:
         self.heartbeat_on = True
         self.joint_positions = list(HOME_Q)
         self.scan_ranges = [5.0] * 360
+        self.scan_frame = 'laser'               # the shipped scan.frame_id
         self.cmd_pub = (n.create_publisher(Twist, 'cmd_vel_in', COMMAND_QOS) if mode == 'base'
                         else n.create_publisher(ArmCommand, 'arm_cmd_in', COMMAND_QOS))
         self.hb_pub = n.create_publisher(Header, 'heartbeat', COMMAND_QOS)
@@ -184,6 +185,7 @@ class GateDriver:
                 odom.pose.pose.orientation.w = 1.0
                 self.odom_pub.publish(odom)
                 scan = t['LaserScan']()
+                scan.header.frame_id = self.scan_frame
                 scan.angle_min, scan.angle_increment = -math.pi, math.pi / 180
                 scan.range_min, scan.range_max = 0.05, 6.0
                 scan.ranges = list(self.scan_ranges)

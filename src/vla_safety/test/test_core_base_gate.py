@@ -233,3 +233,37 @@ def test_reconfigure_keeps_inputs(make_base):
     h.gate.on_command(Twist2D(0.5, 0.0, 0.0), 1.0)
     d = h.gate.step(1.02)
     assert d.cmd.vx == pytest.approx(0.2) and d.state != GateState.STOPPED
+
+
+def test_a_scan_in_another_frame_than_the_mount_is_refused_with_the_reason(make_base):
+    h = make_base()
+    scan = dict(h.scan)
+    assert not h.gate.on_scan(**scan, now=0.0, frame_id='base_scan')
+    assert "'base_scan'" in h.gate.scan_refusal and "'laser'" in h.gate.scan_refusal
+    h.gate.on_odom(0.0, 0.0, 0.0, 0.0)
+    h.gate.on_heartbeat(0.0)
+    h.gate.on_command(Twist2D(0.3, 0.0, 0.0), 0.0)
+    d = h.gate.step(0.0)
+    assert d.cmd == Twist2D() and d.reasons & Reason.SCAN_TIMEOUT
+    assert h.gate.on_scan(**scan, now=0.02, frame_id='laser') and not h.gate.scan_refusal
+    h2 = make_base(**{'scan.frame_id': ''})                     # '' accepts any frame
+    assert h2.gate.on_scan(**scan, now=0.0, frame_id='anything')
+
+
+def test_too_close_readings_ahead_stop_and_nan_is_ignored(make_base):
+    h = make_base()
+    h.run(0.0, 1.0, vx=0.3)
+    ahead = len(h.scan['ranges']) // 2          # angle_min -pi: the middle beam looks ahead
+    for k, (reading, stops) in enumerate(((-math.inf, True), (0.01, True), (math.nan, False))):
+        t = 2.0 * (k + 1)
+        h.run(t - 1.0, t - 0.02, vx=0.3)        # moving again
+        scan = dict(h.scan)
+        scan['ranges'] = list(scan['ranges'])
+        scan['ranges'][ahead] = reading
+        h.gate.on_heartbeat(t)
+        h.gate.on_odom(0.0, 0.0, 0.0, t)
+        assert h.gate.on_scan(**scan, now=t)
+        h.gate.on_command(Twist2D(0.3, 0.0, 0.0), t)
+        d = h.gate.step(t)
+        assert bool(d.reasons & Reason.OBSTACLE_STOP) == stops, reading
+        assert (d.cmd == Twist2D()) == stops, reading

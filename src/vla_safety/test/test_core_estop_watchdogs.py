@@ -126,3 +126,25 @@ def test_reset_refused_after_a_clock_jump_back():
     sup.on_heartbeat(5.0)
     ok, _ = sup.try_reset(5.0, Reason.NONE)
     assert not ok
+
+
+def test_a_clock_that_stands_still_for_clock_timeout_wall_seconds_stalls_the_gate():
+    sup = Supervisor(SupervisorConfig(clock_timeout=0.25))
+    sup.observe_clock(10.0, wall=100.0)
+    sup.observe_clock(10.0, wall=100.25)
+    assert not sup.faults(10.0) & Reason.CLOCK_STALLED           # exactly the timeout: fine
+    sup.observe_clock(10.0, wall=100.26)
+    assert sup.faults(10.0) & Reason.CLOCK_STALLED
+    assert 'CLOCK_STALLED' in reason_names(sup.faults(10.0))
+    ok, message = sup.try_reset(10.0, Reason.NONE)               # nothing to reset, but:
+    sup.engage('test', 10.0)
+    ok, message = sup.try_reset(10.0, Reason.NONE)
+    assert not ok and 'CLOCK_STALLED' in message                 # no reset on a frozen clock
+    sup.observe_clock(10.01, wall=100.3)                          # moves again
+    assert not sup.faults(10.01) & Reason.CLOCK_STALLED
+    sup.observe_clock(9.0, wall=100.6)                            # a jump back is a move too
+    assert not sup.faults(9.0) & Reason.CLOCK_STALLED
+    off = Supervisor(SupervisorConfig(clock_timeout=0.0))         # lockstep: no check
+    off.observe_clock(1.0, wall=0.0)
+    off.observe_clock(1.0, wall=60.0)
+    assert not off.faults(1.0) & Reason.CLOCK_STALLED

@@ -16,13 +16,22 @@ def pts(*xy):
     return np.array(xy, dtype=float)
 
 
-def test_scan_to_points_drops_invalid_readings_rep117():
+def test_scan_to_points_reads_rep117():
+    """NaN (no return), +Inf and above range_max (nothing in range) carry no obstacle;
+    -Inf and below range_min ("too close to measure") are obstacles at range_min."""
     ranges = [1.0, math.nan, math.inf, -math.inf, 0.01, 7.0, 2.0]
     p = scan_to_points(0.0, math.pi / 2, 0.05, 6.0, ranges)
-    assert p.shape == (2, 2)
+    beam = [(math.cos(i * math.pi / 2), math.sin(i * math.pi / 2)) for i in range(7)]
+    assert p.shape == (4, 2)
     assert p[0] == pytest.approx([1.0, 0.0])
-    assert p[1] == pytest.approx([2.0 * math.cos(3 * math.pi), 2.0 * math.sin(3 * math.pi)],
-                                 abs=1e-9)
+    assert p[1] == pytest.approx([0.05 * beam[3][0], 0.05 * beam[3][1]], abs=1e-12)   # -inf
+    assert p[2] == pytest.approx([0.05 * beam[4][0], 0.05 * beam[4][1]], abs=1e-12)   # 0.01
+    assert p[3] == pytest.approx([2.0 * beam[6][0], 2.0 * beam[6][1]], abs=1e-9)
+
+
+def test_scan_geometry_that_overflows_is_refused():
+    with pytest.raises(ScanError, match='overflow'):
+        scan_to_points(0.0, 1e308, 0.05, 6.0, [1.0, 1.0, 1.0])
 
 
 def test_scan_to_points_applies_the_laser_pose():

@@ -13,7 +13,8 @@ states. After every decision:
   it stays inside the fence by at least its margin minus a small integration tolerance
   (own point-in-polygon and edge-distance code);
 - obstacles: every output that moves the footprint brings it no closer to a scan point that is
-  already within the stop distance (own footprint distance, finite-difference motion);
+  already within the stop distance (own footprint distance, finite-difference motion; REP-117
+  "too close" readings, -Inf and below range_min, are obstacles at range_min);
 - arm: joint targets inside the URDF limits minus the margin, steps within the per-tick limits,
   and the integrated end effector (own forward kinematics from the RM75 URDF joint origins,
   own damped least-squares IK for end-effector deltas) never leaves the workspace box.
@@ -112,11 +113,14 @@ def footprint_distance(point, pose_delta, length, width):
 
 def scan_points(angle_min, increment, range_min, range_max, ranges, laser):
     """REP-117 as this oracle reads it: finite readings within [range_min, range_max] are
-    obstacles; NaN, +Inf and out-of-range readings are not."""
+    obstacles; -Inf and readings below range_min are "too close": an obstacle at range_min on
+    that beam; NaN, +Inf and readings above range_max are nothing."""
     lx, ly, lyaw = laser
     pts = []
     for i, r in enumerate(ranges):
         a = angle_min + i * increment + lyaw
+        if r == -math.inf or (math.isfinite(r) and r < range_min):
+            r = range_min
         if math.isfinite(r) and range_min <= r <= range_max and math.isfinite(a):
             pts.append((lx + r * math.cos(a), ly + r * math.sin(a)))
     return pts
@@ -224,7 +228,8 @@ class BaseWorld:
                     d1 = footprint_distance(p, delta, f['footprint.length'],
                                             f['footprint.width'])
                     _stats['obstacle_checks'] += 1
-                    assert d1 >= d0 - 1e-9 or d0 == 0.0 and d1 == 0.0, (p, d0, d1, d)
+                    # first order: a tangential (grazing) motion is allowed, its eps^2 is not
+                    assert d1 >= d0 - 1e-6 or d0 == 0.0 and d1 == 0.0, (p, d0, d1, d)
         # Geofence: the integrated centre keeps its margin (less an integration tolerance);
         # a base that started outside the band only has to not lose ground. What it drove
         # since its last odometry (which the gate cannot know; it stops once odometry is
@@ -240,7 +245,8 @@ class BaseWorld:
 finite = st.floats(-3.0, 3.0)
 nasty = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
                   st.sampled_from([0.0, 1e308, -1e308, 0.5, -0.5, 1e-12]))
-reading = st.one_of(st.floats(0.0, 7.0), st.sampled_from([math.nan, math.inf, 0.06, 0.12]))
+reading = st.one_of(st.floats(0.0, 7.0),
+                    st.sampled_from([math.nan, math.inf, -math.inf, 0.01, 0.06, 0.12]))
 base_event = st.one_of(
     st.tuples(st.just('clock'), st.tuples(st.sampled_from([0.02, 0.02, 0.02, 0.01, 0.0]))),
     st.tuples(st.just('clock'), st.tuples(st.floats(-0.1, 0.8))),
@@ -284,7 +290,7 @@ def test_base_gate_against_independent_oracles(events, overrides, start):
             world.event('odom', ())
             vx, vy, wz, bearing, rng = args
             ranges = [5.0] * 36
-            ranges[int(bearing) % 36] = rng
+            ranges[int(bearing) % 36] = rng if rng > 0.07 else -math.inf   # too close
             world.event('scan', (-math.pi, math.pi / 18, ranges))
             world.event('cmd_vel_in', (vx, vy, wz))
             world.event('clock', (0.02,))

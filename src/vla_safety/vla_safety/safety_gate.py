@@ -110,13 +110,19 @@ class SafetyGateNode(Node):
         self.get_logger().info(
             f'safety gate up: mode={self._settings.mode} rate={self._settings.rate:g} Hz '
             f'time_source={self._settings.time_source} '
+            + (f'clock_timeout={config.supervisor.clock_timeout:g} s '
+               if self._ros_time else '') +
             f'start_latched={config.supervisor.start_latched}')
         self._on_tick()
 
     # --- time ---------------------------------------------------------------------------------
     def _now(self) -> float:
         if self._ros_time:
-            return self.get_clock().now().nanoseconds * 1e-9
+            now = self.get_clock().now().nanoseconds * 1e-9
+            # A stalled /clock freezes every watchdog on it: watch the clock itself on the
+            # wall clock (CLOCK_STALLED after clock_timeout).
+            self._gate.supervisor.observe_clock(now, time.monotonic())
+            return now
         return time.monotonic()
 
     # --- inputs -------------------------------------------------------------------------------
@@ -146,9 +152,10 @@ class SafetyGateNode(Node):
     def _on_scan(self, msg: LaserScan) -> None:
         assert self._base_gate is not None
         if not self._base_gate.on_scan(msg.angle_min, msg.angle_increment, msg.range_min,
-                                       msg.range_max, msg.ranges, self._now()):
-            self.get_logger().warn('dropped a LaserScan with unusable geometry',
-                                   throttle_duration_sec=5.0)
+                                       msg.range_max, msg.ranges, self._now(),
+                                       msg.header.frame_id):
+            self.get_logger().error(f'LaserScan refused: {self._base_gate.scan_refusal}',
+                                    throttle_duration_sec=5.0)
 
     def _on_joint_states(self, msg: JointState) -> None:
         assert self._arm_gate is not None
@@ -289,6 +296,8 @@ class SafetyGateNode(Node):
             ('published', str(self._published)),
             ('rate_hz', f'{self._settings.rate:g}'),
         ]
+        if self._base_gate is not None and self._base_gate.scan_refusal:
+            values.append(('scan_refused', self._base_gate.scan_refusal))
         if isinstance(decision, ArmDecision) and decision.ee_position is not None:
             values.append(('ee_position', ','.join(f'{v:.3f}' for v in decision.ee_position)))
         status.values = [KeyValue(key=k, value=v) for k, v in values]

@@ -52,6 +52,10 @@ PARAMS: Tuple[ParamSpec, ...] = (
               '(~/state is also published on every change)', 0.1, 50.0),
     ParamSpec('time_source', 'steady', "clock of the watchdogs: 'steady' (monotonic; a stalled "
               "/clock cannot freeze them) or 'ros' (node clock, follows use_sim_time)"),
+    ParamSpec('clock_timeout', 0.25, "with time_source 'ros': wall s the node clock may stand "
+              'still (a stalled /clock) before the gate stops with CLOCK_STALLED; 0 disables '
+              'the check (lockstep simulation, where time only moves with the controller)',
+              0.0, 5.0),
     ParamSpec('start_latched', False, 'start with the e-stop engaged (a reset is needed before '
               'the first motion)'),
     ParamSpec('command_timeout', 0.25, 'command older than this (s) -> stop', 0.02, 5.0),
@@ -132,6 +136,9 @@ PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec('scan.laser_y', 0.0, 'laser y in base_link (m)', -5.0, 5.0, modes=_B),
     ParamSpec('scan.laser_yaw', 0.0, 'laser yaw in base_link (rad)', -math.pi, math.pi,
               modes=_B),
+    ParamSpec('scan.frame_id', 'laser', 'frame_id of the scans the mount (scan.laser_*) '
+              "describes; a scan in another frame is refused (logged with the reason, so the "
+              "scan stays stale and the base stopped); '' accepts any frame", modes=_B),
     # --- arm ------------------------------------------------------------------------------------
     ParamSpec('joint_state_timeout', 0.25, 'joint states older than this (s) -> stop', 0.02,
               5.0, modes=_A),
@@ -262,7 +269,8 @@ def build(values: Mapping[str, Any]) -> Tuple[NodeSettings, GateConfig]:
         heartbeat_timeout=float(v['heartbeat_timeout']),
         require_heartbeat=bool(v['require_heartbeat']),
         reset_quiet_time=float(v['reset_quiet_time']),
-        start_latched=bool(v['start_latched']))
+        start_latched=bool(v['start_latched']),
+        clock_timeout=float(v['clock_timeout']))
     period = 1.0 / settings.rate if settings.rate > 0 else math.inf
     config: GateConfig
     if mode == 'base':
@@ -295,7 +303,8 @@ def build(values: Mapping[str, Any]) -> Tuple[NodeSettings, GateConfig]:
                                  float(v['scan.stop_distance']),
                                  float(v['scan.slowdown_distance']),
                                  float(v['scan.slowdown_ratio']), float(v['scan.laser_x']),
-                                 float(v['scan.laser_y']), float(v['scan.laser_yaw'])))
+                                 float(v['scan.laser_y']), float(v['scan.laser_yaw']),
+                                 str(v['scan.frame_id'])))
     else:
         config = ArmGateConfig(
             supervisor=supervisor,

@@ -145,6 +145,7 @@ class BaseGate(Gate[BaseGateConfig]):
         self._last_out = ZERO_TWIST
         self._last_step: Optional[float] = None
         self.scans_rejected = 0
+        self.scan_refusal = ''
         super().__init__(config)
 
     def reconfigure(self, config: BaseGateConfig) -> None:
@@ -174,15 +175,26 @@ class BaseGate(Gate[BaseGateConfig]):
         return True
 
     def on_scan(self, angle_min: float, angle_increment: float, range_min: float,
-                range_max: float, ranges: Sequence[float], now: float) -> bool:
-        """A LaserScan; one with unusable geometry is dropped (the scan goes stale)."""
+                range_max: float, ranges: Sequence[float], now: float,
+                frame_id: Optional[str] = None) -> bool:
+        """A LaserScan; one with unusable geometry, or in another frame than the configured
+        mount's (`frame_id` given and `zones.frame_id` set), is dropped (the scan goes stale);
+        `scan_refusal` says why."""
         z = self.config.zones
+        if frame_id is not None and z.frame_id and frame_id != z.frame_id:
+            self.scans_rejected += 1
+            self.scan_refusal = (f'scan frame_id {frame_id!r} is not the configured mount '
+                                 f'frame {z.frame_id!r} (scan.frame_id; the mount is '
+                                 'scan.laser_x/y/yaw): scans refused, the base stays stopped')
+            return False
         try:
             self._points = scan_to_points(angle_min, angle_increment, range_min, range_max,
                                           ranges, z.laser_x, z.laser_y, z.laser_yaw)
-        except ScanError:
+        except ScanError as exc:
             self.scans_rejected += 1
+            self.scan_refusal = str(exc)
             return False
+        self.scan_refusal = ''
         self._scan.feed(now)
         return True
 

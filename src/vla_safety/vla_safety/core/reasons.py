@@ -59,7 +59,7 @@ LIMIT_REASONS = (Reason.VELOCITY_LIMITED | Reason.ACCEL_LIMITED | Reason.GEOFENC
 #: Faults that make an e-stop reset refuse (an absent command is not one of them).
 RESET_BLOCKING = (Reason.ODOM_TIMEOUT | Reason.SCAN_TIMEOUT | Reason.JOINT_STATE_TIMEOUT
                   | Reason.HEARTBEAT_LOST | Reason.NON_FINITE | Reason.INVALID_COMMAND
-                  | Reason.INACTIVE)
+                  | Reason.INACTIVE | Reason.CLOCK_STALLED)
 
 _MAX_BIT = max(Reason).bit_length()
 

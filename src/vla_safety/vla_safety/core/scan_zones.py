@@ -10,8 +10,10 @@ ignored. Points inside the footprint count as ahead of any motion.
 - slowdown zone: ahead and within `slowdown_distance`: the command is scaled by
   `slowdown_ratio`.
 
-Readings follow REP-117: NaN, +/-Inf and values outside [range_min, range_max] carry no
-obstacle and are dropped (so the stop distance must exceed the sensor's minimum range).
+Readings follow REP-117: NaN (no measurement) and +Inf / values above range_max (nothing
+within range) carry no obstacle; -Inf and finite values below range_min mean "too close to
+measure": an obstacle at range_min along that beam (fail closed: the closest place the
+sensor could not see past).
 """
 
 from __future__ import annotations
@@ -41,12 +43,15 @@ class ScanZoneConfig:
     laser_x: float = 0.0
     laser_y: float = 0.0
     laser_yaw: float = 0.0
+    #: frame_id of the scans this mount describes ('' = not checked)
+    frame_id: str = 'laser'
 
 
 def scan_to_points(angle_min: float, angle_increment: float, range_min: float,
                    range_max: float, ranges: Sequence[float], laser_x: float = 0.0,
                    laser_y: float = 0.0, laser_yaw: float = 0.0) -> np.ndarray:
-    """Valid scan readings as an (N, 2) array of points in base_link.
+    """The obstacles of a scan as an (N, 2) array of points in base_link (REP-117 readings:
+    see the module docstring; too-close readings become points at range_min).
 
     Raises ScanError when the scan geometry itself is unusable (non-finite angles, empty).
     """
@@ -58,9 +63,14 @@ def scan_to_points(angle_min: float, angle_increment: float, range_min: float,
         raise ScanError('scan has no ranges')
     if angle_increment == 0.0 and r.size > 1:
         raise ScanError('scan angle_increment is zero')
-    angles = angle_min + angle_increment * np.arange(r.size, dtype=np.float64) + laser_yaw
+    with np.errstate(over='ignore', invalid='ignore'):
+        angles = angle_min + angle_increment * np.arange(r.size, dtype=np.float64) + laser_yaw
+    if not np.all(np.isfinite(angles)):
+        raise ScanError('scan beam angles overflow (angle_increment too large)')
     with np.errstate(invalid='ignore'):
-        valid = np.isfinite(r) & (r >= range_min) & (r <= range_max)
+        too_close = (r == -np.inf) | (np.isfinite(r) & (r < range_min))
+        valid = (np.isfinite(r) & (r >= range_min) & (r <= range_max)) | too_close
+    r = np.where(too_close, max(range_min, 0.0), r)
     r, angles = r[valid], angles[valid]
     return np.stack([laser_x + r * np.cos(angles), laser_y + r * np.sin(angles)], axis=1)
 

@@ -69,6 +69,9 @@ class SupervisorConfig:
     require_heartbeat: bool = True
     reset_quiet_time: float = 0.5
     start_latched: bool = False
+    #: wall s the gate's clock may stand still before it stops (CLOCK_STALLED); 0: no check.
+    #: Only meaningful when the watchdogs run on ROS time (a /clock that stops freezes them).
+    clock_timeout: float = 0.25
 
 
 class Supervisor:
@@ -86,6 +89,9 @@ class Supervisor:
         # Hardware stacks start latched: no motion after a (re)start until an operator reset,
         # whatever commands and heartbeats are already flowing (reason STARTUP).
         self.startup_latched = config.start_latched
+        self._clock_last: Optional[float] = None        # the gate's clock at the last look
+        self._clock_moved_at: Optional[float] = None    # wall time it last moved
+        self.clock_stalled = False
         if config.start_latched:
             self.estop.engage(STARTUP_REASON, 0.0)
 
@@ -104,6 +110,18 @@ class Supervisor:
     def on_heartbeat(self, now: float) -> None:
         self.heartbeat.feed(now)
 
+    def observe_clock(self, now: float, wall: float) -> None:
+        """The gate's clock (`now`) read at wall time `wall`: when it has not moved for
+        `clock_timeout` wall seconds (a paused or dead simulator stops /clock, and every
+        watchdog on that clock freezes), CLOCK_STALLED stops the gate until it moves again."""
+        if self.config.clock_timeout <= 0.0:
+            self.clock_stalled = False
+            return
+        if self._clock_last is None or now != self._clock_last:
+            self._clock_last, self._clock_moved_at = now, wall
+        assert self._clock_moved_at is not None
+        self.clock_stalled = wall - self._clock_moved_at > self.config.clock_timeout
+
     def faults(self, now: float) -> Reason:
         """The stop reasons from the latch, the command and the heartbeat at `now`."""
         reasons = Reason.NONE
@@ -117,6 +135,8 @@ class Supervisor:
             reasons |= Reason.COMMAND_TIMEOUT
         if self.config.require_heartbeat and not self.heartbeat.fresh(now):
             reasons |= Reason.HEARTBEAT_LOST
+        if self.clock_stalled:
+            reasons |= Reason.CLOCK_STALLED
         return reasons
 
     def command_age(self, now: float) -> float:
