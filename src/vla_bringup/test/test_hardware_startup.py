@@ -51,6 +51,7 @@ class World:
         odom.pose.pose.orientation.w = 1.0
         scan = LaserScan(angle_min=-math.pi, angle_increment=math.pi / 180, range_min=0.05,
                          range_max=6.0, ranges=[5.0] * 360)
+        scan.header.frame_id = 'laser'      # the gate's scan.frame_id (its mount)
         cmd = Twist()
         cmd.linear.x = self.vx
         for pub, msg in ((self.odom, odom), (self.scan, scan), (self.hb, Header()),

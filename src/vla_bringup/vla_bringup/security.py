@@ -89,7 +89,7 @@ NODE_INTERFACES: Dict[Tuple[str, str, str], Interfaces] = {
     ('mobile_base', 'base_driver', ''): Interfaces(
         publish=(t.ODOM, '~/wheel_command', t.DIAGNOSTICS, '/tf'), subscribe=(t.CMD_VEL,)),
     ('vla_safety', 'safety_gate', 'base'): _GATE_COMMON.merged(Interfaces(
-        publish=(t.CMD_VEL,), subscribe=(t.CMD_VEL_IN, t.ODOM, t.SCAN))),
+        publish=(t.CMD_VEL, '~/markers'), subscribe=(t.CMD_VEL_IN, t.ODOM, t.SCAN))),
     ('vla_safety', 'safety_gate', 'arm'): _GATE_COMMON.merged(Interfaces(
         publish=(t.ARM_CMD,), subscribe=(t.ARM_CMD_IN, t.JOINT_STATES))),
     ('vla_policy_node', 'policy_node', 'base'): _POLICY_COMMON.merged(Interfaces(
@@ -100,12 +100,20 @@ NODE_INTERFACES: Dict[Tuple[str, str, str], Interfaces] = {
         publish=(t.INSTRUCTION, t.ESTOP, t.DIAGNOSTICS, '~/debug/utterance'),
         subscribe=(t.INSTRUCTION_TEXT, t.AUDIO),
         request=(f'{t.SAFETY_NODE}/trigger_estop',)),
+    ('vla_instruction', 'mic_capture', ''): Interfaces(publish=(t.AUDIO, t.DIAGNOSTICS)),
     ('vla_bringup', 'realman_bridge', ''): Interfaces(
         publish=('/rm_driver/movej_canfd_cmd', '/rm_driver/movep_canfd_cmd',
                  '/rm_driver/move_stop_cmd', t.DIAGNOSTICS),
         subscribe=(t.ARM_CMD, '/rm_driver/udp_arm_position')),
     ('v4l2_camera', 'v4l2_camera_node', ''): Interfaces(
         publish=('image_raw', 'image_raw/compressed', 'camera_info')),
+    ('sllidar_ros2', 'sllidar_node', ''): Interfaces(
+        publish=(t.SCAN,), reply=('start_motor', 'stop_motor')),
+    ('robot_state_publisher', 'robot_state_publisher', ''): Interfaces(
+        publish=('/tf', '/tf_static', 'robot_description'), subscribe=(t.JOINT_STATES,)),
+    ('diagnostic_aggregator', 'aggregator_node', ''): Interfaces(
+        publish=('/diagnostics_agg', '/diagnostics_toplevel_state'),
+        subscribe=(t.DIAGNOSTICS,), reply=('/diagnostics_agg/add_diagnostics',)),
 }
 
 
