@@ -26,23 +26,6 @@ import tempfile
 import time
 from typing import Dict, List
 
-import yaml
-
-
-def _bounds():
-    from ament_index_python.packages import get_package_share_directory
-    from vla_testing.fault_trials import Bounds
-
-    path = os.path.join(get_package_share_directory('vla_safety'), 'config',
-                        'safety_gate.param.yaml')
-    p = next(iter(yaml.safe_load(open(path)).values()))['ros__parameters']
-    lim = p['limits']
-    return Bounds(command_timeout=p['command_timeout'],
-                  heartbeat_timeout=p['heartbeat_timeout'], tick=1.0 / p['rate'],
-                  max_vx_forward=lim['max_vel_x_forward'],
-                  max_vx_backward=lim['max_vel_x_backward'], max_vy=lim['max_vel_y'],
-                  max_wz=lim['max_vel_yaw'], max_planar=lim['max_planar_speed'])
-
 
 def _fmt(d: Dict[str, float], unit: str = 'ms', scale: float = 1000.0) -> str:
     if not d:
@@ -55,7 +38,7 @@ def _fmt(d: Dict[str, float], unit: str = 'ms', scale: float = 1000.0) -> str:
 def main(argv=None) -> int:
     from vla_bringup.stacks import mobile_stack
     from vla_testing import netns
-    from vla_testing.fault_trials import analyse, percentiles
+    from vla_testing.fault_trials import analyse, gate_bounds, percentiles
     from vla_testing.two_host import FAULTS, TwoHostStack
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,7 +52,7 @@ def main(argv=None) -> int:
         print(f'skipped: {reason}')
         return 0
     faults = [f for f in args.faults.split(',') if f]
-    bounds = _bounds()
+    bounds = gate_bounds()
     rng = random.Random(args.seed)
     rows: Dict[str, List[dict]] = {f: [] for f in faults}
     os.environ.setdefault('ROS_DOMAIN_ID', str(60 + os.getpid() % 40))

@@ -15,7 +15,6 @@ import os
 import random
 
 import pytest
-import yaml
 from vla_testing import netns
 
 REASON = netns.unavailable_reason()
@@ -23,21 +22,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow,
               pytest.mark.skipif(bool(REASON), reason=f'two-host test: {REASON}')]
 
 TRIALS = int(os.environ.get('VLA_FAULT_TRIALS', '1'))
-
-
-def gate_bounds():
-    from ament_index_python.packages import get_package_share_directory
-    from vla_testing.fault_trials import Bounds
-
-    path = os.path.join(get_package_share_directory('vla_safety'), 'config',
-                        'safety_gate.param.yaml')
-    p = next(iter(yaml.safe_load(open(path)).values()))['ros__parameters']
-    lim = p['limits']
-    return Bounds(command_timeout=p['command_timeout'],
-                  heartbeat_timeout=p['heartbeat_timeout'], tick=1.0 / p['rate'],
-                  max_vx_forward=lim['max_vel_x_forward'],
-                  max_vx_backward=lim['max_vel_x_backward'], max_vy=lim['max_vel_y'],
-                  max_wz=lim['max_vel_yaw'], max_planar=lim['max_planar_speed'])
 
 
 @pytest.fixture(scope='module')
@@ -84,7 +68,7 @@ def test_the_hosts_discover_each_other_over_the_link(two_hosts):
 @pytest.mark.parametrize('kind', ['link_down', 'link_down_estop', 'policy_kill', 'squeeze',
                                   'loss20', 'loss5'])
 def test_fault_trials(two_hosts, kind):
-    from vla_testing.fault_trials import analyse
+    from vla_testing.fault_trials import analyse, gate_bounds
 
     bounds = gate_bounds()
     rng = random.Random(hash(kind) % 1000)

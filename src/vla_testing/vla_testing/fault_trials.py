@@ -20,6 +20,7 @@ Properties (the issue's "required in every trial"):
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -154,6 +155,24 @@ def analyse(rec: TrialRecord, b: Bounds) -> TrialResult:
         prev_reasons = e['reasons']
     return TrialResult(rec.kind, time_to_stop, moving_at_fault, moved_during, t_resume, fresh,
                        under_estop, violations, ages, len(cmds), problems)
+
+
+def gate_bounds() -> Bounds:
+    """The bounds of the installed gate, read from its shipped base parameter file (with
+    PyYAML, not through the gate's own config code)."""
+    import yaml
+    from ament_index_python.packages import get_package_share_directory
+
+    path = os.path.join(get_package_share_directory('vla_safety'), 'config',
+                        'safety_gate.param.yaml')
+    with open(path) as f:
+        p = next(iter(yaml.safe_load(f).values()))['ros__parameters']
+    lim = p['limits']
+    return Bounds(command_timeout=p['command_timeout'],
+                  heartbeat_timeout=p['heartbeat_timeout'], tick=1.0 / p['rate'],
+                  max_vx_forward=lim['max_vel_x_forward'],
+                  max_vx_backward=lim['max_vel_x_backward'], max_vy=lim['max_vel_y'],
+                  max_wz=lim['max_vel_yaw'], max_planar=lim['max_planar_speed'])
 
 
 def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 90, 99)) -> Dict[str, float]:
