@@ -29,7 +29,7 @@ def test_count_manoeuvre_and_side_name_exactly_one_scenario():
     for layout in LAYOUTS:
         for side in SIDES:
             entry = find_scenario(layout.box_count, layout.maneuver, side)
-            assert entry is not None and (entry.layout, entry.side) == (layout, side)
+            assert entry is not None and (entry.layout, entry.side) == (layout.name, side)
     assert find_scenario(2, 'around', 'left') is None      # understood, but not one of the 8
     assert find_scenario(1, 'avoid', '') is None
 

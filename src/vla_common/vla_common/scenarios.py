@@ -75,43 +75,28 @@ LAYOUTS: Tuple[Layout, ...] = (
 class Scenario:
     """One of the 8 navigation scenarios: a layout and the side to pass it on."""
 
-    layout: Layout
-    side: str  # LEFT or RIGHT
+    id: str  # noqa: A003 - the scenario id is its name everywhere
+    box_count: int
+    orientation: str      # VERT or HORI
+    side: str             # LEFT or RIGHT
+    maneuver: str         # AROUND, AVOID or BETWEEN
+    instruction_ko: str   # the canonical Korean instruction (the seed sentence or its mirror)
+    instruction_en: str   # the canonical English instruction the normaliser produces
 
     @property
-    def id(self) -> str:  # noqa: A003 - the scenario id is its name everywhere
-        return f'{self.layout.name}_{self.side}'
+    def layout(self) -> str:
+        """'1box_vert', ...: the name of its layout (the key of the placement geometry)."""
+        return f'{self.box_count}box_{self.orientation}'
 
-    @property
-    def box_count(self) -> int:
-        return self.layout.box_count
 
-    @property
-    def orientation(self) -> str:
-        return self.layout.orientation
-
-    @property
-    def maneuver(self) -> str:
-        return self.layout.maneuver
-
-    @property
-    def instruction_ko(self) -> str:
-        """The canonical Korean instruction (the seed sentence or its mirror)."""
-        return self.layout.instruction_ko.format(side=SIDE_KO[self.side])
-
-    @property
-    def instruction_en(self) -> str:
-        """The canonical English instruction the normaliser produces for this scenario."""
-        return self.layout.instruction_en.format(side=self.side)
-
-    @property
-    def mirror(self) -> 'Scenario':
-        """The same layout passed on the other side."""
-        return Scenario(self.layout, RIGHT if self.side == LEFT else LEFT)
+def _scenario(layout: Layout, side: str) -> Scenario:
+    return Scenario(f'{layout.name}_{side}', layout.box_count, layout.orientation, side,
+                    layout.maneuver, layout.instruction_ko.format(side=SIDE_KO[side]),
+                    layout.instruction_en.format(side=side))
 
 
 _CATALOG: Dict[str, Scenario] = {
-    s.id: s for s in (Scenario(layout, side) for layout in LAYOUTS for side in SIDES)}
+    s.id: s for s in (_scenario(layout, side) for layout in LAYOUTS for side in SIDES)}
 
 #: The 8 scenario ids in canonical order (layouts in order, left before right).
 SCENARIOS: Tuple[str, ...] = tuple(_CATALOG)
@@ -136,4 +121,5 @@ def find_scenario(box_count: int, maneuver: str, side: str) -> Optional[Scenario
 
 def mirror_scenario(scenario_id: str) -> str:
     """The id of the same scenario passed on the other side (e.g. mirrored augmentation)."""
-    return scenario(scenario_id).mirror.id
+    entry = scenario(scenario_id)
+    return f'{entry.layout}_{RIGHT if entry.side == LEFT else LEFT}'

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from vla_common.planar import Point
+from vla_common.scenarios import AROUND, MANEUVERS, Scenario, scenario, SCENARIOS, SIDES
 import yaml
 
-from mobile_base.core.geometry import Point, Pose2D, rectangle_corners
-from vla_common.scenarios import AROUND, MANEUVERS, Scenario, scenario, SCENARIOS, SIDES
+from mobile_base.core.geometry import Pose2D, rectangle_corners
 
 Number = Union[float, int]
 RangeLike = Union[Number, Sequence[Number]]
@@ -330,7 +331,7 @@ def builtin_scenario(scenario_id: str) -> ScenarioDistribution:
         entry = scenario(scenario_id)
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
-    return load_scenario_file(builtin_scenario_dir() / 'layouts' / f'{entry.layout.name}.yaml',
+    return load_scenario_file(builtin_scenario_dir() / 'layouts' / f'{entry.layout}.yaml',
                               catalog=entry)
 
 
