@@ -41,7 +41,7 @@ def timed(fn, min_seconds: float) -> float:
 
 def bench_direct(seconds: float, episodes: int) -> Dict[str, float]:
     import mujoco
-    from mobile_base.core.kinematics import Twist2D
+    from vla_common.planar import Twist2D
     from mobile_base.core.scenarios import make_instance
     from mobile_base.sim.runner import run_expert
     from mobile_base.sim.world import MujocoWorld, SimOptions

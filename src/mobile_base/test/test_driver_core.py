@@ -4,7 +4,8 @@ import math
 
 import pytest
 from mobile_base.core.driver import DriverConfig, DriverCore
-from mobile_base.core.kinematics import forward_kinematics, inverse_kinematics, Twist2D
+from mobile_base.core.kinematics import forward_kinematics, inverse_kinematics
+from vla_common.planar import Twist2D
 
 
 def test_no_command_means_zero():

@@ -4,7 +4,8 @@ import math
 
 import pytest
 from mobile_base.core.geometry import Pose2D, wrap_angle
-from mobile_base.core.kinematics import inverse_kinematics, MecanumGeometry, Twist2D
+from mobile_base.core.kinematics import inverse_kinematics, MecanumGeometry
+from vla_common.planar import Twist2D
 from mobile_base.core.odometry import (integrate_twist, OdometryIntegrator, quaternion_to_yaw,
                                        yaw_to_quaternion)
 

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 from mobile_base.core.episode import Outcome
-from mobile_base.core.kinematics import Twist2D
 from mobile_base.core.scenarios import make_instance, ScenarioDistribution
 from mobile_base.sim.runner import run_expert
 from mobile_base.sim.world import MujocoWorld, SimOptions
+from vla_common.planar import Twist2D
 from vla_common.scenarios import SCENARIOS
 
 

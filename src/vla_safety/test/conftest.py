@@ -7,9 +7,9 @@ from typing import Any, Callable, Dict, Optional
 
 import pytest
 import yaml
+from vla_common.planar import Twist2D
 from vla_safety.core.config import build
 from vla_safety.core.gate import ArmGate, ArmInput, BaseGate
-from vla_safety.core.limits import Twist2D
 
 #: An RM75 pose whose end effector is inside the default workspace box (~0.26, 0, 0.13 m).
 HOME_Q = (0.0, 0.6, 0.0, 2.0, 0.0, 0.5, 0.0)

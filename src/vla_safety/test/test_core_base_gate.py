@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from vla_safety.core.limits import Twist2D
+from vla_common.planar import Twist2D
 from vla_safety.core.reasons import GateState, Reason
 
 

@@ -3,8 +3,8 @@
 import math
 
 import pytest
+from vla_common.planar import Twist2D
 from vla_safety.core.geofence import Geofence, GeofenceConfig, GeofenceError, Polygon
-from vla_safety.core.limits import Twist2D
 
 SQUARE = (-2.0, -2.0, 2.0, -2.0, 2.0, 2.0, -2.0, 2.0)
 

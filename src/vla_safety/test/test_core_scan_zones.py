@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from vla_safety.core.limits import Twist2D
+from vla_common.planar import Twist2D
 from vla_safety.core.scan_zones import scan_to_points, ScanError, ScanZoneConfig, ScanZones
 
 ZONES = ScanZones(ScanZoneConfig(footprint_length=0.40, footprint_width=0.30,

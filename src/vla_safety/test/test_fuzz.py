@@ -14,8 +14,8 @@ from vla_safety.core.arm import box_excess
 from vla_safety.core.config import build
 from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_JOINT_POSITION, ARM_MODE_STOP,
                                   ArmGate, ArmInput, BaseGate)
+from vla_common.planar import Twist2D
 from vla_safety.core.kinematics import CHAINS, ForwardKinematics
-from vla_safety.core.limits import Twist2D
 from vla_safety.core.reasons import STOP_REASONS
 
 EPS = 1e-9

@@ -34,10 +34,10 @@ import numpy as np
 import pytest
 import yaml
 from hypothesis import given, HealthCheck, settings, strategies as st
+from vla_common.planar import Twist2D
 from vla_safety.core.config import build
 from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_JOINT_POSITION, ARM_MODE_STOP,
                                   ArmGate, ArmInput, BaseGate)
-from vla_safety.core.limits import Twist2D
 
 CONFIG = pathlib.Path(__file__).resolve().parents[1] / 'config'
 EXAMPLES = int(os.environ.get('VLA_FUZZ_EXAMPLES', '1200'))

@@ -23,7 +23,7 @@ import pytest
 from vla_safety.core.config import build
 from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_JOINT_POSITION, ARM_MODE_STOP,
                                   ArmGate, ArmInput, BaseGate)
-from vla_safety.core.limits import Twist2D
+from vla_common.planar import Twist2D
 
 TRACES = pathlib.Path(__file__).with_name('data') / 'gate_traces.json'
 EVENTS_PER_CONFIG = 400

@@ -27,6 +27,7 @@ from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import Bool, Header
 from vla_common import topics
 from vla_common.node_main import install_interrupt_handlers, run_node
+from vla_common.planar import Twist2D
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from visualization_msgs.msg import Marker, MarkerArray
 from vla_msgs.msg import ArmCommand, SafetyState
@@ -36,7 +37,6 @@ from vla_safety.core.config import (ArmGateConfig, BaseGateConfig, build, Config
                                     with_changes)
 from vla_safety.core.gate import (ArmDecision, ArmGate, ArmInput, ArmOutput, BaseDecision,
                                   BaseGate)
-from vla_safety.core.limits import Twist2D
 from vla_safety.core.outlines import base_outlines
 from vla_safety.core.reasons import (GateState, LIMIT_REASONS, Reason, reason_names,
                                      STOP_REASONS)

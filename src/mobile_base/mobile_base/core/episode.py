@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Optional
 
+from vla_common import scenarios
+
 from mobile_base.core.geometry import convex_distance, Pose2D, rectangle_corners
 from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec
 from mobile_base.core.scenarios import ScenarioInstance
-from vla_common import scenarios
 
 
 class Outcome(IntEnum):

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 import numpy as np
+from vla_common.planar import Point, Twist2D, ZERO_TWIST
+from vla_common.scenarios import LEFT
 
-from mobile_base.core.geometry import Point, Pose2D, rotate, wrap_angle
-from mobile_base.core.kinematics import Twist2D, ZERO_TWIST
+from mobile_base.core.geometry import Pose2D, rotate, wrap_angle
 from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec
 from mobile_base.core.scenarios import ScenarioInstance
-from vla_common.scenarios import LEFT
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Sequence
 
-Point = Tuple[float, float]
+from vla_common.planar import Point, segments_cross
 
 
 def wrap_angle(angle: float) -> float:
@@ -83,15 +83,6 @@ def _point_in_convex(p: Point, poly: Sequence[Point]) -> bool:
     return True
 
 
-def _segments_intersect(a: Point, b: Point, c: Point, d: Point) -> bool:
-    def orient(p: Point, q: Point, r: Point) -> float:
-        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
-
-    d1, d2 = orient(c, d, a), orient(c, d, b)
-    d3, d4 = orient(a, b, c), orient(a, b, d)
-    return d1 * d2 < 0.0 and d3 * d4 < 0.0
-
-
 def convex_distance(poly_a: Sequence[Point], poly_b: Sequence[Point]) -> float:
     """Smallest distance between two convex counter-clockwise polygons (0 when they overlap)."""
     if any(_point_in_convex(p, poly_b) for p in poly_a) or \
@@ -100,8 +91,8 @@ def convex_distance(poly_a: Sequence[Point], poly_b: Sequence[Point]) -> float:
     na, nb = len(poly_a), len(poly_b)
     for i in range(na):
         for j in range(nb):
-            if _segments_intersect(poly_a[i], poly_a[(i + 1) % na],
-                                   poly_b[j], poly_b[(j + 1) % nb]):
+            if segments_cross(poly_a[i], poly_a[(i + 1) % na],
+                              poly_b[j], poly_b[(j + 1) % nb]):
                 return 0.0
     best = math.inf
     for i in range(na):

@@ -18,27 +18,11 @@ import math
 from dataclasses import dataclass
 from typing import Sequence, Tuple
 
+from vla_common.planar import Twist2D, ZERO_TWIST
+
 WHEEL_NAMES = ('front_left', 'front_right', 'rear_left', 'rear_right')
 
 WheelSpeeds = Tuple[float, float, float, float]
-
-
-@dataclass(frozen=True)
-class Twist2D:
-    """Planar body twist in base_link: m/s, m/s, rad/s."""
-
-    vx: float = 0.0
-    vy: float = 0.0
-    wz: float = 0.0
-
-    def is_finite(self) -> bool:
-        return all(math.isfinite(v) for v in (self.vx, self.vy, self.wz))
-
-    def is_zero(self) -> bool:
-        return self.vx == 0.0 and self.vy == 0.0 and self.wz == 0.0
-
-
-ZERO_TWIST = Twist2D()
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
+from vla_common.planar import Twist2D
+
 from mobile_base.core.geometry import Pose2D
-from mobile_base.core.kinematics import forward_kinematics, MecanumGeometry, Twist2D
+from mobile_base.core.kinematics import forward_kinematics, MecanumGeometry
 
 
 def integrate_twist(pose: Pose2D, twist: Twist2D, dt: float) -> Pose2D:

@@ -27,6 +27,7 @@ from vla_common import topics
 from vla_common.image import fill_image
 from vla_common.node_main import run_node
 from vla_common.params import declare
+from vla_common.planar import Twist2D
 from vla_common.publisher_guard import CLEARED, FOREIGN, PublisherGuard
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from vla_common.sim_node import simulation_factory, SimulationNode, TICK_RATE
@@ -35,7 +36,6 @@ from vla_msgs.msg import EpisodeResult, Instruction
 from vla_msgs.srv import StartEpisode
 
 from mobile_base.core.episode import EpisodeSummary, Outcome, Side
-from mobile_base.core.kinematics import Twist2D
 from mobile_base.core.odometry import pose_transform
 from mobile_base.core.scenarios import resolve_scenario, ScenarioError, ScenarioInstance
 from mobile_base.nodes.ros_io import (GROUND_TRUTH_COVARIANCE, odometry_msg, TfPublisher,

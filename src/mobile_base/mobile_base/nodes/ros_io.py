@@ -6,9 +6,9 @@ from typing import Any, Optional, Sequence
 
 from geometry_msgs.msg import TransformStamped, Twist
 from nav_msgs.msg import Odometry
+from vla_common.planar import Twist2D
 
 from mobile_base.core.geometry import Pose2D
-from mobile_base.core.kinematics import Twist2D
 from mobile_base.core.odometry import pose_covariance, Transform, yaw_to_quaternion
 
 #: Diagonal variances of the published odometry (x/y in m^2, yaw in rad^2).

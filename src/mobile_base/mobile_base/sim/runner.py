@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence
 
 import numpy as np
+from vla_common.planar import Twist2D
 
 from mobile_base.core.episode import EpisodeSummary
 from mobile_base.core.expert import ExpertConfig, ScriptedExpert
 from mobile_base.core.geometry import Pose2D
-from mobile_base.core.kinematics import Twist2D
 from mobile_base.sim.world import MujocoWorld
 
 Controller = Callable[[Pose2D, float], Twist2D]

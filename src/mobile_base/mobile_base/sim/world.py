@@ -13,10 +13,10 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 from vla_common.mujoco_render import CameraRenderer, mujoco
+from vla_common.planar import Twist2D, ZERO_TWIST
 
 from mobile_base.core.episode import EpisodeMonitor, EpisodeSummary, Outcome
 from mobile_base.core.geometry import Pose2D, rotate, wrap_angle
-from mobile_base.core.kinematics import Twist2D, ZERO_TWIST
 from mobile_base.core.odometry import OdometryIntegrator, OdometryState
 from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec
 from mobile_base.core.scenarios import resolve_scenario, ScenarioInstance

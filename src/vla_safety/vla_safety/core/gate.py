@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from typing import Generic, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
+from vla_common.planar import Twist2D, ZERO_TWIST
 
 from .arm import (box_excess, clamp_gripper, clamp_joints, clip_delta_to_box, limit_ee_step,
                   step_joints, Vec3)
 from .config import ArmGateConfig, BaseGateConfig
 from .geofence import Geofence
 from .kinematics import CHAINS, ForwardKinematics
-from .limits import apply_deadband, limit_velocity, ramp, Twist2D, ZERO_TWIST
+from .limits import apply_deadband, limit_velocity, ramp
 from .reasons import GateState, Reason, state_for, STOP_REASONS
 from .scan_zones import scan_to_points, ScanError, ScanZones
 from .watchdog import Supervisor, Watchdog

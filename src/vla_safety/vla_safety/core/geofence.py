@@ -16,22 +16,11 @@ import math
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
-from .limits import Twist2D
-
-Point = Tuple[float, float]
+from vla_common.planar import Point, segments_cross, Twist2D
 
 
 class GeofenceError(ValueError):
     """A polygon that cannot serve as a geofence."""
-
-
-def _segments_intersect(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
-    def orient(a: Point, b: Point, c: Point) -> float:
-        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-    d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
-    d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
-    return d1 * d2 < 0 and d3 * d4 < 0
 
 
 class Polygon:
@@ -54,7 +43,7 @@ class Polygon:
             for j in range(i + 1, n):
                 if j in (i, (i + 1) % n) or i == (j + 1) % n:
                     continue
-                if _segments_intersect(pts[i], pts[(i + 1) % n], pts[j], pts[(j + 1) % n]):
+                if segments_cross(pts[i], pts[(i + 1) % n], pts[j], pts[(j + 1) % n]):
                     raise GeofenceError('polygon edges intersect (not a simple polygon)')
         for i in range(n):
             a, b = pts[i], pts[(i + 1) % n]

@@ -11,33 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Tuple
 
-
-@dataclass(frozen=True)
-class Twist2D:
-    """Planar twist: vx, vy in m/s, wz in rad/s."""
-
-    vx: float = 0.0
-    vy: float = 0.0
-    wz: float = 0.0
-
-    def is_finite(self) -> bool:
-        return math.isfinite(self.vx) and math.isfinite(self.vy) and math.isfinite(self.wz)
-
-    def is_zero(self) -> bool:
-        return self.vx == 0.0 and self.vy == 0.0 and self.wz == 0.0
-
-    def close_to(self, other: 'Twist2D', tol: float = 1e-9) -> bool:
-        return (abs(self.vx - other.vx) <= tol and abs(self.vy - other.vy) <= tol
-                and abs(self.wz - other.wz) <= tol)
-
-    def scaled(self, factor: float) -> 'Twist2D':
-        return Twist2D(self.vx * factor, self.vy * factor, self.wz * factor)
-
-    def as_tuple(self) -> Tuple[float, float, float]:
-        return (self.vx, self.vy, self.wz)
-
-
-ZERO_TWIST = Twist2D()
+from vla_common.planar import Twist2D
 
 
 @dataclass(frozen=True)

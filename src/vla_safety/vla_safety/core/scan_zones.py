@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-
-from .limits import Twist2D
+from vla_common.planar import Twist2D
 
 
 class ScanError(ValueError):
