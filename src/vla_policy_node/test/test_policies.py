@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from left_right import train_left_right
 from vla_policy_node.policies import (CheckpointError, load_policy, NoDoneSignalWarning,
                                       NonFiniteActionError, Normalizer, Observation,
                                       ObservationError, RoboVLMsPolicy)
@@ -76,22 +77,8 @@ def test_training_reduces_the_loss_and_conditions_on_text(tiny_policy):
     """Left and right instructions must come out with opposite lateral velocity."""
     torch.manual_seed(0)
     policy = tiny_policy('base', 'mlp', window_size=1, chunk_size=4)
-    rng = np.random.default_rng(0)
-    target = {LEFT: [0.2, 0.3, 0.0], RIGHT: [0.2, -0.3, 0.0]}
-    opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
-    policy.model.train()
-    first = None
-    for step in range(150):
-        texts = [LEFT, RIGHT] * 4
-        actions = np.array([[target[t]] * 4 for t in texts], np.float32)[:, None]
-        batch = {'images': rng.integers(0, 256, (8, 1, 32, 32, 3), dtype=np.uint8),
-                 'instruction': texts, 'actions': actions}
-        loss = policy.compute_loss(batch)['loss']
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        first = loss.item() if first is None else first
-    assert loss.item() < 0.3 * first
+    first, last = train_left_right(policy, forward=0.2, steps=150)
+    assert last < 0.3 * first
     policy.reset()
     vy_left = policy.predict_action_chunk(Observation(image(1), LEFT))[:, 1]
     vy_right = policy.predict_action_chunk(Observation(image(1), RIGHT))[:, 1]

@@ -21,6 +21,7 @@ from std_msgs.msg import Header, String
 from vla_common.image import encode_compressed, fill_image
 from vla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from vla_msgs.msg import ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState
+from left_right import train_left_right
 from scripted_policy import expected_chunk, frame, node_code
 from vla_policy_node.policies.presets import LEFT, RIGHT, TINY_HEADS, TINY_NANO
 from vla_testing.ros import call_service, MessageCollector, wait_for
@@ -46,19 +47,7 @@ def left_right_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
     try:
         policy = make_policy('base', TINY_NANO, TINY_HEADS['mlp'], window_size=1,
                              chunk_size=10, name='left-right-test')
-        rng = np.random.default_rng(0)
-        target = {LEFT: [0.1, 0.3, 0.0], RIGHT: [0.1, -0.3, 0.0]}
-        opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
-        policy.model.train()
-        for _ in range(200):
-            texts = [LEFT, RIGHT] * 4
-            actions = np.array([[target[t]] * 10 for t in texts], np.float32)[:, None]
-            batch = {'images': rng.integers(0, 256, (8, 1, 32, 32, 3), dtype=np.uint8),
-                     'instruction': texts, 'actions': actions}
-            loss = policy.compute_loss(batch)['loss']
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        train_left_right(policy, forward=0.1, steps=200)
         path = tmp_path_factory.mktemp('left-right')
         policy.save_pretrained(str(path))
     finally:

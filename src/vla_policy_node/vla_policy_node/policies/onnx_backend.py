@@ -9,7 +9,8 @@ The export is two graphs stored next to the checkpoint (`<checkpoint>/onnx/`):
 plus `export.json` describing them. Splitting at the step embedding keeps the history window
 a cache of embeddings, exactly as in the torch policy, so each inference runs the backbone
 once. `OnnxPolicy` shares the checkpoint's config, normalisation and tokenizer and inherits
-the whole `Policy` behaviour, so both backends answer the same observation the same way.
+the whole `Policy` behaviour (through `ExportedPolicy`, shared with TensorRT), so the
+backends answer the same observation the same way.
 The same graphs are the input of TensorRT engine builds on the Jetson.
 
 onnxruntime is imported lazily; a missing package or export raises an actionable error.
@@ -27,11 +28,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .action_space import Normalizer
-from .base import ONNX_DIR, Policy, read_config, warn_without_done_signal
+from .base import ONNX_DIR, read_config, warn_without_done_signal
 from .config import RoboVLMsConfig
-from .errors import BackendUnavailableError, CheckpointError, EngineNotSavableError
-from .exported import (encoder_feeds, HEAD_OUTPUTS, head_outputs, load_checkpoint_inputs,
-                       TextInputs)
+from .errors import CheckpointError, EngineNotSavableError
+from .exported import (ExportedPolicy, HEAD_OUTPUTS, head_outputs, import_runtime,
+                       load_checkpoint_inputs, TextInputs)
 
 EXPORT_FILE = 'export.json'
 ENCODER_FILE = 'encoder.onnx'
@@ -41,13 +42,8 @@ TEXT_KEYS = ('input_ids', 'attention_mask', 'image_embeds_position_mask')
 
 
 def _onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            'the onnx backend needs onnxruntime: pip install onnxruntime (x86) or the '
-            'onnxruntime-gpu wheel for JetPack on the Jetson') from exc
-    return onnxruntime
+    return import_runtime('onnxruntime', 'onnx', 'onnxruntime: pip install onnxruntime (x86) '
+                          'or the onnxruntime-gpu wheel for JetPack on the Jetson')
 
 
 # --------------------------------------------------------------------------- export
@@ -167,7 +163,7 @@ def _verify(directory: str, encoder: Any, decoder: Any, names: Sequence[str],
 
 # --------------------------------------------------------------------------- runtime
 
-class OnnxPolicy(Policy):
+class OnnxPolicy(ExportedPolicy):
     """The same policy, run from its ONNX export in ONNX Runtime (no torch model)."""
 
     backend = 'onnx'
@@ -175,7 +171,7 @@ class OnnxPolicy(Policy):
     def __init__(self, config: RoboVLMsConfig, normalizer: Normalizer, onnx_dir: str,
                  text_inputs: TextInputs, num_threads: int = 0,
                  providers: Optional[Sequence[str]] = None) -> None:
-        super().__init__(config, normalizer)
+        super().__init__(config, normalizer, text_inputs)
         ort = _onnxruntime()
         info_path = os.path.join(onnx_dir, EXPORT_FILE)
         try:
@@ -206,27 +202,13 @@ class OnnxPolicy(Policy):
         self._encoder_inputs = [i.name for i in self._encoder.get_inputs()]
         self._outputs = head_outputs([o.name for o in self._head.get_outputs()],
                                      config.done_head, onnx_dir)
-        self._text_inputs = text_inputs
         self._image_size = int(self.info['image_size'])
 
-    @property
-    def image_size(self) -> int:
-        return self._image_size
+    def _run_encoder(self, feeds: Dict[str, np.ndarray]) -> np.ndarray:
+        return self._encoder.run(None, {n: feeds[n] for n in self._encoder_inputs})[0]
 
-    def _encode_step(self, images: Tuple[np.ndarray, ...], text: str,
-                     state: Optional[np.ndarray]) -> np.ndarray:
-        feeds = encoder_feeds(images, text, state, self._text_inputs)
-        return self._encoder.run(None, {n: feeds[n] for n in self._encoder_inputs})[0][0]
-
-    def _predict_with_done(self, history: List[np.ndarray]
-                           ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        emb = np.stack(history)[None].astype(np.float32)
-        out = self._head.run(None, {'embeddings': emb})
-        actions, done = self._outputs
-        return out[actions][0], (out[done][0] if done >= 0 else None)
-
-    def _predict_normalized(self, history: List[np.ndarray]) -> np.ndarray:
-        return self._predict_with_done(history)[0]
+    def _run_head(self, embeddings: np.ndarray) -> List[np.ndarray]:
+        return self._head.run(None, {'embeddings': embeddings})
 
     def save_pretrained(self, path: str) -> None:
         """Always EngineNotSavableError: the export is made from a checkpoint, not one."""

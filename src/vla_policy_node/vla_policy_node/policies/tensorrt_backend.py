@@ -24,10 +24,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .action_space import Normalizer
-from .base import ONNX_DIR, Policy, read_config, warn_without_done_signal
+from .base import ONNX_DIR, read_config, warn_without_done_signal
 from .config import RoboVLMsConfig
 from .errors import BackendUnavailableError, CheckpointError, EngineNotSavableError
-from .exported import encoder_feeds, head_outputs, load_checkpoint_inputs, TextInputs
+from .exported import (ExportedPolicy, head_outputs, import_runtime, load_checkpoint_inputs,
+                       TextInputs)
 
 TRT_DIR = 'trt'
 ENGINE_META_FILE = 'engine.json'
@@ -39,15 +40,10 @@ PRECISIONS = ('fp32', 'fp16', 'int8')
 
 def tensorrt_module() -> Any:
     """`import tensorrt`, or an actionable BackendUnavailableError."""
-    try:
-        import tensorrt
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            'the tensorrt backend needs TensorRT\'s Python bindings: on JetPack 6 `sudo apt '
-            'install python3-libnvinfer` (in the l4t images it is preinstalled); on x86 '
-            '`pip install tensorrt`. Use backend onnx (or robovlms) where there is no '
-            'TensorRT') from exc
-    return tensorrt
+    return import_runtime(
+        'tensorrt', 'tensorrt', 'TensorRT\'s Python bindings: on JetPack 6 `sudo apt install '
+        'python3-libnvinfer` (in the l4t images it is preinstalled); on x86 `pip install '
+        'tensorrt`. Use backend onnx (or robovlms) where there is no TensorRT')
 
 
 def installed_tensorrt_version() -> str:
@@ -282,14 +278,14 @@ class _Engine:
 
 # --------------------------------------------------------------------------- the policy
 
-class TensorRTPolicy(Policy):
+class TensorRTPolicy(ExportedPolicy):
     """The policy run from TensorRT engines of its ONNX export (encoder + head)."""
 
     backend = 'tensorrt'
 
     def __init__(self, config: RoboVLMsConfig, normalizer: Normalizer, trt_dir: str,
                  text_inputs: TextInputs, device: Any = None) -> None:
-        super().__init__(config, normalizer)
+        super().__init__(config, normalizer, text_inputs)
         trt = tensorrt_module()
         if device is None:
             from ..preflight import read_device_info
@@ -300,28 +296,12 @@ class TensorRTPolicy(Policy):
         self._encoder = _Engine(trt, runtime, os.path.join(trt_dir, ENCODER_ENGINE), cuda)
         self._head = _Engine(trt, runtime, os.path.join(trt_dir, HEAD_ENGINE), cuda)
         self._outputs = head_outputs(self._head.outputs, config.done_head, trt_dir)
-        self._text_inputs = text_inputs
-        self._image_size = int(getattr(config.backbone, 'image_size', 0) or 224)
 
-    @property
-    def image_size(self) -> int:
-        return self._image_size
+    def _run_encoder(self, feeds: Dict[str, np.ndarray]) -> np.ndarray:
+        return self._encoder.run(feeds)[0]
 
-    def _encode_step(self, images: Tuple[np.ndarray, ...], text: str,
-                     state: Optional[np.ndarray]) -> np.ndarray:
-        feeds = encoder_feeds(images, text, state, self._text_inputs)
-        return self._encoder.run(feeds)[0][0].astype(np.float32)
-
-    def _predict_with_done(self, history: List[np.ndarray]
-                           ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        emb = np.stack(history)[None].astype(np.float32)
-        out = self._head.run({'embeddings': emb})
-        actions, done = self._outputs
-        return (out[actions][0].astype(np.float32),
-                out[done][0].astype(np.float32) if done >= 0 else None)
-
-    def _predict_normalized(self, history: List[np.ndarray]) -> np.ndarray:
-        return self._predict_with_done(history)[0]
+    def _run_head(self, embeddings: np.ndarray) -> List[np.ndarray]:
+        return self._head.run({'embeddings': embeddings})
 
     def save_pretrained(self, path: str) -> None:
         """Always EngineNotSavableError: the engines are built from a checkpoint, not one."""
