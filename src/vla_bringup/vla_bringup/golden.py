@@ -27,13 +27,13 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
+from vla_common.scenarios import SCENARIOS
 
 from vla_bringup.bags import BagMessage, BagWriter, clock_ns, message_class, read_bag
 from vla_bringup.core.golden_edit import (bag_metadata, derive_fault, FAULT_BASE_SCENARIO,
                                           FAULTS, restamp_to_sim_time, thin_clock,
                                           with_outputs)
 from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
-from vla_common.scenarios import SCENARIOS
 
 INPUT_RECORD = {
     '/clock': 'rosgraph_msgs/msg/Clock',

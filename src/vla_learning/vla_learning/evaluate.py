@@ -19,8 +19,8 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-
 from vla_common.scenarios import SCENARIOS
+
 from vla_learning.common import (EVAL_SEED_BASE, paraphrase_split, parse_list,
                                  pick_instruction)
 

@@ -41,6 +41,7 @@ from vla_instruction.core.acceptance import (CATEGORIES, check_input, CONFLICT,
                                              PROHIBITION, Refusal, refuse_sentence,
                                              UNKNOWN_TARGET)
 from vla_common.scenarios import AROUND, AVOID, BETWEEN, find_scenario, LEFT, RIGHT, SIDE_KO
+
 from vla_instruction.core.scenarios import (BARE_SIDE_RE, PARAPHRASES, SIDE_PAIRS_KO,
                                             split_paraphrases, swap_sides)
 from vla_instruction.core.text import PreparedText, spaced_and_compact
