@@ -79,4 +79,30 @@ class CameraRenderer:
         self._gl.free()
 
 
-__all__ = ['CameraRenderer', 'mujoco']
+class WorldCameras:
+    """The renderer a simulated world keeps: made on first use, made again when the image
+    size changes, pointed at the world's current model; `close` releases it."""
+
+    def __init__(self) -> None:
+        self._renderer: Optional[CameraRenderer] = None
+
+    def render(self, model: mujoco.MjModel, data: mujoco.MjData, camera: str, width: int,
+               height: int) -> np.ndarray:
+        """RGB (height, width, 3) uint8 from `camera` of `model` in the state `data`."""
+        renderer = self._renderer
+        if renderer is not None and (renderer.width, renderer.height) != (width, height):
+            self.close()
+            renderer = None
+        if renderer is None:
+            renderer = self._renderer = CameraRenderer(width, height)
+        if renderer.model is not model:
+            renderer.set_model(model)
+        return renderer.render(data, camera)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+
+__all__ = ['CameraRenderer', 'mujoco', 'WorldCameras']

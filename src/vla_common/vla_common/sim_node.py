@@ -18,7 +18,11 @@ around it:
   cleanly (see vla_common.node_main.install_interrupt_handlers).
 
 A subclass implements the hooks (`create_world`, `start_episode`, `step_tick`,
-`publish_tick`, ...) and calls `notify_command()` from its command callbacks.
+`publish_tick`, ...) and calls `notify_command()` from its command callbacks. What the
+MuJoCo simulators also share is here too, on three conventions: the declared parameters in
+`params`, the world in `world` (`time`, `steps`, `close()`) and the running episode's
+(scenario, seed) in `_current`: the world-backed hooks, `on_set_parameters` and
+`on_start_episode` callbacks, and the `/diagnostics` status with the timing figures.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 
@@ -65,7 +71,11 @@ class SimulationNode(Node):
         self._ready = threading.Event()
         self._error: Optional[BaseException] = None
         self._thread: Optional[threading.Thread] = None
+        self.params: Dict[str, Any] = {}
+        self.world: Any = None
+        self._current: Tuple[str, int] = ('', 0)
         self.pub_clock = self.create_publisher(Clock, topics.CLOCK, RELIABLE_QOS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
 
     # --- parameters ----------------------------------------------------------------------------
     def declare_timing_parameters(self, command: str) -> Dict[str, Any]:
@@ -98,19 +108,38 @@ class SimulationNode(Node):
             return True
         return False
 
+    def on_set_parameters(self, params: List[Any]) -> SetParametersResult:
+        """The on-set callback: rclpy has checked the ranges (descriptors); the accepted
+        values go live in `params` and the timing."""
+        for param in params:
+            if param.name in self.params:
+                self.params[param.name] = param.value
+            self.update_timing(param.name, param.value)
+        return SetParametersResult(successful=True)
+
+    def on_start_episode(self, request: Any, response: Any) -> Any:
+        """The `~/start_episode` callback (vla_msgs/StartEpisode): an empty scenario repeats
+        the current one."""
+        response.success, response.message = self.request_episode(
+            request.scenario.strip() or self._current[0], int(request.seed))
+        return response
+
     # --- hooks (simulation thread unless noted) --------------------------------------------------
     def create_world(self) -> None:
         raise NotImplementedError
 
     def close_world(self) -> None:
         """Release the world (renderer contexts)."""
+        if self.world is not None:
+            self.world.close()
 
     def start_episode(self, scenario: str, seed: int) -> Tuple[bool, str]:
         raise NotImplementedError
 
     def auto_start(self) -> Optional[Tuple[str, int]]:
-        """The episode to start when the world is up, or None to idle until a request."""
-        return None
+        """The episode to start when the world is up (the configured one with the
+        `auto_start` parameter), or None to idle until a request."""
+        return self._current if self.params.get('auto_start') else None
 
     def has_episode(self) -> bool:
         """False while there is nothing to simulate (idle until a request)."""
@@ -122,7 +151,7 @@ class SimulationNode(Node):
         return False
 
     def sim_time(self) -> float:
-        raise NotImplementedError
+        return float(self.world.time)
 
     def step_tick(self) -> None:
         """Apply the newest commands and advance one tick (1 / TICK_RATE s)."""
@@ -135,7 +164,25 @@ class SimulationNode(Node):
         """Called about once per wall second."""
 
     def physics_steps(self) -> int:
-        return 0
+        return 0 if self.world is None else int(self.world.steps)
+
+    def simulation_status(self, name: str, hardware_id: str, real_time_factor: float,
+                          steps_per_s: float) -> DiagnosticStatus:
+        """An OK status with the timing figures, for `publish_diagnostics` to complete."""
+        status = DiagnosticStatus(level=DiagnosticStatus.OK, name=name,
+                                  hardware_id=hardware_id)
+        status.message = f'real-time factor {real_time_factor:.2f}'
+        status.values = [
+            KeyValue(key='real_time_factor', value=f'{real_time_factor:.3f}'),
+            KeyValue(key='physics_steps_per_s', value=f'{steps_per_s:.0f}'),
+            KeyValue(key='sim_time', value=f'{self.sim_time():.2f}'),
+        ]
+        return status
+
+    def publish_status(self, status: DiagnosticStatus) -> None:
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub_diag.publish(msg)
 
     def ready_message(self) -> str:
         """Logged once when the simulation loop starts (tests and operators wait for it)."""

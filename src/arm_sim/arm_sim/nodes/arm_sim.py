@@ -24,10 +24,9 @@ import math
 import threading
 from typing import Any, List, Optional, Tuple
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import KeyValue
 from geometry_msgs.msg import Point, Pose
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -36,7 +35,7 @@ from vla_common.arm_models import ARM_MODELS
 from vla_common.image import fill_image
 from vla_common.node_main import run_node
 from vla_common.params import declare
-from vla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from vla_common.qos import keep_last, LATCHED_QOS, SENSOR_QOS
 from vla_common.sim_node import simulation_factory, SimulationNode, TICK_RATE
 from vla_common.stamps import time_msg
 from vla_msgs.msg import ArmEpisodeResult, Instruction
@@ -50,12 +49,8 @@ from arm_sim.sim.mjcf import SCENE_CAMERA, WRIST_CAMERA
 
 #: rm_driver's QoS: publishers rclcpp::QoS(10) (reliable, volatile), command subscriptions
 #: rclcpp::ParametersQoS() (reliable, depth 1000).
-DRIVER_PUB_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                            reliability=ReliabilityPolicy.RELIABLE,
-                            durability=DurabilityPolicy.VOLATILE)
-DRIVER_SUB_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
-                            reliability=ReliabilityPolicy.RELIABLE,
-                            durability=DurabilityPolicy.VOLATILE)
+DRIVER_PUB_QOS = keep_last(10, ReliabilityPolicy.RELIABLE)
+DRIVER_SUB_QOS = keep_last(1000, ReliabilityPolicy.RELIABLE)
 WRIST_IMAGE = 'wrist_camera/image_raw'
 EPISODE_RESULT = '~/episode_result'
 END_EPISODE = '~/end_episode'
@@ -101,7 +96,6 @@ class ArmSimNode(SimulationNode):
         self.pub_gripper_result = self.create_publisher(
             Bool, 'rm_driver/set_gripper_position_result', DRIVER_SUB_QOS)
         self.pub_result = self.create_publisher(ArmEpisodeResult, EPISODE_RESULT, LATCHED_QOS)
-        self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
         self._motion_subs = [
             self.create_subscription(jointpos, 'rm_driver/movej_canfd_cmd', self._on_movej,
                                      DRIVER_SUB_QOS),
@@ -112,9 +106,9 @@ class ArmSimNode(SimulationNode):
                                  self._on_gripper, DRIVER_SUB_QOS)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction,
                                  LATCHED_QOS)
-        self.create_service(StartEpisode, topics.START_EPISODE, self._on_start_episode)
+        self.create_service(StartEpisode, topics.START_EPISODE, self.on_start_episode)
         self.create_service(Trigger, END_EPISODE, self._on_end_episode)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_on_set_parameters_callback(self.on_set_parameters)
         self._end_lock = threading.Lock()
         self.start_simulation()
 
@@ -167,13 +161,6 @@ class ArmSimNode(SimulationNode):
                                           'wrist_camera_optical_frame',
                                           'frame_id of wrist camera images', read_only=True),
         }
-
-    def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
-        for param in params:
-            if param.name in self.params:
-                self.params[param.name] = param.value
-            self.update_timing(param.name, param.value)
-        return SetParametersResult(successful=True)
 
     def _options(self) -> Any:
         from arm_sim.sim.world import ArmSimOptions
@@ -234,11 +221,6 @@ class ArmSimNode(SimulationNode):
     def _on_instruction(self, msg: Instruction) -> None:
         self._hand_over('instruction', msg.id)
 
-    def _on_start_episode(self, request: Any, response: Any) -> Any:
-        response.success, response.message = self.request_episode(
-            request.scenario.strip() or self._current[0], int(request.seed))
-        return response
-
     def _on_end_episode(self, request: Any, response: Any) -> Any:
         done = threading.Event()
         self._hand_over('end', done)
@@ -258,24 +240,12 @@ class ArmSimNode(SimulationNode):
         self.world = ArmWorld(self._options())
         self._last_verdict = Verdict()
 
-    def close_world(self) -> None:
-        self.world.close()
-
-    def auto_start(self) -> Optional[Tuple[str, int]]:
-        return self._current if self.params['auto_start'] else None
-
     def has_episode(self) -> bool:
         return self.world.scene is not None
 
     def lockstep_active(self) -> bool:
         return not self.world.done and any(s.get_publisher_count() > 0
                                            for s in self._motion_subs)
-
-    def sim_time(self) -> float:
-        return self.world.time
-
-    def physics_steps(self) -> int:
-        return self.world.steps
 
     def ready_message(self) -> str:
         o = self.world.options
@@ -420,22 +390,16 @@ class ArmSimNode(SimulationNode):
 
     def publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
         world = self.world
-        status = DiagnosticStatus(level=DiagnosticStatus.OK, name='arm_sim: simulation',
-                                  hardware_id=f'mujoco {world.arm.name}')
-        status.message = f'real-time factor {rtf:.2f}'
-        status.values = [
-            KeyValue(key='real_time_factor', value=f'{rtf:.3f}'),
-            KeyValue(key='physics_steps_per_s', value=f'{steps_per_s:.0f}'),
-            KeyValue(key='sim_time', value=f'{world.time:.2f}'),
+        status = self.simulation_status('arm_sim: simulation', f'mujoco {world.arm.name}', rtf,
+                                        steps_per_s)
+        status.values += [
             KeyValue(key='task', value=world.scene.name if world.scene else ''),
             KeyValue(key='episode_outcome', value=world.verdict.outcome_name
                      if world.scene else ''),
             KeyValue(key='hard_stops', value=str(world.hard_stops)),
             KeyValue(key='commands_ignored', value=str(self._ignored)),
         ]
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.pub_diag.publish(msg)
+        self.publish_status(status)
 
 
 def _point(v: Any) -> Point:

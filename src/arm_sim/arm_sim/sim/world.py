@@ -26,7 +26,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 from vla_common.arm_models import (arm_model, ArmModel, Kinematics, matrix_to_quaternion,
                                    quaternion_to_matrix)
-from vla_common.mujoco_render import CameraRenderer, mujoco
+from vla_common.mujoco_render import mujoco, WorldCameras
 
 from arm_sim.core.driver import DEGREE_RAD, GRIPPER_MAX_OPENING
 from arm_sim.core.judge import Judge, ObjectState, Snapshot, Verdict
@@ -95,7 +95,7 @@ class ArmWorld:
         self.data: Optional[mujoco.MjData] = None
         self.scene: Optional[Scene] = None
         self.judge: Optional[Judge] = None
-        self._renderer: Optional[CameraRenderer] = None
+        self._cameras = WorldCameras()
         self._time_offset = 0.0
         self._episode_start: Optional[float] = None   # sim time of the first instruction
         self.steps = 0
@@ -344,20 +344,11 @@ class ArmWorld:
         """RGB image (H, W, 3) uint8 from `scene_camera` or `wrist_camera`."""
         self._require()
         opts = self.options
-        if self._renderer is not None and (self._renderer.width, self._renderer.height) != (
-                opts.image_width, opts.image_height):
-            self._renderer.close()
-            self._renderer = None
-        if self._renderer is None:
-            self._renderer = CameraRenderer(opts.image_width, opts.image_height)
-        if self._renderer.model is not self.model:
-            self._renderer.set_model(self.model)
-        return self._renderer.render(self.data, camera)
+        return self._cameras.render(self.model, self.data, camera, opts.image_width,
+                                    opts.image_height)
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._cameras.close()
 
     def _require(self) -> None:
         if self.data is None:

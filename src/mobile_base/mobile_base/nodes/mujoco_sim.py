@@ -18,10 +18,9 @@ import math
 import os
 from typing import Any, List, Optional, Tuple
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import Image, LaserScan
 from vla_common import topics
 from vla_common.image import fill_image
@@ -29,7 +28,7 @@ from vla_common.node_main import run_node
 from vla_common.params import declare
 from vla_common.planar import Twist2D
 from vla_common.publisher_guard import CLEARED, FOREIGN, PublisherGuard
-from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from vla_common.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 from vla_common.sim_node import simulation_factory, SimulationNode, TICK_RATE
 from vla_common.stamps import time_msg
 from vla_msgs.msg import EpisodeResult, Instruction
@@ -61,15 +60,14 @@ class MujocoSimNode(SimulationNode):
         self.pub_scan = self.create_publisher(LaserScan, topics.SCAN, SENSOR_QOS)
         self.pub_result = self.create_publisher(EpisodeResult, topics.EPISODE_RESULT,
                                                 LATCHED_QOS)
-        self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
         self._cmd_sub = self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel,
                                                  COMMAND_QOS)
         self._guard = PublisherGuard(self, self._cmd_sub, p['cmd_vel_publisher'])
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction,
                                  LATCHED_QOS)
-        self.create_service(StartEpisode, topics.START_EPISODE, self._on_start_episode)
+        self.create_service(StartEpisode, topics.START_EPISODE, self.on_start_episode)
         self.tf = TfPublisher(self, p['publish_tf'])
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_on_set_parameters_callback(self.on_set_parameters)
 
         self._cmd: Optional[Twist2D] = None      # newest command not yet given to the world
         self._instruction_id: Optional[str] = None   # newest instruction seen (latched: once)
@@ -150,14 +148,6 @@ class MujocoSimNode(SimulationNode):
                                    read_only=True),
         }
 
-    def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
-        # Range checks are done by rclpy (descriptors); here the accepted values go live.
-        for param in params:
-            if param.name in self.params:
-                self.params[param.name] = param.value
-            self.update_timing(param.name, param.value)
-        return SetParametersResult(successful=True)
-
     def _sim_options(self) -> Any:
         from mobile_base.sim.world import SimOptions
         p = self.params
@@ -188,33 +178,16 @@ class MujocoSimNode(SimulationNode):
             self._instruction_id = msg.id
             self._instruction_pending = msg.id or '(no id)'
 
-    def _on_start_episode(self, request: Any, response: Any) -> Any:
-        response.success, response.message = self.request_episode(
-            request.scenario.strip() or self._current[0], int(request.seed))
-        return response
-
     # --- SimulationNode hooks (simulation thread) ----------------------------------------------
     def create_world(self) -> None:
         from mobile_base.sim.world import MujocoWorld
         self.world = MujocoWorld(self._sim_options())
-
-    def close_world(self) -> None:
-        self.world.close()
-
-    def auto_start(self) -> Optional[Tuple[str, int]]:
-        return self._current if self.params['auto_start'] else None
 
     def has_episode(self) -> bool:
         return self.world.instance is not None
 
     def lockstep_active(self) -> bool:
         return not self.world.done and self._cmd_sub.get_publisher_count() > 0
-
-    def sim_time(self) -> float:
-        return self.world.time
-
-    def physics_steps(self) -> int:
-        return self.world.steps
 
     def step_tick(self) -> None:
         world = self.world
@@ -343,18 +316,13 @@ class MujocoSimNode(SimulationNode):
 
     def publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
         world = self.world
-        status = DiagnosticStatus(level=DiagnosticStatus.OK, name='mujoco_sim: simulation',
-                                  hardware_id='mujoco')
-        status.message = f'real-time factor {rtf:.2f}'
+        status = self.simulation_status('mujoco_sim: simulation', 'mujoco', rtf, steps_per_s)
         verdict = self._guard.verdict
         if verdict is not None and verdict.rogue:
             status.level = DiagnosticStatus.ERROR
             status.message = f'cmd_vel refused: {verdict.reason}'
         inst: Optional[ScenarioInstance] = world.instance
-        status.values = [
-            KeyValue(key='real_time_factor', value=f'{rtf:.3f}'),
-            KeyValue(key='physics_steps_per_s', value=f'{steps_per_s:.0f}'),
-            KeyValue(key='sim_time', value=f'{world.time:.2f}'),
+        status.values += [
             KeyValue(key='scenario', value=inst.name if inst else ''),
             KeyValue(key='episode_outcome', value=world.outcome.name),
             KeyValue(key='cmd_vel_publishers',
@@ -362,9 +330,7 @@ class MujocoSimNode(SimulationNode):
             KeyValue(key='foreign_cmd_vel_publishers',
                      value=','.join(verdict.foreign) if verdict else ''),
         ]
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self.pub_diag.publish(msg)
+        self.publish_status(status)
 
 
 def main(args: Optional[List[str]] = None) -> int:

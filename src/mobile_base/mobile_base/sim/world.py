@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-from vla_common.mujoco_render import CameraRenderer, mujoco
+from vla_common.mujoco_render import mujoco, WorldCameras
 from vla_common.planar import Twist2D, ZERO_TWIST
 
 from mobile_base.core.episode import EpisodeMonitor, EpisodeSummary, Outcome
@@ -61,7 +61,7 @@ class MujocoWorld:
         self.instance: Optional[ScenarioInstance] = None
         self.monitor: Optional[EpisodeMonitor] = None
         self.odometry = OdometryIntegrator()
-        self._renderer: Optional[CameraRenderer] = None
+        self._cameras = WorldCameras()
         self._time_offset = 0.0           # sim time is continuous across episodes
         self._episode_start = 0.0
         self._cmd = ZERO_TWIST
@@ -218,15 +218,8 @@ class MujocoWorld:
         """RGB image (H, W, 3) uint8 from the forward camera."""
         self._require()
         opts = self.options
-        if self._renderer is not None and (self._renderer.width, self._renderer.height) != (
-                opts.image_width, opts.image_height):
-            self._renderer.close()
-            self._renderer = None
-        if self._renderer is None:
-            self._renderer = CameraRenderer(opts.image_width, opts.image_height)
-        if self._renderer.model is not self.model:
-            self._renderer.set_model(self.model)
-        return self._renderer.render(self.data, CAMERA)
+        return self._cameras.render(self.model, self.data, CAMERA, opts.image_width,
+                                    opts.image_height)
 
     def scan(self) -> np.ndarray:
         """360 ranges (m), angle -pi + i * 1 deg in the laser frame; inf = nothing in range.
@@ -261,9 +254,7 @@ class MujocoWorld:
         return self._scan_angles.copy()
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._cameras.close()
 
     def _require(self) -> None:
         if self.data is None:
