@@ -21,7 +21,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, read_json
 
 ARM_CLIP = 0.65
 
@@ -216,15 +216,7 @@ class Normalizer:
 
     @classmethod
     def load(cls, path: str) -> 'Normalizer':
-        try:
-            with open(path, encoding='utf-8') as f:
-                data = json.load(f)
-        except FileNotFoundError:
-            raise CheckpointError(f'normalisation statistics missing: {path}') from None
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f'cannot read normalisation statistics {path}: {exc}') \
-                from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_json(path, f'normalisation statistics missing: {path}'))
 
     def __repr__(self) -> str:
         def fmt(v: np.ndarray) -> str:

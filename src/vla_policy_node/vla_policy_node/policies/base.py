@@ -23,7 +23,7 @@ import numpy as np
 from .action_space import ActionSpaceSpec, all_finite, Normalizer
 from .config import config_from_dict, PolicyConfig, RoboVLMsConfig
 from .errors import (CheckpointError, ConfigError, NoDoneSignalWarning, NonFiniteActionError,
-                     ObservationError)
+                     ObservationError, read_json)
 from .observation import check_image, check_observation, Observation
 
 CHECKPOINT_FORMAT = 'vla_policy_node/1'
@@ -52,14 +52,7 @@ def read_config(path: str) -> RoboVLMsConfig:
     if not os.path.isdir(path):
         raise CheckpointError(f'policy checkpoint directory not found: {path}')
     cfg_path = os.path.join(path, CONFIG_FILE)
-    try:
-        with open(cfg_path, encoding='utf-8') as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise CheckpointError(f'{path} is not a policy checkpoint: {CONFIG_FILE} missing') \
-            from None
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f'cannot read {cfg_path}: {exc}') from exc
+    data = read_json(cfg_path, f'{path} is not a policy checkpoint: {CONFIG_FILE} missing')
     if not isinstance(data, dict):
         raise CheckpointError(f'{cfg_path}: expected a JSON object')
     fmt = data.pop('format', None)

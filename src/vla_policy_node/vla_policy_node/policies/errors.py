@@ -1,4 +1,11 @@
-"""Exceptions of the policy library: each names what went wrong and what to do about it."""
+"""Exceptions of the policy library: each names what went wrong and what to do about it.
+
+`read_json` is how every checkpoint file is read, so a missing or corrupt one is always a
+CheckpointError that names it.
+"""
+
+import json
+from typing import Any
 
 
 class PolicyError(Exception):
@@ -41,3 +48,15 @@ class NonFiniteActionError(PolicyError, ArithmeticError):
 class NoDoneSignalWarning(UserWarning):
     """A checkpoint without the termination signal (`done_head`): the policy it loads cannot
     end a task by itself; something else must stop the robot."""
+
+
+def read_json(path: str, missing: str) -> Any:
+    """The JSON document in `path`; CheckpointError(`missing`) when the file does not exist,
+    CheckpointError('cannot read <path>: ...') when it cannot be read or parsed."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise CheckpointError(missing) from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f'cannot read {path}: {exc}') from exc

@@ -30,7 +30,7 @@ import numpy as np
 from .action_space import Normalizer
 from .base import ONNX_DIR, read_config, warn_without_done_signal
 from .config import RoboVLMsConfig
-from .errors import CheckpointError, EngineNotSavableError
+from .errors import CheckpointError, EngineNotSavableError, read_json
 from .exported import (ExportedPolicy, HEAD_OUTPUTS, head_outputs, import_runtime,
                        load_checkpoint_inputs, TextInputs)
 
@@ -173,16 +173,9 @@ class OnnxPolicy(ExportedPolicy):
                  providers: Optional[Sequence[str]] = None) -> None:
         super().__init__(config, normalizer, text_inputs)
         ort = _onnxruntime()
-        info_path = os.path.join(onnx_dir, EXPORT_FILE)
-        try:
-            with open(info_path, encoding='utf-8') as f:
-                self.info = json.load(f)
-        except FileNotFoundError:
-            raise CheckpointError(
-                f'no ONNX export in {onnx_dir} ({EXPORT_FILE} missing): run '
-                f'`export_policy_onnx {os.path.dirname(onnx_dir)}` first') from None
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f'cannot read {info_path}: {exc}') from exc
+        self.info = read_json(os.path.join(onnx_dir, EXPORT_FILE),
+                              f'no ONNX export in {onnx_dir} ({EXPORT_FILE} missing): run '
+                              f'`export_policy_onnx {os.path.dirname(onnx_dir)}` first')
         opts = ort.SessionOptions()
         if num_threads:
             opts.intra_op_num_threads = int(num_threads)

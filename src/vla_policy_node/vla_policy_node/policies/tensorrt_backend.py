@@ -26,7 +26,8 @@ import numpy as np
 from .action_space import Normalizer
 from .base import ONNX_DIR, read_config, warn_without_done_signal
 from .config import RoboVLMsConfig
-from .errors import BackendUnavailableError, CheckpointError, EngineNotSavableError
+from .errors import (BackendUnavailableError, CheckpointError, EngineNotSavableError,
+                     read_json)
 from .exported import (ExportedPolicy, head_outputs, import_runtime, load_checkpoint_inputs,
                        TextInputs)
 
@@ -121,17 +122,10 @@ def sha256_file(path: str) -> str:
 
 
 def read_engine_meta(trt_dir: str) -> EngineMeta:
-    path = os.path.join(trt_dir, ENGINE_META_FILE)
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise CheckpointError(
-            f'no TensorRT engines in {trt_dir} ({ENGINE_META_FILE} missing): run '
-            f'`build_trt_engine {os.path.dirname(trt_dir)}` on this device') from None
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f'cannot read {path}: {exc}') from exc
-    return EngineMeta.from_dict(data)
+    return EngineMeta.from_dict(read_json(
+        os.path.join(trt_dir, ENGINE_META_FILE),
+        f'no TensorRT engines in {trt_dir} ({ENGINE_META_FILE} missing): run '
+        f'`build_trt_engine {os.path.dirname(trt_dir)}` on this device'))
 
 
 def write_engine_meta(trt_dir: str, meta: EngineMeta) -> None:

@@ -20,7 +20,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, read_json
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 _SPECIALS = ('<pad>', '<s>', '</s>', '<unk>')
@@ -119,13 +119,7 @@ class CharTokenizer:
     @classmethod
     def load(cls, directory: str) -> 'CharTokenizer':
         path = os.path.join(directory, VOCAB_FILE)
-        try:
-            with open(path, encoding='utf-8') as f:
-                data = json.load(f)
-        except FileNotFoundError:
-            raise CheckpointError(f'tokenizer vocabulary missing: {path}') from None
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f'cannot read tokenizer vocabulary {path}: {exc}') from exc
+        data = read_json(path, f'tokenizer vocabulary missing: {path}')
         if data.get('type') != 'char' or int(data.get('version', -1)) != cls.VERSION:
             raise CheckpointError(f'{path}: not a version-{cls.VERSION} char tokenizer')
         tok = cls(str(data.get('mode')), int(data.get('max_length', 128)),
