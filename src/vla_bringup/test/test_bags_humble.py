@@ -73,6 +73,14 @@ def as_string_list(node, key, where):
     return [str(v) for v in value]
 
 
+def as_sequence(node, key, where):
+    """(item, item's path) of a sequence node; BadConversion when it is not a sequence."""
+    value = _get(node, key, where)
+    if not isinstance(value, list):
+        raise BadConversion(f'{where}.{key}: not a sequence')
+    return [(item, f'{where}.{key}[{i}]') for i, item in enumerate(value)]
+
+
 def decode_humble_metadata(text):
     """Decode metadata.yaml the way Humble's rosbag2 does; BadConversion where it would fail."""
     doc = yaml.safe_load(text)
@@ -85,12 +93,8 @@ def decode_humble_metadata(text):
            'starting_time': as_uint(_get(info, 'starting_time', where),
                                     'nanoseconds_since_epoch', where),
            'message_count': as_uint(info, 'message_count', where)}
-    topics = _get(info, 'topics_with_message_count', where)
-    if not isinstance(topics, list):
-        raise BadConversion(f'{where}.topics_with_message_count: not a sequence')
     out['topics'] = []
-    for i, item in enumerate(topics):
-        tw = f'{where}.topics_with_message_count[{i}]'
+    for item, tw in as_sequence(info, 'topics_with_message_count', where):
         meta = _get(item, 'topic_metadata', tw)
         topic = {'name': as_string(meta, 'name', tw), 'type': as_string(meta, 'type', tw),
                  'serialization_format': as_string(meta, 'serialization_format', tw),
@@ -103,12 +107,8 @@ def decode_humble_metadata(text):
         out['compression_format'] = as_string(info, 'compression_format', where)
         out['compression_mode'] = as_string(info, 'compression_mode', where)
     if out['version'] >= 5:
-        files = _get(info, 'files', where)
-        if not isinstance(files, list):
-            raise BadConversion(f'{where}.files: not a sequence')
         out['files'] = []
-        for i, f in enumerate(files):
-            fw = f'{where}.files[{i}]'
+        for f, fw in as_sequence(info, 'files', where):
             out['files'].append({
                 'path': as_string(f, 'path', fw),
                 'starting_time': as_uint(_get(f, 'starting_time', fw),

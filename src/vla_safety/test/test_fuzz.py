@@ -27,8 +27,27 @@ nasty = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
 small = st.floats(-1.0, 1.0)
 
 
+class Checker:
+    """Feeds events to a gate at `now` and checks each decision: the events both gates take
+    are handled here, the gate's own inputs by `feed`."""
+
+    def event(self, kind, args):
+        g, t = self.gate, self.now
+        if kind == 'advance':
+            self.now += args[0]
+        elif kind == 'hb':
+            g.on_heartbeat(t)
+        elif kind == 'estop':
+            g.engage_estop('fuzz', t)
+        elif kind == 'reset':
+            g.reset_estop(t)
+        else:
+            self.feed(kind, args, t)
+        self.check(g.step(self.now))
+
+
 # --- base ---------------------------------------------------------------------------------------
-class BaseChecker:
+class BaseChecker(Checker):
     """Feeds events to a BaseGate and checks every decision."""
 
     def __init__(self, overrides=None):
@@ -40,23 +59,14 @@ class BaseChecker:
         self.steps = 0
         self.moving = 0
 
-    def event(self, kind, args):
-        g, t = self.gate, self.now
-        if kind == 'advance':
-            self.now += args[0]
-        elif kind == 'cmd':
+    def feed(self, kind, args, t):
+        g = self.gate
+        if kind == 'cmd':
             g.on_command(Twist2D(*args), t)
         elif kind == 'odom':
             g.on_odom(*args, t)
         elif kind == 'scan':
             g.on_scan(args[0], args[1], 0.05, 6.0, args[2], t)
-        elif kind == 'hb':
-            g.on_heartbeat(t)
-        elif kind == 'estop':
-            g.engage_estop('fuzz', t)
-        elif kind == 'reset':
-            g.reset_estop(t)
-        self.check(g.step(self.now))
 
     def check(self, d):
         c, v, a = d.cmd, self.cfg.velocity, self.cfg.accel
@@ -166,7 +176,7 @@ def test_base_gate_moves_in_the_storm_too():
 
 
 # --- arm ----------------------------------------------------------------------------------------
-class ArmChecker:
+class ArmChecker(Checker):
     def __init__(self):
         _, self.cfg = build({'mode': 'arm'})
         self.lim = self.cfg.limits
@@ -177,22 +187,13 @@ class ArmChecker:
         self.ref = None
         self.moves = 0
 
-    def event(self, kind, args):
-        g, t = self.gate, self.now
-        if kind == 'advance':
-            self.now += args[0]
-        elif kind == 'cmd':
+    def feed(self, kind, args, t):
+        g = self.gate
+        if kind == 'cmd':
             g.on_command(ArmInput(*args), t)
         elif kind == 'joints':
             if g.on_joint_states(list(self.lim.joint_names), list(args), t):
                 self.q = tuple(args)
-        elif kind == 'hb':
-            g.on_heartbeat(t)
-        elif kind == 'estop':
-            g.engage_estop('fuzz', t)
-        elif kind == 'reset':
-            g.reset_estop(t)
-        self.check(g.step(self.now))
 
     def check(self, d):
         lim, out = self.lim, d.output

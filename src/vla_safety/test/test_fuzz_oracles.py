@@ -126,7 +126,26 @@ def scan_points(angle_min, increment, range_min, range_max, ranges, laser):
     return pts
 
 
-class BaseWorld:
+class ClosedLoop:
+    """A gate in a closed loop: the events both gates take (heartbeat, e-stop, reset) are
+    handled here, the loop's own (clock, commands, sensors) by `feed`; every event ends with
+    a decision the oracles check."""
+
+    def event(self, kind, args):
+        g, t = self.gate, self.now
+        if kind == 'heartbeat':
+            g.on_heartbeat(t)
+        elif kind == 'estop':
+            if args[0]:
+                g.engage_estop('fuzz', t)
+        elif kind == 'reset_estop':
+            g.reset_estop(t)
+        else:
+            self.feed(kind, args, t)
+        self.check(g.step(self.now))
+
+
+class BaseWorld(ClosedLoop):
     """The gate in a closed loop with an integrated holonomic base."""
 
     def __init__(self, overrides, start):
@@ -159,8 +178,8 @@ class BaseWorld:
                 self.pose[2] += wz * h
         self.now += dt
 
-    def event(self, kind, args):
-        g, t = self.gate, self.now
+    def feed(self, kind, args, t):
+        g = self.gate
         if kind == 'clock':
             self.advance(max(args[0], 0.0))
             if args[0] < 0:
@@ -181,14 +200,6 @@ class BaseWorld:
                          self.flat['scan.laser_yaw'])
                 self.points = scan_points(angle_min, inc, 0.05, 6.0, ranges, laser)
                 self.scan_time = t
-        elif kind == 'heartbeat':
-            g.on_heartbeat(t)
-        elif kind == 'estop':
-            if args[0]:
-                g.engage_estop('fuzz', t)
-        elif kind == 'reset_estop':
-            g.reset_estop(t)
-        self.check(g.step(self.now))
 
     # oracles --------------------------------------------------------------------------------
     def check(self, d):
@@ -371,7 +382,7 @@ def box_clearance(p, lo, hi):
     return -math.sqrt(sum(max(a - x, 0.0, x - b) ** 2 for x, a, b in zip(p, lo, hi)))
 
 
-class ArmWorld:
+class ArmWorld(ClosedLoop):
     """The arm gate in a closed loop with a kinematic RM75: joint targets are tracked
     exactly, end-effector deltas are executed by damped least-squares IK."""
 
@@ -398,8 +409,8 @@ class ArmWorld:
         lam = 1e-4
         self.q = self.q + jac.T @ np.linalg.solve(jac @ jac.T + lam * np.eye(3), np.asarray(dp))
 
-    def event(self, kind, args):
-        g, t = self.gate, self.now
+    def feed(self, kind, args, t):
+        g = self.gate
         if kind == 'clock':
             self.now += args[0]
         elif kind == 'arm_cmd_in':
@@ -409,14 +420,6 @@ class ArmWorld:
                 self.measured = self.q.copy()
         elif kind == 'joint_states_garbage':
             g.on_joint_states(*args, t)
-        elif kind == 'heartbeat':
-            g.on_heartbeat(t)
-        elif kind == 'estop':
-            if args[0]:
-                g.engage_estop('fuzz', t)
-        elif kind == 'reset_estop':
-            g.reset_estop(t)
-        self.check(g.step(self.now))
 
     def check(self, d):
         f, out = self.f, d.output

@@ -33,6 +33,20 @@ def moving(drv, timeout=T):
     drv.out.wait(1, timeout=timeout, predicate=lambda m: m.linear.x > 0.05)
 
 
+@pytest.fixture
+def driving(start_gate, driver, make_twist):
+    """Start the gate (shipped defaults + overrides), connect a driver, command `vx` and
+    wait until motion comes out of the gate; returns the driver."""
+    def start(vx=0.3, **overrides):
+        drv = driver()
+        start_gate(overrides=overrides or None)
+        drv.wait_connected()
+        drv.cmd = make_twist(vx)
+        moving(drv)
+        return drv
+    return start
+
+
 def test_starts_stopped_and_publishes_zeros_before_any_input(start_gate, driver):
     drv = driver()
     drv.sensors_on = drv.heartbeat_on = False
@@ -47,12 +61,8 @@ def test_starts_stopped_and_publishes_zeros_before_any_input(start_gate, driver)
     assert all(is_zero(m) for m in drv.out.messages)
 
 
-def test_stale_command_keeps_zeros_coming(start_gate, driver, make_twist):
-    drv = driver()
-    start_gate()
-    drv.wait_connected()
-    drv.cmd = make_twist(0.3)
-    moving(drv)
+def test_stale_command_keeps_zeros_coming(driving):
+    drv = driving()
     drv.cmd = None                             # the policy goes silent
     drv.out.wait(1, timeout=T, predicate=is_zero)
     drv.state.wait(1, timeout=T, predicate=lambda s: s.reasons
@@ -66,13 +76,8 @@ def test_stale_command_keeps_zeros_coming(start_gate, driver, make_twist):
     assert last.cmd_vel_sent.linear.x == 0.0
 
 
-def test_estop_during_motion_latches_and_reset_needs_a_quiet_command(
-        start_gate, driver, make_twist):
-    drv = driver()
-    start_gate()
-    drv.wait_connected()
-    drv.cmd = make_twist(0.4)
-    moving(drv)
+def test_estop_during_motion_latches_and_reset_needs_a_quiet_command(driving, make_twist):
+    drv = driving(0.4)
     drv.out.clear()
     drv.estop(True)
     drv.out.wait(1, timeout=T, predicate=is_zero)
@@ -166,12 +171,8 @@ rclpy.spin(node)
 '''
 
 
-def test_nan_burst_is_rejected_and_motion_resumes(start_gate, driver, make_twist):
-    drv = driver()
-    start_gate()
-    drv.wait_connected()
-    drv.cmd = make_twist(0.3)
-    moving(drv)
+def test_nan_burst_is_rejected_and_motion_resumes(driving, make_twist):
+    drv = driving()
     bad = []
     for i in range(30):
         msg = make_twist(0.3, 0.1, 0.2)
@@ -196,12 +197,8 @@ def test_nan_burst_is_rejected_and_motion_resumes(start_gate, driver, make_twist
     assert all(finite(m) for m in drv.out.messages)
 
 
-def test_rapid_estop_toggling_ends_latched(start_gate, driver, make_twist):
-    drv = driver()
-    start_gate()
-    drv.wait_connected()
-    drv.cmd = make_twist(0.3)
-    moving(drv)
+def test_rapid_estop_toggling_ends_latched(driving, make_twist):
+    drv = driving()
     # A default-QoS (volatile) publisher must be heard too, not only the latched one.
     volatile = drv.node.create_publisher(Bool, 'estop', QoSProfile(
         depth=10, reliability=ReliabilityPolicy.RELIABLE))
@@ -277,12 +274,8 @@ def test_runtime_parameters_are_validated_and_applied(start_gate, driver, make_t
     assert all(m.linear.x <= 0.2 + 1e-9 for m in drv.out.messages)
 
 
-def test_scan_obstacle_and_stale_scan_stop(start_gate, driver, make_twist):
-    drv = driver()
-    start_gate()
-    drv.wait_connected()
-    drv.cmd = make_twist(0.3)
-    moving(drv)
+def test_scan_obstacle_and_stale_scan_stop(driving):
+    drv = driving()
     ranges = [5.0] * 360
     ranges[180] = 0.27                          # straight ahead, 7 cm from the front
     drv.scan_ranges = ranges
@@ -313,12 +306,8 @@ def test_diagnostics_report_the_state(start_gate, driver):
     assert keys['state'] == 'STOPPED' and 'NO_COMMAND' in keys['reasons']
 
 
-def test_ros_time_source_runs_the_same_watchdogs(start_gate, driver, make_twist):
-    drv = driver()
-    start_gate(overrides={'time_source': 'ros'})
-    drv.wait_connected()
-    drv.cmd = make_twist(0.3)
-    moving(drv)
+def test_ros_time_source_runs_the_same_watchdogs(driving):
+    drv = driving(time_source='ros')
     drv.cmd = None
     drv.state.wait(1, timeout=T, predicate=lambda s: s.reasons
                    & SafetyState.REASON_COMMAND_TIMEOUT)
