@@ -13,6 +13,7 @@ is the intended change, then re-record and commit the new file with the change:
     python src/vla_safety/test/test_gate_traces.py --write
 """
 
+import functools
 import json
 import math
 import pathlib
@@ -203,8 +204,13 @@ def _same(a, b):
     return a == b and type(a) is type(b)
 
 
+@functools.lru_cache(maxsize=1)
+def _recorded():
+    return TRACES.read_text(encoding='utf-8')
+
+
 def _load():
-    return json.loads(TRACES.read_text(encoding='utf-8'))
+    return json.loads(_recorded())
 
 
 @pytest.mark.parametrize('mode, config',
