@@ -74,6 +74,8 @@ class SimulationNode(Node):
         self.params: Dict[str, Any] = {}
         self.world: Any = None
         self._current: Tuple[str, int] = ('', 0)
+        self._schedule_start = 0.0                # sim time the output schedules count from
+        self._due_at: Dict[str, float] = {}       # output -> sim time it is next due
         self.pub_clock = self.create_publisher(Clock, topics.CLOCK, RELIABLE_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
 
@@ -179,6 +181,14 @@ class SimulationNode(Node):
         ]
         return status
 
+    def log_episode_end(self, text: str, success: bool) -> None:
+        """An episode's outcome: info when it succeeded, a warning otherwise (one call site per
+        severity: rclpy refuses a call site that changes severity)."""
+        if success:
+            self.get_logger().info(text)
+        else:
+            self.get_logger().warning(text)
+
     def publish_status(self, status: DiagnosticStatus) -> None:
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -207,6 +217,23 @@ class SimulationNode(Node):
     def reset_lockstep(self) -> None:
         """An episode (re)started: the controller gets a full lag before lockstep waits."""
         self._command_sim_time = self.sim_time()
+
+    def episode_restarted(self) -> None:
+        """Simulation thread, at an episode start: drop a pending command flag, give the
+        controller a full lockstep lag and publish every output from now on its schedule."""
+        self.take_command_flag()
+        self.reset_lockstep()
+        self._schedule_start = self.sim_time()
+        self._due_at.clear()
+
+    def due(self, output: str, rate: float) -> bool:
+        """Whether `output`, published `rate` times per sim second (0: never), is due at the
+        current sim time; advances its schedule when it is."""
+        next_at = self._due_at.get(output, self._schedule_start)
+        if rate <= 0.0 or self.sim_time() + 1e-9 < next_at:
+            return False
+        self._due_at[output] = next_at + 1.0 / rate
+        return True
 
     def request_episode(self, scenario: str, seed: int, timeout: float = 60.0
                         ) -> Tuple[bool, str]:

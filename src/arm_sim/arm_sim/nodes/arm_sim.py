@@ -76,7 +76,6 @@ class ArmSimNode(SimulationNode):
         self._declare_parameters()
         p = self.params
         self._current = (p['task'], p['seed'])
-        self._next_camera = self._next_state = 0.0
         self._result_key: Optional[Tuple] = None
         self._ignored = 0
         self._stops0 = 0
@@ -269,12 +268,10 @@ class ArmSimNode(SimulationNode):
         self._current = (task, seed)
         with self._lock:
             self._pending.clear()
-        self.take_command_flag()
-        self.reset_lockstep()
+        self.episode_restarted()
         self._stops0 = self.world.hard_stops
         self._ignored = 0
         self._result_key = None
-        self._next_camera = self._next_state = self.world.time
         self._publish_result(force=True)
         target = scene.target
         message = (f'episode {task} seed {seed}: "{scene.task.korean}" ({scene.task.target} at '
@@ -318,16 +315,12 @@ class ArmSimNode(SimulationNode):
 
     def publish_tick(self) -> None:
         world = self.world
-        t = world.time
-        stamp = time_msg(t)
+        stamp = time_msg(world.time)
         p = self.params
-        eps = 1e-9
-        if t + eps >= self._next_state:
-            self._next_state += 1.0 / p['state_rate']
+        if self.due('state', p['state_rate']):
             self._publish_state(stamp)
         self._publish_result()
-        if p['camera_rate'] > 0.0 and t + eps >= self._next_camera:
-            self._next_camera += 1.0 / p['camera_rate']
+        if self.due('camera', p['camera_rate']):
             msg = fill_image(Image(), world.render(SCENE_CAMERA), 'rgb8')
             msg.header.stamp = stamp
             msg.header.frame_id = p['camera_frame']
@@ -383,10 +376,7 @@ class ArmSimNode(SimulationNode):
                     f'(ended by {v.ended_by}) after {v.time:.1f} s: grasped {v.grasped}, '
                     f'placed {v.placed}, released {v.released}, retracted {v.retracted}, '
                     f'still {v.still}')
-            if v.success:
-                self.get_logger().info(text)
-            else:
-                self.get_logger().warning(text)
+            self.log_episode_end(text, v.success)
 
     def publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
         world = self.world

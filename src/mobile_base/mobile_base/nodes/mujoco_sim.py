@@ -52,7 +52,6 @@ class MujocoSimNode(SimulationNode):
         self._current = (p['scenario'], p['seed'])
         self._label = ''
         self._result_sent = False
-        self._next_camera = self._next_scan = self._next_odom = 0.0
 
         self.pub_image = self.create_publisher(Image, topics.CAMERA_IMAGE, SENSOR_QOS)
         self.pub_odom = self.create_publisher(Odometry, topics.ODOM, SENSOR_QOS)
@@ -231,10 +230,8 @@ class MujocoSimNode(SimulationNode):
         self._result_sent = False
         with self._lock:
             self._cmd = None
-        self.take_command_flag()
-        self.reset_lockstep()
+        self.episode_restarted()
         self._publish_result(self.world.summary())
-        self._next_camera = self._next_scan = self._next_odom = self.world.time
         message = (f'episode {self._label} seed {seed}: "{instance.instruction}" '
                    f'({len(instance.obstacles)} obstacle(s), cup at '
                    f'{instance.cup.x:.2f}, {instance.cup.y:.2f})')
@@ -243,21 +240,16 @@ class MujocoSimNode(SimulationNode):
 
     def publish_tick(self) -> None:
         world = self.world
-        t = world.time
-        stamp = time_msg(t)
+        stamp = time_msg(world.time)
         p = self.params
-        eps = 1e-9
-        if t + eps >= self._next_odom:
-            self._next_odom += 1.0 / p['odom_rate']
+        if self.due('odom', p['odom_rate']):
             self._publish_odometry(stamp)
-        if p['scan_rate'] > 0.0 and t + eps >= self._next_scan:
-            self._next_scan += 1.0 / p['scan_rate']
+        if self.due('scan', p['scan_rate']):
             self._publish_scan(stamp)
         if world.done and not self._result_sent:
             self._publish_result(world.summary())
             self._result_sent = True
-        if p['camera_rate'] > 0.0 and t + eps >= self._next_camera:
-            self._next_camera += 1.0 / p['camera_rate']
+        if self.due('camera', p['camera_rate']):
             msg = fill_image(Image(), world.render(), 'rgb8')
             msg.header.stamp = stamp
             msg.header.frame_id = p['camera_frame']
@@ -308,11 +300,7 @@ class MujocoSimNode(SimulationNode):
                     f'{summary.time:.1f} s, path {summary.path_length:.2f} m, min clearance '
                     f'{summary.min_clearance:.3f} m, passed {side} (commanded '
                     f'{Side(summary.commanded_side).name.lower()})')
-            # one call site per severity (rclpy refuses a site that changes severity)
-            if summary.success:
-                self.get_logger().info(text)
-            else:
-                self.get_logger().warning(text)
+            self.log_episode_end(text, summary.success)
 
     def publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
         world = self.world
