@@ -28,6 +28,7 @@ class Rollout:
     success: bool = False
     time: float = 0.0
     inferences: int = 0
+    task_result: str = ''   # how the policy ended the instruction ('done', ...); '' if it did not
     actions: List[List[float]] = field(default_factory=list)   # executed, one per 0.1 s
     poses: List[List[float]] = field(default_factory=list)     # x, y, yaw per 0.1 s
 
@@ -64,6 +65,7 @@ def rollout(policy, world, scenario: str, seed: int, instruction: str,
         world.set_command(Twist2D(float(a[0]), float(a[1]), float(a[2])))
         world.step(substeps)
     out.inferences = loop.executive.counters['inferences']
+    out.task_result = loop.result.result if loop.result else ''
     s = world.summary()
     out.outcome = s.outcome.name.lower()
     out.passed_side = s.passed_side.name.lower()

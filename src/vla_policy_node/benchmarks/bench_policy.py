@@ -435,7 +435,7 @@ def bench_triggers(seconds: float, threads: int) -> None:
             instruction.header.stamp = graph.node.get_clock().now().to_msg()
             ins.publish(instruction)
             t0 = time.monotonic()
-            estopped = False
+            stopped = False
             while (t := time.monotonic() - t0) < seconds:
                 msg = fill_image(Image(), render_drive(t))
                 msg.header.stamp = graph.node.get_clock().now().to_msg()
@@ -444,12 +444,14 @@ def bench_triggers(seconds: float, threads: int) -> None:
                 odom.header.stamp = msg.header.stamp
                 odom.twist.twist.linear.x = 0.3 if not (14.0 <= t % 60 < 14.5) else 0.0  # bump
                 odom_pub.publish(odom)
-                want_stop = 38.0 <= t % 60.0 < 41.0                                  # e-stop
-                if want_stop != estopped:
-                    estopped = want_stop
+                # The gate stops for an odometry dropout (pause, then safety_resume; an e-stop
+                # would cancel the instruction: a reset never restarts motion by itself).
+                want_stop = 38.0 <= t % 60.0 < 41.0
+                if want_stop != stopped:
+                    stopped = want_stop
                     safety.publish(SafetyState(
-                        state=SafetyState.STATE_ESTOP if estopped else SafetyState.STATE_OK,
-                        reason_names=['ESTOP'] if estopped else []))
+                        state=SafetyState.STATE_STOPPED if stopped else SafetyState.STATE_OK,
+                        reason_names=['ODOM_TIMEOUT'] if stopped else []))
                 time.sleep(1 / 15)
             time.sleep(0.6)
             last = status.last
@@ -463,8 +465,8 @@ def bench_triggers(seconds: float, threads: int) -> None:
             proc.wait(10)
             graph.close()
     print(f'\ntriggers: synthetic drive ({seconds:.0f} s, 224x224 at 15 Hz, odometry, a '
-          'person entering, lights dimming, a velocity bump, a 3 s e-stop), control 10 Hz, '
-          'chunk 10')
+          'person entering, lights dimming, a velocity bump, a 3 s gate stop for an odometry '
+          'dropout), control 10 Hz, chunk 10')
     print('| mode | inferences / min | triggers (whole run) | commands | model p50 (ms) |')
     print('|---|---|---|---|---|')
     for mode, rate, counts, ncmd, lat in rows:

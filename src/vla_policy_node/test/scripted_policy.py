@@ -8,8 +8,10 @@ every action traceable to the frame and the chunk step it came from:
   linear_y   = (2 * mean brightness of the frame - 1) * 0.5 m/s  (dark -> right, bright -> left)
   angular_z  = 0
 
-With `done_after` set, the policy declares done on every step of a chunk predicted from the
-`done_after`-th inference on (or from a frame with brightness >= `done_brightness`).
+With `done_brightness` set the policy has a termination signal: every step of a chunk
+predicted from a frame at least that bright has done probability 0.9, others 0.05 ("the goal
+is in view"). Without it `has_done_signal` is false, like a checkpoint trained before the
+done head existed.
 
 Used in-process and in a policy_node process (`node_code` below). No torch.
 """
@@ -46,10 +48,13 @@ class ScriptedPolicy(Policy):
     backend = 'scripted'
 
     def __init__(self, chunk_size: int = CHUNK, state_dim: int = 0, nan: bool = False,
-                 condition_on: str = 'original') -> None:
+                 condition_on: str = 'original',
+                 done_brightness: Optional[float] = None) -> None:
         cfg = RoboVLMsConfig(action_space='base', chunk_size=chunk_size, window_size=1,
-                             state_dim=state_dim, condition_on=condition_on, name='scripted')
+                             state_dim=state_dim, condition_on=condition_on, name='scripted',
+                             done_head=done_brightness is not None)
         super().__init__(cfg, Normalizer.default('base', state_dim))
+        self.done_brightness = done_brightness
         self.nan = nan
         self.inferences = 0
         self.resets = 0
@@ -66,6 +71,14 @@ class ScriptedPolicy(Policy):
     def _encode_step(self, images: Tuple[np.ndarray, ...], text: str,
                      state: Optional[np.ndarray]) -> Any:
         return float(images[0].mean()) / 255.0, text
+
+    def _predict_with_done(self, history: List[Any]
+                           ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        actions = self._predict_normalized(history)
+        if self.done_brightness is None:
+            return actions, None
+        done = history[-1][0] >= self.done_brightness - 1e-6
+        return actions, np.full(self.chunk_size, 0.9 if done else 0.05, np.float32)
 
     def _predict_normalized(self, history: List[Any]) -> np.ndarray:
         brightness, text = history[-1]

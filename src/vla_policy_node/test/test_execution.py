@@ -232,7 +232,7 @@ def ready_inputs(**kw):
     ({'model_loaded': False, 'model_error': 'model_path is empty'}, sv.ERROR, 'model_path'),
     ({'active': False}, sv.IDLE, 'inactive'),
     ({'instruction_id': ''}, sv.IDLE, 'instruction'),
-    ({'instruction_id': '', 'instruction_error': 'not understood'}, sv.ERROR, 'understood'),
+    ({'instruction_id': '', 'task_done': True}, sv.DONE, 'task done'),
     ({'image_age': None}, sv.PAUSED, 'no camera'),
     ({'image_age': 2.0}, sv.PAUSED, 'stale'),
     ({'image_error': 'bad encoding'}, sv.ERROR, 'encoding'),
@@ -246,7 +246,7 @@ def test_verdicts(kw, state, words):
     v = evaluate(ready_inputs(**kw))
     assert v.state == state and words in v.reason
     assert v.may_command == (state == sv.RUNNING)
-    assert v.healthy == (state in (sv.IDLE, sv.RUNNING, sv.PAUSED))
+    assert v.healthy == (state in (sv.IDLE, sv.RUNNING, sv.PAUSED, sv.DONE))
 
 
 def test_failed_inference_is_retried_only_when_inputs_are_fine():

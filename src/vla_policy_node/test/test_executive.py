@@ -18,8 +18,8 @@ from scripted_policy import expected_chunk, frame, ScriptedPolicy
 from vla_policy_node.execution import supervisor as sv
 from vla_policy_node.execution.executive import (Executive, ExecutiveConfig, InferenceJob,
                                                  InferenceResult, InstructionInput, ModelInfo,
-                                                 NOT_UNDERSTOOD, OBSERVE, Output, run_job,
-                                                 STOP, UNPARSED)
+                                                 NOT_UNDERSTOOD, OBSERVE, Output, REFUSED,
+                                                 run_job, STOP, UNPARSED)
 from vla_policy_node.execution.lockstep import Lockstep
 from vla_policy_node.execution.triggers import TriggerConfig
 from vla_policy_node.policies.errors import ObservationError
@@ -47,14 +47,16 @@ class Sim:
         self.chunks: List[Tuple[float, Any]] = []
         self.jobs: List[InferenceJob] = []
         self.logs: List[Tuple[str, str]] = []
+        self.ended: List[Any] = []
         self.status_events = 0
         self._events: List[Tuple[float, int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._phase = 0                             # control-timer generation (re-phasing)
         self.rephased: List[float] = []
         self.apply(self.ex.set_model(ModelInfo(True, '', self.policy.config.condition_on,
-                                               self.policy.config.state_dim), self.t))
-        self.apply(self.ex.activate(self.t))
+                                               self.policy.config.state_dim,
+                                               self.policy.has_done_signal), self.t))
+        self.apply(self.ex.activate(self.t - 1.0))   # activated a second before the script
         self._camera_period = 1.0 / camera_rate
         self.at(self.t, self._frame, 0)
         self.at(self.t + self.config.period / 2, lambda: self._control_tick(0), 2)
@@ -76,6 +78,7 @@ class Sim:
         self.commands += [(self.t, c) for c in out.commands]
         self.chunks += [(self.t, c) for c in out.chunks]
         self.logs += [(log.level, log.text) for log in out.logs]
+        self.ended += out.results
         self.status_events += out.status
         if out.rephase:                             # the node resets its control timer
             self._phase += 1
@@ -104,9 +107,14 @@ class Sim:
 
     # ---------------------------------------------------------------- script
     def instruct(self, ins_id: str = 'ins-1', text: str = 'go left', status: str = 'understood',
-                 canonical: str = '') -> Output:
-        return self.apply(self.ex.on_instruction(InstructionInput(ins_id, text, status,
-                                                                  canonical), self.t))
+                 canonical: str = '', age: float = 0.0, reason: str = '') -> Output:
+        """An instruction given `age` s ago (its stamp), received now."""
+        return self.apply(self.ex.on_instruction(InstructionInput(
+            ins_id, text, status, canonical, stamp_ns=int(round((self.t - age) * 1e9)),
+            reason=reason), self.t))
+
+    def results(self) -> List[Tuple[str, str, str]]:
+        return [(r.instruction_id, r.result, r.reason) for r in self.ended]
 
     def moving(self, since: float = float('-inf')) -> List[np.ndarray]:
         return [c for t, c in self.commands if t >= since and c is not None]
@@ -278,15 +286,32 @@ def test_an_estop_during_inference_stops_at_once_and_the_late_chunk_is_not_execu
     t_stop = sim.t + 0.05                           # the refill is in flight
     sim.at(t_stop, lambda: sim.apply(sim.ex.on_safety('ESTOP', ['ESTOP'], sim.t)))
     sim.run(t_stop + 1.5)
-    assert sim.state == sv.PAUSED and 'e-stop' in sim.ex.verdict.reason
+    assert sim.state == sv.IDLE and 'e-stop' in sim.ex.snapshot().detail
     assert sim.stops(t_stop) == 1 and not sim.moving(t_stop)
     assert sim.ex.counters['results_discarded'] == 1    # the refill came back after the flush
+    # the e-stop cancelled the instruction: resetting it does not restart motion
+    assert sim.results() == [('ins-1', 'cancelled', 'e-stop engaged (ESTOP)')]
     t_release = sim.t
     sim.apply(sim.ex.on_safety('OK', [], sim.t))
     sim.run(t_release + 1.0)
-    assert sim.jobs[-1].decision.reason in ('safety_resume', 'queue_low')
-    assert sim.ex.snapshot().trigger_counts['safety_resume'] == 1
+    assert not sim.moving(t_release) and sim.state == sv.IDLE
+    assert 'waiting for a new instruction' in sim.ex.snapshot().detail
+    sim.instruct('ins-2')
+    sim.run(sim.t + 0.5)
     assert sim.moving(t_release) and sim.state == sv.RUNNING
+
+
+def test_a_sensor_pause_holds_and_resumes_the_same_instruction():
+    sim = running(latency=0.05)
+    t_stop = sim.t
+    sim.apply(sim.ex.on_safety('STOPPED', ['ODOM_TIMEOUT'], sim.t))
+    sim.run(t_stop + 1.0)
+    assert sim.state == sv.PAUSED and sim.stops(t_stop) == 1 and not sim.moving(t_stop)
+    sim.apply(sim.ex.on_safety('OK', [], sim.t))
+    t_release = sim.t
+    sim.run(t_release + 1.0)
+    assert sim.ex.snapshot().trigger_counts['safety_resume'] == 1
+    assert sim.moving(t_release) and sim.state == sv.RUNNING and not sim.ended
 
 
 def test_a_queue_underrun_waits_without_declaring_the_chunk_stale():
@@ -379,25 +404,148 @@ def test_instruction_statuses_and_latched_redelivery():
     sim.instruct('a', 'go left')                      # the latched instruction again
     assert ex.queue.generation == generation and len(sim.jobs) == 1
     sim.run(sim.t + 0.5)
-    sim.instruct('b', '뭐라고', NOT_UNDERSTOOD)
-    assert ex.instruction is None and 'not understood' in ex.verdict.reason
-    assert ex.verdict.state == sv.ERROR and sim.stops() == 1
-    for status in ('refused', 'some status from a newer sender'):   # never acted on
-        sim.instruct('r', '컵까지 가지 마', status)
-        assert ex.instruction is None and status in ex.verdict.reason
+    sim.instruct('b', '뭐라고', NOT_UNDERSTOOD, reason='unknown target')
+    # a refusal is not a fault: IDLE, with the reason; the running one was preempted
+    assert ex.instruction is None and ex.verdict.state == sv.IDLE and sim.stops() == 1
+    assert sim.results() == [('a', 'preempted', 'replaced by instruction b'),
+                             ('b', 'refused', 'not understood: unknown target')]
+    assert 'instruction b refused' in ex.snapshot().detail
+    assert ex.snapshot().error == 'instruction b refused: not understood: unknown target'
     sim.instruct('c', '   ')
-    assert 'empty' in ex.verdict.reason
-    sim.instruct('d', '멈춰', STOP)
-    assert ex.verdict.state == sv.IDLE and ex.instruction_error == ''
+    sim.instruct('e', '컵까지 가지 마', REFUSED, reason='prohibition')
+    sim.instruct('f', 'go', 'mystery')                # a status the node does not know
+    assert [r[2] for r in sim.results()[2:]] == ['empty text', 'prohibition',
+                                                 "unknown instruction status 'mystery'"]
+    sim.instruct('d', '멈춰', STOP)                    # nothing running: nothing to cancel
+    assert ex.verdict.state == sv.IDLE and len(sim.ended) == 5
     assert ex.queue.generation > generation
     sim.run(sim.t + 1.0)
     assert not sim.moving(sim.t - 1.0)
 
 
+def test_a_stop_word_cancels_the_running_instruction():
+    sim = running()
+    t = sim.t
+    sim.instruct('stop-1', '멈춰', STOP)
+    assert sim.results() == [('ins-1', 'cancelled', "stop word (stop-1: '멈춰')")]
+    assert sim.stops(t) == 1 and sim.ended[0].inference_count >= 1
+    assert sim.ended[0].duration == pytest.approx(t - 10.0)
+    sim.run(t + 1.0)
+    assert not sim.moving(t) and sim.state == sv.IDLE
+
+
+# ----------------------------------------------------------- instruction lifecycle
+
+def test_a_restarted_policy_ignores_the_latched_instruction_it_finds():
+    sim = Sim()
+    # given 3 s ago, before this policy was activated (1 s ago): delivered again by latching
+    sim.instruct('old', 'go left', age=3.0)
+    sim.run(sim.t + 1.0)
+    assert not sim.jobs and not sim.commands and sim.state == sv.IDLE
+    assert sim.results()[0][:2] == ('old', 'refused')
+    assert 'before this policy was activated' in sim.ex.snapshot().detail
+    assert 'waiting for a new instruction' in sim.ex.snapshot().detail
+    sim.instruct('old', 'go left', age=4.0)           # the same delivery again: ignored
+    assert len(sim.ended) == 1
+    sim.instruct('new', 'go left')
+    sim.run(sim.t + 0.5)
+    assert sim.moving() and sim.ex.snapshot().instruction_id == 'new'
+
+
+@pytest.mark.parametrize('age, words', [(6.0, 'old (instruction_max_age 5 s)'),
+                                        (-6.0, 'in the future'), (None, 'no stamp')])
+def test_stale_future_and_unstamped_instructions_are_refused(age, words):
+    sim = Sim(instruction_max_age=5.0)
+    sim.apply(sim.ex.activate(sim.t - 8.0))           # active long enough for an old one
+    if age is None:
+        sim.apply(sim.ex.on_instruction(InstructionInput('x', 'go left'), sim.t))
+    else:
+        sim.instruct('x', age=age)
+    sim.run(sim.t + 0.5)
+    assert not sim.jobs and sim.results()[0][1] == 'refused' and words in sim.results()[0][2]
+
+
+def test_the_activation_is_anchored_when_a_simulated_clock_starts():
+    ex = Executive(ExecutiveConfig())
+    ex.set_model(ModelInfo(True), 0.0)
+    ex.activate(0.0)                                   # /clock not received yet
+    assert ex.activation_time is None
+    out = ex.on_instruction(InstructionInput('latched', 'go', stamp_ns=int(30e9)), 0.0)
+    assert out.results[0].result == 'refused'          # cannot be judged: never executed
+    ex.tick(31.0)                                      # the clock runs
+    assert ex.activation_time == 31.0
+    out = ex.on_instruction(InstructionInput('latched2', 'go', stamp_ns=int(30.5e9)), 31.2)
+    assert out.results[0].result == 'refused'          # given before the policy was up
+    out = ex.on_instruction(InstructionInput('fresh', 'go', stamp_ns=int(31.5e9)), 31.6)
+    assert not out.results and ex.instruction.id == 'fresh'
+    out = ex.tick(5.0)                                 # the simulator restarted
+    assert any('jumped back' in log.text for log in out.logs)
+    assert ex.activation_time == 5.0
+
+
+def test_a_new_instruction_preempts_the_running_one_and_inactive_refuses():
+    sim = running()
+    sim.instruct('ins-2', 'go right')
+    assert sim.results() == [('ins-1', 'preempted', 'replaced by instruction ins-2')]
+    sim.run(sim.t + 0.5)
+    assert sim.ex.snapshot().instruction_id == 'ins-2'
+    out = sim.apply(sim.ex.deactivate('deactivated', sim.t))
+    assert out.results[0].result == 'failed' and out.results[0].reason == 'policy deactivated'
+    sim.instruct('ins-3')
+    assert sim.results()[-1] == ('ins-3', 'refused', 'the policy is not active')
+
+
+# ------------------------------------------------------------ the policy ends its task
+
+GOAL = 0.95                                            # a frame this bright: "goal in view"
+
+
+def test_the_policy_declares_done_stops_and_consumes_the_instruction():
+    sim = running(latency=0.05, policy=ScriptedPolicy(done_brightness=0.9), done_steps=3,
+                  done_threshold=0.5)
+    assert not sim.ended and sim.ex.model.done_signal
+    t_goal = sim.t
+    sim.brightness = GOAL
+    sim.run(t_goal + 1.5)
+    assert sim.results() == [('ins-1', 'done',
+                              'the policy declared done (3 steps at p >= 0.5)')]
+    assert sim.state == sv.DONE and sim.ex.snapshot().instruction_id == ''
+    assert 'task done: waiting for a new instruction' in sim.ex.snapshot().detail
+    after = [(t, c) for t, c in sim.commands if t >= t_goal]
+    goal_rows = [c for t, c in after if c is not None and c[1] > 0.4]
+    assert len(goal_rows) == 2                         # two done steps, the third is a stop
+    assert after[-1][1] is None and sim.stops(t_goal) == 1
+    chunk = next(c for t, c in sim.chunks if t >= t_goal)
+    np.testing.assert_allclose(chunk.done, 0.9)
+    published = len(sim.commands)
+    sim.run(sim.t + 2.0)                               # nothing moves it again...
+    assert len(sim.commands) == published and len(sim.ended) == 1
+    sim.brightness = DARK
+    sim.instruct('ins-2')                              # ...except a new instruction
+    sim.run(sim.t + 0.5)
+    assert sim.moving(t_goal + 3.5) and sim.state == sv.RUNNING
+
+
+def test_done_needs_consecutive_steps_over_the_threshold():
+    sim = running(latency=0.05, policy=ScriptedPolicy(done_brightness=0.9), done_steps=3,
+                  done_threshold=0.95)                 # 0.9 < 0.95: never done
+    sim.brightness = GOAL
+    sim.run(sim.t + 2.0)
+    assert not sim.ended and sim.state == sv.RUNNING
+
+
+def test_a_model_without_the_signal_never_ends_its_task():
+    sim = running(latency=0.05)
+    assert not sim.ex.model.done_signal
+    sim.brightness = GOAL
+    sim.run(sim.t + 2.0)
+    assert not sim.ended and sim.chunks[-1][1].done is None
+
+
 def test_a_canonical_policy_refuses_an_instruction_without_canonical_text():
     sim = Sim(policy=ScriptedPolicy(condition_on='canonical'))
     sim.instruct('a', '왼쪽으로 가')
-    assert 'no canonical text' in sim.ex.verdict.reason and not sim.jobs
+    assert 'no canonical text' in sim.ex.snapshot().detail and not sim.jobs
     sim.instruct('b', '왼쪽으로 가', canonical='go left')
     sim.run(sim.t + 0.5)
     assert sim.policy.texts == ['go left'] and sim.moving()
@@ -442,7 +590,7 @@ def test_a_chunk_the_queue_cannot_take_is_counted_and_logged():
 
 # ------------------------------------------------------------------- lifecycle, options
 
-def test_deactivate_stops_first_and_activate_restarts_the_instruction():
+def test_deactivate_stops_first_and_a_reactivated_policy_waits_for_a_new_instruction():
     sim = Sim()
     sim.instruct()
     sim.run(sim.t + 1.0)
@@ -452,8 +600,8 @@ def test_deactivate_stops_first_and_activate_restarts_the_instruction():
     assert sim.apply(sim.ex.deactivate('again', sim.t)).commands == []
     jobs = len(sim.jobs)
     sim.apply(sim.ex.activate(sim.t))
-    sim.run(sim.t + 0.05)
-    assert sim.jobs[jobs].decision.reason == 'instruction' and sim.jobs[jobs].reset
+    sim.run(sim.t + 1.0)
+    assert len(sim.jobs) == jobs and sim.state == sv.IDLE
     sim.apply(sim.ex.job_dropped(sim.t))
     assert not sim.ex.busy
 

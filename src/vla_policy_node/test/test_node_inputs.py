@@ -52,20 +52,20 @@ def test_image_checks(node):
     assert node.executive.image_error == '' and node.executive.counters['images_rejected'] == 4
 
 
-def test_instruction_handling(node):
-    ex = node.executive
-    node._on_instruction(Instruction(id='a', text='왼쪽으로 가', status=Instruction.STATUS_UNPARSED))
-    assert ex.instruction.id == 'a' and ex.instruction_error == ''
-    generation = ex.queue.generation
-    node._on_instruction(Instruction(id='a', text='왼쪽으로 가'))  # latched again: no reset
-    assert ex.queue.generation == generation
-    node._on_instruction(Instruction(id='b', text='x', status=Instruction.STATUS_NOT_UNDERSTOOD))
-    assert ex.instruction is None and 'not understood' in ex.instruction_error
-    node._on_instruction(Instruction(id='c', text='', status=Instruction.STATUS_UNDERSTOOD))
-    assert 'empty' in ex.instruction_error
-    node._on_instruction(Instruction(id='d', text='멈춰', status=Instruction.STATUS_STOP))
-    assert ex.instruction is None and ex.instruction_error == ''
-    assert ex.queue.generation > generation
+def test_instruction_messages_are_converted_and_unknown_statuses_refused(node):
+    from vla_policy_node import messages
+
+    msg = Instruction(id='a', text='왼쪽으로 가', status=Instruction.STATUS_REFUSED,
+                      reason='prohibition')
+    msg.header.stamp.sec, msg.header.stamp.nanosec = 12, 5
+    ins = messages.instruction_input(msg)
+    assert (ins.status, ins.reason, ins.stamp_ns) == ('refused', 'prohibition', 12 * 10**9 + 5)
+    ins = messages.instruction_input(Instruction(id='b', text='x', status=77))
+    assert ins.status == 'refused' and 'unknown instruction status 77' in ins.reason
+    # the node has no model and is not active: an instruction is refused, never queued
+    node.executive.active = False
+    node._on_instruction(msg)
+    assert node.executive.instruction is None
 
 
 def test_parameters_are_validated(node):

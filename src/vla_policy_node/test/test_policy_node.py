@@ -17,11 +17,12 @@ from lifecycle_msgs.srv import ChangeState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from std_msgs.msg import Header, String
+from std_msgs.msg import Header
 from vla_common.image import encode_compressed, fill_image
-from vla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
-from vla_msgs.msg import ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState
 from left_right import train_left_right
+from vla_common.qos import LATCHED_QOS, SENSOR_QOS
+from vla_msgs.msg import (ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState,
+                          TaskResult)
 from scripted_policy import expected_chunk, frame, node_code
 from vla_policy_node.policies.presets import LEFT, RIGHT, TINY_HEADS, TINY_NANO
 from vla_testing.ros import call_service, MessageCollector, wait_for
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.timeout(300)
 
 EXE = pathlib.Path(get_package_prefix('vla_policy_node')) / 'lib' / 'vla_policy_node' / \
     'policy_node'
+GATE = pathlib.Path(get_package_prefix('vla_safety')) / 'lib' / 'vla_safety' / 'safety_gate'
 STARTUP = 60.0   # torch import + model load on a busy 2-core machine
 
 
@@ -83,10 +85,12 @@ def start_policy(node_processes: Any, **params: Any) -> Any:
     return node_processes([str(EXE), *ros_args(**params)], 'policy_node')
 
 
-def start_scripted_policy(node_processes: Any, **params: Any) -> Any:
-    """policy_node with the ScriptedPolicy (scripted_policy.py) instead of a checkpoint."""
+def start_scripted_policy(node_processes: Any, policy: Optional[dict] = None,
+                          **params: Any) -> Any:
+    """policy_node with a ScriptedPolicy(**policy) (scripted_policy.py), no checkpoint."""
     params.setdefault('model_path', 'scripted')
-    return node_processes.python(node_code(), 'policy_node', args=ros_args(**params))
+    return node_processes.python(node_code(**(policy or {})), 'policy_node',
+                                 args=ros_args(**params))
 
 
 class Camera:
@@ -143,8 +147,8 @@ class Harness:
         self.node = ros.create_node('policy_test_harness')
         self.sent_at: Optional[float] = None
         self.instruction = self.node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
-        self.text = self.node.create_publisher(String, 'policy_node/instruction_text',
-                                               RELIABLE_QOS)
+        self.results = MessageCollector(self.node, TaskResult, 'policy_node/task_result',
+                                        LATCHED_QOS)
         self.safety = self.node.create_publisher(SafetyState, 'safety_gate/state', LATCHED_QOS)
         if action_space == 'base':
             self.cmds = MessageCollector(self.node, Twist, 'cmd_vel_in')
@@ -156,17 +160,22 @@ class Harness:
         self.camera = Camera(self.node, compressed=compressed)
 
     def wait_state(self, state: int, timeout: float = 20.0, text: str = '') -> PolicyStatus:
-        """A status in `state` (with `text` in its error) received after the last `send` (any,
-        before the first): an old status must not answer for a new instruction."""
-        return self.status.wait(1, timeout, lambda m: m.state == state and text in m.error,
-                                since=self.sent_at)
+        """A status in `state` (with `text` in its error or detail) received after the last
+        `send` (any, before the first): an old status must not answer for a new instruction."""
+        return self.status.wait(1, timeout, lambda m: m.state == state and (
+            text in m.error or text in m.detail), since=self.sent_at)
 
     def send(self, ins_id: str, text: str, status: int = Instruction.STATUS_UNDERSTOOD,
-             canonical: str = '') -> None:
+             canonical: str = '', reason: str = '') -> None:
+        """An instruction as instruction_node gives it: stamped now (the node's clock)."""
         self.sent_at = time.monotonic()
-        self.instruction.publish(Instruction(id=ins_id, text=text, language='ko',
-                                             status=status, canonical=canonical,
-                                             confidence=1.0))
+        msg = Instruction(id=ins_id, text=text, language='ko', status=status,
+                          canonical=canonical, confidence=1.0, reason=reason)
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        self.instruction.publish(msg)
+
+    def result(self, ins_id: str, timeout: float = 20.0) -> TaskResult:
+        return self.results.wait(1, timeout, lambda m: m.instruction_id == ins_id)
 
 
 @pytest.fixture
@@ -227,12 +236,8 @@ def test_new_instruction_flushes_the_queue(node_processes, harness, left_right_c
     status = harness.status.wait(1, 10.0, lambda m: m.instruction_id == 'ins-right'
                                  and m.trigger_counts_instruction == 2)
     assert status.state == PolicyStatus.STATE_RUNNING
-    # the plain-text convenience topic is a new instruction too
-    harness.text.publish(String(data=LEFT))
-    harness.status.wait(1, 20.0, lambda m: m.instruction_id == 'text-1'
-                        and m.state == PolicyStatus.STATE_RUNNING)
-    harness.cmds.wait(len(harness.cmds) + 3, 20.0)
-    assert harness.cmds.last.linear.y > 0.1
+    preempted = harness.result('ins-left')
+    assert preempted.result == TaskResult.RESULT_PREEMPTED and preempted.inference_count >= 1
 
 
 def test_stale_and_bad_camera_give_no_commands(node_processes, harness, left_right_checkpoint):
@@ -288,15 +293,20 @@ def test_missing_model_path_is_an_error_until_set(node_processes, harness, ros, 
     call_service(harness.node, SetParameters, 'policy_node/set_parameters',
                  SetParameters.Request(parameters=[param]), timeout=20.0)
     harness.wait_state(PolicyStatus.STATE_ERROR, 30.0, 'not found')
-    # a real one: the node configures itself, picks up the latched instruction and moves
+    # a real one: the node configures itself; the instruction given before it was active is
+    # not executed (it waits for a new one), a new one is
     param.value.string_value = random_checkpoint(tmp_path / 'ok')
     call_service(harness.node, SetParameters, 'policy_node/set_parameters',
                  SetParameters.Request(parameters=[param]), timeout=20.0)
-    harness.wait_state(PolicyStatus.STATE_RUNNING, STARTUP)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, 'waiting for a new instruction')
+    assert harness.result('ins-1').result == TaskResult.RESULT_REFUSED
+    assert len(harness.cmds) == 0
+    harness.send('ins-2', LEFT)
+    harness.wait_state(PolicyStatus.STATE_RUNNING, 30.0)
     harness.cmds.wait(3, timeout=20.0)
 
 
-def test_safety_pause_resume_and_deactivate(node_processes, harness, tmp_path):
+def test_safety_pause_resume_estop_cancel_and_deactivate(node_processes, harness, tmp_path):
     start_policy(node_processes, model_path=random_checkpoint(tmp_path / 'ck'))
     harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
     harness.camera.start()
@@ -306,10 +316,11 @@ def test_safety_pause_resume_and_deactivate(node_processes, harness, tmp_path):
                                        reason_names=['NO_COMMAND']))
     harness.send('ins-1', LEFT)
     harness.cmds.wait(3, timeout=20.0)
-    harness.safety.publish(SafetyState(state=SafetyState.STATE_ESTOP,
-                                       reasons=SafetyState.REASON_ESTOP,
-                                       reason_names=['ESTOP']))
-    harness.wait_state(PolicyStatus.STATE_PAUSED, 20.0, 'e-stop')
+    # a sensor drops out: pause (one stop), then resume the same instruction
+    harness.safety.publish(SafetyState(state=SafetyState.STATE_STOPPED,
+                                       reasons=SafetyState.REASON_ODOM_TIMEOUT,
+                                       reason_names=['ODOM_TIMEOUT']))
+    harness.wait_state(PolicyStatus.STATE_PAUSED, 20.0, 'ODOM_TIMEOUT')
     time.sleep(0.5)
     count = len(harness.cmds)
     last = harness.cmds.last
@@ -319,32 +330,54 @@ def test_safety_pause_resume_and_deactivate(node_processes, harness, tmp_path):
     harness.safety.publish(SafetyState(state=SafetyState.STATE_OK))
     harness.status.wait(1, 20.0, lambda m: m.trigger_counts_safety_resume == 1)
     harness.cmds.wait(count + 3, timeout=20.0)
-    # deactivate: queue flushed, a stop published first, heartbeat ends
+    # an e-stop cancels the instruction: releasing it does not restart motion
+    harness.safety.publish(SafetyState(state=SafetyState.STATE_ESTOP,
+                                       reasons=SafetyState.REASON_ESTOP,
+                                       reason_names=['ESTOP']))
+    cancelled = harness.result('ins-1')
+    assert cancelled.result == TaskResult.RESULT_CANCELLED and 'e-stop' in cancelled.reason
+    time.sleep(0.5)
+    harness.safety.publish(SafetyState(state=SafetyState.STATE_OK))
+    harness.sent_at = time.monotonic()
+    harness.wait_state(PolicyStatus.STATE_IDLE, 20.0, 'waiting for a new instruction')
+    count = len(harness.cmds)
+    assert harness.cmds.last.linear.y == 0.0
+    time.sleep(1.0)
+    assert len(harness.cmds) == count
+    harness.send('ins-2', LEFT)
+    harness.cmds.wait(count + 3, timeout=20.0)
+    # deactivate: queue flushed, a stop published first, heartbeat ends, the task FAILED
     response = call_service(harness.node, ChangeState, 'policy_node/change_state',
                             ChangeState.Request(transition=Transition(
                                 id=Transition.TRANSITION_DEACTIVATE)), timeout=20.0)
     assert response.success
     wait_for(lambda: harness.cmds.last.linear.x == 0.0 and harness.cmds.last.linear.y == 0.0,
              10.0, what='a stop after deactivate')
+    assert harness.result('ins-2').result == TaskResult.RESULT_FAILED
     time.sleep(0.5)
     beats, count = len(harness.heartbeat), len(harness.cmds)
     time.sleep(1.0)
     assert len(harness.cmds) == count and len(harness.heartbeat) == beats
 
 
-def test_not_understood_and_empty_instructions(node_processes, harness, left_right_checkpoint):
+def test_refused_and_stop_instructions(node_processes, harness, left_right_checkpoint):
     start_policy(node_processes, model_path=left_right_checkpoint)
     harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
     harness.camera.start()
-    harness.send('ins-1', '아무거나', Instruction.STATUS_NOT_UNDERSTOOD)
-    harness.wait_state(PolicyStatus.STATE_ERROR, 20.0, 'not understood')
+    harness.send('ins-1', '아무거나', Instruction.STATUS_NOT_UNDERSTOOD, reason='no target')
+    harness.wait_state(PolicyStatus.STATE_IDLE, 20.0, 'not understood: no target')
     harness.send('ins-2', '   ')
-    harness.wait_state(PolicyStatus.STATE_ERROR, 20.0, 'empty')
+    harness.wait_state(PolicyStatus.STATE_IDLE, 20.0, 'empty text')
+    harness.send('ins-3', '컵까지 가지 마', Instruction.STATUS_REFUSED, reason='prohibition')
+    assert harness.result('ins-3').reason == 'prohibition'
+    assert [harness.result(i).result for i in ('ins-1', 'ins-2')] == \
+        [TaskResult.RESULT_REFUSED] * 2
     time.sleep(1.0)
     assert len(harness.cmds) == 0
-    harness.send('ins-3', LEFT)
+    harness.send('ins-4', LEFT)
     harness.cmds.wait(3, timeout=20.0)
-    harness.send('ins-4', '멈춰', Instruction.STATUS_STOP)
+    harness.send('ins-5', '멈춰', Instruction.STATUS_STOP)
+    assert harness.result('ins-4').result == TaskResult.RESULT_CANCELLED
     harness.wait_state(PolicyStatus.STATE_IDLE, 20.0)
     time.sleep(0.5)
     count = len(harness.cmds)
@@ -441,3 +474,80 @@ def test_a_scene_change_chunk_acts_at_once_instead_of_blending(node_processes, h
         [tuple(bright[k + 1, :2]), tuple(bright[k + 2, :2])]
     status = harness.status.wait(1, 10.0, lambda m: m.trigger_counts_scene_change >= 1)
     assert status.state == PolicyStatus.STATE_RUNNING
+
+
+def test_the_policy_ends_its_task_and_consumes_the_instruction(node_processes, harness):
+    """A stand-in policy declares done when the goal is in view: the node stops, reports
+    DONE, publishes the TaskResult and does not move again without a new instruction."""
+    start_scripted_policy(node_processes, {'done_brightness': 0.9}, done_steps=3,
+                          done_threshold=0.5)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.camera.frame = frame(0.2)
+    harness.camera.start()
+    harness.send('ins-1', LEFT)
+    harness.cmds.wait(3, timeout=20.0)
+    harness.camera.frame = frame(0.95)                        # the goal comes into view
+    result = harness.result('ins-1')
+    assert result.result == TaskResult.RESULT_DONE and result.inference_count >= 2
+    assert result.duration > 0.0
+    done = harness.wait_state(PolicyStatus.STATE_DONE, 20.0, 'task done')
+    assert done.instruction_id == '' and 'waiting for a new instruction' in done.detail
+    assert any(len(c.done) == c.steps and min(c.done) > 0.89 for c in harness.chunks.messages)
+    time.sleep(0.5)
+    count = len(harness.cmds)
+    last = harness.cmds.last
+    assert (last.linear.x, last.linear.y, last.angular.z) == (0.0, 0.0, 0.0)
+    time.sleep(1.5)                                           # consumed: nothing moves it
+    assert len(harness.cmds) == count
+    harness.camera.frame = frame(0.2)
+    harness.send('ins-2', LEFT)                               # a new instruction does
+    harness.cmds.wait(count + 3, timeout=20.0, predicate=lambda m: m.linear.y != 0.0)
+
+
+@pytest.mark.stack
+def test_a_restarted_policy_does_not_move_on_the_latched_instruction(
+        node_processes, harness, ros):
+    """Kill the policy process (no clean stop) and start it again while the instruction is
+    still latched on `instruction`: no non-zero cmd_vel_in, and the gate's cmd_vel stays
+    zero, until the operator gives a new instruction."""
+    from nav_msgs.msg import Odometry
+
+    # The gate's geofence needs odometry (the base stands still at the origin); no scan.
+    odom = harness.node.create_publisher(Odometry, 'odom', SENSOR_QOS)
+
+    def publish_odom() -> None:
+        msg = Odometry()
+        msg.header.stamp = harness.node.get_clock().now().to_msg()
+        msg.pose.pose.orientation.w = 1.0
+        odom.publish(msg)
+    harness.node.create_timer(0.05, publish_odom)
+    node_processes([str(GATE), *ros_args(mode='base', require_scan=False)], 'safety_gate')
+    cmd_vel = MessageCollector(harness.node, Twist, 'cmd_vel')
+    harness.camera.frame = frame(0.2)
+    harness.camera.start()
+    first = start_scripted_policy(node_processes)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.send('ins-1', LEFT)
+    # the chain moves the robot (so "stays zero" below is a real observation)
+    cmd_vel.wait(1, 30.0, lambda m: m.linear.y != 0.0)
+    t_kill = time.monotonic()
+    first.kill()                                               # SIGKILL: no goodbye stop
+    # the gate's command timeout, then its deceleration ramp, bring cmd_vel to zero
+    cmd_vel.wait(1, 30.0, lambda m: m.linear.y == 0.0, since=t_kill)
+    harness.status.clear()
+    harness.results.clear()
+    t_restart = time.monotonic()
+    start_scripted_policy(node_processes)
+    harness.status.wait(1, STARTUP, lambda m: m.state == PolicyStatus.STATE_IDLE
+                        and 'waiting for a new instruction' in m.detail
+                        and 'before this policy was activated' in m.detail)
+    refused = harness.result('ins-1')
+    assert refused.result == TaskResult.RESULT_REFUSED
+    time.sleep(3.0)                                            # plenty of control ticks
+    assert not [c for c in harness.cmds.since(t_restart)
+                if (c.linear.x, c.linear.y, c.angular.z) != (0.0, 0.0, 0.0)]
+    assert all(m.linear.y == 0.0 and m.linear.x == 0.0 for m in cmd_vel.since(t_restart))
+    assert len(cmd_vel.since(t_restart)) > 20                  # the gate kept publishing
+    t_new = time.monotonic()
+    harness.send('ins-2', LEFT)                                # the operator's new one moves
+    cmd_vel.wait(1, 30.0, lambda m: m.linear.y != 0.0, since=t_new)

@@ -8,24 +8,32 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from sensor_msgs.msg import Image
 from vla_common.image import fill_image
-from vla_msgs.msg import ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState
+from vla_msgs.msg import (ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState,
+                          TaskResult)
 
+from .execution import executive as ex
 from .execution import supervisor as sv
-from .execution.executive import ChunkOut, InstructionInput, Snapshot
+from .execution.executive import ChunkOut, InstructionInput, Snapshot, TaskOut
+from .preflight import budget_values, PreflightReport
 
 SAFETY_STATE_NAMES = {SafetyState.STATE_OK: 'OK', SafetyState.STATE_LIMITED: 'LIMITED',
                       SafetyState.STATE_STOPPED: 'STOPPED', SafetyState.STATE_ESTOP: 'ESTOP'}
 STATE_CODES = {sv.UNCONFIGURED: PolicyStatus.STATE_UNCONFIGURED, sv.IDLE: PolicyStatus.STATE_IDLE,
                sv.RUNNING: PolicyStatus.STATE_RUNNING, sv.PAUSED: PolicyStatus.STATE_PAUSED,
-               sv.ERROR: PolicyStatus.STATE_ERROR}
-INSTRUCTION_STATUS = {Instruction.STATUS_UNDERSTOOD: 'understood',
-                      Instruction.STATUS_NOT_UNDERSTOOD: 'not_understood',
-                      Instruction.STATUS_STOP: 'stop', Instruction.STATUS_UNPARSED: 'unparsed',
-                      Instruction.STATUS_REFUSED: 'refused'}
+               sv.ERROR: PolicyStatus.STATE_ERROR, sv.DONE: PolicyStatus.STATE_DONE}
+INSTRUCTION_STATUS = {Instruction.STATUS_UNDERSTOOD: ex.UNDERSTOOD,
+                      Instruction.STATUS_NOT_UNDERSTOOD: ex.NOT_UNDERSTOOD,
+                      Instruction.STATUS_STOP: ex.STOP, Instruction.STATUS_UNPARSED: ex.UNPARSED,
+                      Instruction.STATUS_REFUSED: ex.REFUSED}
+RESULT_CODES = {ex.RESULT_DONE: TaskResult.RESULT_DONE,
+                ex.RESULT_REFUSED: TaskResult.RESULT_REFUSED,
+                ex.RESULT_CANCELLED: TaskResult.RESULT_CANCELLED,
+                ex.RESULT_PREEMPTED: TaskResult.RESULT_PREEMPTED,
+                ex.RESULT_FAILED: TaskResult.RESULT_FAILED}
 DIAGNOSTIC_LEVELS = {sv.ERROR: DiagnosticStatus.ERROR, sv.UNCONFIGURED: DiagnosticStatus.ERROR,
                      sv.PAUSED: DiagnosticStatus.WARN}
 
@@ -40,9 +48,23 @@ def set_stamp(header: Any, ns: int) -> None:
 
 
 def instruction_input(msg: Instruction) -> InstructionInput:
-    # An unknown status is never acted on (the executive moves on understood/unparsed only).
-    return InstructionInput(msg.id, msg.text, INSTRUCTION_STATUS.get(msg.status, 'unknown'),
-                            msg.canonical, msg.language)
+    """An unknown status is refused, never executed."""
+    status = INSTRUCTION_STATUS.get(msg.status, ex.REFUSED)
+    reason = msg.reason or ('' if msg.status in INSTRUCTION_STATUS
+                            else f'unknown instruction status {msg.status}')
+    return InstructionInput(msg.id, msg.text, status, msg.canonical, msg.language,
+                            stamp_ns(msg.header.stamp), reason)
+
+
+def task_result(out: TaskOut, stamp: Any) -> TaskResult:
+    msg = TaskResult()
+    msg.header.stamp = stamp
+    msg.instruction_id = out.instruction_id
+    msg.result = RESULT_CODES[out.result]
+    msg.reason = out.reason
+    msg.duration = float(out.duration)
+    msg.inference_count = int(out.inference_count)
+    return msg
 
 
 def safety_state_name(msg: SafetyState) -> str:
@@ -81,6 +103,8 @@ def chunk_message(out: ChunkOut, action_space: str, dt: float) -> ActionChunk:
     msg.steps, msg.dims = int(chunk.shape[0]), int(chunk.shape[1])
     msg.data = [float(v) for v in chunk.reshape(-1)]
     msg.first_step_index = int(out.first_step)
+    if out.done is not None:
+        msg.done = [float(v) for v in np.asarray(out.done).reshape(-1)]
     return msg
 
 
@@ -117,6 +141,7 @@ def status_message(snap: Snapshot, backend: str, model_id: str, action_space: st
         setattr(msg, f'trigger_counts_{reason}', int(count))
     msg.instruction_id = snap.instruction_id
     msg.error = snap.error
+    msg.detail = snap.detail
     return msg
 
 
@@ -125,3 +150,19 @@ def diagnostic_status(level: int, name: str, message: str, hardware_id: str,
     status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id)
     status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
     return status
+
+
+def diagnostics(node_name: str, verdict: sv.Verdict, model_id: str, values: Dict[str, Any],
+                report: Optional[PreflightReport], budget: Any, stamp: Any) -> DiagnosticArray:
+    """/diagnostics: the policy's state and figures, and the last configure's preflight."""
+    msg = DiagnosticArray()
+    msg.header.stamp = stamp
+    msg.status = [diagnostic_status(DIAGNOSTIC_LEVELS.get(verdict.state, DiagnosticStatus.OK),
+                                    f'{node_name}: policy', verdict.reason or verdict.state,
+                                    model_id, values)]
+    if report is not None:
+        msg.status.append(diagnostic_status(
+            (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)[report.level],
+            f'{node_name}: preflight', report.summary(), report.device.model or 'not a Jetson',
+            budget_values(report, budget)))
+    return msg

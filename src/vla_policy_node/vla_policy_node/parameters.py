@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from vla_common.params import declare
 
@@ -51,6 +51,9 @@ class NodeParams:
     num_threads: int = 0
     arm_frame_id: str = 'arm_base_link'
     safety_pause_reasons: Tuple[str, ...] = DEFAULT_PAUSE_REASONS
+    done_threshold: float = 0.5
+    done_steps: int = 3
+    instruction_max_age: float = 5.0
     preflight_memory_reserve_mb: float = 512.0
     preflight_max_gpu_temp_c: float = 85.0
     preflight_power_mode: str = ''
@@ -70,6 +73,33 @@ class NodeParams:
                 raise ValueError(f'{name} must be > 0')
         self.executive_config()  # validates the executive's fields
 
+    def fit_model(self, policy: Any) -> Tuple[str, List[str]]:
+        """Whether a loaded policy fits these parameters: (the refusal or '', warnings).
+
+        A `condition_on` other than 'auto' is applied to the policy's config here.
+        """
+        notes = []
+        if not policy.has_done_signal:
+            notes.append('this model has no termination signal: the policy cannot end a task '
+                         'by itself (something else must stop the robot; retrain with done '
+                         'labels)')
+        if policy.action_space.name != self.action_space:
+            return (f'the checkpoint is for the {policy.action_space.name!r} action space, the '
+                    f'node is configured for {self.action_space!r}'), notes
+        if policy.config.num_cameras != 1:
+            return (f'the checkpoint expects {policy.config.num_cameras} cameras; this node '
+                    'subscribes one'), notes
+        if self.condition_on not in ('auto', policy.config.condition_on):
+            notes.append(f'condition_on overridden: the model was trained on the '
+                         f'{policy.config.condition_on} text, it now sees the '
+                         f'{self.condition_on} text')
+            policy.config.condition_on = self.condition_on
+        expected_rate = 1.0 / policy.config.control_dt
+        if abs(expected_rate - self.control_rate) > 1e-6 * expected_rate:
+            notes.append(f'control_rate {self.control_rate} Hz differs from the model\'s '
+                         f'action rate {expected_rate:g} Hz')
+        return '', notes
+
     def preflight_limits(self) -> Limits:
         return Limits(self.preflight_memory_reserve_mb, self.preflight_max_gpu_temp_c,
                       self.preflight_power_mode, self.preflight_require_locked_clocks)
@@ -82,7 +112,8 @@ class NodeParams:
     def executive_config(self) -> ExecutiveConfig:
         return ExecutiveConfig(self.control_rate, self.trigger_config(), self.chunk_blend,
                                self.temporal_decay, self.history_rate, self.image_timeout,
-                               self.state_timeout, tuple(self.safety_pause_reasons))
+                               self.state_timeout, tuple(self.safety_pause_reasons),
+                               self.done_threshold, self.done_steps, self.instruction_max_age)
 
 
 @dataclass(frozen=True)
@@ -129,6 +160,12 @@ SPECS: Dict[str, Spec] = {
     'arm_frame_id': Spec('frame of ArmCommand end-effector deltas'),
     'safety_pause_reasons': Spec('SafetyState reason names that pause the policy while the '
                                  'gate is STOPPED'),
+    'done_threshold': Spec("termination probability at which a step counts as 'done'",
+                           0.01, 1.0),
+    'done_steps': Spec('consecutive executed done steps that end the task (stop, DONE, the '
+                       'instruction consumed)', 1, 100),
+    'instruction_max_age': Spec('s, an instruction older than this when it arrives (a latched '
+                                'one served late) is refused', 0.1, 3600.0),
     'preflight_memory_reserve_mb': Spec('MiB of available memory that must remain after the '
                                         'model budget at configure', 0.0, 65536.0),
     'preflight_max_gpu_temp_c': Spec('deg C, a hotter GPU thermal zone refuses the model at '

@@ -8,10 +8,11 @@ the executor thread through a guard condition, so the executive is only ever cal
 thread and instruction, safety and parameter callbacks never wait for the model.
 
 Lifecycle: configure loads the model (parameter `model_path`, required), activate starts the
-control loop, deactivate flushes the queue and publishes a stop first, cleanup frees the
-model. With `autostart` (default) the node configures and activates itself; a failed
-configure leaves it unconfigured, reporting the error on `~/status` and `/diagnostics`, and
-it retries when `model_path` is set again.
+control loop (only instructions given from then on are executed), deactivate flushes the
+queue and publishes a stop first, cleanup frees the model. How every instruction ends is
+published on `~/task_result`. With `autostart` (default) the node configures and activates
+itself; a failed configure leaves it unconfigured, reporting the error on `~/status` and
+`/diagnostics`, and it retries when `model_path` is set again.
 """
 
 from __future__ import annotations
@@ -21,21 +22,23 @@ import os
 import queue
 import threading
 import time
+import warnings
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from std_msgs.msg import Header, String
+from std_msgs.msg import Header
 from vla_common import topics
 from vla_common.image import compressed_to_rgb, image_to_rgb, ImageError
 from vla_common.node_main import run_node
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
-from vla_msgs.msg import ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState
+from vla_msgs.msg import (ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState,
+                          TaskResult)
 
 from . import messages as m
 from .execution.executive import (ChunkOut, Executive, InferenceJob, InferenceResult,
@@ -43,21 +46,10 @@ from .execution.executive import (ChunkOut, Executive, InferenceJob, InferenceRe
 from .parameters import declare_parameters, NodeParams, read_params, RELOAD_PARAMS
 from .policies.errors import PolicyError
 from .policies.observation import MIN_IMAGE_SIDE
-from .preflight import budget_values, checkpoint_preflight, PreflightReport
+from .preflight import checkpoint_preflight, PreflightReport, process_rss_mb
 
 NODE_NAME = topics.POLICY_NODE
-INSTRUCTION_TEXT = '~/instruction_text'
 SAFETY_STATE_TOPIC = f'{topics.SAFETY_NODE}/state'
-
-
-def _rss_mb() -> float:
-    try:
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 1e6
-    except (OSError, ValueError, IndexError):  # not Linux
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
 class PolicyNode(LifecycleNode):
@@ -87,6 +79,8 @@ class PolicyNode(LifecycleNode):
         # Status and diagnostics report errors even while unconfigured.
         self._status_pub = self.create_publisher(PolicyStatus, topics.POLICY_STATUS,
                                                  RELIABLE_QOS)
+        # How each instruction ended; latched, so a late joiner sees the last one.
+        self._result_pub = self.create_publisher(TaskResult, topics.TASK_RESULT, LATCHED_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 10)
         self.create_timer(1.0 / self.params.status_rate, self._on_status_timer)
         self.create_timer(1.0, self._publish_diagnostics)
@@ -154,26 +148,17 @@ class PolicyNode(LifecycleNode):
         self.get_logger().info(f'loading policy {params.model_path} ({params.backend})')
         t0 = time.monotonic()
         try:
-            policy = self._load_policy(params)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter('always')
+                policy = self._load_policy(params)
         except (PolicyError, OSError, ValueError, RuntimeError, ImportError) as exc:
             return self._fail_configure(f'cannot load model {params.model_path!r}: '
                                         f'{type(exc).__name__}: {exc}')
-        if policy.action_space.name != params.action_space:
-            return self._fail_configure(
-                f'the checkpoint is for the {policy.action_space.name!r} action space, the node '
-                f'is configured for {params.action_space!r}')
-        if policy.config.num_cameras != 1:
-            return self._fail_configure(f'the checkpoint expects {policy.config.num_cameras} '
-                                        'cameras; this node subscribes one')
-        if params.condition_on != 'auto' and params.condition_on != policy.config.condition_on:
-            self.get_logger().warning(f'condition_on overridden: the model was trained on the '
-                                      f'{policy.config.condition_on} text, it now sees the '
-                                      f'{params.condition_on} text')
-            policy.config.condition_on = params.condition_on
-        expected_rate = 1.0 / policy.config.control_dt
-        if abs(expected_rate - params.control_rate) > 1e-6 * expected_rate:
-            self.get_logger().warning(f'control_rate {params.control_rate} Hz differs from the '
-                                      f"model's action rate {expected_rate:g} Hz")
+        problem, notes = params.fit_model(policy)
+        for note in [f'{w.category.__name__}: {w.message}' for w in caught] + notes:
+            self.get_logger().warning(note)    # e.g. NoDoneSignalWarning
+        if problem:
+            return self._fail_configure(problem)
         self.policy = policy
         self._model_id = policy.config.name or os.path.basename(
             os.path.normpath(params.model_path))
@@ -182,7 +167,8 @@ class PolicyNode(LifecycleNode):
         self.get_logger().info(f'policy loaded in {time.monotonic() - t0:.1f} s: '
                                f'{policy.describe()}')
         self._apply(self.executive.set_model(ModelInfo(
-            True, '', policy.config.condition_on, int(policy.config.state_dim)), self._now()))
+            True, '', policy.config.condition_on, int(policy.config.state_dim),
+            policy.has_done_signal), self._now()))
         return TransitionCallbackReturn.SUCCESS
 
     def _load_policy(self, params: NodeParams) -> Any:
@@ -193,7 +179,8 @@ class PolicyNode(LifecycleNode):
     def _run_preflight(self, params: NodeParams) -> PreflightReport:
         """Device, power, clocks, temperature, engine match, memory vs the model budget."""
         self._preflight, self._budget = checkpoint_preflight(
-            params.model_path, params.backend, params.preflight_limits(), _rss_mb() / 1.048576)
+            params.model_path, params.backend, params.preflight_limits(),
+            process_rss_mb() / 1.048576)
         self.get_logger().info(self._preflight.summary())
         return self._preflight
 
@@ -221,7 +208,6 @@ class PolicyNode(LifecycleNode):
                     sub(CompressedImage, topics.CAMERA_COMPRESSED, self._on_compressed,
                         SENSOR_QOS),
                     sub(Instruction, topics.INSTRUCTION, self._on_instruction, LATCHED_QOS),
-                    sub(String, INSTRUCTION_TEXT, self._on_instruction_text, RELIABLE_QOS),
                     sub(SafetyState, SAFETY_STATE_TOPIC, self._on_safety, LATCHED_QOS)]
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -334,29 +320,21 @@ class PolicyNode(LifecycleNode):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_image(self, msg: Image) -> None:
-        try:
-            rgb = image_to_rgb(msg)
-        except ImageError as exc:
-            self._apply(self.executive.reject_image(f'bad camera image: {exc}', self._now()))
-            return
-        self._check_and_accept(rgb, msg.header.stamp)
+        self._on_frame(msg, image_to_rgb, 'bad camera image')
 
     def _on_compressed(self, msg: CompressedImage) -> None:
-        try:
-            rgb = compressed_to_rgb(msg)
-        except ImageError as exc:
-            self._apply(self.executive.reject_image(f'bad compressed camera image: {exc}',
-                                                    self._now()))
-            return
-        self._check_and_accept(rgb, msg.header.stamp)
+        self._on_frame(msg, compressed_to_rgb, 'bad compressed camera image')
 
-    def _check_and_accept(self, rgb: np.ndarray, stamp: Any) -> None:
-        if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
-            self._apply(self.executive.reject_image(
-                f'camera image {rgb.shape[1]}x{rgb.shape[0]} is smaller than '
-                f'{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}', self._now()))
+    def _on_frame(self, msg: Any, decode: Any, what: str) -> None:
+        try:
+            rgb = decode(msg)
+            if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
+                raise ImageError(f'{rgb.shape[1]}x{rgb.shape[0]} is smaller than '
+                                 f'{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}')
+        except ImageError as exc:
+            self._apply(self.executive.reject_image(f'{what}: {exc}', self._now()))
             return
-        self._apply(self.executive.on_image(rgb, m.stamp_ns(stamp), self._now()))
+        self._apply(self.executive.on_image(rgb, m.stamp_ns(msg.header.stamp), self._now()))
 
     def _on_odom(self, msg: Odometry) -> None:
         tw = msg.twist.twist
@@ -373,9 +351,6 @@ class PolicyNode(LifecycleNode):
 
     def _on_instruction(self, msg: Instruction) -> None:
         self._apply(self.executive.on_instruction(m.instruction_input(msg), self._now()))
-
-    def _on_instruction_text(self, msg: String) -> None:
-        self._apply(self.executive.on_instruction_text(msg.data, self._now()))
 
     def _on_control_tick(self) -> None:
         self._apply(self.executive.control_tick(self._now()))
@@ -396,6 +371,8 @@ class PolicyNode(LifecycleNode):
             self._publish_command(action)
         for chunk in out.chunks:
             self._publish_chunk(chunk)
+        for result in out.results:
+            self._result_pub.publish(m.task_result(result, self.get_clock().now().to_msg()))
         if out.rephase and self._control_timer is not None:
             self._control_timer.reset()   # the next action follows one period from now
         for job in out.jobs:
@@ -444,24 +421,14 @@ class PolicyNode(LifecycleNode):
             self.get_clock().now().to_msg()))
 
     def _publish_diagnostics(self) -> None:
-        verdict = self.executive.verdict
         values = self.executive.diagnostic_values(self._now())
         values.update(backend=self.params.backend, model=self.params.model_path,
                       model_description=self.policy.describe() if self.policy else '',
-                      rss_mb=f'{_rss_mb():.0f}')
-        msg = DiagnosticArray()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.status = [m.diagnostic_status(
-            m.DIAGNOSTIC_LEVELS.get(verdict.state, DiagnosticStatus.OK),
-            f'{self.get_name()}: policy', verdict.reason or verdict.state, self._model_id,
-            values)]
-        report = self._preflight
-        if report is not None:
-            msg.status.append(m.diagnostic_status(
-                (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)[report.level],
-                f'{self.get_name()}: preflight', report.summary(),
-                report.device.model or 'not a Jetson', budget_values(report, self._budget)))
-        self._diag_pub.publish(msg)
+                      done_signal=bool(self.policy and self.policy.has_done_signal),
+                      rss_mb=f'{process_rss_mb():.0f}')
+        self._diag_pub.publish(m.diagnostics(
+            self.get_name(), self.executive.verdict, self._model_id, values, self._preflight,
+            self._budget, self.get_clock().now().to_msg()))
 
 
 def main(args: Optional[List[str]] = None) -> int:

@@ -269,6 +269,17 @@ def run_preflight(limits: Limits, memory_verdict: Optional[object] = None,
     return report
 
 
+def process_rss_mb() -> float:
+    """Resident memory of this process (MB)."""
+    try:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 1e6
+    except (OSError, ValueError, IndexError):  # not Linux
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
 def checkpoint_preflight(model_path: str, backend: str, limits: Limits,
                          process_rss_mib: float) -> Tuple[PreflightReport, Optional[object]]:
     """The preflight for loading `model_path` with `backend`: (report, the model's budget).

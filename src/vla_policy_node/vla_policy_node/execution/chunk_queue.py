@@ -44,12 +44,13 @@ class PushResult:
 
 
 class _Entry:
-    __slots__ = ('action', 'weight', 'count')
+    __slots__ = ('action', 'done', 'weight', 'count')
 
-    def __init__(self, action: np.ndarray, weight: float = 1.0, count: int = 1) -> None:
+    def __init__(self, action: np.ndarray, done: Optional[float] = None) -> None:
         self.action = action
-        self.weight = weight
-        self.count = count
+        self.done = done            # the policy's termination probability for this step
+        self.weight = 1.0
+        self.count = 1
 
 
 class ActionChunkQueue:
@@ -66,6 +67,7 @@ class ActionChunkQueue:
         self.step = 0
         self.generation = 0
         self.rejected = 0
+        self.last_done: Optional[float] = None   # done probability of the last popped step
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -78,8 +80,8 @@ class ActionChunkQueue:
         self.generation += 1
         return dropped
 
-    def _check(self, chunk: np.ndarray, generation: int) -> str:
-        """Why `chunk` cannot be queued ('' when it can)."""
+    def _check(self, chunk: np.ndarray, generation: int, done: Optional[np.ndarray]) -> str:
+        """Why `chunk` (and its done probabilities) cannot be queued ('' when it can)."""
         if chunk.ndim != 2 or chunk.shape[0] == 0:
             return f'bad chunk shape {chunk.shape}'
         if generation != self.generation:
@@ -87,12 +89,19 @@ class ActionChunkQueue:
                     '(instruction changed or flushed)')
         if not np.all(np.isfinite(chunk)):
             return 'chunk contains NaN/Inf'
+        if done is not None and (np.shape(done) != (chunk.shape[0],)
+                                 or not np.all(np.isfinite(done))):
+            return f'bad done probabilities {np.shape(done)} for {chunk.shape[0]} steps'
         return ''
 
-    def push(self, chunk: np.ndarray, start_step: int, generation: int) -> PushResult:
-        """Merge a (n, dims) chunk whose first action is for `start_step`."""
+    def push(self, chunk: np.ndarray, start_step: int, generation: int,
+             done: Optional[np.ndarray] = None) -> PushResult:
+        """Merge a (n, dims) chunk whose first action is for `start_step`.
+
+        `done`: optional (n,) termination probabilities, carried and blended per step.
+        """
         chunk = np.asarray(chunk, dtype=np.float64)
-        problem = self._check(chunk, generation)
+        problem = self._check(chunk, generation, done)
         if not problem and self._queue and self._queue[0].action.shape != chunk.shape[1:]:
             problem = (f'chunk has {chunk.shape[1]} dims, queue holds '
                        f'{self._queue[0].action.shape[0]}')
@@ -106,50 +115,58 @@ class ActionChunkQueue:
             self.rejected += 1
             return PushResult(False, f'chunk is entirely stale ({skip} steps late)', skip)
         new = chunk[skip:]
+        new_done = _per_step(done, chunk.shape[0])[skip:]
         overlap = min(len(self._queue), new.shape[0])
         for i in range(overlap):
-            self._blend(self._queue[i], new[i], i, overlap)
-        for a in new[overlap:]:
-            self._queue.append(_Entry(a.copy()))
+            self._blend(self._queue[i], new[i], new_done[i], i, overlap)
+        for a, d in zip(new[overlap:], new_done[overlap:]):
+            self._queue.append(_Entry(a.copy(), d))
         return PushResult(True, '', skip, overlap, new.shape[0] - overlap)
 
-    def replace(self, chunk: np.ndarray, skip: int, generation: int) -> PushResult:
+    def replace(self, chunk: np.ndarray, skip: int, generation: int,
+                done: Optional[np.ndarray] = None) -> PushResult:
         """Drop the queued actions and queue `chunk[skip:]`: the next pop is `chunk[skip]`.
 
         For a chunk that must act at once (an event): nothing of the old plan is blended in,
         and the `skip` actions whose time has passed are not executed.
         """
         chunk = np.asarray(chunk, dtype=np.float64)
-        problem = self._check(chunk, generation)
+        problem = self._check(chunk, generation, done)
         if not problem and skip >= chunk.shape[0]:
             problem = f'chunk is entirely stale ({skip} steps late)'
         if problem:
             self.rejected += 1
             return PushResult(False, problem, max(0, skip))
         self._queue.clear()
-        for a in chunk[skip:]:
-            self._queue.append(_Entry(a.copy()))
+        for a, d in zip(chunk[skip:], _per_step(done, chunk.shape[0])[skip:]):
+            self._queue.append(_Entry(a.copy(), d))
         return PushResult(True, '', skip, 0, chunk.shape[0] - skip)
 
-    def _blend(self, entry: _Entry, new: np.ndarray, i: int, overlap: int) -> None:
+    def _blend(self, entry: _Entry, new: np.ndarray, new_done: Optional[float], i: int,
+               overlap: int) -> None:
         if self.blend == 'none':
-            entry.action, entry.weight, entry.count = new.copy(), 1.0, 1
+            w_new = 1.0
         elif self.blend == 'linear':
-            w = (i + 1) / (overlap + 1)
-            entry.action = (1.0 - w) * entry.action + w * new
-            entry.count += 1
+            w_new = (i + 1) / (overlap + 1)
         else:
-            w_new = math.exp(-self.temporal_decay * entry.count)
-            entry.action = (entry.action * entry.weight + new * w_new) / (entry.weight + w_new)
-            entry.weight += w_new
-            entry.count += 1
+            w = math.exp(-self.temporal_decay * entry.count)
+            w_new = w / (entry.weight + w)
+            entry.weight += w
+        entry.action = (1.0 - w_new) * entry.action + w_new * new
+        if entry.done is None or new_done is None:
+            entry.done = new_done if new_done is not None else entry.done
+        else:
+            entry.done = (1.0 - w_new) * entry.done + w_new * new_done
+        entry.count = 1 if self.blend == 'none' else entry.count + 1
 
     def pop(self) -> Optional[np.ndarray]:
         """The action for the current step (and advance), or None when empty (no advance)."""
         if not self._queue:
             return None
         self.step += 1
-        return self._queue.popleft().action
+        entry = self._queue.popleft()
+        self.last_done = entry.done
+        return entry.action
 
     def peek(self) -> np.ndarray:
         """All queued actions (n, dims) without consuming them."""
@@ -159,3 +176,7 @@ class ActionChunkQueue:
 
     def steps(self) -> List[int]:
         return list(range(self.step, self.step + len(self._queue)))
+
+
+def _per_step(done: Optional[np.ndarray], n: int) -> List[Optional[float]]:
+    return [None] * n if done is None else [float(d) for d in np.asarray(done).reshape(-1)]

@@ -3,7 +3,15 @@
 The node (`policy_node.py`) is an adapter: it converts messages into the calls below, owns
 timers, publishers and the inference worker thread, and carries out the `Output` each call
 returns. Everything stateful lives here, driven by explicit time (`now`, seconds of the node's
-clock) so that tests run it on a simulated clock:
+clock) so that tests run it on a simulated clock.
+
+The instruction lifecycle: an instruction is accepted only when it is fresh — stamped after
+this activation and at most `instruction_max_age` old (a restarted policy never acts on the
+latched instruction it finds) — and it ends exactly once, with a `TaskOut` result: DONE (the
+policy's termination signal held for `done_steps` executed steps), REFUSED (not understood,
+refused by the normaliser, empty, stale), CANCELLED (a stop word, an e-stop), PREEMPTED (a
+newer instruction) or FAILED (the policy went inactive). An ended instruction is consumed: it
+never moves the robot again.
 
   inputs      on_image / reject_image / on_state / on_safety / on_instruction
   time        control_tick (one per control period), tick (re-evaluate, maybe start a job)
@@ -45,6 +53,13 @@ STOP = 'stop'
 UNPARSED = 'unparsed'
 REFUSED = 'refused'
 
+# How an instruction ended (TaskResult.RESULT_*).
+RESULT_DONE = 'done'
+RESULT_REFUSED = 'refused'
+RESULT_CANCELLED = 'cancelled'
+RESULT_PREEMPTED = 'preempted'
+RESULT_FAILED = 'failed'
+
 #: A command that stops the robot (Output.commands entry).
 STOP_COMMAND = None
 
@@ -66,13 +81,20 @@ class ExecutiveConfig:
     image_timeout: float = 0.5
     state_timeout: float = 0.5
     safety_pause_reasons: Tuple[str, ...] = DEFAULT_PAUSE_REASONS
+    done_threshold: float = 0.5          # a step is "done" at this termination probability
+    done_steps: int = 3                  # ... and the task ends after this many in a row
+    instruction_max_age: float = 5.0     # s, older (or further in the future) is refused
 
     def __post_init__(self) -> None:
-        for name in ('control_rate', 'image_timeout', 'state_timeout'):
+        for name in ('control_rate', 'image_timeout', 'state_timeout', 'instruction_max_age'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'{name} must be > 0')
         if self.history_rate < 0:
             raise ValueError('history_rate must be >= 0')
+        if not 0.0 < self.done_threshold <= 1.0:
+            raise ValueError('done_threshold must be in (0, 1]')
+        if self.done_steps < 1:
+            raise ValueError('done_steps must be >= 1')
         ActionChunkQueue(self.chunk_blend, self.temporal_decay)  # validates both
 
     @property
@@ -88,6 +110,7 @@ class ModelInfo:
     error: str = ''
     condition_on: str = 'original'
     state_dim: int = 0
+    done_signal: bool = False    # predicts a termination probability per step
 
 
 @dataclass(frozen=True)
@@ -99,6 +122,8 @@ class InstructionInput:
     status: str = UNDERSTOOD
     canonical: str = ''
     language: str = ''
+    stamp_ns: int = 0           # when it was given (header.stamp); 0: unknown
+    reason: str = ''            # why the front-end refused it or did not understand it
 
 
 @dataclass
@@ -123,6 +148,7 @@ class InferenceResult:
     actions: Optional[np.ndarray] = None   # (chunk, dims) for INFER jobs that succeeded
     error: Optional[BaseException] = None
     latency_ms: float = 0.0
+    done: Optional[np.ndarray] = None      # (chunk,) termination probabilities, if any
 
 
 @dataclass(frozen=True)
@@ -133,6 +159,18 @@ class ChunkOut:
     actions: np.ndarray
     latency_ms: float
     first_step: int         # control-step index (since the instruction) of actions[0]
+    done: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
+class TaskOut:
+    """How an instruction ended (TaskResult)."""
+
+    instruction_id: str
+    result: str             # RESULT_*
+    reason: str
+    duration: float         # s from accepting it to its end (0 if never accepted)
+    inference_count: int    # inferences run for it
 
 
 @dataclass(frozen=True)
@@ -149,6 +187,7 @@ class Output:
     chunks: List[ChunkOut] = field(default_factory=list)
     jobs: List[InferenceJob] = field(default_factory=list)
     logs: List[Log] = field(default_factory=list)
+    results: List[TaskOut] = field(default_factory=list)
     status: bool = False            # publish ~/status now
     rephase: bool = False           # restart the control timer: next tick one period from now
 
@@ -157,6 +196,7 @@ class Output:
         self.chunks += other.chunks
         self.jobs += other.jobs
         self.logs += other.logs
+        self.results += other.results
         self.status = self.status or other.status
         self.rephase = self.rephase or other.rephase
         return self
@@ -177,13 +217,14 @@ class Snapshot:
     trigger_counts: Dict[str, int]
     coalesced_counts: Dict[str, int]
     instruction_id: str
-    error: str
+    error: str              # the current fault; while IDLE, why the last instruction was refused
+    detail: str             # what the policy waits for / why it holds
 
 
 def run_job(policy: Any, job: InferenceJob,
             clock: Callable[[], float] = time.monotonic) -> InferenceResult:
     """Run one job on a policy (the worker's body; also the synchronous `infer`)."""
-    actions, error = None, None
+    actions, done, error = None, None, None
     t0 = clock()
     try:
         if policy is None:
@@ -193,10 +234,11 @@ def run_job(policy: Any, job: InferenceJob,
         if job.kind == OBSERVE:
             policy.observe(job.observation)
         else:
-            actions = policy.predict_action_chunk(job.observation)
+            prediction = policy.predict(job.observation)
+            actions, done = prediction.actions, prediction.done
     except Exception as exc:  # noqa: BLE001 - any model failure is reported, not raised
         error = exc
-    return InferenceResult(actions, error, (clock() - t0) * 1e3)
+    return InferenceResult(actions, error, (clock() - t0) * 1e3, done)
 
 
 def _error_text(error: BaseException) -> str:
@@ -212,7 +254,8 @@ class _Instruction:
     id: str
     text: str
     canonical: str
-    language: str = ''
+    accepted: float             # when it was accepted (executive time)
+    inferences: int             # the inference counter then
 
 
 class Executive:
@@ -228,11 +271,16 @@ class Executive:
         self.engine = TriggerEngine(config.trigger)
         self.verdict = Verdict(sv.UNCONFIGURED, 'not configured')
         self.latency = LatencyWindow()
-        # inputs
+        # the instruction lifecycle
         self.instruction: Optional[_Instruction] = None
-        self.instruction_error = ''
-        self._last_instruction_key: Optional[Tuple[str, str, str]] = None
-        self._text_counter = 0
+        self.activation_time: Optional[float] = None  # first valid clock reading when active
+        self._last_now = float('-inf')
+        self._seen: Dict[Tuple[str, int], None] = {}   # (id, stamp) handled (bounded, ordered)
+        self._task_done = False             # the last instruction ended DONE
+        self._refused = False               # the last instruction was refused (status error)
+        self.note = ''                      # how the last instruction ended / was ignored
+        self._done_run = 0                  # consecutive executed steps declared done
+        # inputs
         self.image: Optional[np.ndarray] = None
         self._image_stamp_ns = 0
         self.image_time: Optional[float] = None
@@ -277,26 +325,30 @@ class Executive:
         return self._emit()
 
     def activate(self, now: float) -> Output:
+        """Start: only instructions given from now on will be executed."""
         self.active = True
+        self.activation_time = None
+        self._note_clock(now)
         self.queue.flush()
         self.engine.clear()
         self._reset_pending = True
-        if self.instruction is not None:
-            self.engine.on_instruction(now, 'activated')
         self._refresh(now)
         return self._emit()
 
     def deactivate(self, why: str, now: float) -> Output:
-        """Flush the queue and stop the robot first (if the node was active)."""
+        """Flush the queue and stop the robot first (if the node was active); the current
+        instruction ends FAILED — a reactivated policy waits for a new one."""
         was_active = self.active
         self.active = False
         self.busy = False
-        self.queue.flush()
-        self.engine.clear()
         if was_active:
             self._commanding = False
             self._command(STOP_COMMAND, now)
             self._log('info', f'stopped ({why}): queue flushed, stop published')
+        if self.instruction is not None:
+            self._end(RESULT_FAILED, f'policy {why}', now)
+        self.queue.flush()
+        self.engine.clear()
         self._refresh(now)
         return self._emit()
 
@@ -354,59 +406,114 @@ class Executive:
         blocked, reason = safety_blocks(state_name, reason_names,
                                         self.config.safety_pause_reasons)
         self._safety_blocked, self._safety_reason = blocked, reason
+        if state_name == 'ESTOP' and self.instruction is not None:
+            # Resetting an e-stop must not restart motion: the instruction is cancelled and a
+            # new one is needed. Other pausing states (a sensor timeout) pause and resume.
+            self._end(RESULT_CANCELLED, 'e-stop engaged'
+                      + (f' ({", ".join(reason_names)})' if reason_names else ''), now)
         self.engine.on_safety(blocked, now)
         self._tick(now)
         return self._emit()
 
     def on_instruction(self, ins: InstructionInput, now: float) -> Output:
+        """A new instruction: accepted, refused or ignored; the current one ends either way
+        (a stop word cancels it; anything newer preempts it)."""
+        self._note_clock(now)
+        key = (ins.id, ins.stamp_ns)
+        if key in self._seen:
+            return self._emit()             # latched or repeated delivery of a handled one
+        self._seen[key] = None
+        while len(self._seen) > 1000:
+            del self._seen[next(iter(self._seen))]
         if ins.status == STOP:
-            self._set_instruction(None, '', f'stop instruction {ins.id!r}: idle', now)
-        elif ins.status not in (UNDERSTOOD, UNPARSED):   # not understood, refused, unknown
-            self._set_instruction(None, f'instruction {ins.id!r} {ins.status.replace("_", " ")} '
-                                        f'({ins.text!r}): not moving', '', now)
-        else:
-            key = (ins.id, ins.text, ins.canonical)
-            if key == self._last_instruction_key and self.instruction is not None:
-                return self._emit()  # the latched instruction delivered again
-            self._last_instruction_key = key
-            self._set_instruction(_Instruction(ins.id or f'ins-{time.time_ns()}', ins.text,
-                                               ins.canonical, ins.language), '', '', now)
-        return self._emit()
-
-    def on_instruction_text(self, text: str, now: float) -> Output:
-        self._text_counter += 1
-        self._last_instruction_key = None
-        self._set_instruction(_Instruction(f'text-{self._text_counter}', text, ''), '', '', now)
-        return self._emit()
-
-    def _set_instruction(self, ins: Optional[_Instruction], error: str, note: str,
-                         now: float) -> None:
-        if ins is not None:
-            which = self.model.condition_on if self.model.loaded else 'original'
-            text = ins.canonical if which == 'canonical' else ins.text
+            if self.instruction is not None:
+                self._end(RESULT_CANCELLED, f'stop word ({ins.id}: {ins.text!r})', now)
+            else:
+                self.note = f'stop word ({ins.id}): nothing to cancel'
+                self._log('info', self.note)
+            self._refresh(now)
+            return self._emit()
+        name = ins.id or 'an instruction without an id'
+        refusal = self._refusal(ins, now)
+        if refusal is None:
+            text = ins.canonical if self.model.condition_on == 'canonical' else ins.text
             if not text.strip():
-                error = (f'instruction {ins.id!r} has no {which} text: not moving'
-                         if which == 'canonical' else f'empty instruction {ins.id!r}: '
-                         'not moving')
-                ins = None
-        self.instruction = ins
-        self.instruction_error = error
+                refusal = (f'no {self.model.condition_on} text' if self.model.condition_on ==
+                           'canonical' else 'empty text')
+        if refusal is None and not self.active:
+            refusal = 'the policy is not active'
+        if self.instruction is not None:
+            self._end(RESULT_PREEMPTED, f'replaced by instruction {name}', now)
+        if refusal is not None:
+            self._refused = True
+            self.note = f'instruction {name} refused: {refusal}'
+            self._log('warning', self.note)
+            self._out.results.append(TaskOut(ins.id, RESULT_REFUSED, refusal, 0.0, 0))
+            self._refresh(now)
+            return self._emit()
+        self.instruction = _Instruction(ins.id, ins.text, ins.canonical, now,
+                                        self.counters['inferences'])
+        self._task_done, self._refused, self.note, self._done_run = False, False, '', 0
         self.inference_error = ''
         self.queue.flush()
         self._reset_pending = True
-        if self._commanding:
+        self.engine.on_instruction(now, ins.id)
+        self._log('info', f'instruction {ins.id}: {ins.text!r}'
+                  + (f' ({ins.canonical!r})' if ins.canonical else ''))
+        self._tick(now)
+        return self._emit()
+
+    def _refusal(self, ins: InstructionInput, now: float) -> Optional[str]:
+        """Why `ins` must not be executed (None: it may)."""
+        if ins.status == NOT_UNDERSTOOD:
+            return 'not understood' + (f': {ins.reason}' if ins.reason else '')
+        if ins.status == REFUSED:
+            return ins.reason or 'refused by the instruction front-end'
+        if ins.status not in (UNDERSTOOD, UNPARSED):
+            return ins.reason or f'unknown instruction status {ins.status!r}'
+        if not ins.stamp_ns:
+            return 'it has no stamp: a fresh instruction cannot be told from a stale one'
+        stamp, max_age = ins.stamp_ns * 1e-9, self.config.instruction_max_age
+        if self.activation_time is None or stamp < self.activation_time:
+            return ('given before this policy was activated (a restart never resumes an old '
+                    'instruction)')
+        if now - stamp > max_age:
+            return f'it is {now - stamp:.1f} s old (instruction_max_age {max_age:g} s)'
+        if stamp - now > max_age:
+            return (f'it is stamped {stamp - now:.1f} s in the future: the instruction node '
+                    'and the policy do not share a clock')
+        return None
+
+    def _end(self, result: str, reason: str, now: float) -> None:
+        """The current instruction ends: result out, queue flushed, the robot stopped."""
+        ins = self.instruction
+        assert ins is not None
+        self.instruction = None
+        self._task_done, self._refused = result == RESULT_DONE, False
+        self.note = f'instruction {ins.id} {result}' + (f': {reason}' if reason else '')
+        self._log('info', self.note)
+        self._out.results.append(TaskOut(ins.id, result, reason, max(0.0, now - ins.accepted),
+                                         self.counters['inferences'] - ins.inferences))
+        self.queue.flush()
+        self.engine.clear()
+        self._reset_pending = True
+        self.inference_error = ''
+        self._done_run = 0
+        if self._commanding or result == RESULT_DONE:
             self._commanding = False
             self._command(STOP_COMMAND, now)
-        if ins is not None:
-            self.engine.on_instruction(now, ins.id)
-            self._log('info', f'instruction {ins.id}: {ins.text!r}'
-                      + (f' ({ins.canonical!r})' if ins.canonical else ''))
-        else:
-            self.engine.clear()
-            if note:
-                self._log('info', note)
-        self._refresh(now)
-        self._tick(now)
+
+    def _note_clock(self, now: float) -> None:
+        """Anchor the activation time at the first valid clock reading (a simulated clock
+        reads 0 until /clock arrives) and re-anchor it if the clock jumps back (a restarted
+        simulator): instructions stamped before that are stale."""
+        if now < self._last_now - 1.0:
+            self.activation_time = None
+            self._log('warning', f'the clock jumped back {self._last_now - now:.1f} s: '
+                                 'instructions given before now are ignored')
+        self._last_now = now
+        if self.active and self.activation_time is None and now > 0.0:
+            self.activation_time = now
 
     # ================================================================== time
     def tick(self, now: float) -> Output:
@@ -458,7 +565,19 @@ class Executive:
             inference_count=int(self.counters['inferences']),
             trigger_counts=dict(stats.fired), coalesced_counts=dict(stats.coalesced),
             instruction_id=self.instruction.id if self.instruction else '',
-            error=v.reason if v.state in (sv.ERROR, sv.PAUSED, sv.UNCONFIGURED) else '')
+            error=v.reason if v.state in (sv.ERROR, sv.PAUSED, sv.UNCONFIGURED)
+            else self.note if v.state == sv.IDLE and self._refused else '',
+            detail=self._detail())
+
+    def _detail(self) -> str:
+        """What the policy waits for, and how the last instruction ended or why it was
+        ignored (e.g. 'waiting for a new instruction; instruction ins-1 refused: ...')."""
+        v = self.verdict
+        if v.state == sv.RUNNING:
+            return ''
+        if v.state in (sv.IDLE, sv.DONE) and self.note:
+            return f'{v.reason}; {self.note}'
+        return v.reason
 
     def diagnostic_values(self, now: float) -> Dict[str, Any]:
         """Counters and measures for /diagnostics (the adapter adds model and process data)."""
@@ -501,11 +620,26 @@ class Executive:
         self._out.commands.append(action)
 
     def _execute(self, now: float) -> None:
-        """Publish the queue's next action (nothing when it is empty: the step waits)."""
+        """Publish the queue's next action (nothing when it is empty: the step waits).
+
+        The policy ends its task when `done_steps` executed steps in a row carry a termination
+        probability of at least `done_threshold`: instead of that step's action the robot gets
+        a stop, and the instruction is consumed.
+        """
         action = self.queue.pop()
-        if action is not None:
-            self._commanding = True
-            self._command(action, now)
+        if action is None:
+            return
+        done = self.queue.last_done
+        cfg = self.config
+        self._done_run = self._done_run + 1 if done is not None and done >= cfg.done_threshold \
+            else 0
+        if self._done_run >= cfg.done_steps:
+            self._end(RESULT_DONE, f'the policy declared done ({cfg.done_steps} steps at '
+                                   f'p >= {cfg.done_threshold:g})', now)
+            self._refresh(now)
+            return
+        self._commanding = True
+        self._command(action, now)
 
     def _late_steps(self, job: InferenceJob, now: float) -> int:
         """Actions of an event chunk whose time has passed: the time since the source image
@@ -539,7 +673,7 @@ class Executive:
             model_loaded=self.model.loaded,
             model_error=self.model.error,
             instruction_id=self.instruction.id if self.instruction else '',
-            instruction_error=self.instruction_error,
+            task_done=self._task_done,
             image_age=None if self.image_time is None else now - self.image_time,
             image_error=self.image_error,
             image_timeout=cfg.image_timeout,
@@ -553,6 +687,7 @@ class Executive:
 
     def _refresh(self, now: float) -> Verdict:
         """Re-evaluate the state; on leaving RUNNING flush the queue and stop the robot."""
+        self._note_clock(now)
         verdict = evaluate(self._inputs(now))
         previous, self.verdict = self.verdict, verdict
         if previous.state == sv.RUNNING and verdict.state != sv.RUNNING:
@@ -635,14 +770,14 @@ class Executive:
         if event:
             skip = self._late_steps(job, now)
             first_step = self.queue.step - skip
-            pushed = self.queue.replace(result.actions, skip, job.generation)
+            pushed = self.queue.replace(result.actions, skip, job.generation, result.done)
         else:
             first_step = job.obs_step
-            pushed = self.queue.push(result.actions, job.obs_step, job.generation)
+            pushed = self.queue.push(result.actions, job.obs_step, job.generation, result.done)
         if not pushed.accepted:
             self.counters['results_discarded'] += 1
             self._log_once(f'push-{pushed.reason[:20]}', f'chunk not queued: {pushed.reason}')
             return False
         self._out.chunks.append(ChunkOut(job, result.actions, result.latency_ms,
-                                         max(0, first_step)))
+                                         max(0, first_step), result.done))
         return event

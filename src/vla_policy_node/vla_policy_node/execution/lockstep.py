@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .executive import (Executive, ExecutiveConfig, InferenceJob, InferenceResult,
-                        InstructionInput, ModelInfo, Output, run_job, UNDERSTOOD)
+                        InstructionInput, ModelInfo, Output, run_job, TaskOut, UNDERSTOOD)
 
 
 class Lockstep:
@@ -31,7 +31,8 @@ class Lockstep:
         self.outputs = Output()   # everything the executive asked for, in order
         cfg = policy.config
         self._collect(self.executive.set_model(
-            ModelInfo(True, '', cfg.condition_on, int(cfg.state_dim)), self.now))
+            ModelInfo(True, '', cfg.condition_on, int(cfg.state_dim),
+                      bool(getattr(policy, 'has_done_signal', False))), self.now))
         self._collect(self.executive.activate(self.now))
 
     @property
@@ -41,7 +42,13 @@ class Lockstep:
     def instruct(self, text: str, canonical: str = '', instruction_id: str = 'lockstep'
                  ) -> None:
         self._collect(self.executive.on_instruction(
-            InstructionInput(instruction_id, text, UNDERSTOOD, canonical), self.now))
+            InstructionInput(instruction_id, text, UNDERSTOOD, canonical,
+                             stamp_ns=int(round(self.now * 1e9))), self.now))
+
+    @property
+    def result(self) -> Optional[TaskOut]:
+        """How the last instruction ended (None while it runs or before any)."""
+        return self.outputs.results[-1] if self.outputs.results else None
 
     def step(self, image: np.ndarray, state: Optional[np.ndarray] = None
              ) -> Optional[np.ndarray]:

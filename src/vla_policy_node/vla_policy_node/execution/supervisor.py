@@ -20,6 +20,7 @@ IDLE = 'idle'
 RUNNING = 'running'
 PAUSED = 'paused'
 ERROR = 'error'
+DONE = 'done'
 
 #: SafetyState reasons (names) that pause the policy: the robot cannot or must not move and
 #: only an explicit change (reset, sensor back) ends them. NO_COMMAND / COMMAND_TIMEOUT /
@@ -49,7 +50,7 @@ class Inputs:
     model_loaded: bool = False
     model_error: str = ''
     instruction_id: str = ''
-    instruction_error: str = ''
+    task_done: bool = False           # no instruction because the policy ended the last one
     image_age: Optional[float] = None
     image_error: str = ''
     image_timeout: float = 0.5
@@ -86,22 +87,26 @@ class Verdict:
     @property
     def healthy(self) -> bool:
         """Alive and sane (heartbeat): not in error, model loaded, node active."""
-        return self.state in (IDLE, RUNNING, PAUSED)
+        return self.state in (IDLE, RUNNING, PAUSED, DONE)
 
 
 def evaluate(i: Inputs) -> Verdict:
-    """State from inputs, most serious first: model, instruction, inputs, safety, errors."""
+    """State from inputs, most serious first: model, inputs, instruction, safety, errors.
+
+    A refused instruction is not a fault of the policy: it leaves the policy IDLE (the
+    executive reports why), never ERROR.
+    """
     if not i.model_loaded:
         return Verdict(ERROR if i.model_error else UNCONFIGURED,
                        i.model_error or 'no model loaded', 'model:' + i.model_error)
     if not i.active:
         return Verdict(IDLE, 'node inactive', 'inactive')
-    if i.instruction_error:
-        return Verdict(ERROR, i.instruction_error, 'instruction:' + i.instruction_error)
     if i.image_error:
         return Verdict(ERROR, i.image_error, 'image:' + i.image_error)
     if not i.instruction_id:
-        return Verdict(IDLE, 'waiting for an instruction', 'no_instruction')
+        if i.task_done:
+            return Verdict(DONE, 'task done: waiting for a new instruction', 'done')
+        return Verdict(IDLE, 'waiting for a new instruction', 'no_instruction')
     pause = _pause(i)
     if i.inference_error:
         return Verdict(ERROR, i.inference_error, 'inference:' + i.inference_error,
