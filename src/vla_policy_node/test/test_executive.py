@@ -296,6 +296,10 @@ def test_an_estop_during_inference_stops_at_once_and_the_late_chunk_is_not_execu
     sim.run(t_release + 1.0)
     assert not sim.moving(t_release) and sim.state == sv.IDLE
     assert 'waiting for a new instruction' in sim.ex.snapshot().detail
+    sim.apply(sim.ex.on_safety('ESTOP', ['ESTOP'], sim.t))
+    sim.instruct('during')                          # given while the e-stop is engaged
+    assert sim.results()[-1][:2] == ('during', 'refused') and 'e-stop' in sim.results()[-1][2]
+    sim.apply(sim.ex.on_safety('OK', [], sim.t))
     sim.instruct('ins-2')
     sim.run(sim.t + 0.5)
     assert sim.moving(t_release) and sim.state == sv.RUNNING

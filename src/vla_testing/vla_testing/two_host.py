@@ -226,6 +226,9 @@ class TwoHostStack:
             if kind == 'link_down_estop':
                 time.sleep(1.0)
                 t_reset = self._reset_until_accepted()
+                # The e-stop cancelled the instruction (a reset never restarts motion by
+                # itself, issue 14): the operator gives it again.
+                self.request(f'text {INSTRUCTION}')
         else:   # policy_kill
             self.kill_policy()
             t_fault = time.monotonic()

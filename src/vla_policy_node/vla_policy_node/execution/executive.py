@@ -290,6 +290,7 @@ class Executive:
         self._state_time: Optional[float] = None
         self._safety_blocked = False
         self._safety_reason = ''
+        self._estop = False
         # execution
         self.busy = False
         self._reset_pending = True
@@ -406,7 +407,8 @@ class Executive:
         blocked, reason = safety_blocks(state_name, reason_names,
                                         self.config.safety_pause_reasons)
         self._safety_blocked, self._safety_reason = blocked, reason
-        if state_name == 'ESTOP' and self.instruction is not None:
+        self._estop = state_name == 'ESTOP'
+        if self._estop and self.instruction is not None:
             # Resetting an e-stop must not restart motion: the instruction is cancelled and a
             # new one is needed. Other pausing states (a sensor timeout) pause and resume.
             self._end(RESULT_CANCELLED, 'e-stop engaged'
@@ -442,6 +444,8 @@ class Executive:
                            'canonical' else 'empty text')
         if refusal is None and not self.active:
             refusal = 'the policy is not active'
+        if refusal is None and self._estop:
+            refusal = 'the e-stop is engaged: reset it first, then give the instruction'
         if self.instruction is not None:
             self._end(RESULT_PREEMPTED, f'replaced by instruction {name}', now)
         if refusal is not None:
