@@ -18,14 +18,15 @@ node     a real policy_node process fed 640x480 rgb8 at 30 Hz; every frame is ma
 triggers the same synthetic drive replayed into the node in event and in periodic (10 Hz)
          mode: inferences per minute and their triggers.
 reaction how soon the robot acts on what it sees: a real policy_node fed 640x480 rgb8 at
-         30 Hz whose scene changes every 0.5-0.9 s (random phase), once with event triggers
-         and once with `trigger_mode: periodic` at the chunk rate (control_rate / chunk =
-         1 Hz); image publish -> the first cmd_vel_in taken from a chunk computed on that
-         frame or a later one, next to the model time and the transport floor (a relay
-         process: one image hop + one Twist hop); instruction publish -> first command;
-         commands per second. Commands are identified by value: an event chunk replaces the
-         queue (its rows go out unchanged), and the periodic run uses `chunk_blend: none` so
-         its rows do too — blending changes the value of that first command, not its time.
+         30 Hz, once with event triggers and once with `trigger_mode: periodic` at the chunk
+         rate (control_rate / chunk = 1 Hz): 12 instructions on a static scene (instruction
+         publish -> first command from its chunk), then a new scene every 0.5-0.9 s (random
+         phase; image publish -> the first cmd_vel_in taken from a chunk computed on that
+         frame or a later one), next to the model time and the transport floor (a relay
+         process: one image hop + one Twist hop); commands per second while driving.
+         Commands are identified by value: an event chunk replaces the queue (its rows go
+         out unchanged), and the periodic run uses `chunk_blend: none` so its rows do too;
+         blending changes the value of that first command, not its time.
 train    nano training cost per frame at 64/96/128/224 px (forward + backward + step).
 
 Machine notes: this is a shared 2-core CPU; numbers move by 10-30 % between runs.
@@ -508,7 +509,7 @@ def _reaction_run(graph: _Graph, seconds: float, rng: np.random.Generator) -> Di
     node.create_subscription(Twist, 'cmd_vel_in', lambda m: received['cmd'].append(
         (time.time(), (m.linear.x, m.linear.y, m.angular.z))), 1000)
     node.create_subscription(ActionChunk, 'policy_node/action_chunk', lambda m: received[
-        'chunks'].append(m), 1000)
+        'chunks'].append((time.time(), m)), 1000)
     node.create_subscription(PolicyStatus, 'policy_node/status', lambda m: received[
         'status'].append(m), 1000)
     wait_for(lambda: received['status'] and received['status'][-1].state in (
@@ -519,19 +520,24 @@ def _reaction_run(graph: _Graph, seconds: float, rng: np.random.Generator) -> Di
     scenes = [np.repeat(np.repeat(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), 80, 0),
                         80, 1) for _ in range(6)]
     scene, changes, instructions = 0, [], []
+    # First a new instruction every 1.5-2.5 s on a static scene (12 of them), then, on the
+    # last one, a new scene every 0.5-0.9 s for `seconds`.
     t0 = time.monotonic()
-    next_change = t0 + 3.0
     next_instruction = t0 + 1.0
+    next_change = float('inf')
+    t_end = float('inf')
     n_ins = 0
-    while (now := time.monotonic()) < t0 + seconds:
-        if now >= next_instruction and n_ins < 4:      # a few instructions (and the first)
+    while (now := time.monotonic()) < t_end:
+        if now >= next_instruction and n_ins == 12:
+            next_instruction, next_change, t_end = float('inf'), now + 1.0, now + seconds
+        if now >= next_instruction:
             n_ins += 1
             msg = Instruction(id=f'reaction-{n_ins}', text=LEFT,
                               status=Instruction.STATUS_UNDERSTOOD)
             _stamp(msg, time.time())
             instructions.append((msg.id, time.time()))
             ins_pub.publish(msg)
-            next_instruction = now + 6.0
+            next_instruction = now + rng.uniform(1.5, 2.5)
         changed = now >= next_change
         if changed:
             scene = (scene + 1) % len(scenes)
@@ -551,18 +557,21 @@ def _reaction_figures(run: Dict[str, Any], seconds: float) -> Dict[str, Any]:
     """Per change: publish -> first command that is a row of a chunk from that frame on."""
     chunks = [(c.header.stamp.sec, c.header.stamp.nanosec, c.instruction_id,
                {tuple(float(v) for v in row) for row in
-                np.asarray(c.data, np.float32).reshape(c.steps, c.dims).astype(np.float64)})
-              for c in run['chunks']]
+                np.asarray(c.data, np.float32).reshape(c.steps, c.dims).astype(np.float64)}, t)
+              for t, c in run['chunks']]
     cmds = run['cmd']
     reaction: List[float] = []
+    to_chunk: List[float] = []
     for sec, nsec, t_pub in run['changes']:
-        rows = set().union(*[r for s, n, _, r in chunks if (s, n) >= (sec, nsec)] or [set()])
+        later = [(r, t) for s, n, _, r, t in chunks if (s, n) >= (sec, nsec)]
+        rows = set().union(*[r for r, _ in later] or [set()])
         hit = next((t for t, c in cmds if t >= t_pub and c in rows), None)
         if hit is not None:
             reaction.append((hit - t_pub) * 1e3)
+            to_chunk.append((later[0][1] - t_pub) * 1e3)
     to_command: List[float] = []
     for ins_id, t_pub in run['instructions']:
-        rows = set().union(*[r for s, n, i, r in chunks if i == ins_id] or [set()])
+        rows = set().union(*[r for s, n, i, r, _ in chunks if i == ins_id] or [set()])
         hit = next((t for t, c in cmds if t >= t_pub and c in rows), None)
         if hit is not None:
             to_command.append((hit - t_pub) * 1e3)
@@ -572,7 +581,8 @@ def _reaction_figures(run: Dict[str, Any], seconds: float) -> Dict[str, Any]:
     model_ms = [v for k, v in model.items() if k > 0]
     moving = [t for t, c in cmds if any(c)]
     rate = (len(moving) - 1) / (moving[-1] - moving[0]) if len(moving) > 1 else 0.0
-    return {'reaction': reaction, 'changes': len(run['changes']), 'instruction': to_command,
+    return {'reaction': reaction, 'to_chunk': to_chunk, 'changes': len(run['changes']),
+            'instruction': to_command,
             'model': model_ms, 'inferences': len(model_ms), 'rate': rate,
             'seconds': seconds}
 
@@ -628,16 +638,18 @@ def bench_reaction(seconds: float, threads: int) -> None:
           f'640x480 rgb8 at 30 Hz, a new scene every 0.5-0.9 s, {seconds:.0f} s per mode '
           f'(transport: {transport}); control 10 Hz, chunk 10')
     print('| mode | scene changes seen / sent | image -> first reflecting cmd p50 / p99 (ms) '
-          '| model p50 / p99 (ms) | instruction -> first cmd p50 (ms) | inferences | '
-          'commands / s |')
-    print('|---|---|---|---|---|---|---|')
+          '| image -> its chunk p50 (ms) | model p50 / p99 (ms) | instruction -> first cmd '
+          'p50 / p99 (ms, n) | inferences | commands / s |')
+    print('|---|---|---|---|---|---|---|---|')
     for label, r in results.items():
         print(f"| {label} | {len(r['reaction'])} / {r['changes']} | "
               f"{pct(r['reaction'], 50):.1f} / {pct(r['reaction'], 99):.1f} | "
+              f"{pct(r['to_chunk'], 50):.1f} | "
               f"{pct(r['model'], 50):.1f} / {pct(r['model'], 99):.1f} | "
-              f"{pct(r['instruction'], 50):.1f} | {r['inferences']} | {r['rate']:.2f} |")
+              f"{pct(r['instruction'], 50):.1f} / {pct(r['instruction'], 99):.1f} "
+              f"({len(r['instruction'])}) | {r['inferences']} | {r['rate']:.2f} |")
     print(f'| transport floor (image hop + Twist hop, relay process) | {len(floor)} frames | '
-          f'{pct(floor, 50):.1f} / {pct(floor, 99):.1f} | - | - | - | - |')
+          f'{pct(floor, 50):.1f} / {pct(floor, 99):.1f} | - | - | - | - | - |')
 
 
 # ================================================================================== main

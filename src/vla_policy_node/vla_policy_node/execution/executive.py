@@ -540,12 +540,13 @@ class Executive:
         An event chunk acts at once: its first due action is published now and the control
         timer re-phases (`Output.rephase`), so the next action follows one period later and
         no period gets two commands from the timer. At most one chunk per control period
-        acts on arrival; one arriving sooner after the last waits for the timer, so a burst
-        of events cannot raise the command rate.
+        acts on arrival (an instruction's always does); one arriving sooner after the last
+        waits for the timer, so a burst of events cannot raise the command rate.
         """
         act = self._handle_result(job, result, now)
-        if act and self._refresh(now).may_command \
-                and now - self._last_arrival >= self.config.period - 1e-9:
+        instruction = job.decision is not None and job.decision.reason == INSTRUCTION
+        if act and self._refresh(now).may_command and (
+                instruction or now - self._last_arrival >= self.config.period - 1e-9):
             self._last_arrival = now
             self._out.rephase = True
             self._execute(now)
