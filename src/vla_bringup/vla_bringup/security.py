@@ -73,10 +73,9 @@ _LIFECYCLE = Interfaces(
     reply=tuple(f'~/{s}' for s in ('change_state', 'get_state', 'get_available_states',
                                    'get_available_transitions', 'get_transition_graph')))
 _POLICY_COMMON = _LIFECYCLE.merged(Interfaces(
-    publish=(t.ACTION_CHUNK, t.HEARTBEAT, t.DEBUG_IMAGE, t.POLICY_STATUS, '~/task_result',
+    publish=(t.ACTION_CHUNK, t.HEARTBEAT, t.DEBUG_IMAGE, t.POLICY_STATUS, t.TASK_RESULT,
              t.DIAGNOSTICS),
-    subscribe=(t.CAMERA_IMAGE, t.CAMERA_COMPRESSED, t.INSTRUCTION, '~/instruction_text',
-               f'{t.SAFETY_NODE}/state')))
+    subscribe=(t.CAMERA_IMAGE, t.CAMERA_COMPRESSED, t.INSTRUCTION, f'{t.SAFETY_NODE}/state')))
 
 #: (package, executable, mode) -> what the node uses; mode is the `mode` / `action_space`
 #: parameter for the two executables that have one, '' otherwise. A stack test compares this
