@@ -299,6 +299,8 @@ def test_an_estop_during_inference_stops_at_once_and_the_late_chunk_is_not_execu
     sim.apply(sim.ex.on_safety('ESTOP', ['ESTOP'], sim.t))
     sim.instruct('during')                          # given while the e-stop is engaged
     assert sim.results()[-1][:2] == ('during', 'refused') and 'e-stop' in sim.results()[-1][2]
+    # the operator sees why, whatever the state the e-stop put the policy in
+    assert 'instruction during refused: the e-stop is engaged' in sim.ex.snapshot().detail
     sim.apply(sim.ex.on_safety('OK', [], sim.t))
     sim.instruct('ins-2')
     sim.run(sim.t + 0.5)

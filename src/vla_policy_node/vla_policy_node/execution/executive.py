@@ -580,7 +580,7 @@ class Executive:
         v = self.verdict
         if v.state == sv.RUNNING:
             return ''
-        if v.state in (sv.IDLE, sv.DONE) and self.note:
+        if self.note and (v.state in (sv.IDLE, sv.DONE) or self._refused):
             return f'{v.reason}; {self.note}'
         return v.reason
 
