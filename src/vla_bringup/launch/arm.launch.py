@@ -1,31 +1,39 @@
-"""RealMan arm stack: VLA policy (arm), arm safety gate, bridge to the RealMan ROS 2 driver.
+"""RealMan arm stack: driver or simulator, VLA policy (arm), arm safety gate, RealMan bridge.
 
-    ros2 launch vla_bringup arm.launch.py arm_model:=RM75 model:=/path/to/checkpoint
+    ros2 launch vla_bringup arm.launch.py arm_model:=RM75                 # the real arm
+    ros2 launch vla_bringup arm.launch.py sim:=mujoco task:=blue_block_tray seed:=3
 
-Start the RealMan driver first (`ros2 launch rm_driver rm_75_driver.launch.py` from
-ros2_rm_robot); the bridge maps the gate's `arm_cmd` to `/rm_driver/movej_canfd_cmd`
-(rm_ros_interfaces/Jointpos, radians) / `/rm_driver/movep_canfd_cmd` and a fault to
-`/rm_driver/move_stop_cmd`; the driver's `/joint_states` feeds the policy and the gate.
+`sim:=false` starts RealMan's rm_driver (ros2_rm_robot, with its config for the model) and a
+camera driver; `sim:=mujoco` starts arm_sim, which speaks the driver's topics. Either way the
+bridge maps the gate's `arm_cmd` to `/rm_driver/movep_canfd_cmd` / `movej_canfd_cmd`
+(rm_ros_interfaces, radians) and the gripper to `set_gripper_position_cmd`; only the e-stop
+reaches `/rm_driver/move_stop_cmd`. The node list comes from vla_bringup.stacks.arm_stack
+(the same description `run_stack` uses on machines without `launch`).
 """
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from vla_bringup.launch_support import node_actions, transport_environment
-from vla_bringup.stacks import ARM_MODELS, arm_stack
+from vla_bringup.stacks import ARM_MODELS, ARM_SIM_CHOICES, arm_stack
 
 ARGUMENTS = (
     ('arm_model', 'RM75', 'RealMan arm model: RM65, RM75 or GEN72'),
-    ('model', '', 'policy checkpoint directory (empty: the policy_node default)'),
+    ('sim', 'false', 'mujoco (arm_sim) or false for the real arm'),
+    ('model', '', 'policy checkpoint directory (empty: the shipped arm model)'),
     ('params_file', '', 'extra parameter file layered over the defaults'),
-    ('use_sim_time', 'false', 'use /clock'),
-    ('voice', '', "start mic_capture (voice instructions): true, false, '' = true"),
+    ('use_sim_time', '', 'use /clock (default: true for mujoco, false otherwise)'),
+    ('voice', '', "start mic_capture (voice instructions): true, false, '' = true on the "
+     'real arm (sim:=false), false in the simulator'),
+    ('task', '', 'mujoco: tabletop task of the first episode, e.g. blue_block_tray'),
+    ('seed', '', 'mujoco: placement seed of the first episode'),
 )
 
 
 def _launch_setup(context, *args, **kwargs):
     values = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    return node_actions(arm_stack(**values))
+    seed = values.pop('seed')
+    return node_actions(arm_stack(seed=int(seed) if seed else None, **values))
 
 
 def generate_launch_description():
@@ -33,5 +41,8 @@ def generate_launch_description():
                 for name, default, desc in ARGUMENTS]
     declared[0] = DeclareLaunchArgument('arm_model', default_value='RM75',
                                         choices=list(ARM_MODELS), description=ARGUMENTS[0][2])
+    declared[1] = DeclareLaunchArgument('sim', default_value='false',
+                                        choices=list(ARM_SIM_CHOICES),
+                                        description=ARGUMENTS[1][2])
     return LaunchDescription(declared + transport_environment(SetEnvironmentVariable)
                              + [OpaqueFunction(function=_launch_setup)])

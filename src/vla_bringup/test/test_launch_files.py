@@ -19,8 +19,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import yaml
-from vla_bringup.stacks import (arm_stack, ARM_MODELS, DEFAULT_LASER, mobile_stack, ros_args,
-                                SIM_CHOICES)
+from vla_bringup.stacks import (arm_stack, ARM_MODELS, ARM_SIM_CHOICES, DEFAULT_LASER,
+                                mobile_stack, ros_args, SIM_CHOICES)
 
 PKG = pathlib.Path(__file__).resolve().parents[1]
 SRC = PKG.parent
@@ -29,7 +29,7 @@ LAUNCH_FILES = sorted((PKG / 'launch').glob('*.launch.py'))
 EXTERNAL = {('v4l2_camera', 'v4l2_camera_node'), ('ros_gz_sim', 'create'),
             ('ros_gz_bridge', 'parameter_bridge'), DEFAULT_LASER,
             ('robot_state_publisher', 'robot_state_publisher'),
-            ('diagnostic_aggregator', 'aggregator_node')}
+            ('diagnostic_aggregator', 'aggregator_node'), ('rm_driver', 'rm_driver')}
 
 
 def _console_scripts(package):
@@ -46,7 +46,7 @@ def _console_scripts(package):
 
 def _all_stacks():
     stacks = [mobile_stack(sim=s, voice=v) for s in SIM_CHOICES for v in ('true', 'false')]
-    stacks += [arm_stack(arm_model=m) for m in ARM_MODELS]
+    stacks += [arm_stack(arm_model=m, sim=s) for m in ARM_MODELS for s in ARM_SIM_CHOICES]
     return stacks
 
 
@@ -247,14 +247,40 @@ def test_a_urdf_parameter_without_value_type_str_is_refused(launch_overlay):
     assert _urdf(typed[0]['robot_description']).get('name') == 'mobile_base'
 
 
+@pytest.mark.parametrize('sim', ARM_SIM_CHOICES)
 @pytest.mark.parametrize('model', ARM_MODELS)
-def test_arm_launch_matches_the_stack(launch_overlay, rsp_installed, model):
-    args = {'arm_model': model, 'voice': 'false'}
+def test_arm_launch_matches_the_stack(launch_overlay, rsp_installed, model, sim):
+    args = {'arm_model': model, 'sim': sim, 'voice': 'false'}
     expansion = _expand('arm.launch.py', args)
     _assert_same_as_runner(expansion, arm_stack(**args))
     assert expansion.node('realman_bridge').parameters['arm_model'] == model
-    assert expansion.node('safety_gate').parameters['mode'] == 'arm'
-    assert 'mic_capture' in [n.name for n in _expand('arm.launch.py', {}).nodes]
+    gate = expansion.node('safety_gate').parameters
+    assert gate['mode'] == 'arm' and gate['arm.model'] == model
+    assert gate['use_sim_time'] is (sim == 'mujoco')
+    assert gate.get('start_latched', False) is (sim == 'false')
+    names = [n.name for n in expansion.nodes]
+    if sim == 'false':
+        driver = expansion.node('rm_driver').parameters
+        assert driver['arm_type'] == {'RM65': 'RM_65', 'RM75': 'RM_75', 'GEN72': 'GEN_72'}[model]
+        assert driver['arm_dof'] == (6 if model == 'RM65' else 7)
+        assert driver['arm_ip'] and driver['udp_port'] == 8089
+        assert ('image_raw', 'camera/image_raw') in expansion.node('camera').remappings
+        assert 'mic_capture' in [n.name for n in _expand('arm.launch.py', {}).nodes]
+        assert 'arm_sim' not in names
+    else:
+        assert expansion.node('arm_sim').parameters['arm_model'] == model
+        assert {'rm_driver', 'camera', 'mic_capture'}.isdisjoint(names)
+
+
+def test_arm_launch_sim_task_and_seed(launch_overlay, rsp_installed):
+    args = {'arm_model': 'GEN72', 'sim': 'mujoco', 'task': 'red_cup_left', 'seed': '4'}
+    expansion = _expand('arm.launch.py', args)
+    _assert_same_as_runner(expansion, arm_stack(arm_model='GEN72', sim='mujoco',
+                                                task='red_cup_left', seed=4))
+    sim = expansion.node('arm_sim').parameters
+    assert (sim['task'], sim['seed'], sim['use_sim_time']) == ('red_cup_left', 4, True)
+    with pytest.raises(Exception, match='webots'):
+        _expand('arm.launch.py', {'sim': 'webots'})
 
 
 @pytest.mark.parametrize('bad', [{'sim': 'webots'}, {'sim': 'mujoco', 'voice': 'maybe'}])

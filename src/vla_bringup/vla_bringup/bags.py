@@ -2,8 +2,9 @@
 
 Messages are kept as CDR bytes: rclpy subscriptions with `raw=True` hand them over, rclpy
 publishers accept them back, and `ros2 bag play` on the target reads the same files. The
-project's own interfaces (vla_msgs) are registered in the typestore from their installed .msg
-files, so bags carry full message definitions.
+project's own interfaces (vla_msgs) and RealMan's messages the arm stack uses
+(rm_ros_interfaces) are registered in the typestore from their installed .msg files, so bags
+carry full message definitions.
 
 Bags are written with rosbag2 metadata version 8, not the newest (9): version 9 stores
 `offered_qos_profiles` as a YAML list with named policies, which ROS 2 Humble's rosbag2 (the
@@ -26,9 +27,10 @@ METADATA_VERSION = 8
 
 #: Topics the stack publishes best effort (vla_common.qos.SENSOR_QOS, depth 5).
 SENSOR_TOPICS = frozenset({'/camera/image_raw', '/camera/image_raw/compressed', '/odom', '/scan',
-                           '/joint_states', '/ground_truth/odom'})
+                           '/joint_states', '/ground_truth/odom', '/wrist_camera/image_raw'})
 #: Topics the stack publishes latched (vla_common.qos.LATCHED_QOS: transient local, depth 1).
-LATCHED_TOPICS = frozenset({'/instruction', '/estop', '/safety_gate/state', '/episode_result'})
+LATCHED_TOPICS = frozenset({'/instruction', '/estop', '/safety_gate/state', '/episode_result',
+                            '/arm_sim/episode_result', '/policy_node/task_result'})
 
 #: Default topics recorded for the mobile stack: inputs, policy output, gated output, results.
 MOBILE_TOPICS: Dict[str, str] = {
@@ -50,6 +52,32 @@ MOBILE_TOPICS: Dict[str, str] = {
 }
 
 
+#: Default topics recorded for the arm stack (arm_sim): both cameras, the driver's state and
+#: commands, the policy's and the gate's commands, the instruction, results.
+ARM_TOPICS: Dict[str, str] = {
+    '/camera/image_raw': 'sensor_msgs/msg/Image',
+    '/wrist_camera/image_raw': 'sensor_msgs/msg/Image',
+    '/joint_states': 'sensor_msgs/msg/JointState',
+    '/rm_driver/udp_arm_position': 'geometry_msgs/msg/Pose',
+    '/instruction_text': 'std_msgs/msg/String',
+    '/instruction': 'vla_msgs/msg/Instruction',
+    '/arm_cmd_in': 'vla_msgs/msg/ArmCommand',
+    '/heartbeat': 'std_msgs/msg/Header',
+    '/arm_cmd': 'vla_msgs/msg/ArmCommand',
+    '/rm_driver/movep_canfd_cmd': 'rm_ros_interfaces/msg/Cartepos',
+    '/rm_driver/movej_canfd_cmd': 'rm_ros_interfaces/msg/Jointpos',
+    '/rm_driver/move_stop_cmd': 'std_msgs/msg/Bool',
+    '/rm_driver/set_gripper_position_cmd': 'rm_ros_interfaces/msg/Gripperset',
+    '/estop': 'std_msgs/msg/Bool',
+    '/safety_gate/state': 'vla_msgs/msg/SafetyState',
+    '/policy_node/status': 'vla_msgs/msg/PolicyStatus',
+    '/policy_node/action_chunk': 'vla_msgs/msg/ActionChunk',
+    '/policy_node/task_result': 'vla_msgs/msg/TaskResult',
+    '/arm_sim/episode_result': 'vla_msgs/msg/ArmEpisodeResult',
+    '/clock': 'rosgraph_msgs/msg/Clock',
+}
+
+
 @dataclass(frozen=True)
 class BagMessage:
     topic: str
@@ -58,31 +86,41 @@ class BagMessage:
     data: bytes     # CDR
 
 
-def _msg_dirs() -> List[pathlib.Path]:
-    """Directories holding the project's .msg files (installed share, or the source tree)."""
+#: Interface packages beyond ROS 2's own whose definitions go into the bags.
+INTERFACE_PACKAGES = ('vla_msgs', 'rm_ros_interfaces')
+
+
+def _msg_dirs(package: str = 'vla_msgs') -> List[pathlib.Path]:
+    """Directories holding a package's .msg files (installed share, or the source tree)."""
     dirs = []
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        dirs.append(pathlib.Path(get_package_share_directory('vla_msgs')) / 'msg')
+        dirs.append(pathlib.Path(get_package_share_directory(package)) / 'msg')
     except Exception:  # noqa: BLE001 - not installed: fall back to the source tree
         pass
-    dirs.append(pathlib.Path(__file__).resolve().parents[2] / 'vla_msgs' / 'msg')
+    source = pathlib.Path(__file__).resolve().parents[3]
+    dirs += [source / 'src' / package / 'msg', source / 'third_party' / package / 'msg']
     return [d for d in dirs if d.is_dir()]
 
 
 def typestore():
-    """A rosbags typestore for ROS 2 Kilted message definitions plus vla_msgs."""
+    """A rosbags typestore for ROS 2 Kilted message definitions plus vla_msgs (and
+    rm_ros_interfaces where it is installed)."""
     from rosbags.typesys import get_types_from_msg, Stores, get_typestore
 
     store = get_typestore(Stores.ROS2_KILTED)
-    dirs = _msg_dirs()
-    if not dirs:
-        raise FileNotFoundError('vla_msgs .msg files not found (is the workspace built?)')
     types: Dict[str, object] = {}
-    for path in sorted(dirs[0].glob('*.msg')):
-        types.update(get_types_from_msg(path.read_text(encoding='utf-8'),
-                                        f'vla_msgs/msg/{path.stem}'))
+    for package in INTERFACE_PACKAGES:
+        dirs = _msg_dirs(package)
+        if not dirs:
+            if package == 'vla_msgs':
+                raise FileNotFoundError('vla_msgs .msg files not found (is the workspace '
+                                        'built?)')
+            continue
+        for path in sorted(dirs[0].glob('*.msg')):
+            types.update(get_types_from_msg(path.read_text(encoding='utf-8'),
+                                            f'{package}/msg/{path.stem}'))
     store.register(types)
     return store
 

@@ -36,8 +36,15 @@ class StackFailure(RuntimeError):
     """The stack itself failed (a node died, never became ready, a service was missing)."""
 
 
-class EpisodeSession:
-    """An rclpy node (own context) observing and driving one stack for episodes."""
+class StackSession:
+    """An rclpy node (own context) that starts one stack and observes its policy and gate.
+
+    The robot-specific sessions (`EpisodeSession`: the mobile base in mujoco_sim,
+    `ArmEpisodeSession`: the arm in arm_sim) add their simulator's result and episodes.
+    """
+
+    #: The simulator's episode service (`<sim node>/start_episode`).
+    START_SERVICE = 'mujoco_sim/start_episode'
 
     def __init__(self, stack: StackSpec, log=None, record_topics: Optional[Dict] = None,
                  env: Optional[Dict[str, str]] = None, runner=None) -> None:
@@ -49,26 +56,21 @@ class EpisodeSession:
         self._spinner = BackgroundSpinner('episode-session-spin')
         self.node = self._spinner.create_node('episode_session')
         self._lock = threading.Lock()
-        self.results: List[EpisodeResult] = []
         self.status: Optional[PolicyStatus] = None
         self.safety: Optional[SafetyState] = None
         self.safety_states: Dict[str, int] = {}
-        self.trajectory: List[List[float]] = []
         n = self.node
-        n.create_subscription(EpisodeResult, 'episode_result', self._on_result, LATCHED_QOS)
         n.create_subscription(PolicyStatus, 'policy_node/status', self._on_status, RELIABLE_QOS)
         n.create_subscription(SafetyState, 'safety_gate/state', self._on_safety, LATCHED_QOS)
-        n.create_subscription(Odometry, 'ground_truth/odom', self._on_truth,
-                              QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.text_pub = n.create_publisher(String, 'instruction_text', RELIABLE_QOS)
-        self.start_client = n.create_client(StartEpisode, 'mujoco_sim/start_episode')
+        self.start_client = n.create_client(StartEpisode, self.START_SERVICE)
+        self.subscribe()
         self._spinner.start()
 
-    # --- callbacks ---------------------------------------------------------------------------
-    def _on_result(self, msg: EpisodeResult) -> None:
-        with self._lock:
-            self.results.append(msg)
+    def subscribe(self) -> None:
+        """Create the robot's own subscriptions (before the node spins)."""
 
+    # --- callbacks ---------------------------------------------------------------------------
     def _on_status(self, msg: PolicyStatus) -> None:
         with self._lock:
             self.status = msg
@@ -78,12 +80,6 @@ class EpisodeSession:
             self.safety = msg
             name = {0: 'ok', 1: 'limited', 2: 'stopped', 3: 'estop'}.get(msg.state, '?')
             self.safety_states[name] = self.safety_states.get(name, 0) + 1
-
-    def _on_truth(self, msg: Odometry) -> None:
-        p = msg.pose.pose.position
-        with self._lock:
-            self.trajectory.append([msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
-                                    p.x, p.y])
 
     # --- driving -----------------------------------------------------------------------------
     def wait_until(self, predicate, timeout: float, what: str) -> None:
@@ -112,9 +108,9 @@ class EpisodeSession:
         """Start the stack and wait until its simulator, policy, gate and front-end are up."""
         self.runner.start()
         names = {n.name for n in self.stack.runnable_here()}
-        if 'mujoco_sim' in names:
+        if self.START_SERVICE.split('/')[0] in names:
             self.wait_until(lambda: self.start_client.service_is_ready(), ready_timeout,
-                            'the simulator (mujoco_sim/start_episode)')
+                            f'the simulator ({self.START_SERVICE})')
         if 'policy_node' in names:
             self.wait_until(lambda: self.status is not None and self.status.state in (
                 PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING,
@@ -128,6 +124,53 @@ class EpisodeSession:
                             'the instruction node (instruction_text)')
         if self.status is not None and self.status.state == PolicyStatus.STATE_ERROR:
             raise StackFailure(f'policy error: {self.status.error}')
+
+    def call(self, client, request, what: str, timeout: float = 30.0):
+        """Call a service of the stack; StackFailure when it does not answer."""
+        future = client.call_async(request)
+        self.wait_until(future.done, timeout, f'{what} response')
+        return future.result()
+
+    def send_text(self, text: str) -> None:
+        self.text_pub.publish(String(data=text))
+
+    def _trigger_counts(self) -> Dict[str, int]:
+        with self._lock:
+            s = self.status
+        return {k: int(getattr(s, f'trigger_counts_{k}')) if s else 0 for k in TRIGGERS}
+
+    def close(self) -> None:
+        self.runner.stop()
+        self._spinner.close()
+
+    def __enter__(self) -> 'StackSession':
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EpisodeSession(StackSession):
+    """The mobile stack's navigation episodes in mujoco_sim."""
+
+    def subscribe(self) -> None:
+        self.results: List[EpisodeResult] = []
+        self.trajectory: List[List[float]] = []
+        self.node.create_subscription(EpisodeResult, 'episode_result', self._on_result,
+                                      LATCHED_QOS)
+        self.node.create_subscription(
+            Odometry, 'ground_truth/odom', self._on_truth,
+            QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT))
+
+    def _on_result(self, msg: EpisodeResult) -> None:
+        with self._lock:
+            self.results.append(msg)
+
+    def _on_truth(self, msg: Odometry) -> None:
+        p = msg.pose.pose.position
+        with self._lock:
+            self.trajectory.append([msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+                                    p.x, p.y])
 
     def run_episode(self, scenario: str, seed: int, instruction: str, model: str = '',
                     timeout: float = 90.0, bag_path: str = '') -> EpisodeReport:
@@ -185,14 +228,6 @@ class EpisodeSession:
         report.wall_time = round(time.monotonic() - t_wall, 2)
         return report
 
-    def send_text(self, text: str) -> None:
-        self.text_pub.publish(String(data=text))
-
-    def _trigger_counts(self) -> Dict[str, int]:
-        with self._lock:
-            s = self.status
-        return {k: int(getattr(s, f'trigger_counts_{k}')) if s else 0 for k in TRIGGERS}
-
     def _last_result(self) -> Optional[EpisodeResult]:
         with self._lock:
             return self.results[-1] if self.results else None
@@ -200,16 +235,6 @@ class EpisodeSession:
     def _latest_outcome(self) -> Optional[int]:
         r = self._last_result()
         return None if r is None else r.outcome
-
-    def close(self) -> None:
-        self.runner.stop()
-        self._spinner.close()
-
-    def __enter__(self) -> 'EpisodeSession':
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def default_model() -> str:

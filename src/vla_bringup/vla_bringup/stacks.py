@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 SIM_CHOICES = ('mujoco', 'gazebo', 'false')
+ARM_SIM_CHOICES = ('mujoco', 'false')
+#: The arm models of the shared table (vla_common.arm_models), in documentation order.
 ARM_MODELS = ('RM65', 'RM75', 'GEN72')
 #: The laser driver of `sim:=false` unless `laser_package`/`laser_executable` say otherwise:
 #: Slamtec's ROS 2 driver for RPLIDAR A1/A2/A3/S1/S2 (apt ros-humble-sllidar-ros2 or source).
@@ -220,49 +222,91 @@ def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
     return StackSpec('mobile', tuple(nodes), args)
 
 
-def arm_stack(arm_model: str = 'RM75', model: str = '', params_file: str = '',
-              use_sim_time: Optional[object] = None,
-              voice: Optional[object] = None) -> StackSpec:
-    """RealMan arm: policy (arm), arm safety gate, bridge to the RealMan ROS 2 driver topics.
+def arm_stack(arm_model: str = 'RM75', sim: str = 'false', model: str = '',
+              params_file: str = '', use_sim_time: Optional[object] = None,
+              voice: Optional[object] = None, task: str = '', seed: Optional[int] = None,
+              instruction_node: bool = True) -> StackSpec:
+    """RealMan arm: driver or simulator, camera, policy (arm), arm safety gate, the bridge to
+    the RealMan driver's topics, instruction node.
 
-    voice: true/false/'' ('' = true: the arm is hardware): start `mic_capture`.
+    sim: 'false' (the real arm: RealMan's rm_driver with its config for `arm_model` and a
+    camera driver, both target only; the gate starts latched, STARTUP) or 'mujoco' (arm_sim:
+    the same driver topics, a scene and a wrist camera, /clock; task/seed of its first
+    episode). model: policy checkpoint directory; empty means the shipped arm model
+    (models/nano_arm) when it exists, else the policy node's configured default.
+    voice: true/false/'' ('' = true on hardware, false in the simulator): start `mic_capture`.
     """
     if arm_model not in ARM_MODELS:
         raise ValueError(f'arm_model must be one of {ARM_MODELS}, got {arm_model!r}')
-    sim_time = _bool(use_sim_time) if use_sim_time not in (None, '') else False
+    if sim not in ARM_SIM_CHOICES:
+        raise ValueError(f'sim must be one of {ARM_SIM_CHOICES}, got {sim!r}')
+    # The simulator stamps everything with /clock time, so its stack runs on sim time.
+    sim_time = (_bool(use_sim_time) if use_sim_time not in (None, '') else sim == 'mujoco')
     overrides = ParamFile('vla_bringup', 'config/arm.param.yaml')
     user = (ParamFile('', params_file),) if params_file else ()
-    gate = NodeSpec('safety_gate', 'vla_safety', 'safety_gate',
-                    (ParamFile('vla_safety', 'config/safety_gate_arm.param.yaml'), overrides)
-                    + user).with_parameters(mode='arm', use_sim_time=sim_time,
-                                            start_latched=True)   # hardware: see mobile_stack
-    policy = NodeSpec('policy_node', 'vla_policy_node', 'policy_node',
-                      (_own_defaults('vla_policy_node', 'policy_node'), overrides) + user
-                      ).with_parameters(action_space='arm', use_sim_time=sim_time)
-    if model:
-        policy = policy.with_parameters(model_path=model)
-    bridge = NodeSpec('realman_bridge', 'vla_bringup', 'realman_bridge',
-                      (ParamFile('vla_bringup', 'config/realman_bridge.param.yaml'), overrides)
-                      + user).with_parameters(arm_model=arm_model, use_sim_time=sim_time)
 
-    def spec(name: str, package: str, executable: str) -> NodeSpec:
-        return NodeSpec(name, package, executable,
-                        (_own_defaults(package, executable), overrides) + user
-                        ).with_parameters(use_sim_time=sim_time)
+    def spec(name: str, package: str, executable: str, own: Optional[ParamFile] = None,
+             **kw: object) -> NodeSpec:
+        own = own or _own_defaults(package, executable)
+        return NodeSpec(name, package, executable, (own, overrides) + user,
+                        **kw).with_parameters(use_sim_time=sim_time)
 
-    mics, voice_params = _voice_nodes(voice, True, spec)
-    instruction = spec('instruction_node', 'vla_instruction',
-                       'instruction_node').with_parameters(**voice_params)
-    args = {'arm_model': arm_model, 'model': model, 'params_file': params_file,
+    nodes: List[NodeSpec] = []
+    if sim == 'mujoco':
+        extra: Dict[str, object] = {'arm_model': arm_model}
+        if task:
+            extra['task'] = task
+        if seed is not None:
+            extra['seed'] = int(seed)
+        nodes.append(spec('arm_sim', 'arm_sim', 'arm_sim').with_parameters(**extra))
+    else:
+        # RealMan's driver (ros2_rm_robot): its connection settings from arm.param.yaml (the
+        # keys of its rm_<model>_config.yaml), arm_type/arm_dof from the model table.
+        from vla_common.arm_models import arm_model as model_of
+
+        table = model_of(arm_model)
+        nodes.append(NodeSpec('rm_driver', 'rm_driver', 'rm_driver', (overrides,) + user,
+                              target_only=True).with_parameters(
+                                  arm_type=table.driver_type, arm_dof=table.dof))
+        nodes.append(NodeSpec('camera', 'v4l2_camera', 'v4l2_camera_node', (overrides,) + user,
+                              remappings=(('image_raw', 'camera/image_raw'),
+                                          ('camera_info', 'camera/camera_info')),
+                              target_only=True))
+    gate = spec('safety_gate', 'vla_safety', 'safety_gate',
+                ParamFile('vla_safety', 'config/safety_gate_arm.param.yaml')).with_parameters(
+                    mode='arm', **{'arm.model': arm_model})
+    if sim == 'false':
+        gate = gate.with_parameters(start_latched=True)   # hardware: see mobile_stack
+    if sim_time:
+        # Watchdogs on /clock: a simulator running faster than real time must not trip them.
+        gate = gate.with_parameters(time_source='ros')
+    nodes.append(gate)
+    policy = spec('policy_node', 'vla_policy_node', 'policy_node').with_parameters(
+        action_space='arm')
+    chosen = model or default_arm_model_path()
+    if chosen:
+        policy = policy.with_parameters(model_path=chosen)
+    nodes.append(policy)
+    nodes.append(spec('realman_bridge', 'vla_bringup', 'realman_bridge',
+                      ParamFile('vla_bringup', 'config/realman_bridge.param.yaml')
+                      ).with_parameters(arm_model=arm_model))
+    mics, voice_params = _voice_nodes(voice, sim == 'false', spec)
+    if instruction_node:
+        nodes.append(spec('instruction_node', 'vla_instruction',
+                          'instruction_node').with_parameters(**voice_params))
+        nodes += mics
+    nodes.append(diagnostics_aggregator(sim_time, user))
+    args = {'arm_model': arm_model, 'sim': sim, 'model': model, 'params_file': params_file,
             'use_sim_time': str(sim_time).lower(), 'voice': str(bool(mics)).lower()}
-    return StackSpec('arm', (gate, policy, bridge, instruction, *mics,
-                             diagnostics_aggregator(sim_time, user)), args)
+    return StackSpec('arm', tuple(nodes), args)
 
 
 STACKS = {'mobile': mobile_stack, 'arm': arm_stack}
 
 #: The shipped default base policy, relative to vla_bringup's share directory.
 DEFAULT_MODEL = 'models/nano_base'
+#: The shipped default arm policy, relative to vla_bringup's share directory.
+DEFAULT_ARM_MODEL = 'models/nano_arm'
 
 
 def default_model_path() -> str:
@@ -270,11 +314,43 @@ def default_model_path() -> str:
     return ParamFile('vla_bringup', DEFAULT_MODEL).resolve()
 
 
+def default_arm_model_path() -> str:
+    """Absolute path of the shipped default arm policy checkpoint ('' until one is shipped)."""
+    import os
+
+    path = ParamFile('vla_bringup', DEFAULT_ARM_MODEL).resolve()
+    return path if os.path.isfile(os.path.join(path, 'config.json')) else ''
+
+
 def build_stack(name: str, **arguments: object) -> StackSpec:
     """Build a stack by name from launch-style arguments (`sim='mujoco'`, ...)."""
     if name not in STACKS:
         raise ValueError(f'unknown stack {name!r}; known: {sorted(STACKS)}')
     return STACKS[name](**arguments)  # type: ignore[arg-type]
+
+
+def resolved_parameters(spec: NodeSpec) -> Dict[str, object]:
+    """The parameters `spec` starts with, as the node sees them: each parameter file in order
+    (its `/**` and node-name sections; nested keys joined with '.'), then the explicit ones.
+    Needs the packages installed (the files are resolved through ament_index)."""
+    import yaml
+
+    def flatten(prefix: str, value: object, out: Dict[str, object]) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                flatten(f'{prefix}.{key}' if prefix else str(key), sub, out)
+        else:
+            out[prefix] = value
+
+    values: Dict[str, object] = {}
+    for pf in spec.param_files:
+        with open(pf.resolve(), encoding='utf-8') as f:
+            data = yaml.safe_load(f) or {}
+        for section in ('/**', spec.name, '/' + spec.name):
+            params = (data.get(section) or {}).get('ros__parameters') or {}
+            flatten('', params, values)
+    values.update(dict(spec.parameters))
+    return values
 
 
 def ros_args(spec: NodeSpec) -> List[str]:

@@ -410,13 +410,15 @@ def test_arm_mode_publishes_arm_commands(node_processes, ros, tmp_path):
         thread = threading.Thread(target=publish_joints, daemon=True)
         thread.start()
         try:
-            # A feed that stalls under load makes the node send MODE_STOP first: legitimate.
-            cmd = h.cmds.wait(3, timeout=20.0, predicate=lambda m: m.mode != ArmCommand.MODE_STOP)
+            # A feed that stalls under load makes the node hold first: legitimate.
+            cmd = h.cmds.wait(3, timeout=20.0, predicate=lambda m: m.mode != ArmCommand.MODE_HOLD)
         finally:
             stop.set()
             thread.join(2.0)
         assert cmd.mode == ArmCommand.MODE_END_EFFECTOR_DELTA
         assert all(abs(v) <= 0.65 + 1e-9 for v in cmd.ee_delta) and 0.0 <= cmd.gripper <= 1.0
+        # Its stops are routine: a hold, never the driver's hard stop (the e-stop's alone).
+        assert all(m.mode != ArmCommand.MODE_STOP for m in h.cmds.messages)
         assert h.chunks.wait(1, 10.0).dims == 7
     finally:
         h.camera.stop()

@@ -73,7 +73,12 @@ def safety_state_name(msg: SafetyState) -> str:
 
 def command_message(action: Optional[np.ndarray], action_space: str, frame_id: str,
                     stamp: Any) -> Any:
-    """A Twist (base) or ArmCommand (arm); `action` None is a stop."""
+    """A Twist (base) or ArmCommand (arm); `action` None is a stop.
+
+    The policy's stops are routine (a new instruction, the queue running dry, a pause, done):
+    for the arm that is MODE_HOLD (stop streaming, hold the last target), never MODE_STOP,
+    the driver's hard stop, which belongs to the e-stop alone.
+    """
     if action_space == 'base':
         msg = Twist()
         if action is not None:
@@ -83,7 +88,7 @@ def command_message(action: Optional[np.ndarray], action_space: str, frame_id: s
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     if action is None:
-        msg.mode = ArmCommand.MODE_STOP
+        msg.mode = ArmCommand.MODE_HOLD
     else:
         msg.mode = ArmCommand.MODE_END_EFFECTOR_DELTA
         msg.ee_delta = [float(v) for v in action[:6]]

@@ -5,7 +5,8 @@ import pathlib
 import pytest
 import yaml
 from vla_safety.core import config as cfg
-from vla_safety.core.gate import ARM_MODE_EE_DELTA, ARM_MODE_JOINT_POSITION, ARM_MODE_STOP
+from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_HOLD, ARM_MODE_JOINT_POSITION,
+                                  ARM_MODE_STOP)
 from vla_safety.core.reasons import GateState, Reason
 
 SRC_CONFIG = pathlib.Path(__file__).resolve().parents[1] / 'config'
@@ -69,13 +70,11 @@ def test_defaults_build_for_both_modes():
     ({'rate': 10.0, 'command_timeout': 0.05}, 'one tick'),
     ({'time_source': 'wall'}, 'time_source'),
     ({'limits.max_accel_x': 0.0}, 'max_accel_x'),
-    ({'mode': 'arm', 'arm.joint_lower': [-1.0] * 6}, 'joint_lower'),
-    ({'mode': 'arm', 'arm.joint_names': ['a'] * 7}, 'unique'),
+    ({'mode': 'arm', 'arm.model': 'UR5'}, 'not a known arm .*GEN72, RM65, RM75'),
+    ({'mode': 'arm', 'arm.model': 'rm75'}, 'not a known arm'),
     ({'mode': 'arm', 'arm.workspace_min': [0.0, 0.0, 0.5]}, 'workspace_min'),
     ({'mode': 'arm', 'arm.max_translation_step': 0.05}, 'max_translation_step'),
-    ({'mode': 'arm', 'arm.kinematics': 'ur5'}, 'kinematics'),
-    ({'mode': 'arm', 'arm.joint_limit_margin': 0.5, 'arm.joint_lower': [-0.4] * 7,
-      'arm.joint_upper': [0.4] * 7}, 'margin'),
+    ({'mode': 'arm', 'arm.command_rate': 0.5}, 'command_rate'),
 ])
 def test_unsafe_or_inconsistent_values_are_refused(values, match):
     with pytest.raises(cfg.ConfigError, match=match):
@@ -105,6 +104,21 @@ def test_core_constants_match_the_messages():
     assert ArmCommand.MODE_END_EFFECTOR_DELTA == ARM_MODE_EE_DELTA
     assert ArmCommand.MODE_JOINT_POSITION == ARM_MODE_JOINT_POSITION
     assert ArmCommand.MODE_STOP == ARM_MODE_STOP
+    assert ArmCommand.MODE_HOLD == ARM_MODE_HOLD
+
+
+@pytest.mark.parametrize('model, dof', [('RM65', 6), ('RM75', 7), ('GEN72', 7)])
+def test_arm_model_selects_joints_limits_and_kinematics_from_the_table(model, dof):
+    from vla_common.arm_models import arm_model, Kinematics
+    from vla_safety.core.kinematics import ForwardKinematics
+    _, config = cfg.build({'mode': 'arm', 'arm.model': model})
+    lim, arm = config.limits, arm_model(model)
+    assert lim.joint_names == tuple(f'joint{i}' for i in range(1, dof + 1))
+    assert (lim.joint_lower, lim.joint_upper, lim.joint_max_velocity) == (
+        arm.lower, arm.upper, arm.max_velocity)
+    q = [0.3] * dof
+    assert ForwardKinematics(model, (0, 0, 0.1)).position(q) == pytest.approx(
+        Kinematics(arm, (0, 0, 0.1)).position(q))
 
 
 def test_core_does_not_import_rclpy_or_messages():

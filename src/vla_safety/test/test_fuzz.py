@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, HealthCheck, settings, strategies as st
 from vla_safety.core.arm import box_excess
 from vla_safety.core.config import build
-from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_JOINT_POSITION, ARM_MODE_STOP,
-                                  ArmGate, ArmInput, BaseGate)
+from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_HOLD, ARM_MODE_JOINT_POSITION,
+                                  ARM_MODE_STOP, ArmGate, ArmInput, BaseGate)
 from vla_common.planar import Twist2D
-from vla_safety.core.kinematics import CHAINS, ForwardKinematics
+from vla_safety.core.kinematics import ForwardKinematics
 from vla_safety.core.reasons import STOP_REASONS
 
 EPS = 1e-9
@@ -181,7 +181,7 @@ class ArmChecker(Checker):
         _, self.cfg = build({'mode': 'arm'})
         self.lim = self.cfg.limits
         self.gate = ArmGate(self.cfg)
-        self.fk = ForwardKinematics(CHAINS[self.lim.kinematics], self.lim.tool_offset)
+        self.fk = ForwardKinematics(self.lim.model, self.lim.tool_offset)
         self.now = 0.0
         self.q = None
         self.ref = None
@@ -198,13 +198,16 @@ class ArmChecker(Checker):
     def check(self, d):
         lim, out = self.lim, d.output
         if d.reasons & STOP_REASONS:
-            assert out is None or out.mode == ARM_MODE_STOP, d
+            assert out is None or out.mode in (ARM_MODE_HOLD, ARM_MODE_STOP), d
+        if out is not None and out.mode == ARM_MODE_STOP:
+            # The driver's hard stop is the e-stop's alone.
+            assert self.gate.supervisor.estop.engaged, d
         if out is None:
             return
         values = list(out.ee_delta) + list(out.joint_positions) + [out.gripper]
         assert all(math.isfinite(v) for v in values), d
         assert 0.0 <= out.gripper <= 1.0
-        if out.mode == ARM_MODE_STOP:
+        if out.mode in (ARM_MODE_HOLD, ARM_MODE_STOP):
             self.ref = None
             return
         assert not d.reasons & STOP_REASONS and not self.gate.supervisor.estop.engaged
@@ -281,7 +284,7 @@ def test_arm_gate_seeded_random_storm(seed):
                 q = tuple(h + rng.uniform(-3, 3) for h in HOME)
                 checker.event('cmd', (ARM_MODE_JOINT_POSITION, (0.0,) * 6, q, 0.5))
         elif r < 0.35:
-            checker.event('cmd', (rng.choice([0, 1, 2, 9]), (math.nan,) * rng.randint(0, 6),
+            checker.event('cmd', (rng.choice([0, 1, 2, 3, 9]), (math.nan,) * rng.randint(0, 6),
                                   (1e308,) * rng.randint(0, 8), math.inf))
         elif r < 0.55:
             checker.event('advance', (rng.choice([0.02, 0.02, 0.3, -0.1]),))

@@ -36,8 +36,8 @@ import yaml
 from hypothesis import given, HealthCheck, settings, strategies as st
 from vla_common.planar import Twist2D
 from vla_safety.core.config import build
-from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_JOINT_POSITION, ARM_MODE_STOP,
-                                  ArmGate, ArmInput, BaseGate)
+from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_HOLD, ARM_MODE_JOINT_POSITION,
+                                  ARM_MODE_STOP, ArmGate, ArmInput, BaseGate)
 
 CONFIG = pathlib.Path(__file__).resolve().parents[1] / 'config'
 EXAMPLES = int(os.environ.get('VLA_FUZZ_EXAMPLES', '1200'))
@@ -342,6 +342,7 @@ RM75_URDF = (
 )
 RM75_LIMITS = ((-3.1, 3.1), (-2.268, 2.268), (-3.1, 3.1), (-2.355, 2.355), (-3.1, 3.1),
                (-2.233, 2.233), (-6.28, 6.28))
+RM75_MAX_VELOCITY = (3.14, 3.14, 3.92, 3.92, 3.92, 3.92, 3.92)
 
 
 def _rot(axis, angle):
@@ -390,7 +391,8 @@ class ArmWorld(ClosedLoop):
         self.settings, self.cfg = build({'mode': 'arm'})
         self.gate = ArmGate(self.cfg)
         self.f = ARM_FLAT
-        self.names = list(self.f['arm.joint_names'])
+        assert self.f['arm.model'] == 'RM75'      # the oracle's own chain is the RM75's
+        self.names = [f'joint{i}' for i in range(1, 8)]     # rm_driver's names
         self.q = np.array(q0, dtype=float)
         self.measured = None        # the joints the gate was last given
         self.now = 0.0
@@ -431,7 +433,9 @@ class ArmWorld(ClosedLoop):
         assert 0.0 <= out.gripper <= 1.0, d
         if self.gate.supervisor.estop.engaged:
             assert out.mode == ARM_MODE_STOP, d
-        if out.mode == ARM_MODE_STOP:
+        else:   # the driver's hard stop is the e-stop's alone; routine stops hold
+            assert out.mode != ARM_MODE_STOP, d
+        if out.mode in (ARM_MODE_STOP, ARM_MODE_HOLD):
             self.ref = None
             return
         _stats['arm_moves'] += 1
@@ -448,13 +452,12 @@ class ArmWorld(ClosedLoop):
             # target (it cannot know better); each step within the per-tick limit.
             ref = self.measured if self.ref is None else self.ref
             m = f['arm.joint_limit_margin']
-            for v, r, (lo, hi), flo, fhi in zip(out.joint_positions, ref, RM75_LIMITS,
-                                                f['arm.joint_lower'], f['arm.joint_upper']):
-                band = (max(lo, flo) + m, min(hi, fhi) - m)
+            for v, r, (lo, hi) in zip(out.joint_positions, ref, RM75_LIMITS):
+                band = (lo + m, hi - m)
                 if not band[0] - TOL <= v <= band[1] + TOL:     # hold or go back in only
                     assert _outside(v, band) <= _outside(r, band) + TOL, (v, r, band, d)
             period = 1.0 / f['rate']
-            for new, old, vmax in zip(out.joint_positions, ref, f['arm.joint_max_velocity']):
+            for new, old, vmax in zip(out.joint_positions, ref, RM75_MAX_VELOCITY):
                 assert abs(new - old) <= vmax * f['arm.joint_velocity_scale'] * period + 1e-9
             self.q = np.array(out.joint_positions, dtype=float)
             self.ref = tuple(out.joint_positions)

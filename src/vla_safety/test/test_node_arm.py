@@ -27,14 +27,14 @@ def ee_cmd(*delta, gripper=0.5):
     return msg
 
 
-def test_arm_gate_streams_limited_steps_and_stops_once_on_stale_joints(start_gate, driver):
+def test_arm_gate_streams_limited_steps_and_holds_once_on_stale_joints(start_gate, driver):
     drv = driver('arm')
     start_gate('arm')
     drv.wait_connected()
-    # Starts stopped (its one stop request went out before anyone was listening).
+    # Starts stopped (its one hold went out before anyone was listening).
     assert drv.state.wait(1, timeout=T).state == SafetyState.STATE_STOPPED
     time.sleep(0.3)
-    assert all(m.mode == ArmCommand.MODE_STOP for m in drv.out.messages)
+    assert all(m.mode == ArmCommand.MODE_HOLD for m in drv.out.messages)
     target = list(HOME_Q)
     target[0] = 10.0                                  # far beyond joint1's limit
     drv.cmd = joint_cmd(target, gripper=2.0)
@@ -51,23 +51,25 @@ def test_arm_gate_streams_limited_steps_and_stops_once_on_stale_joints(start_gat
     state = drv.state.wait(1, timeout=T, predicate=lambda s: s.reasons
                            & SafetyState.REASON_STEP_LIMITED)
     assert state.mode == SafetyState.MODE_ARM and state.state == SafetyState.STATE_LIMITED
-    # The arm driver dies: exactly one MODE_STOP, then the gate stops streaming.
+    # The arm driver dies: exactly one MODE_HOLD (a routine stop: never the driver's hard
+    # stop), then the gate stops streaming.
     drv.sensors_on = False
     drv.state.wait(1, timeout=T, predicate=lambda s: s.reasons
                    & SafetyState.REASON_JOINT_STATE_TIMEOUT)
     time.sleep(1.0)
     msgs = drv.out.messages
-    last_motion = max(i for i, m in enumerate(msgs) if m.mode != ArmCommand.MODE_STOP)
+    last_motion = max(i for i, m in enumerate(msgs) if m.mode != ArmCommand.MODE_HOLD)
     after = msgs[last_motion + 1:]
-    assert [m.mode for m in after] == [ArmCommand.MODE_STOP]
-    assert drv.state.last.arm_cmd_sent.mode == ArmCommand.MODE_STOP
+    assert [m.mode for m in after] == [ArmCommand.MODE_HOLD]
+    assert drv.state.last.arm_cmd_sent.mode == ArmCommand.MODE_HOLD
+    assert all(m.mode != ArmCommand.MODE_STOP for m in msgs)
 
 
 def test_arm_estop_sends_stop_and_ee_deltas_are_limited(start_gate, driver):
     drv = driver('arm')
     start_gate('arm')
     drv.wait_connected()
-    drv.cmd = ee_cmd(0.05, 0.0, 0.0)                   # 5 cm per command: 0.5 cm per tick
+    drv.cmd = ee_cmd(0.05, 0.0, 0.0)                   # 5 cm per command: capped at 0.5 cm
     m = drv.out.wait(1, timeout=T,
                      predicate=lambda m: m.mode == ArmCommand.MODE_END_EFFECTOR_DELTA)
     assert m.ee_delta[0] == pytest.approx(0.005)

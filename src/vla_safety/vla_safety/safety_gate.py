@@ -2,8 +2,9 @@
 
 Base mode: `cmd_vel_in` (Twist) -> `cmd_vel`, published on a fixed-rate timer, always (zeros
 when stopping), plus right after each command when `publish_on_input` is set.
-Arm mode: `arm_cmd_in` (ArmCommand) -> `arm_cmd`, streamed on the timer; one MODE_STOP on a
-fault, then nothing.
+Arm mode: `arm_cmd_in` (ArmCommand) -> `arm_cmd`, streamed on the timer; on a fault one
+MODE_HOLD (the arm keeps its last target) or, for the e-stop only, one MODE_STOP (the driver's
+hard stop), then nothing.
 Both: `estop` (true engages, latched; false is ignored), `heartbeat`, `~/trigger_estop`,
 `~/reset_estop`, `~/state` (latched), `/diagnostics`.
 
@@ -71,7 +72,7 @@ class SafetyGateNode(Node):
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._last_key: Optional[Tuple[int, int, str]] = None
         self._last_sent_twist = Twist()
-        self._last_sent_arm = ArmCommand(mode=ArmCommand.MODE_STOP)
+        self._last_sent_arm = ArmCommand(mode=ArmCommand.MODE_HOLD)
         self._last_decision: Optional[Decision] = None
         self._published = 0
 
@@ -351,7 +352,10 @@ class SafetyGateNode(Node):
                 self._last_sent_twist = Twist()
                 self._cmd_pub.publish(self._last_sent_twist)
             else:
-                self._last_sent_arm = ArmCommand(mode=ArmCommand.MODE_STOP)
+                # Going away is a routine stop (hold); the hard stop stays the e-stop's.
+                engaged = self._gate.supervisor.estop.engaged
+                self._last_sent_arm = ArmCommand(
+                    mode=ArmCommand.MODE_STOP if engaged else ArmCommand.MODE_HOLD)
                 self._arm_pub.publish(self._last_sent_arm)
             decision = self._last_decision
             if decision is not None:

@@ -350,8 +350,10 @@ class ArmSimNode(SimulationNode):
         if world.scene is None:
             return
         v = world.verdict
+        # Republished when the verdict changes, or the target object moved by a centimetre.
         key = (v.outcome, world.started, v.grasped, v.placed, v.released, v.retracted, v.still,
-               v.success, world.hard_stops - self._stops0, self._ignored)
+               v.success, world.hard_stops - self._stops0, self._ignored,
+               tuple(round(c, 2) for c in v.object_end))
         if key == self._result_key and not force:
             return
         self._result_key = key

@@ -14,6 +14,12 @@ TRIGGERS = ('instruction', 'queue_low', 'scene_change', 'state_change', 'safety_
             'keepalive', 'periodic')
 
 
+def trigger_deltas(before: Mapping[str, int], after: Mapping[str, int]) -> Dict[str, int]:
+    """The inferences of one episode by trigger: the policy's cumulative counters, differenced
+    (triggers that did not fire are left out)."""
+    return {k: after[k] - before[k] for k in TRIGGERS if after[k] - before[k]}
+
+
 @dataclass
 class EpisodeReport:
     scenario: str
@@ -51,7 +57,7 @@ class EpisodeReport:
 
     def set_triggers(self, before: Mapping[str, int], after: Mapping[str, int]) -> None:
         """Inferences of this episode: the policy's cumulative counters, differenced."""
-        self.triggers = {k: after[k] - before[k] for k in TRIGGERS if after[k] - before[k]}
+        self.triggers = trigger_deltas(before, after)
         self.inferences = sum(self.triggers.values())
 
     def to_json(self) -> str:

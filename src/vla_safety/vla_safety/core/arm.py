@@ -10,33 +10,51 @@ import math
 from dataclasses import dataclass, field
 from typing import Sequence, Tuple
 
-Vec3 = Tuple[float, float, float]
+from vla_common.arm_models import arm_model, ArmModel
 
-# RealMan RM75 defaults (rm_description/urdf/rm_75.urdf; datasheet: +-178, +-130, +-178,
-# +-135, +-178, +-128, +-360 deg; 180 deg/s for joints 1-2, 225 deg/s for joints 3-7).
-RM75_JOINT_NAMES = tuple(f'joint{i}' for i in range(1, 8))
-RM75_LOWER = (-3.1, -2.268, -3.1, -2.355, -3.1, -2.233, -6.28)
-RM75_UPPER = (3.1, 2.268, 3.1, 2.355, 3.1, 2.233, 6.28)
-RM75_MAX_VELOCITY = (3.14, 3.14, 3.92, 3.92, 3.92, 3.92, 3.92)
+Vec3 = Tuple[float, float, float]
 
 
 @dataclass(frozen=True)
 class ArmLimits:
-    """Limits of the arm gate (one value per joint for the joint tuples)."""
+    """Limits of the arm gate. The joints (names, limits, velocities) are the arm model's,
+    from the shared table of RealMan arms (vla_common.arm_models); the rest are parameters.
 
-    joint_names: Tuple[str, ...] = RM75_JOINT_NAMES
-    joint_lower: Tuple[float, ...] = RM75_LOWER
-    joint_upper: Tuple[float, ...] = RM75_UPPER
-    joint_max_velocity: Tuple[float, ...] = RM75_MAX_VELOCITY
+    The end-effector step caps are per command at `command_rate` (the policy's control rate):
+    a delta may move the tool at most `max_translation_step` m (and `max_rotation_step` rad)
+    per 1 / command_rate s, so the speed cap is step x command_rate, however often deltas come.
+    """
+
+    model: str = 'RM75'
     joint_limit_margin: float = 0.1
     joint_velocity_scale: float = 0.5
     max_translation_step: float = 0.005
     max_rotation_step: float = 0.02
+    command_rate: float = 10.0
     workspace_min: Vec3 = (-0.5, -0.5, 0.0)
     workspace_max: Vec3 = (0.5, 0.5, 0.3)
     hold_tolerance: float = 0.01
-    kinematics: str = 'rm75'
     tool_offset: Vec3 = field(default=(0.0, 0.0, 0.0))
+
+    @property
+    def arm(self) -> ArmModel:
+        return arm_model(self.model)
+
+    @property
+    def joint_names(self) -> Tuple[str, ...]:
+        return self.arm.joint_names
+
+    @property
+    def joint_lower(self) -> Tuple[float, ...]:
+        return self.arm.lower
+
+    @property
+    def joint_upper(self) -> Tuple[float, ...]:
+        return self.arm.upper
+
+    @property
+    def joint_max_velocity(self) -> Tuple[float, ...]:
+        return self.arm.max_velocity
 
 
 def _scale_to(values: Sequence[float], limit: float) -> Tuple[Tuple[float, ...], bool]:
@@ -49,9 +67,15 @@ def _scale_to(values: Sequence[float], limit: float) -> Tuple[Tuple[float, ...],
     return out, True
 
 
+def rate_scaled_step(cap: float, elapsed: float, command_rate: float) -> float:
+    """The step allowed after `elapsed` s since the last one: `cap` per 1 / command_rate s
+    (at most one cap), so a policy sending faster than its rate cannot move faster."""
+    return cap * max(0.0, min(1.0, elapsed * command_rate))
+
+
 def limit_ee_step(delta: Sequence[float], max_translation: float,
                   max_rotation: float) -> Tuple[Tuple[float, ...], bool]:
-    """[dx, dy, dz, droll, dpitch, dyaw] -> per-tick step limits, direction kept per part."""
+    """[dx, dy, dz, droll, dpitch, dyaw] -> per-command step limits, direction kept per part."""
     t, t_lim = _scale_to(delta[:3], max_translation)
     r, r_lim = _scale_to(delta[3:6], max_rotation)
     return t + r, t_lim or r_lim

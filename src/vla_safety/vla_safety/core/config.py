@@ -13,9 +13,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .arm import (ArmLimits, RM75_JOINT_NAMES, RM75_LOWER, RM75_MAX_VELOCITY, RM75_UPPER)
+from vla_common.arm_models import ARM_MODELS
+
+from .arm import ArmLimits
 from .geofence import GeofenceConfig, GeofenceError, Polygon
-from .kinematics import CHAINS
 from .limits import AccelLimits, VelocityLimits
 from .scan_zones import ScanZoneConfig
 from .watchdog import SupervisorConfig
@@ -142,32 +143,32 @@ PARAMS: Tuple[ParamSpec, ...] = (
     # --- arm ------------------------------------------------------------------------------------
     ParamSpec('joint_state_timeout', 0.25, 'joint states older than this (s) -> stop', 0.02,
               5.0, modes=_A),
-    ParamSpec('hard_caps.max_translation_step', 0.01, 'hard cap (m per tick) on '
-              'arm.max_translation_step', 0.0, 0.1, modes=_A),
-    ParamSpec('hard_caps.max_rotation_step', 0.05, 'hard cap (rad per tick) on '
-              'arm.max_rotation_step', 0.0, 0.5, modes=_A),
-    ParamSpec('arm.joint_names', list(RM75_JOINT_NAMES), 'joint names in command order '
-              '(joint_states are matched by name)', modes=_A),
-    ParamSpec('arm.joint_lower', list(RM75_LOWER), 'lower joint limits (rad)', modes=_A),
-    ParamSpec('arm.joint_upper', list(RM75_UPPER), 'upper joint limits (rad)', modes=_A),
-    ParamSpec('arm.joint_max_velocity', list(RM75_MAX_VELOCITY), 'joint velocity limits (rad/s)',
-              modes=_A),
+    ParamSpec('hard_caps.max_translation_step', 0.01, 'hard cap (m per command at '
+              'arm.command_rate) on arm.max_translation_step', 0.0, 0.1, modes=_A),
+    ParamSpec('hard_caps.max_rotation_step', 0.05, 'hard cap (rad per command at '
+              'arm.command_rate) on arm.max_rotation_step', 0.0, 0.5, modes=_A),
+    ParamSpec('arm.model', 'RM75', 'RealMan arm model: its joint names (joint_states are '
+              'matched by name), joint limits, joint velocities and kinematics come from the '
+              f'shared table ({", ".join(sorted(ARM_MODELS))})', modes=_A),
     ParamSpec('arm.joint_limit_margin', 0.1, 'joint targets are kept this far (rad) inside the '
               'limits', 0.0, 0.5, modes=_A),
     ParamSpec('arm.joint_velocity_scale', 0.5, 'fraction of the joint velocity limits used for '
               'the max step per tick', 0.01, 1.0, False, _A),
-    ParamSpec('arm.max_translation_step', 0.005, 'end-effector translation per tick (m, per '
-              'axis, direction kept)', 0.0, None, False, _A, 'hard_caps.max_translation_step'),
-    ParamSpec('arm.max_rotation_step', 0.02, 'end-effector rotation per tick (rad, per axis)',
-              0.0, None, False, _A, 'hard_caps.max_rotation_step'),
+    ParamSpec('arm.max_translation_step', 0.005, 'end-effector translation per command at '
+              'arm.command_rate (m, per axis, direction kept): the speed cap is this x '
+              'command_rate', 0.0, None, False, _A, 'hard_caps.max_translation_step'),
+    ParamSpec('arm.max_rotation_step', 0.02, 'end-effector rotation per command at '
+              'arm.command_rate (rad, per axis)', 0.0, None, False, _A,
+              'hard_caps.max_rotation_step'),
+    ParamSpec('arm.command_rate', 10.0, 'the policy\'s control rate (Hz): the step caps are '
+              'per 1 / command_rate s, however often end-effector deltas arrive', 1.0, 100.0,
+              modes=_A),
     ParamSpec('arm.workspace_min', [-0.5, -0.5, 0.0], 'workspace box minimum [x, y, z] (m) in '
               'the arm base frame', modes=_A),
     ParamSpec('arm.workspace_max', [0.5, 0.5, 0.3], 'workspace box maximum [x, y, z] (m) in '
               'the arm base frame', modes=_A),
     ParamSpec('arm.hold_tolerance', 0.01, 'a joint target this close (rad) to the measured '
               'joints counts as a zero (hold) command for the e-stop reset', 0.0, 0.5, modes=_A),
-    ParamSpec('arm.kinematics', 'rm75', 'forward kinematics chain for the end-effector '
-              f'position ({", ".join(sorted(CHAINS))})', modes=_A),
     ParamSpec('arm.tool_offset', [0.0, 0.0, 0.0], 'tool point [x, y, z] (m) in the flange '
               'frame (set the gripper TCP)', modes=_A),
 )
@@ -309,18 +310,15 @@ def build(values: Mapping[str, Any]) -> Tuple[NodeSettings, GateConfig]:
         config = ArmGateConfig(
             supervisor=supervisor,
             limits=ArmLimits(
-                joint_names=tuple(str(n) for n in v['arm.joint_names']),
-                joint_lower=_floats(v['arm.joint_lower']),
-                joint_upper=_floats(v['arm.joint_upper']),
-                joint_max_velocity=_floats(v['arm.joint_max_velocity']),
+                model=str(v['arm.model']),
                 joint_limit_margin=float(v['arm.joint_limit_margin']),
                 joint_velocity_scale=float(v['arm.joint_velocity_scale']),
                 max_translation_step=float(v['arm.max_translation_step']),
                 max_rotation_step=float(v['arm.max_rotation_step']),
+                command_rate=float(v['arm.command_rate']),
                 workspace_min=_vec3(v['arm.workspace_min']),
                 workspace_max=_vec3(v['arm.workspace_max']),
                 hold_tolerance=float(v['arm.hold_tolerance']),
-                kinematics=str(v['arm.kinematics']),
                 tool_offset=_vec3(v['arm.tool_offset'])),
             max_translation_step_cap=float(v['hard_caps.max_translation_step']),
             max_rotation_step_cap=float(v['hard_caps.max_rotation_step']),
@@ -427,22 +425,17 @@ def _validate_arm(c: ArmGateConfig, problems: List[str]) -> None:
                    'arm.joint_velocity_scale': lim.joint_velocity_scale,
                    'arm.max_translation_step': lim.max_translation_step,
                    'arm.max_rotation_step': lim.max_rotation_step,
+                   'arm.command_rate': lim.command_rate,
                    'arm.hold_tolerance': lim.hold_tolerance}, problems)
     if lim.max_translation_step > c.max_translation_step_cap:
         problems.append('arm.max_translation_step exceeds hard_caps.max_translation_step')
     if lim.max_rotation_step > c.max_rotation_step_cap:
         problems.append('arm.max_rotation_step exceeds hard_caps.max_rotation_step')
-    n = len(lim.joint_names)
-    if n == 0 or len(set(lim.joint_names)) != n:
-        problems.append('arm.joint_names must be non-empty and unique')
-    for name, arr in (('arm.joint_lower', lim.joint_lower), ('arm.joint_upper', lim.joint_upper),
-                      ('arm.joint_max_velocity', lim.joint_max_velocity)):
-        if len(arr) != n:
-            problems.append(f'{name} has {len(arr)} values for {n} joints')
-        if not all(math.isfinite(x) for x in arr):
-            problems.append(f'{name} must be finite')
-    if any(v <= 0.0 for v in lim.joint_max_velocity):
-        problems.append('arm.joint_max_velocity values must be > 0')
+    if lim.model not in ARM_MODELS:
+        # The arm's joints, limits and kinematics all come from this name: refuse at start-up.
+        problems.append(f'arm.model {lim.model!r} is not a known arm (supported: '
+                        f'{", ".join(sorted(ARM_MODELS))})')
+        return
     for i, (lo, hi) in enumerate(zip(lim.joint_lower, lim.joint_upper)):
         if hi - lo <= 2.0 * lim.joint_limit_margin:
             problems.append(f'joint {i}: upper - lower must exceed twice the margin')
@@ -451,11 +444,6 @@ def _validate_arm(c: ArmGateConfig, problems: List[str]) -> None:
     if not all(math.isfinite(x) for x in lim.workspace_min + lim.workspace_max
                + lim.tool_offset):
         problems.append('workspace and tool offset must be finite')
-    if lim.kinematics not in CHAINS:
-        problems.append(f'arm.kinematics must be one of {sorted(CHAINS)}')
-    elif len(CHAINS[lim.kinematics]) != n:
-        problems.append(f'arm.kinematics {lim.kinematics!r} has {len(CHAINS[lim.kinematics])} '
-                        f'joints, arm.joint_names has {n}')
 
 
 #: Parameters that may change while the gate runs (everything else is read-only).

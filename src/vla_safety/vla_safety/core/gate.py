@@ -1,8 +1,9 @@
 """The gates: inputs in (with their arrival time), one decision per `step(now)`.
 
 `BaseGate` turns the latest Twist into what may be sent on `cmd_vel` (zero when it must
-stop); `ArmGate` turns ArmCommands into what may be sent on `arm_cmd` (one stop request on
-a fault, then nothing). Both start stopped (no command yet). What they share lives once, in
+stop); `ArmGate` turns ArmCommands into what may be sent on `arm_cmd` (on a fault one HOLD -
+stop streaming, the arm keeps its last target - or, for the e-stop, one STOP - the driver's
+hard stop - then nothing). Both start stopped (no command yet). What they share lives once, in
 `Gate`: the `Supervisor` (command/heartbeat watchdogs, latched e-stop, reset rule), the
 rejected-command fault, reconfiguration, the e-stop reset and the intervention count; a gate
 adds only its inputs, its sensor faults and its `step`.
@@ -26,10 +27,10 @@ import numpy as np
 from vla_common.planar import Twist2D, ZERO_TWIST
 
 from .arm import (box_excess, clamp_gripper, clamp_joints, clip_delta_to_box, limit_ee_step,
-                  step_joints, Vec3)
+                  rate_scaled_step, step_joints, Vec3)
 from .config import ArmGateConfig, BaseGateConfig
 from .geofence import Geofence
-from .kinematics import CHAINS, ForwardKinematics
+from .kinematics import ForwardKinematics
 from .limits import apply_deadband, limit_velocity, ramp
 from .reasons import GateState, Reason, state_for, STOP_REASONS
 from .scan_zones import scan_to_points, ScanError, ScanZones
@@ -38,7 +39,8 @@ from .watchdog import Supervisor, Watchdog
 # ArmCommand.mode values (vla_msgs/ArmCommand MODE_*; a test checks they agree).
 ARM_MODE_EE_DELTA = 0
 ARM_MODE_JOINT_POSITION = 1
-ARM_MODE_STOP = 2
+ARM_MODE_STOP = 2     # the driver's hard stop (trajectory emergency stop): the e-stop only
+ARM_MODE_HOLD = 3     # a routine stop: stop streaming, the arm holds its last target
 
 
 @dataclass(frozen=True)
@@ -292,9 +294,17 @@ class ArmGate(Gate[ArmGateConfig]):
 
     End-effector deltas received between two ticks are summed and sent once, step-limited and
     kept in the workspace box (measured end effector from joint_states + forward kinematics);
-    what exceeds the step is dropped, not carried over. Joint targets are clamped inside the
-    limits minus the margin and streamed every tick, at most `velocity * scale * period` per
-    joint, while the command is fresh. On a fault one MODE_STOP is sent, then nothing.
+    what exceeds the step is dropped, not carried over. The step caps are per command at the
+    policy's rate (`command_rate`): a delta sent `dt` after the previous one may move at most
+    `cap * min(1, dt * command_rate)`, so the speed cap holds however often deltas come. Joint
+    targets are clamped inside the limits minus the margin and streamed every tick, at most
+    `velocity * scale * period` per joint, while the command is fresh.
+
+    Stops: a routine fault (command timeout, lost heartbeat or joint states, a rejected command)
+    sends one MODE_HOLD: streaming stops and the pass-through controller keeps its last target.
+    Only the e-stop sends MODE_STOP, the driver's hard stop (once per e-stop; a HOLD already
+    sent escalates to it). The policy's own MODE_HOLD or MODE_STOP is forwarded once as a HOLD:
+    nothing but the e-stop can ask for the driver's hard stop.
     """
 
     def __init__(self, config: ArmGateConfig) -> None:
@@ -305,9 +315,10 @@ class ArmGate(Gate[ArmGateConfig]):
         self._gripper = 0.0
         self._joint_target: Optional[Tuple[float, ...]] = None
         self._last_joint_out: Optional[Tuple[float, ...]] = None
-        # False at start, so the first tick (no command yet) sends one stop request.
-        self._in_fault = False
-        self._forward_stop = False
+        # None at start, so the first tick (no command yet) sends one hold.
+        self._stop_sent: Optional[int] = None     # ARM_MODE_HOLD / ARM_MODE_STOP of this fault
+        self._forward_hold = False
+        self._last_delta_time: Optional[float] = None
         self.joint_states_rejected = 0
         super().__init__(config)
 
@@ -315,7 +326,7 @@ class ArmGate(Gate[ArmGateConfig]):
         super().reconfigure(config)
         self._joints.timeout = config.joint_state_timeout
         lim = config.limits
-        self._fk = ForwardKinematics(CHAINS[lim.kinematics], lim.tool_offset)
+        self._fk = ForwardKinematics(lim.model, lim.tool_offset)
 
     @property
     def dof(self) -> int:
@@ -345,7 +356,8 @@ class ArmGate(Gate[ArmGateConfig]):
         values = list(cmd.ee_delta) + list(cmd.joint_positions) + [cmd.gripper]
         if not all(math.isfinite(v) for v in values):
             return Reason.NON_FINITE
-        if cmd.mode not in (ARM_MODE_EE_DELTA, ARM_MODE_JOINT_POSITION, ARM_MODE_STOP):
+        if cmd.mode not in (ARM_MODE_EE_DELTA, ARM_MODE_JOINT_POSITION, ARM_MODE_STOP,
+                            ARM_MODE_HOLD):
             return Reason.INVALID_COMMAND
         if cmd.mode == ARM_MODE_EE_DELTA and len(cmd.ee_delta) != 6:
             return Reason.INVALID_COMMAND
@@ -354,7 +366,7 @@ class ArmGate(Gate[ArmGateConfig]):
         return Reason.NONE
 
     def _is_zero(self, cmd: ArmInput) -> bool:
-        if cmd.mode == ARM_MODE_STOP:
+        if cmd.mode in (ARM_MODE_STOP, ARM_MODE_HOLD):
             return True
         if cmd.mode == ARM_MODE_EE_DELTA:
             return all(abs(v) <= 1e-9 for v in cmd.ee_delta)
@@ -381,11 +393,11 @@ class ArmGate(Gate[ArmGateConfig]):
             self._joint_target = tuple(cmd.joint_positions)
         else:
             self._pending, self._joint_target = None, None
-            self._forward_stop = True   # the policy's own stop request is forwarded once
+            self._forward_hold = True   # the policy's own stop is forwarded once, as a hold
 
     def _forget_command(self) -> None:
         self._active, self._pending, self._joint_target = None, None, None
-        self._forward_stop = False
+        self._forward_hold = False
         self._last_joint_out = None
 
     # --- decision -----------------------------------------------------------------------------
@@ -395,8 +407,9 @@ class ArmGate(Gate[ArmGateConfig]):
     def ee_position(self) -> Optional[Vec3]:
         return None if self._q is None else self._fk.position(self._q)
 
-    def _stop_output(self) -> ArmOutput:
-        return ArmOutput(ARM_MODE_STOP, gripper=clamp_gripper(self._gripper)[0])
+    def _stop_output(self, mode: int) -> ArmOutput:
+        """A HOLD or STOP carrying the last gripper command (a held object stays held)."""
+        return ArmOutput(mode, gripper=clamp_gripper(self._gripper)[0])
 
     def step(self, now: float) -> ArmDecision:
         """What to publish now (call on each timer tick and right after an e-stop)."""
@@ -406,17 +419,28 @@ class ArmGate(Gate[ArmGateConfig]):
         output: Optional[ArmOutput] = None
         gripper_clamped = False
         if reasons & STOP_REASONS:
-            if not self._in_fault:
-                output = self._stop_output()   # once per fault, then stop streaming
-            self._in_fault = True
-            self._pending, self._last_joint_out, self._forward_stop = None, None, False
-        elif self._forward_stop:
-            self._in_fault = False
-            self._forward_stop = False
-            output = self._stop_output()
+            kind = ARM_MODE_STOP if reasons & Reason.ESTOP else ARM_MODE_HOLD
+            if self._stop_sent is None or (kind == ARM_MODE_STOP
+                                           and self._stop_sent != ARM_MODE_STOP):
+                output = self._stop_output(kind)   # once per fault, then stop streaming
+                self._stop_sent = kind
+            self._pending, self._last_joint_out, self._forward_hold = None, None, False
+            self._last_delta_time = None
+        elif self._forward_hold:
+            self._stop_sent = None
+            self._forward_hold = False
+            self._last_delta_time = None
+            output = self._stop_output(ARM_MODE_HOLD)
         elif self._active == ARM_MODE_EE_DELTA and self._pending is not None:
-            delta, stepped = limit_ee_step(self._pending, lim.max_translation_step,
-                                           lim.max_rotation_step)
+            # The caps are per command at the policy's rate: a delta right after the last one
+            # gets the share of a cap that the time since then allows.
+            elapsed = (1.0 / lim.command_rate if self._last_delta_time is None
+                       else now - self._last_delta_time)
+            delta, stepped = limit_ee_step(
+                self._pending,
+                rate_scaled_step(lim.max_translation_step, elapsed, lim.command_rate),
+                rate_scaled_step(lim.max_rotation_step, elapsed, lim.command_rate))
+            self._last_delta_time = now
             assert self._q is not None  # joint states are fresh here
             t, boxed = clip_delta_to_box(self._fk.position(self._q),
                                          (delta[0], delta[1], delta[2]),
@@ -445,8 +469,8 @@ class ArmGate(Gate[ArmGateConfig]):
                         | (Reason.WORKSPACE if boxed else Reason.NONE))
             output = ArmOutput(ARM_MODE_JOINT_POSITION, (0.0,) * 6, tuple(nxt), gripper)
             self._last_joint_out = tuple(nxt)
-        if not reasons & STOP_REASONS:
-            self._in_fault = False
+        if not reasons & STOP_REASONS and output is not None and output.mode != ARM_MODE_HOLD:
+            self._stop_sent = None       # moving again: the next fault sends its stop again
         verdict = self._verdict(now, reasons, current, bool(reasons) or gripper_clamped)
         ee = self.ee_position() if self._joints.fresh(now) else None
         return ArmDecision(**vars(verdict), output=output, ee_position=ee)
