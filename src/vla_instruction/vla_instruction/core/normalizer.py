@@ -1,9 +1,10 @@
 """Korean / English / mixed instruction text -> structured task and canonical form (pure).
 
 `normalize(text)` returns a `NormalizedInstruction`: status (understood, refused, not
-understood, stop), action (go_to, pick, place, stop), target object, obstacle kind and count,
-side, manoeuvre (around, avoid, between), the scenario id when the instruction is one of the 8
-navigation scenarios, a canonical English instruction (for English-trained backbones), a
+understood, stop), action (go_to, pick, place, stop; move, place, reach on the table), target
+object, obstacle kind and count, side, manoeuvre (around, avoid, between), the scenario id
+when the instruction is one of the 8 navigation scenarios or one of the arm's tabletop tasks
+(`vla_common.arm_tasks`), a canonical English instruction (for English-trained backbones), a
 canonical Korean instruction, a confidence in [0, 1] and, when not acted on, a refusal
 category and the reason.
 
@@ -25,6 +26,11 @@ How it reads text (no model, a lexicon + rules, so it is predictable and testabl
   one-character typos of known words are corrected first (`typos.py`). Anything else is not
   understood, and a noun in the destination slot that the lexicon does not know (or that is
   not in `known_targets`) is an unknown target.
+- A sentence about the table (a colour, a block, the tray, a plate, the hand, 옮기다:
+  `tabletop.mentions_tabletop`) is read by `_read_tabletop` against the arm's task table after
+  the same stop-word, acceptance and side rules: an object that is not on the table
+  ("보라색 컵", "빨간 블록", an unknown noun) is an unknown target, a combination the table has
+  no task for is not understood.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from vla_common.scenarios import AROUND, AVOID, BETWEEN, find_scenario, LEFT, RI
 
 from vla_instruction.core.scenarios import (BARE_SIDE_RE, PARAPHRASES, SIDE_PAIRS_KO,
                                             split_paraphrases, swap_sides)
+from vla_instruction.core import tabletop
 from vla_instruction.core.text import PreparedText, spaced_and_compact
 from vla_instruction.core.typos import TypoCorrector
 
@@ -51,7 +58,8 @@ __all__ = [
     'Status', 'NormalizedInstruction', 'normalize', 'refusal', 'with_asr_confidence',
     'detect_language', 'find_stop_word',
     'STOP_WORDS_KO', 'STOP_WORDS_EN', 'TARGET_OBJECTS', 'KNOWN_TARGETS', 'CATEGORIES',
-    'GO_TO', 'PICK', 'PLACE', 'STOP', 'LEFT', 'RIGHT', 'AROUND', 'AVOID', 'BETWEEN',
+    'GO_TO', 'PICK', 'PLACE', 'STOP', 'MOVE', 'REACH', 'LEFT', 'RIGHT', 'AROUND', 'AVOID',
+    'BETWEEN', 'TABLETOP_OBJECTS',
     'PARAPHRASES', 'split_paraphrases', 'swap_sides',
 ]
 
@@ -59,6 +67,8 @@ GO_TO = 'go_to'
 PICK = 'pick'
 PLACE = 'place'
 STOP = 'stop'
+MOVE = 'move'      # tabletop: pick an object up and put it down to a side
+REACH = 'reach'    # tabletop: bring the hand above an object
 
 
 class Status(str, enum.Enum):
@@ -84,7 +94,8 @@ class NormalizedInstruction:
     obstacle_count: int = 0
     side: str = ''                 # 'left' / 'right': the side to pass on / move towards
     maneuver: str = ''             # 'around', 'avoid', 'between'
-    scenario: str = ''             # '1box_vert_left', ... when it is one of the 8 scenarios
+    scenario: str = ''             # '1box_vert_left', ... (one of the 8 scenarios) or an arm
+    #                                task ('blue_block_tray', ...: vla_common.arm_tasks)
     canonical: str = ''            # canonical English instruction ('' when not understood)
     canonical_ko: str = ''         # canonical Korean instruction ('' when not understood)
     confidence: float = 0.0        # [0, 1]
@@ -134,7 +145,10 @@ _OBJECTS: Sequence[Tuple[str, str, str]] = (
 )
 OBSTACLES = ('box', 'obstacle')
 #: Every object the lexicon reads (canonical English names) ...
-TARGET_OBJECTS: Tuple[str, ...] = tuple(o[2] for o in _OBJECTS if o[2] not in OBSTACLES)
+TARGET_OBJECTS: Tuple[str, ...] = (tuple(o[2] for o in _OBJECTS if o[2] not in OBSTACLES)
+                                   + tabletop.TABLETOP_OBJECTS)
+#: The arm's tabletop objects and receptacles ('red_cup', ..., 'tray', 'left_plate', ...).
+TABLETOP_OBJECTS: Tuple[str, ...] = tabletop.TABLETOP_OBJECTS
 #: ... and the ones this robot can act on by default (the shipped policies are trained on the
 #: cup only). Anything else is an unknown target; instruction_node's `known_targets` widens it.
 KNOWN_TARGETS: Tuple[str, ...] = ('cup',)
@@ -433,7 +447,8 @@ class _Unexplained:
         return found + [word for word, _, _ in self.english if word not in ' '.join(found)]
 
 
-def _unexplained(text: PreparedText) -> _Unexplained:
+def _unexplained(text: PreparedText, fillers: Sequence[str] = (),
+                 known_en: FrozenSet[str] = frozenset()) -> _Unexplained:
     """The closed-world check: which letters nothing explains (see the module docstring)."""
     english: List[Tuple[str, int, int]] = []
     mask = list(text.covered)
@@ -441,7 +456,7 @@ def _unexplained(text: PreparedText) -> _Unexplained:
         start, end = text.compact_span(m.start(), m.end())
         for i in range(start, end):
             mask[i] = True
-        if text.free(start, end) and m.group(0) not in _KNOWN_EN:
+        if text.free(start, end) and m.group(0) not in (known_en or _KNOWN_EN):
             english.append((m.group(0), m.start(), m.end()))
     runs: List[Tuple[int, int]] = []
     korean: List[Tuple[int, int, int, int]] = []
@@ -457,7 +472,7 @@ def _unexplained(text: PreparedText) -> _Unexplained:
         k = i
         singles = weak = 0     # consecutive one-syllable fillers: 도라서 = 도 + 라 + 서
         while k < j:
-            for filler in _FILLERS_KO:
+            for filler in fillers or _FILLERS_KO:
                 if text.compact.startswith(filler, k) and k + len(filler) <= j:
                     k += len(filler)
                     singles = singles + 1 if len(filler) == 1 else 0
@@ -623,6 +638,43 @@ def normalize(text: str, known_targets: Iterable[str] = KNOWN_TARGETS) -> Normal
     return _read(PreparedText(text), base, frozenset(known_targets), (), typos=True)
 
 
+def _resolve_side(prepared: PreparedText, sides: Sequence[_Mention], notes: List[str]
+                  ) -> Tuple[str, Optional[Refusal]]:
+    """The side an instruction names ('' for none), or the refusal it earns.
+
+    Negated and descriptive (attributive) sides do not count; after a correction marker the
+    last side does; two remaining different sides are a conflict; a negated side with no
+    other is a prohibition. Appends what it assumed to `notes`."""
+    active_sides = [s for s in sides if not s.negated and not s.attributive]
+    for s in sides:
+        if s.negated:
+            notes.append(f'side {s.surface!r} negated')
+        elif s.attributive:
+            notes.append(f'side {s.surface!r} describes an object, not the side to pass')
+    markers = _correction_markers(prepared)
+    if markers and not [s for s in active_sides if s.start > markers[-1][0]]:
+        return '', Refusal(PROHIBITION, f'{markers[-1][1]!r} is not followed by a corrected '
+                                        'side: the instruction may be withdrawn; say it again '
+                                        'in full')
+    if markers and len({s.value for s in active_sides}) > 1:
+        after = [s for s in active_sides if s.start > markers[-1][0]]
+        if after:
+            notes.append(f'corrected: the side after the correction ({after[-1].surface!r}) '
+                         'applies')
+            active_sides = after
+    side_values = sorted({s.value for s in active_sides})
+    if len(side_values) > 1:
+        words = ', '.join(repr(s.surface) for s in active_sides)
+        return '', Refusal(CONFLICT, f'contradictory sides: {words} (to correct a side, say '
+                                     '"왼쪽 말고 오른쪽으로" or "아니, 오른쪽으로")')
+    side = side_values[0] if side_values else ''
+    negated = [s for s in sides if s.negated]
+    if negated and not side:
+        return '', Refusal(PROHIBITION, f'side {negated[0].surface!r} is negated and no other '
+                                        'side is given')
+    return side, None
+
+
 def _read(prepared: PreparedText, base: NormalizedInstruction, known_targets: FrozenSet[str],
           earlier_notes: Sequence[str], typos: bool) -> NormalizedInstruction:
     notes: List[str] = list(earlier_notes)
@@ -633,6 +685,9 @@ def _read(prepared: PreparedText, base: NormalizedInstruction, known_targets: Fr
     refusal = refuse_sentence(prepared)
     if refusal is not None:
         return _refused(base, refusal, notes)
+
+    if tabletop.mentions_tabletop(prepared.compact, prepared.spaced):
+        return _read_tabletop(prepared, base, known_targets, notes)
 
     sides = _find(prepared, 'side', _SIDES_KO, _SIDES_EN, _SIDES_KO_WORD)
     maneuvers = _find(prepared, 'maneuver', _MANEUVERS_KO, _MANEUVERS_EN)
@@ -664,33 +719,9 @@ def _read(prepared: PreparedText, base: NormalizedInstruction, known_targets: Fr
         return refuse(NOT_UNDERSTOOD, 'words not understood: '
                       + ', '.join(repr(w) for w in words))
 
-    # Side: negated and descriptive sides do not count; after a correction the last one does.
-    active_sides = [s for s in sides if not s.negated and not s.attributive]
-    for s in sides:
-        if s.negated:
-            notes.append(f'side {s.surface!r} negated')
-        elif s.attributive:
-            notes.append(f'side {s.surface!r} describes an object, not the side to pass')
-    markers = _correction_markers(prepared)
-    if markers and not [s for s in active_sides if s.start > markers[-1][0]]:
-        return refuse(PROHIBITION, f'{markers[-1][1]!r} is not followed by a corrected side: '
-                                   'the instruction may be withdrawn; say it again in full')
-    if markers and len({s.value for s in active_sides}) > 1:
-        after = [s for s in active_sides if s.start > markers[-1][0]]
-        if after:
-            notes.append(f'corrected: the side after the correction ({after[-1].surface!r}) '
-                         'applies')
-            active_sides = after
-    side_values = sorted({s.value for s in active_sides})
-    if len(side_values) > 1:
-        words = ', '.join(repr(s.surface) for s in active_sides)
-        return refuse(CONFLICT, f'contradictory sides: {words} (to correct a side, say '
-                                '"왼쪽 말고 오른쪽으로" or "아니, 오른쪽으로")')
-    side = side_values[0] if side_values else ''
-    negated = [s for s in sides if s.negated]
-    if negated and not side:
-        return refuse(PROHIBITION, f'side {negated[0].surface!r} is negated and no other side '
-                                   'is given')
+    side, side_refusal = _resolve_side(prepared, sides, notes)
+    if side_refusal is not None:
+        return _refused(base, side_refusal, notes)
 
     # Manoeuvre.
     maneuver_values = sorted({m.value for m in maneuvers})
@@ -796,6 +827,186 @@ def _read(prepared: PreparedText, base: NormalizedInstruction, known_targets: Fr
                    maneuver=maneuver, scenario=scenario, canonical=canonical,
                    canonical_ko=canonical_ko, confidence=round(confidence, 3),
                    notes=tuple(notes))
+
+
+# --------------------------------------------------------------------------- the table
+def _tabletop_items() -> Tuple[List[Tuple[str, str]], List[Tuple[str, str]]]:
+    """(Korean/mixed patterns on the compact text, English patterns) -> object names.
+
+    A colour and a shape are one object ('red_cup', also for colours the table does not have:
+    'purple_cup'); a shape alone is '_cup' (which one is asked back)."""
+    ko: List[Tuple[str, str]] = []
+    en: List[Tuple[str, str]] = []
+    for c_ko, c_en, colour in tabletop.COLOURS:
+        for s_ko, s_en, shape in tabletop.SHAPES:
+            name = tabletop.object_name(colour, shape)
+            ko.append((f'(?:{c_ko})색?(?:의|인)?(?:{s_ko})', name))
+            ko.append((f'(?:{c_en})(?:{s_ko})', name))
+            ko.append((f'(?:{c_ko})색?(?:{s_en})', name))
+            en.append((f'(?:{c_en})(?:\\s+colou?red)?\\s+(?:{s_en})', name))
+    for s_ko, s_en, shape in tabletop.SHAPES:
+        ko.append((s_ko, '_' + shape))
+        en.append((s_en, '_' + shape))
+    return ko, en
+
+
+_ITEMS_KO, _ITEMS_EN = _tabletop_items()
+_RECEPTACLES_KO = [(r[0], r[2]) for r in tabletop.RECEPTACLE_WORDS]
+_RECEPTACLES_EN = [(r[1], r[2]) for r in tabletop.RECEPTACLE_WORDS]
+_TABLE_VERBS_KO = ((r'올려놓으|올려놓아|올려놓|내려놓으|내려놓아|내려놓|넣어|넣으|넣기|놓아|놓으|놔|올려|'
+                    r'둬|두어|두세요', PLACE),
+                   (r'집어|집으|잡아|잡으|들어서|들어', PICK),
+                   (tabletop.MOVE_VERBS_KO + r'|이동|움직여|움직이|움직|가져가|가져다', MOVE))
+_TABLE_VERBS_EN = ((r'put|place|drop|insert|set', PLACE),
+                   (r'pick(?:\s+up)?|grab|grasp|take', PICK),
+                   (tabletop.MOVE_VERBS_EN + r'|bring|go|reach', MOVE))
+# After an object: what it is to the sentence (Korean), before it (English).
+_ITEM_OBJ_KO = re.compile(r'(?:들)?(?:을|를|은|는|이|가)')
+_ITEM_DEST_KO = re.compile(r'(?:들)?(?:위로|위에|위쪽|위|안에|안으로|속에|에|으로|로|쪽)')
+_ITEM_OBJ_EN = re.compile(r'(?:put|place|drop|insert|set|pick\s+up|pick|grab|grasp|take|move|'
+                          r'shift|slide|carry|bring)\s+(?:the\s+|a\s+|your\s+)?$')
+_ITEM_DEST_EN = re.compile(r'(?:above|over|on|onto|to|into|in|on\s+top\s+of|at)\s+'
+                           r'(?:the\s+|a\s+)?$')
+# A side naming a plate ("왼쪽 접시", "왼쪽에 있는 접시", "the left plate").
+_PLATE_SIDE_KO = re.compile(r'(?:에있는|에놓인|쪽|의|편)?(?:접시)')
+_PLATE_SIDE_EN = re.compile(r'\s+(?:plates?|dish(?:es)?)')
+_TABLE_FILLERS_KO = sorted(set(_FILLERS_KO) | set(tabletop.FILLERS_KO), key=len, reverse=True)
+_TABLE_KNOWN_EN = frozenset(_KNOWN_EN | set(tabletop.KNOWN_EN))
+
+
+def _read_tabletop(prepared: PreparedText, base: NormalizedInstruction,
+                   known_targets: FrozenSet[str], earlier_notes: Sequence[str]
+                   ) -> NormalizedInstruction:
+    """A sentence about the table -> one of the arm's tasks (see the module docstring)."""
+    notes: List[str] = list(earlier_notes)
+
+    def refuse(category: str, reason: str) -> NormalizedInstruction:
+        return _refused(base, Refusal(category, reason), notes)
+
+    sides = _find(prepared, 'side', _SIDES_KO, _SIDES_EN, _SIDES_KO_WORD)
+    items = _find(prepared, 'item', _ITEMS_KO, _ITEMS_EN)
+    places = _find(prepared, 'receptacle', _RECEPTACLES_KO, _RECEPTACLES_EN)
+    hands = _find(prepared, 'hand', [(tabletop.HAND_WORDS[0], 'hand')],
+                  [(tabletop.HAND_WORDS[1], 'hand')])
+    verbs = _find(prepared, 'verb', _TABLE_VERBS_KO, _TABLE_VERBS_EN)
+    _mark_sides(prepared, sides)
+    for s in sides:
+        s.attributive = bool(
+            _PLATE_SIDE_EN.match(prepared.spaced, s.spaced_end) if s.english
+            else _PLATE_SIDE_KO.match(prepared.compact, s.end))
+    for o in items:
+        if o.english:
+            before = prepared.spaced[:o.spaced_start]
+            o.role = ('obj' if _ITEM_OBJ_EN.search(before) else
+                      'dest' if _ITEM_DEST_EN.search(before) else '')
+        else:
+            o.role = ('obj' if _ITEM_OBJ_KO.match(prepared.compact, o.end) else
+                      'dest' if _ITEM_DEST_KO.match(prepared.compact, o.end) else '')
+
+    unexplained = _unexplained(prepared, _TABLE_FILLERS_KO, _TABLE_KNOWN_EN)
+    if unexplained:
+        for _, end, _, hi in unexplained.korean:
+            if re.match(r'(?:을|를)', prepared.compact[hi:end]):
+                return refuse(UNKNOWN_TARGET,
+                              f'{prepared.compact[_run_start(prepared, hi):hi]!r} is not on '
+                              f'this table (it has {tabletop.table_objects_ko()})')
+        for word, start, _ in unexplained.english:
+            if _ITEM_OBJ_EN.search(prepared.spaced[:start]):
+                return refuse(UNKNOWN_TARGET, f'{word!r} is not on this table (it has '
+                                              f'{tabletop.table_objects_ko()})')
+        return refuse(NOT_UNDERSTOOD, 'words not understood: '
+                      + ', '.join(repr(w) for w in unexplained.words(prepared)))
+
+    side, side_refusal = _resolve_side(prepared, sides, notes)
+    if side_refusal is not None:
+        return _refused(base, side_refusal, notes)
+    plate_sides = sorted({s.value for s in sides if s.attributive and not s.negated})
+    if len(plate_sides) > 1:
+        return refuse(CONFLICT, 'two plates named: say one, 왼쪽 접시 or 오른쪽 접시')
+
+    # The object: exactly one, on the table, known to this robot.
+    names = sorted({o.value for o in items})
+    if len(names) > 1:
+        return refuse(CONFLICT, 'several objects: ' + ', '.join(
+            tabletop.object_words_ko(n) if not n.startswith('_') else n[1:] for n in names))
+    if not names:
+        return refuse(NOT_UNDERSTOOD, 'no object named (say its colour and shape, e.g. '
+                                      '"파란 블록")')
+    item = names[0]
+    if item.startswith('_'):
+        shape = item[1:]
+        same = [n for n, (sh, _) in OBJECTS_BY_SHAPE.items() if sh == shape]
+        if len(same) != 1:
+            return refuse(NOT_UNDERSTOOD, f'which {tabletop.KO_SHAPE[shape]}? say its colour ('
+                          + ', '.join(tabletop.object_words_ko(n) for n in same) + ')')
+        item = same[0]
+        notes.append(f'the only {shape} on the table: {item}')
+    if item not in OBJECTS_BY_SHAPE:
+        return refuse(UNKNOWN_TARGET, f'{tabletop.object_words_ko(item)} ({item}) is not on this '
+                                      f'table (it has {tabletop.table_objects_ko()})')
+
+    kinds = {v.value for v in verbs}
+    place_names = sorted({p.value for p in places})
+    if len(place_names) > 1:
+        return refuse(CONFLICT, 'several places: ' + ', '.join(place_names))
+    goal = ''
+    if hands:
+        kind = REACH
+    elif place_names:
+        kind = PLACE
+        goal = place_names[0]
+        if goal == 'plate':
+            plate_side = plate_sides[0] if plate_sides else side
+            if not plate_side:
+                return refuse(NOT_UNDERSTOOD, 'which plate? say 왼쪽 접시 or 오른쪽 접시')
+            if plate_sides and side and side != plate_sides[0]:
+                return refuse(CONFLICT, f'the {plate_sides[0]} plate and the side {side!r}')
+            goal = f'{plate_side}_plate'
+    else:
+        kind = MOVE
+        goal = side
+        if not side:
+            return refuse(NOT_UNDERSTOOD, f'what to do with the {tabletop.object_words_ko(item)}? '
+                                          '(a side, the tray or a plate)')
+    task_kind = {MOVE: 'move', PLACE: 'place', REACH: 'reach'}[kind]
+    task_name = tabletop.find_task(task_kind, item, goal)
+    if task_name is None:
+        return refuse(NOT_UNDERSTOOD, f'not one of the arm\'s tasks: {task_kind} '
+                                      f'{tabletop.object_words_ko(item)}'
+                                      + (f' -> {tabletop.object_words_ko(goal)}' if goal else '')
+                                      + f' (its tasks with it: '
+                                      + ', '.join(tabletop.tasks_for(item)) + ')')
+    for thing in (item, goal if kind == PLACE else ''):
+        if thing and thing not in known_targets:
+            known = ', '.join(sorted(known_targets)) or 'none'
+            return refuse(UNKNOWN_TARGET, f'{tabletop.object_words_ko(thing)} ({thing}) is not '
+                                          f'an object this robot knows (known: {known})')
+    if kind == REACH and kinds - {MOVE}:
+        return refuse(NOT_UNDERSTOOD, 'the hand is moved above an object, not '
+                                      + '/'.join(sorted(kinds - {MOVE})))
+    confidence = 1.0
+    if not verbs:
+        confidence *= 0.9
+        notes.append('no verb: the task assumed from its words')
+    task = tabletop.TASKS[task_name]
+    return replace(base, status=Status.UNDERSTOOD, action=kind,
+                   target_object=goal if kind == PLACE else item,
+                   held_object=item if kind == PLACE else '', side=task.side,
+                   scenario=task_name, canonical=task.english, canonical_ko=task.korean,
+                   confidence=round(confidence, 3), notes=tuple(notes))
+
+
+def _run_start(prepared: PreparedText, end: int) -> int:
+    """Start of the Hangul run that ends at compact offset `end` (an unknown noun)."""
+    start = end
+    while start > 0 and prepared.compact[start - 1] not in ' ' and \
+            '가' <= prepared.compact[start - 1] <= '힣' and prepared.free(start - 1, start):
+        start -= 1
+    return start
+
+
+OBJECTS_BY_SHAPE = {name: (shape, colour) for name, (shape, colour) in
+                    tabletop.OBJECTS.items()}
 
 
 def normalize_many(texts: Sequence[str]) -> List[NormalizedInstruction]:
