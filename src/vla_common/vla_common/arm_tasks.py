@@ -5,7 +5,8 @@ builds, how it judges success), its scripted expert, the instruction normaliser 
 sentence maps to which task) and the learning loop (which tasks it collects and evaluates).
 
 Left and right are the robot's (REP-103: +y is left, seen from the arm's base looking along
-+x); the cameras are placed so that the image's left is the robot's left as well.
++x). The scene camera faces the robot across the table, so in its image the robot's left is
+on the right, as an operator standing there sees it; the words mean the robot's side.
 
 | task | kind | object | goal | canonical Korean |
 |---|---|---|---|---|
