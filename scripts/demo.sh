@@ -3,6 +3,8 @@
 # simulator on the shipped default model, from a Korean instruction.
 #   scripts/demo.sh [--scenario NAME] [--seed N] [--instruction "..."] [--model DIR] [--out DIR]
 # Prints the outcome; writes result.json, trajectory.png and an mcap rosbag2 under runs/.
+# The arm (arm_sim, the shipped arm model; result.json, top_view.png, bag/):
+#   scripts/demo.sh --robot arm [--task NAME] [--seed N] [--instruction "..."] [--expert]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh"

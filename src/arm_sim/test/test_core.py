@@ -14,7 +14,7 @@ from arm_sim.core.expert import ExpertConfig, plan, ScriptedExpert
 from arm_sim.core.judge import (Judge, ObjectState, OUTCOME_FAILED, OUTCOME_SUCCESS,
                                 OUTCOME_TIMED_OUT, Snapshot)
 from arm_sim.core.scene import (DOWN, goal_placement, make_scene, move_destination,
-                                object_footprint)
+                                object_footprint, PLACEMENTS, placement_key)
 
 PKG = pathlib.Path(__file__).resolve().parents[1] / 'arm_sim'
 
@@ -45,11 +45,41 @@ def test_tasks_of_a_family_share_the_scene_for_a_seed(pair):
     assert make_scene(pair[0], 1).objects != make_scene(pair[0], 2).objects
 
 
+def test_placement_namespaces_are_disjoint_by_construction():
+    """No (namespace, seed) key equals another namespace's key (numpy pads keys with zeros),
+    whatever the seed: a collected placement is never evaluated."""
+    def padded(key):
+        return tuple(key) + (0,) * (4 - len(key))
+
+    extremes = (0, 1, 2 ** 31 - 1)
+    for task in TASK_NAMES:
+        keys = {p: {padded(placement_key(TASKS[task], s, p)) for s in extremes}
+                for p in PLACEMENTS}
+        for a in PLACEMENTS:
+            for b in PLACEMENTS:
+                if a < b:
+                    assert not keys[a] & keys[b], (task, a, b)
+        # Plain keys start below 2**31; namespaced ones with a word above it.
+        assert all(k[0] < 2 ** 31 for k in keys['plain'])
+        assert all(k[0] >= 2 ** 31 for p in ('collect', 'evaluate') for k in keys[p])
+    with pytest.raises(ValueError):
+        make_scene('red_cup_left', 2 ** 31)
+    with pytest.raises(ValueError):
+        make_scene('red_cup_left', 0, placement='test')
+    # Collection keeps a family's layout for both sides; evaluation gives each task its own.
+    collect = [make_scene(t, 3, placement='collect') for t in ('red_cup_left', 'red_cup_right')]
+    assert collect[0].objects == collect[1].objects
+    evaluate = [make_scene(t, 3, placement='evaluate') for t in ('red_cup_left', 'red_cup_right')]
+    assert evaluate[0].objects != evaluate[1].objects
+    assert collect[0].objects != evaluate[0].objects != make_scene('red_cup_left', 3).objects
+
+
 @pytest.mark.parametrize('task', TASK_NAMES)
-def test_scenes_are_reachable_and_do_not_overlap(task):
+@pytest.mark.parametrize('placement', PLACEMENTS)
+def test_scenes_are_reachable_and_do_not_overlap(task, placement):
     for seed in range(40):
-        scene = make_scene(task, seed)
-        assert scene == make_scene(task, seed)           # deterministic
+        scene = make_scene(task, seed, placement=placement)
+        assert scene == make_scene(task, seed, placement=placement)     # deterministic
         t = scene.target
         assert 0.24 <= math.hypot(t.x, t.y) <= 0.42, (seed, t)
         goal = goal_placement(scene)

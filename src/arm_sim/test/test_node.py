@@ -13,7 +13,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 from vla_common.qos import LATCHED_QOS, SENSOR_QOS
-from vla_msgs.msg import ArmEpisodeResult, Instruction
+from vla_msgs.msg import ArmEpisodeResult, Instruction, TaskResult
 from vla_msgs.srv import StartEpisode
 from vla_testing.ros import call_service, MessageCollector, wait_for, wait_for_subscribers
 
@@ -148,4 +148,20 @@ def test_arm_sim_speaks_the_driver_interface(ros, node_processes):
     assert ok.success, ok.message
     results.wait(1, predicate=lambda m: m.task == 'reach_blue_block' and m.outcome == 0
                  and not m.started, timeout=20.0)
+
+    # The policy node's TaskResult DONE for the episode's instruction ends it too (the one of
+    # an earlier instruction does not).
+    task_result = node.create_publisher(TaskResult, 'policy_node/task_result', LATCHED_QOS)
+    instruction.publish(Instruction(id='ins-2', text='파란 블록 위로 손을 옮기세요'))
+    results.wait(1, predicate=lambda m: m.task == 'reach_blue_block' and m.started,
+                 timeout=20.0)
+    wait_for_subscribers(task_result, 1, timeout=20.0)
+    task_result.publish(TaskResult(instruction_id='ins-1', result=TaskResult.RESULT_DONE))
+    clock.clear()
+    clock.wait(30, timeout=30.0)
+    assert results.last.outcome == ArmEpisodeResult.OUTCOME_RUNNING
+    task_result.publish(TaskResult(instruction_id='ins-2', result=TaskResult.RESULT_DONE))
+    done = results.wait(1, predicate=lambda m: m.task == 'reach_blue_block' and m.outcome != 0,
+                        timeout=20.0)
+    assert (done.outcome, done.ended_by) == (ArmEpisodeResult.OUTCOME_FAILED, 'policy')
     wait_for(lambda: sim.alive, timeout=1.0, what='arm_sim alive')

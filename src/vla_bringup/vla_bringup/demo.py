@@ -2,6 +2,7 @@
 
     scripts/demo.sh [--scenario 1box_vert_left] [--seed 0] [--instruction "..."]
                     [--model DIR] [--out DIR] [--timeout 90]
+    scripts/demo.sh --robot arm [--task blue_block_tray] ...     # the arm: vla_bringup.arm_demo
 
 Starts the mobile stack (mujoco_sim, safety_gate, policy_node with the default model,
 instruction_node) as separate processes, sends the instruction, runs until the episode ends and
@@ -84,6 +85,13 @@ def summary(report: EpisodeReport) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    robot = argparse.ArgumentParser(add_help=False)
+    robot.add_argument('--robot', default='mobile', choices=('mobile', 'arm'))
+    chosen, argv = robot.parse_known_args(argv)
+    if chosen.robot == 'arm':
+        from vla_bringup import arm_demo
+
+        return arm_demo.main(argv)
     parser = argparse.ArgumentParser(prog='demo', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--scenario', default='1box_vert_left',

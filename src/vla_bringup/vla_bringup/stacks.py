@@ -225,7 +225,7 @@ def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
 def arm_stack(arm_model: str = 'RM75', sim: str = 'false', model: str = '',
               params_file: str = '', use_sim_time: Optional[object] = None,
               voice: Optional[object] = None, task: str = '', seed: Optional[int] = None,
-              instruction_node: bool = True) -> StackSpec:
+              instruction_node: bool = True, policy: object = True) -> StackSpec:
     """RealMan arm: driver or simulator, camera, policy (arm), arm safety gate, the bridge to
     the RealMan driver's topics, instruction node.
 
@@ -235,6 +235,8 @@ def arm_stack(arm_model: str = 'RM75', sim: str = 'false', model: str = '',
     episode). model: policy checkpoint directory; empty means the shipped arm model
     (models/nano_arm) when it exists, else the policy node's configured default.
     voice: true/false/'' ('' = true on hardware, false in the simulator): start `mic_capture`.
+    policy: false leaves the policy out (it runs elsewhere, or the scripted expert stands in
+    for it: vla_learning's arm collection).
     """
     if arm_model not in ARM_MODELS:
         raise ValueError(f'arm_model must be one of {ARM_MODELS}, got {arm_model!r}')
@@ -281,12 +283,11 @@ def arm_stack(arm_model: str = 'RM75', sim: str = 'false', model: str = '',
         # Watchdogs on /clock: a simulator running faster than real time must not trip them.
         gate = gate.with_parameters(time_source='ros')
     nodes.append(gate)
-    policy = spec('policy_node', 'vla_policy_node', 'policy_node').with_parameters(
-        action_space='arm')
-    chosen = model or default_arm_model_path()
-    if chosen:
-        policy = policy.with_parameters(model_path=chosen)
-    nodes.append(policy)
+    if _bool(policy):
+        node = spec('policy_node', 'vla_policy_node', 'policy_node').with_parameters(
+            action_space='arm')
+        chosen = model or default_arm_model_path()
+        nodes.append(node.with_parameters(model_path=chosen) if chosen else node)
     nodes.append(spec('realman_bridge', 'vla_bringup', 'realman_bridge',
                       ParamFile('vla_bringup', 'config/realman_bridge.param.yaml')
                       ).with_parameters(arm_model=arm_model))

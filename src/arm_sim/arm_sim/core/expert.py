@@ -105,7 +105,7 @@ class ScriptedExpert:
         self.index = 0
         self._waited = 0.0
         self._noise = np.zeros(3)
-        self._rng = np.random.default_rng([int(config.noise_seed), int(scene.seed), 5])
+        self._rng = np.random.default_rng(scene.key + [int(config.noise_seed), 5])
         self.done = False
 
     @property

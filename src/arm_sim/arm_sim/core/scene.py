@@ -3,10 +3,13 @@
 Frames: the arm base frame is the world frame; the table top is the plane z = 0 and the arm
 stands on it at the origin, +x away from the base, +y to the robot's left.
 
-`make_scene(task, seed)` places the objects of the task's family from
-`numpy.random.default_rng([seed, family index])`, with a fixed number of draws, so every task
-of a family gets the same layout for a seed (red_cup_left and red_cup_right differ only in
-the words) and nothing in the layout depends on the words. Every object the arm has to
+`make_scene(task, seed, placement)` places the objects of the task's family from
+`numpy.random.default_rng(placement_key(...))`, with a fixed number of draws. In the `plain`
+and `collect` namespaces the key is the family's, so every task of a family gets the same
+layout for a seed (red_cup_left and red_cup_right differ only in the words) and nothing in
+the layout depends on the words; `evaluate` gives every task its own placements. No seed of
+one namespace draws another's (`placement_key`): evaluation placements are held out by
+construction. Every object the arm has to
 reach lies inside the arm stack's workspace box and within 0.42 m of the base, where the
 RM65/RM75 reach the table with the tool pointing down (their 0.256 m + 0.21 m arm straightens
 at ~0.44 m).
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from vla_common.arm_tasks import arm_task, ArmTask, OBJECTS
+from vla_common.arm_tasks import arm_task, ArmTask, OBJECTS, TASK_NAMES
 
 FAMILIES: Tuple[str, ...] = ('move', 'tray', 'plate', 'reach')
 
@@ -32,6 +35,12 @@ TRAY_WALL = (0.008, 0.025)   # thickness, height above the table
 TRAY_FLOOR = 0.006
 PLATE_RADIUS = 0.055
 PLATE_HEIGHT = 0.008
+
+#: Placement namespaces of the seeds: `plain` (demos, tests, golden bags), `collect`
+#: (demonstrations), `evaluate` (held-out evaluation).
+PLACEMENTS: Tuple[str, ...] = ('plain', 'collect', 'evaluate')
+_PLACEMENT_WORD = 0xA5A5A5A5     # first word of a namespaced key; plain seeds stay below 2**31
+MAX_SEED = 2 ** 31 - 1
 
 #: Seconds of sim time an episode may run after its first instruction.
 TIME_LIMIT = 30.0
@@ -72,10 +81,17 @@ class Scene:
     objects: Dict[str, Placement]
     receptacles: Dict[str, Placement] = field(default_factory=dict)
     time_limit: float = TIME_LIMIT
+    placement: str = 'plain'      # the seed's namespace (PLACEMENTS)
 
     @property
     def name(self) -> str:
         return self.task.name
+
+    @property
+    def key(self) -> List[int]:
+        """The placement's seed-sequence entropy; other per-episode streams (appearance,
+        start pose, expert noise) extend it, so they are namespaced with it."""
+        return placement_key(self.task, self.seed, self.placement)
 
     @property
     def target(self) -> Placement:
@@ -85,11 +101,32 @@ class Scene:
         return replace(self, time_limit=float(seconds))
 
 
+def placement_key(task: ArmTask, seed: int, placement: str = 'plain') -> List[int]:
+    """The numpy seed-sequence entropy of a placement.
+
+    plain: [seed, family]; collect: [W, 1, family, seed]; evaluate: [W, 2, task, seed], with
+    W = 0xA5A5A5A5. Plain seeds are below 2**31 < W, so a plain key never starts with W, and
+    the namespaced kinds differ in their second word: no seed of one namespace draws the
+    placements of another. Seeds outside [0, 2**31) are refused.
+    """
+    seed = int(seed)
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f'seed must be in [0, {MAX_SEED}], got {seed}')
+    family = FAMILIES.index(task.family)
+    if placement == 'plain':
+        return [seed, family]
+    if placement == 'collect':
+        return [_PLACEMENT_WORD, 1, family, seed]
+    if placement == 'evaluate':
+        return [_PLACEMENT_WORD, 2, TASK_NAMES.index(task.name), seed]
+    raise ValueError(f'placement must be one of {PLACEMENTS}, got {placement!r}')
+
+
 class _Sampler:
     """Uniform draws in a fixed order: the stream position never depends on the values."""
 
-    def __init__(self, seed: int, family: str) -> None:
-        self.rng = np.random.default_rng([int(seed), FAMILIES.index(family)])
+    def __init__(self, key: List[int]) -> None:
+        self.rng = np.random.default_rng(key)
 
     def u(self, low: float, high: float) -> float:
         return float(low + (high - low) * self.rng.uniform())
@@ -118,10 +155,12 @@ class _Sampler:
         return out
 
 
-def make_scene(task_name: str, seed: int, time_limit: Optional[float] = None) -> Scene:
-    """The scene of `task_name` for placement `seed` (UnknownTask for a bad name)."""
+def make_scene(task_name: str, seed: int, time_limit: Optional[float] = None,
+               placement: str = 'plain') -> Scene:
+    """The scene of `task_name` for `seed` in the `placement` namespace (UnknownTask for a bad
+    name, ValueError for a bad seed or namespace)."""
     task = arm_task(task_name)
-    s = _Sampler(seed, task.family)
+    s = _Sampler(placement_key(task, seed, placement))
     objects: Dict[str, Placement] = {}
     receptacles: Dict[str, Placement] = {}
     if task.family == 'move':
@@ -147,7 +186,7 @@ def make_scene(task_name: str, seed: int, time_limit: Optional[float] = None) ->
     else:  # reach
         objects.update(s.spread(('blue_block', 'yellow_block', 'red_cup'), (0.27, 0.39),
                                 (-0.13, 0.13), 0.09))
-    scene = Scene(task, int(seed), objects, receptacles)
+    scene = Scene(task, int(seed), objects, receptacles, placement=placement)
     return scene if time_limit is None else scene.with_time_limit(time_limit)
 
 
@@ -169,6 +208,6 @@ def goal_placement(scene: Scene) -> Optional[Placement]:
 
 
 __all__ = ['BLOCK_SIZE', 'CUP_HEIGHT', 'CUP_RADIUS', 'DOWN', 'FAMILIES', 'HOME_TCP',
-           'PLATE_HEIGHT', 'PLATE_RADIUS', 'Placement', 'Scene', 'TIME_LIMIT', 'TRAY_FLOOR',
+           'PLACEMENTS', 'PLATE_HEIGHT', 'PLATE_RADIUS', 'Placement', 'Scene', 'placement_key', 'TIME_LIMIT', 'TRAY_FLOOR',
            'TRAY_SIZE', 'TRAY_WALL', 'goal_placement', 'make_scene', 'move_destination',
            'object_footprint', 'object_height']

@@ -50,6 +50,8 @@ class ArmExpertNode(Node):
                               'demonstrations with recoveries', 0.0, 0.2),
             noise_seed=declare(d, 'noise_seed', 0, 'seed of the exploration noise', 0,
                                2 ** 31 - 1))
+        self.placement = declare(d, 'placement', 'plain', 'seed namespace of the simulator\'s '
+                                 'placements (its `placement`)', read_only=True)
         self.frame_id = declare(d, 'arm_frame_id', 'arm_base_link',
                                 'frame of the end-effector deltas', read_only=True)
         self.pub = self.create_publisher(ArmCommand, topics.ARM_CMD_IN, COMMAND_QOS)
@@ -76,7 +78,7 @@ class ArmExpertNode(Node):
         if self.expert is not None and key[:2] == self._episode[:2]:
             return
         try:
-            scene = make_scene(msg.task, int(msg.seed))
+            scene = make_scene(msg.task, int(msg.seed), placement=self.placement)
         except ValueError as exc:
             self.get_logger().error(f'cannot follow episode {msg.task!r}: {exc}')
             return

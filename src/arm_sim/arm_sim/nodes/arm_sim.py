@@ -11,7 +11,9 @@ plus the simulator's own: camera/image_raw (scene camera) and wrist_camera/image
 rgb8), arm_sim/episode_result (vla_msgs/ArmEpisodeResult), /clock, /diagnostics; services
 arm_sim/start_episode (vla_msgs/StartEpisode: task + seed) and arm_sim/end_episode
 (std_srvs/Trigger: the policy ended its task; the verdict is taken now). An `instruction`
-starts the episode's time limit. Bad driver input is what the real driver would not act on:
+starts the episode's time limit; the policy node's `policy_node/task_result` saying DONE for
+the episode's latest instruction ends the episode like `end_episode` (the policy ended its
+task; the simulator only judges). Bad driver input is what the real driver would not act on:
 ignored, with an ERROR log in the driver's words (arm_sim.core.driver); never a crash.
 
 The simulation thread, /clock, pacing, lockstep (on the driver's motion commands), episode
@@ -38,7 +40,7 @@ from vla_common.params import declare
 from vla_common.qos import keep_last, LATCHED_QOS, SENSOR_QOS
 from vla_common.sim_node import simulation_factory, SimulationNode, TICK_RATE
 from vla_common.stamps import time_msg
-from vla_msgs.msg import ArmEpisodeResult, Instruction
+from vla_msgs.msg import ArmEpisodeResult, Instruction, TaskResult
 from vla_msgs.srv import StartEpisode
 
 from arm_sim.core.driver import (check_jointpos, check_pose, CommandError, DEGREE_RAD,
@@ -54,6 +56,8 @@ DRIVER_SUB_QOS = keep_last(1000, ReliabilityPolicy.RELIABLE)
 WRIST_IMAGE = 'wrist_camera/image_raw'
 EPISODE_RESULT = '~/episode_result'
 END_EPISODE = '~/end_episode'
+#: How the policy node says an instruction ended (vla_msgs/TaskResult).
+TASK_RESULT = 'policy_node/task_result'
 
 
 def _import_rm_interfaces():
@@ -81,6 +85,7 @@ class ArmSimNode(SimulationNode):
         self._stops0 = 0
         self._end_requested = False
         self._instruction_seen = False
+        self._instruction_id = ''      # the latest instruction of the running episode
         # Driver commands in arrival order, handed from the executor thread to the simulation
         # thread (a stop must cancel the motion sent before it, not the one after).
         self._pending: List[Tuple[str, Any]] = []
@@ -105,6 +110,7 @@ class ArmSimNode(SimulationNode):
                                  self._on_gripper, DRIVER_SUB_QOS)
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction,
                                  LATCHED_QOS)
+        self.create_subscription(TaskResult, TASK_RESULT, self._on_task_result, LATCHED_QOS)
         self.create_service(StartEpisode, topics.START_EPISODE, self.on_start_episode)
         self.create_service(Trigger, END_EPISODE, self._on_end_episode)
         self.add_on_set_parameters_callback(self.on_set_parameters)
@@ -123,6 +129,9 @@ class ArmSimNode(SimulationNode):
                             '(later episodes: ~/start_episode)', read_only=True),
             'seed': declare(d, 'seed', 0, 'placement seed of the start-up episode', 0,
                             2 ** 31 - 1, read_only=True),
+            'placement': declare(d, 'placement', 'plain', 'seed namespace of the placements: '
+                                 'plain, collect (demonstrations) or evaluate (held out)',
+                                 read_only=True),
             'auto_start': declare(d, 'auto_start', True, 'start the configured episode at '
                                   'start-up', read_only=True),
             'image_width': declare(d, 'image_width', 224, 'camera width (px)', 16, 4096,
@@ -220,6 +229,10 @@ class ArmSimNode(SimulationNode):
     def _on_instruction(self, msg: Instruction) -> None:
         self._hand_over('instruction', msg.id)
 
+    def _on_task_result(self, msg: TaskResult) -> None:
+        if msg.result == TaskResult.RESULT_DONE:
+            self._hand_over('done', msg.instruction_id)
+
     def _on_end_episode(self, request: Any, response: Any) -> Any:
         done = threading.Event()
         self._hand_over('end', done)
@@ -254,7 +267,7 @@ class ArmSimNode(SimulationNode):
 
     def start_episode(self, task: str, seed: int) -> Tuple[bool, str]:
         try:
-            scene = make_scene(task, seed)
+            scene = make_scene(task, seed, placement=self.params['placement'])
         except ValueError as exc:
             return False, str(exc)
         options = self._options()       # jitter and start noise apply from the next episode
@@ -272,6 +285,7 @@ class ArmSimNode(SimulationNode):
         self._stops0 = self.world.hard_stops
         self._ignored = 0
         self._result_key = None
+        self._instruction_id = ''
         self._publish_result(force=True)
         target = scene.target
         message = (f'episode {task} seed {seed}: "{scene.task.korean}" ({scene.task.target} at '
@@ -301,7 +315,14 @@ class ArmSimNode(SimulationNode):
                         self._refuse('Movep CANFD', unreachable(perr, rerr))
             elif kind == 'gripper':
                 world.command_gripper(value)
+            elif kind == 'done':
+                # The policy ended the task of the episode's latest instruction.
+                if world.scene is not None and world.started and not world.done and \
+                        value == self._instruction_id:
+                    ends.append(None)
             elif kind == 'instruction':
+                if world.scene is not None and not world.done:
+                    self._instruction_id = value
                 if world.scene is not None and not world.started:
                     world.start_clock()
                     self.get_logger().info(f'instruction {value!r}: the episode\'s '
@@ -310,8 +331,10 @@ class ArmSimNode(SimulationNode):
                 ends.append(value)
         world.step(max(1, int(round(world.options.physics_rate / TICK_RATE))))
         for done in ends:
-            self._last_verdict = world.finish('policy')
-            done.set()
+            if not world.done:
+                self._last_verdict = world.finish('policy')
+            if done is not None:
+                done.set()
 
     def publish_tick(self) -> None:
         world = self.world

@@ -41,6 +41,12 @@ GRIPPER_BODY = 'gripper'
 FINGERS = ('finger_left', 'finger_right')
 SCENE_CAMERA = 'scene_camera'
 WRIST_CAMERA = 'wrist_camera'
+#: The scene camera: across the table from the arm, above it, looking down at the workspace
+#: so the table's objects, the tray and plates and the gripper at any height are in view
+#: (image right = the robot's left).
+SCENE_CAMERA_POS = (0.85, 0.0, 0.58)
+SCENE_CAMERA_TARGET = (0.30, 0.0, 0.10)
+SCENE_CAMERA_FOVY = 48
 TCP_SITE = 'tcp'
 TABLE_GEOM = 'table'
 
@@ -64,13 +70,14 @@ class Appearance:
     ambient: float = 0.35
 
 
-def jittered_appearance(seed: int, amount: float = 0.0) -> Appearance:
-    """Brightness, tint and light randomised by `seed` (amount 0 = the default); every colour
-    keeps its hue (red stays red), so the words still name what the camera sees."""
+def jittered_appearance(key: Sequence[int], amount: float = 0.0) -> Appearance:
+    """Brightness, tint and light randomised by the seed-sequence `key` (the scene's; amount
+    0 = the default); every colour keeps its hue (red stays red), so the words still name what
+    the camera sees."""
     base = Appearance()
     if amount <= 0.0:
         return base
-    rng = np.random.default_rng([int(seed), 7])
+    rng = np.random.default_rng([int(k) for k in key] + [7])
 
     def jit(rgb: RGB, scale: float) -> RGB:
         gain = 1.0 + amount * rng.uniform(-scale, scale)
@@ -250,8 +257,8 @@ def build_mjcf(model: ArmModel, scene: Scene, image_size: Tuple[int, int] = (224
     app = appearance or Appearance()
     width, height = image_size
     off_w, off_h = max(640, width), max(480, height)
-    cam_pos = (0.70, 0.0, 0.52)
-    scene_axes = _look_at_axes(cam_pos, (0.27, 0.0, 0.0), (0.0, 1.0, 0.0))
+    cam_pos = SCENE_CAMERA_POS
+    scene_axes = _look_at_axes(cam_pos, SCENE_CAMERA_TARGET, (0.0, 1.0, 0.0))
     objects = '\n'.join(_object_xml(n, p.x, p.y, p.yaw, app) for n, p in scene.objects.items())
     receptacles = '\n'.join(_receptacle_xml(n, p.x, p.y, app)
                             for n, p in scene.receptacles.items())
@@ -286,7 +293,8 @@ def build_mjcf(model: ArmModel, scene: Scene, image_size: Tuple[int, int] = (224
     <geom name="{TABLE_GEOM}" type="box" pos="0.25 0 -0.02" size="0.5 0.6 0.02"
           rgba="{_rgba(app.table)}" contype="2" conaffinity="5" group="2"
           friction="0.8 0.01 0.001"/>
-    <camera name="{SCENE_CAMERA}" pos="{_v(cam_pos)}" xyaxes="{scene_axes}" fovy="52"/>
+    <camera name="{SCENE_CAMERA}" pos="{_v(cam_pos)}" xyaxes="{scene_axes}"
+            fovy="{SCENE_CAMERA_FOVY}"/>
 {arm}
 {receptacles}
 {objects}

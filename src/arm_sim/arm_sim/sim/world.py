@@ -111,7 +111,7 @@ class ArmWorld:
         opts = self.options
         xml = build_mjcf(self.arm, scene, (opts.image_width, opts.image_height),
                          1.0 / opts.physics_rate,
-                         jittered_appearance(scene.seed, opts.visual_jitter), self.mount_yaw)
+                         jittered_appearance(scene.key, opts.visual_jitter), self.mount_yaw)
         model = mujoco.MjModel.from_xml_string(xml)
         data = mujoco.MjData(model)
         self.model, self.data, self.scene = model, data, scene
@@ -130,7 +130,7 @@ class ArmWorld:
         self._tcp_id = model.site(TCP_SITE).id
         q = self.home
         if opts.start_noise > 0.0:
-            rng = np.random.default_rng([int(scene.seed), 11])
+            rng = np.random.default_rng(scene.key + [11])
             off = rng.normal(0.0, opts.start_noise, 3) * np.array([1.0, 1.0, 0.5])
             noisy, _, _ = self.kin.inverse(np.asarray(HOME_TCP) + off,
                                            self.flange_rotation(DOWN), self.home,

@@ -1,0 +1,215 @@
+"""The arm in the learning loop: its tasks, demonstrations, frames and evaluation episodes.
+
+Demonstrations go through the arm stack itself (separate processes over DDS, all on sim
+time), with the scripted expert standing in for the policy:
+  arm_sim (lockstep, realtime_factor 0, `collect` placements, randomised) -> cameras, joint
+    states, tool pose, episode result
+  arm_expert (scripted, optional OU noise) -> arm_cmd_in + heartbeat; ends its own episode
+  safety_gate (arm, time_source ros) -> arm_cmd -> realman_bridge -> rm_driver topics
+  instruction_node (text only, the table's objects) -> instruction: starts the episode clock
+The collector types the episode's instruction (a TRAIN phrasing of `split_arm_paraphrases`)
+on `instruction_text`, as an operator would, and records a rosbag2 (mcap) per episode.
+
+A frame (10 Hz, one per scene-camera image): the image, the state (the joint positions of
+`joint_states`, rad, the model's joint order), the action label (the expert's ArmCommand on
+`arm_cmd_in` at that time: tool-point translation in m and rotation in rad *per control tick*
+in the arm base frame, and the gripper 0 open .. 1 closed) and the done label (the expert has
+ended its task: it commands exactly zero motion with the gripper open from its retract-and-hold
+on, docs/arm.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Sequence, Tuple
+
+import numpy as np
+from vla_common.arm_tasks import TASK_NAMES
+
+#: What collection bags keep: the expert's command (the action label), the gated command, the
+#: scene camera, joint states, tool pose, the instruction, the result and the gate's state.
+COLLECT_TOPICS: Dict[str, str] = {
+    '/camera/image_raw': 'sensor_msgs/msg/Image',
+    '/joint_states': 'sensor_msgs/msg/JointState',
+    '/rm_driver/udp_arm_position': 'geometry_msgs/msg/Pose',
+    '/arm_cmd_in': 'vla_msgs/msg/ArmCommand',
+    '/heartbeat': 'std_msgs/msg/Header',
+    '/arm_cmd': 'vla_msgs/msg/ArmCommand',
+    '/instruction_text': 'std_msgs/msg/String',
+    '/arm_sim/episode_result': 'vla_msgs/msg/ArmEpisodeResult',
+    '/safety_gate/state': 'vla_msgs/msg/SafetyState',
+}
+#: A bag without messages on one of these is not a demonstration (recorded again).
+REQUIRED_TOPICS = ('/camera/image_raw', '/joint_states', '/arm_cmd_in', '/arm_cmd',
+                   '/instruction_text', '/arm_sim/episode_result')
+
+#: The simulator's randomisation during collection (arm_sim parameters).
+TRAINING_RANDOMIZATION: Dict[str, object] = {'visual_jitter': 0.5, 'start_noise': 0.02}
+#: OU exploration noise (m/s of the tool point) of the noisy demonstrations.
+EXPERT_NOISE = 0.03
+PARAPHRASE_HELD_OUT = 0.25
+PARAPHRASE_SPLIT_SEED = 0
+ARM_MODEL = 'RM75'
+
+
+def paraphrase_split() -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
+    """(train, held_out) phrasings per task (Korean, English and mixed)."""
+    from vla_instruction.core.tabletop import split_arm_paraphrases
+
+    return split_arm_paraphrases(PARAPHRASE_HELD_OUT, PARAPHRASE_SPLIT_SEED)
+
+
+@dataclass(frozen=True)
+class EpisodePlan:
+    task: str
+    seed: int
+    instruction: str
+    noise: float
+
+    @property
+    def name(self) -> str:
+        return f'{self.task}_s{self.seed:04d}'
+
+
+def plan_episodes(tasks: Sequence[str] = TASK_NAMES, per_task: int = 30, seed: int = 0,
+                  noisy_every: int = 3, expert_noise: float = EXPERT_NOISE
+                  ) -> List[EpisodePlan]:
+    """The demonstrations: `per_task` placements (the `collect` namespace) per task. The
+    tasks of a family share a placement for a seed, so only the words tell them apart; every
+    `noisy_every`-th seed is driven with exploration noise (recoveries in the data)."""
+    from vla_learning.common import pick_instruction
+
+    train, _ = paraphrase_split()
+    plans = []
+    for i in range(per_task):
+        placement = seed * 1000 + i
+        noise = expert_noise if noisy_every and i % noisy_every == noisy_every - 1 else 0.0
+        for task in tasks:
+            text = pick_instruction(train, task, placement, f'collect{seed}')
+            plans.append(EpisodePlan(task, placement, text, noise))
+    return plans
+
+
+def collect_stack(randomization: Mapping[str, object] = TRAINING_RANDOMIZATION,
+                  expert_noise: float = 0.0, noise_seed: int = 0, arm_model: str = ARM_MODEL):
+    """The arm stack (sim:=mujoco) with the scripted expert in the policy's place: arm_sim in
+    lockstep as fast as it runs, `collect` placements, scene camera only."""
+    from vla_bringup.stacks import arm_stack, NodeSpec, ParamFile, StackSpec
+
+    stack = arm_stack(arm_model=arm_model, sim='mujoco', voice='false', policy=False)
+    nodes = []
+    for node in stack.nodes:
+        if node.name == 'arm_sim':
+            node = node.with_parameters(realtime_factor=0.0, lockstep=True, auto_start=False,
+                                        placement='collect', wrist_camera=False,
+                                        **dict(randomization))
+        nodes.append(node)
+    expert = NodeSpec('arm_expert', 'arm_sim', 'arm_expert',
+                      (ParamFile('arm_sim', 'config/arm_expert.param.yaml'),)).with_parameters(
+        use_sim_time=True, placement='collect', noise_std=float(expert_noise),
+        noise_seed=int(noise_seed))
+    return StackSpec('collect_arm', tuple(nodes) + (expert,), dict(stack.arguments))
+
+
+def session(stack, log=None):
+    from vla_bringup.arm_session import ArmEpisodeSession
+
+    return ArmEpisodeSession(stack, log=log)
+
+
+def run_demonstration(sess, plan: EpisodePlan, timeout: float):
+    """One demonstration through `sess`; the report (success: the expert ended its task and
+    the simulator judged it done)."""
+    return sess.run_episode(plan.task, plan.seed, plan.instruction, 'expert', timeout=timeout)
+
+
+def record_of(plan: EpisodePlan, report) -> Dict[str, object]:
+    return {'task': plan.task, 'seed': plan.seed, 'instruction': plan.instruction,
+            'noise': plan.noise, 'name': plan.name, 'outcome': report.outcome,
+            'ended_by': report.ended_by, 'success': report.success, 'time': report.time,
+            'grasped': report.grasped, 'placed': report.placed,
+            'workspace_violation': report.workspace_violation, 'wall_time': report.wall_time}
+
+
+# --------------------------------------------------------------------------- frames
+MIN_HOLD = 1.0    # s of done frames a demonstration must end with
+
+
+def done_labels(actions: np.ndarray) -> np.ndarray:
+    """(N,) bool from the expert's commands (N, 7): done from the first command of its final
+    hold on (zero motion, gripper open) to the end. ValueError when it never holds at the end
+    or the last command is not part of the hold."""
+    still = np.all(actions[:, :6] == 0.0, axis=1) & (actions[:, 6] == 0.0)
+    if not still[-1]:
+        raise ValueError('the expert did not end with its hold: no done label')
+    moving = np.nonzero(~still)[0]
+    done = np.zeros(len(actions), bool)
+    done[(moving[-1] + 1) if len(moving) else 0:] = True
+    return done
+
+
+def read_episode(bag: str, image_size: int) -> Dict[str, object]:
+    """A collection bag -> frames at the scene camera's rate (see the module docstring)."""
+    from vla_bringup.bags import deserialize, read_bag
+    from vla_common.arm_models import arm_model
+    from vla_common.image import image_to_rgb, resize_rgb
+
+    joint_names = [j.name for j in arm_model(ARM_MODEL).joints]
+    frames: List[Tuple[float, np.ndarray]] = []
+    joints: List[Tuple[float, np.ndarray]] = []
+    commands: List[Tuple[float, np.ndarray]] = []
+    gated: List[Tuple[float, np.ndarray]] = []
+    instruction, result = '', None
+    for msg in read_bag(bag):
+        m = deserialize(msg)
+        if msg.topic == '/camera/image_raw':
+            frames.append((_stamp(m.header),
+                           resize_rgb(image_to_rgb(m), (image_size, image_size))))
+        elif msg.topic == '/joint_states':
+            index = {n: i for i, n in enumerate(m.name)}
+            joints.append((_stamp(m.header),
+                           np.array([m.position[index[n]] for n in joint_names])))
+        elif msg.topic in ('/arm_cmd_in', '/arm_cmd'):
+            (commands if msg.topic == '/arm_cmd_in' else gated).append(
+                (_stamp(m.header), np.array(list(m.ee_delta) + [m.gripper], np.float64)))
+        elif msg.topic == '/instruction_text':
+            instruction = m.data
+        elif msg.topic == '/arm_sim/episode_result' and m.outcome != 0:
+            result = m
+    if not frames or not commands or not joints or result is None:
+        raise ValueError(f'{bag}: images, joint states, commands and a result are needed')
+    t_first, t_end = commands[0][0], float(result.header.stamp.sec
+                                           + result.header.stamp.nanosec * 1e-9)
+    # Frames from the expert's first command to the result; the action of a frame is the
+    # expert's newest command at or after the image (it decided on what it saw then).
+    frames = [f for f in frames if t_first - 1e-6 <= f[0] <= t_end + 1e-6]
+    ts = np.array([f[0] for f in frames])
+    action = _next_value(commands, ts)
+    done = done_labels(action)
+    if done.sum() * 0.1 < MIN_HOLD - 1e-6:
+        raise ValueError(f'{bag}: only {done.sum() * 0.1:.1f} s of hold (>= {MIN_HOLD} s)')
+    return {'images': np.stack([f[1] for f in frames]), 'timestamp': ts - ts[0],
+            'state': _previous_value(joints, ts), 'action': action, 'done': done,
+            'action_gated': _next_value(gated, ts), 'instruction': instruction,
+            'outcome': int(result.outcome)}
+
+
+def _stamp(header) -> float:
+    return float(header.stamp.sec) + float(header.stamp.nanosec) * 1e-9
+
+
+def _previous_value(series: Sequence[Tuple[float, np.ndarray]], ts: np.ndarray) -> np.ndarray:
+    t = np.array([s[0] for s in series])
+    idx = np.clip(np.searchsorted(t, ts + 1e-6, side='right') - 1, 0, len(series) - 1)
+    return np.stack([series[i][1] for i in idx])
+
+
+def _next_value(series: Sequence[Tuple[float, np.ndarray]], ts: np.ndarray) -> np.ndarray:
+    t = np.array([s[0] for s in series])
+    idx = np.clip(np.searchsorted(t, ts - 1e-6, side='left'), 0, len(series) - 1)
+    return np.stack([series[i][1] for i in idx])
+
+
+__all__ = ['COLLECT_TOPICS', 'EpisodePlan', 'REQUIRED_TOPICS', 'TRAINING_RANDOMIZATION',
+           'collect_stack', 'done_labels', 'paraphrase_split', 'plan_episodes', 'read_episode',
+           'record_of', 'run_demonstration', 'session']
