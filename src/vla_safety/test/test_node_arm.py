@@ -88,3 +88,22 @@ def test_arm_estop_sends_stop_and_ee_deltas_are_limited(start_gate, driver):
     drv.cmd = ee_cmd(0.0, 0.0, -0.002)
     drv.out.wait(1, timeout=T, predicate=lambda m: m.mode == ArmCommand.MODE_END_EFFECTOR_DELTA
                  and m.ee_delta[2] == pytest.approx(-0.002))
+
+
+def test_end_effector_deltas_are_gated_on_arrival_not_on_the_next_tick(start_gate, driver):
+    """publish_on_input: each delta goes out when it arrives, one output per command (a
+    5 Hz timer would sum the 20 Hz commands into a quarter as many outputs)."""
+    drv = driver('arm', rate=20.0)
+    start_gate('arm', {'rate': 5.0})
+    drv.wait_connected()
+    drv.cmd = ee_cmd(0.0, 0.001, 0.0)
+    drv.out.wait(1, timeout=T, predicate=lambda m: m.mode == ArmCommand.MODE_END_EFFECTOR_DELTA)
+    drv.out.clear()
+    drv.out.wait(20, timeout=T,
+                 predicate=lambda m: m.mode == ArmCommand.MODE_END_EFFECTOR_DELTA)
+    deltas = [m.ee_delta[1] for m in drv.out.messages
+              if m.mode == ArmCommand.MODE_END_EFFECTOR_DELTA]
+    # One output per command: never the sum of several (a tick would carry 4 x 1 mm); the
+    # per-command cap at 10 Hz scales a 20 Hz command's step to half of 5 mm, above 1 mm.
+    assert max(deltas) == pytest.approx(0.001, abs=1e-9), deltas
+    drv.cmd = None

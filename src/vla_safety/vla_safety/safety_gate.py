@@ -2,7 +2,8 @@
 
 Base mode: `cmd_vel_in` (Twist) -> `cmd_vel`, published on a fixed-rate timer, always (zeros
 when stopping), plus right after each command when `publish_on_input` is set.
-Arm mode: `arm_cmd_in` (ArmCommand) -> `arm_cmd`, streamed on the timer; on a fault one
+Arm mode: `arm_cmd_in` (ArmCommand) -> `arm_cmd`, streamed on the timer (an end-effector
+delta also right on arrival with `publish_on_input`); on a fault one
 MODE_HOLD (the arm keeps its last target) or, for the e-stop only, one MODE_STOP (the driver's
 hard stop), then nothing.
 Both: `estop` (true engages, latched; false is ignored), `heartbeat`, `~/trigger_estop`,
@@ -141,9 +142,16 @@ class SafetyGateNode(Node):
 
     def _on_arm_command(self, msg: ArmCommand) -> None:
         assert self._arm_gate is not None
+        now = self._now()
         self._arm_gate.on_command(ArmInput(int(msg.mode), tuple(msg.ee_delta),
                                            tuple(msg.joint_positions), float(msg.gripper)),
-                                  self._now())
+                                  now)
+        # A delta's step cap is per command, not per tick: gating it on arrival adds no motion,
+        # only takes the wait for the next tick out of the latency. Joint targets stream on the
+        # timer (their step is per tick).
+        if self._settings.publish_on_input and \
+                msg.mode == ArmCommand.MODE_END_EFFECTOR_DELTA:
+            self._publish(self._arm_gate.step(now))
 
     def _on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation

@@ -105,7 +105,8 @@ PARAMS: Tuple[ParamSpec, ...] = (
     ParamSpec('limits.max_decel_yaw', 3.0, 'yaw deceleration limit (rad/s^2)',
               0.01, None, False, _B, 'hard_caps.max_angular_acceleration'),
     ParamSpec('publish_on_input', True, 'also gate and publish each command as it arrives '
-              '(lower latency); the fixed-rate output continues regardless', modes=_B),
+              '(lower latency; arm: end-effector deltas, whose step caps are per command, not '
+              'per tick); the fixed-rate output continues regardless'),
     # --- base: sensors --------------------------------------------------------------------------
     ParamSpec('require_odom', True, 'stop while odometry is stale (always required when the '
               'geofence is enabled)', modes=_B),
