@@ -70,6 +70,15 @@ def test_arm_estop_sends_stop_and_ee_deltas_are_limited(start_gate, driver):
     start_gate('arm')
     drv.wait_connected()
     drv.cmd = ee_cmd(0.05, 0.0, 0.0)                   # 5 cm per command: capped at 0.5 cm
+    # Deltas flow (the gate's publisher has matched ours: an output sent before that match
+    # is not seen here). Each delta's cap is the share of 0.5 cm that the time since the
+    # previous one allows: after a pause longer than a command period the next gets it all.
+    drv.out.wait(1, timeout=T, predicate=lambda m: m.mode == ArmCommand.MODE_END_EFFECTOR_DELTA)
+    assert all(abs(m.ee_delta[0]) <= 0.005 + 1e-12 for m in drv.out.messages)
+    drv.cmd = None
+    time.sleep(0.3)                                    # > 1 / command_rate (10 Hz)
+    drv.out.clear()
+    drv.cmd = ee_cmd(0.05, 0.0, 0.0)
     m = drv.out.wait(1, timeout=T,
                      predicate=lambda m: m.mode == ArmCommand.MODE_END_EFFECTOR_DELTA)
     assert m.ee_delta[0] == pytest.approx(0.005)
