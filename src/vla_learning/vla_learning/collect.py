@@ -254,7 +254,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='every N-th placement is driven with noise (0: none)')
     parser.add_argument('--timeout', type=float, default=120.0, help='wall s per episode')
     parser.add_argument('--verbose', action='store_true', help='show the nodes\' output')
+    parser.add_argument('--robot', default='mobile', choices=('mobile', 'arm'),
+                        help='arm: the tabletop tasks through the arm stack (--scenarios '
+                        'names arm tasks; the arm\'s randomisation and expert noise)')
     args = parser.parse_args(argv)
+    if args.robot == 'arm':
+        return collect_arm(args)
     scenarios = parse_list(args.scenarios, SCENARIOS)
     if args.episodes_per_scenario * len(scenarios) > 72:
         print('[collect] note: more than 72 demonstrations requested', file=sys.stderr)
@@ -267,6 +272,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     reached = sum(r['outcome'] == 'reached' for r in records)
     print(f'[collect] {len(records)}/{len(plans)} episodes in {args.out} '
           f'({reached} reached the cup), {time.monotonic() - t0:.0f} s')
+    return 0 if len(records) == len(plans) else 1
+
+
+def collect_arm(args) -> int:
+    """`vla_collect --robot arm`: the shared collection loop with vla_learning.robots.arm."""
+    from vla_common.arm_tasks import TASK_NAMES
+    from vla_learning.collection import run_collection
+    from vla_learning.robots import arm
+
+    tasks = parse_list(args.scenarios, TASK_NAMES) if args.scenarios != ','.join(SCENARIOS) \
+        else list(TASK_NAMES)
+    plans = arm.plan_episodes(tasks, args.episodes_per_scenario, args.seed, args.noisy_every)
+    t0 = time.monotonic()
+    records = run_collection(arm, args.out, plans, arm.TRAINING_RANDOMIZATION, args.seed,
+                             args.timeout, quiet=not args.verbose)
+    print(f'[collect] {len(records)}/{len(plans)} successful arm demonstrations in {args.out}, '
+          f'{time.monotonic() - t0:.0f} s')
     return 0 if len(records) == len(plans) else 1
 
 

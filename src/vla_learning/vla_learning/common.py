@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 from typing import Dict, List, Sequence, Tuple
@@ -74,3 +75,13 @@ def parse_list(text: str, allowed: Sequence[str] = ()) -> List[str]:
     if bad:
         raise ValueError(f'unknown {bad}; known: {list(allowed)}')
     return items
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> Tuple[float, float]:
+    """The Wilson score interval of a success rate (95 % with z = 1.96); (0, 1) for n = 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)

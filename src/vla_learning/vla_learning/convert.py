@@ -32,6 +32,16 @@ from vla_learning.common import read_json, stable_rng, write_json
 
 FPS = 10.0
 CHUNKS_DIR = 'data/chunk-000'
+ROBOTS = ('mobile', 'arm')
+
+
+def robot_plugin(name: str):
+    """The robot's module of the learning loop (`vla_learning.robots.<name>`)."""
+    import importlib
+
+    if name not in ROBOTS:
+        raise ValueError(f'unknown robot {name!r}; known: {", ".join(ROBOTS)}')
+    return importlib.import_module(f'vla_learning.robots.{name}')
 
 
 def _stamp(header) -> float:
@@ -117,15 +127,21 @@ def read_episode(bag: str, image_size: int) -> Dict[str, object]:
             'instruction': instruction, 'outcome': int(result.outcome) if result else 0}
 
 
-def features(image_size: int):
+def features(image_size: int, robot=None):
+    """The columns (`robot`: its plugin; None: the mobile base)."""
     from datasets import Features, Image, Sequence as Seq, Value
 
+    robot = robot or robot_plugin('mobile')
+    actions, states = len(robot.ACTION_NAMES), len(robot.STATE_NAMES)
+    pose = {'observation.pose': Seq(Value('float32'), length=3)} if robot.HAS_POSE else {}
+    done = {'action.done': Value('bool')} if robot.HAS_DONE else {}
     return Features({
         'observation.image': Image(),
-        'observation.state': Seq(Value('float32'), length=3),
-        'observation.pose': Seq(Value('float32'), length=3),
-        'action': Seq(Value('float32'), length=3),
-        'action.gated': Seq(Value('float32'), length=3),
+        'observation.state': Seq(Value('float32'), length=states),
+        **pose,
+        'action': Seq(Value('float32'), length=actions),
+        **done,
+        'action.gated': Seq(Value('float32'), length=actions),
         'episode_index': Value('int64'), 'frame_index': Value('int64'),
         'timestamp': Value('float32'), 'index': Value('int64'),
         'task_index': Value('int64'), 'task': Value('string'), 'scenario': Value('string'),
@@ -134,16 +150,23 @@ def features(image_size: int):
 
 
 def write_episode(path: str, ep: Dict[str, object], episode_index: int, task_index: int,
-                  scenario: str, reached: bool, image_size: int, index0: int) -> int:
+                  scenario: str, reached: bool, image_size: int, index0: int,
+                  robot=None) -> int:
     from datasets import Dataset
     from PIL import Image as PILImage
 
+    robot = robot or robot_plugin('mobile')
     n = len(ep['timestamp'])
     done = np.zeros(n, bool)
     done[-1] = True
+    optional = {}
+    if robot.HAS_POSE:
+        optional['observation.pose'] = ep['pose'].tolist()
+    if robot.HAS_DONE:
+        optional['action.done'] = ep['done'].tolist()
     data = {
         'observation.image': [PILImage.fromarray(img) for img in ep['images']],
-        'observation.state': ep['state'].tolist(), 'observation.pose': ep['pose'].tolist(),
+        'observation.state': ep['state'].tolist(), **optional,
         'action': ep['action'].tolist(), 'action.gated': ep['action_gated'].tolist(),
         'episode_index': [episode_index] * n, 'frame_index': list(range(n)),
         'timestamp': ep['timestamp'].astype(np.float32).tolist(),
@@ -153,7 +176,7 @@ def write_episode(path: str, ep: Dict[str, object], episode_index: int, task_ind
     }
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + '.tmp'
-    Dataset.from_dict(data, features=features(image_size)).to_parquet(tmp)
+    Dataset.from_dict(data, features=features(image_size, robot)).to_parquet(tmp)
     os.replace(tmp, path)
     return n
 
@@ -170,22 +193,29 @@ def split_episodes(records: Sequence[dict], val_fraction: float, seed: int) -> D
 
 
 def convert(demos: str, out: str, image_size: int = 64, val_fraction: float = 0.12,
-            seed: int = 0, force: bool = False, progress: bool = True) -> dict:
-    """Convert every finished, successful demonstration under `demos`; returns info.json."""
+            seed: int = 0, force: bool = False, progress: bool = True,
+            robot: str = 'mobile') -> dict:
+    """Convert every finished, successful demonstration of `robot` under `demos`; returns
+    info.json."""
     from tqdm import tqdm
     from vla_policy_node.policies import Normalizer
 
+    plugin = robot_plugin(robot)
     records = []
     for path in sorted(glob.glob(os.path.join(demos, '*', 'episode.json'))):
         rec = read_json(path)
         rec['dir'] = os.path.dirname(path)
+        rec.setdefault('scenario', rec.get('task', ''))   # the arm's episodes name a task
         records.append(rec)
-    usable = [r for r in records if r['outcome'] == 'reached' and r.get('side_correct', True)]
+    # In the order the collector records them (noise level, then placement, then scenario), so
+    # converting while a collection runs appends episodes and keeps the converted ones valid.
+    usable = sorted([r for r in records if plugin.usable(r)],
+                    key=lambda r: (r['noise'], r['seed'], r['scenario']))
     skipped = [r['name'] for r in records if r not in usable]
     if not usable:
         raise SystemExit(f'[convert] no successful demonstrations under {demos}')
     splits = split_episodes(usable, val_fraction, seed)
-    tasks = sorted({r['instruction'] for r in usable})
+    tasks = list(dict.fromkeys(r['instruction'] for r in usable))   # in order: appendable
     os.makedirs(os.path.join(out, 'meta'), exist_ok=True)
     info_path = os.path.join(out, 'meta', 'info.json')
     if os.path.isfile(info_path) and not force:
@@ -200,13 +230,17 @@ def convert(demos: str, out: str, image_size: int = 64, val_fraction: float = 0.
                                         disable=not progress, file=sys.stderr)):
         path = os.path.join(out, CHUNKS_DIR, f'episode_{ep_index:06d}.parquet')
         meta_path = path.replace('.parquet', '.json')
-        if force or not (os.path.isfile(path) and os.path.isfile(meta_path)):
-            ep = read_episode(os.path.join(rec['dir'], rec.get('bag', 'bag')), image_size)
+        what = {'name': rec['name'], 'task_index': tasks.index(rec['instruction']),
+                'index0': index0}
+        if force or not (os.path.isfile(path) and os.path.isfile(meta_path)) or any(
+                read_json(meta_path).get(k) != v for k, v in what.items()):
+            ep = plugin.read_episode(os.path.join(rec['dir'], rec.get('bag', 'bag')),
+                                     image_size)
             if ep['instruction'] != rec['instruction']:
                 raise ValueError(f'{rec["name"]}: recorded instruction differs from the plan')
             n = write_episode(path, ep, ep_index, tasks.index(rec['instruction']),
-                              rec['scenario'], True, image_size, index0)
-            write_json(meta_path, {'length': n,
+                              rec['scenario'], True, image_size, index0, plugin)
+            write_json(meta_path, {**what, 'length': n,
                                    'action': ep['action'].tolist(),
                                    'state': ep['state'].tolist()})
         meta = read_json(meta_path)
@@ -223,10 +257,14 @@ def convert(demos: str, out: str, image_size: int = 64, val_fraction: float = 0.
         index0 += n
     actions = np.concatenate(train_actions)
     states = np.concatenate(train_states)
-    # Mirrored augmentation negates linear_y and angular_z: make the bounds symmetric.
-    both = np.concatenate([actions, actions * np.array([1, -1, -1], np.float32)])
-    norm = Normalizer.fit('base', both, np.concatenate(
-        [states, states * np.array([1, -1, -1], np.float32)]))
+    if plugin.MIRROR is not None:
+        # Mirrored augmentation negates linear_y and angular_z: make the bounds symmetric.
+        mirror = np.asarray(plugin.MIRROR, np.float32)
+        norm = Normalizer.fit(plugin.ACTION_SPACE, np.concatenate([actions, actions * mirror]),
+                              np.concatenate([states, states * mirror]))
+    else:
+        norm = Normalizer.fit(plugin.ACTION_SPACE, actions, states,
+                              quantile=plugin.NORMALIZER_QUANTILE)
     stats = {'normalizer': norm.to_dict(),
              'action': {'mean': actions.mean(0).tolist(), 'std': actions.std(0).tolist(),
                         'min': actions.min(0).tolist(), 'max': actions.max(0).tolist()},
@@ -239,16 +277,17 @@ def convert(demos: str, out: str, image_size: int = 64, val_fraction: float = 0.
     with open(os.path.join(out, 'meta', 'tasks.jsonl'), 'w', encoding='utf-8') as f:
         for i, t in enumerate(tasks):
             f.write(json.dumps({'task_index': i, 'task': t}, ensure_ascii=False) + '\n')
-    info = {'codebase_version': 'v2.0-like', 'robot_type': 'mecanum_base_mujoco', 'fps': FPS,
+    info = {'codebase_version': 'v2.0-like', 'robot': robot, 'robot_type': plugin.ROBOT_TYPE,
+            'action_space': plugin.ACTION_SPACE, 'fps': FPS,
             'image_size': image_size, 'total_episodes': len(episodes),
             'total_frames': index0, 'total_tasks': len(tasks),
             'splits': {s: [e['episode_index'] for e in episodes if e['split'] == s]
                        for s in ('train', 'val')},
             'skipped_episodes': skipped, 'source': os.path.abspath(demos),
             'split_seed': seed, 'val_fraction': val_fraction,
-            'features': {k: str(v) for k, v in features(image_size).items()},
-            'action_names': ['linear_x', 'linear_y', 'angular_z'],
-            'state_names': ['odom_vx', 'odom_vy', 'odom_wz']}
+            'features': {k: str(v) for k, v in features(image_size, plugin).items()},
+            'action_names': list(plugin.ACTION_NAMES),
+            'state_names': list(plugin.STATE_NAMES)}
     write_json(info_path, info)
     return info
 
@@ -264,10 +303,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='fraction of placements (both sides) held out for validation')
     parser.add_argument('--seed', type=int, default=0, help='split seed')
     parser.add_argument('--force', action='store_true', help='rebuild every episode')
+    parser.add_argument('--robot', default='mobile', choices=ROBOTS,
+                        help='whose demonstrations (vla_learning.robots.<robot>)')
     args = parser.parse_args(argv)
     t0 = time.monotonic()
     info = convert(args.demos, args.out, args.image_size, args.val_fraction, args.seed,
-                   args.force)
+                   args.force, robot=args.robot)
     print(f'[convert] {info["total_episodes"]} episodes, {info["total_frames"]} frames '
           f'(train {len(info["splits"]["train"])} / val {len(info["splits"]["val"])} '
           f'episodes), {len(info["skipped_episodes"])} skipped, '

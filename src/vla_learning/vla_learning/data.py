@@ -7,7 +7,10 @@ fills its history at inference time, i.e. about every 0.7 s with event triggers 
 the `chunk_size` expert actions from that step on (masked past the episode end).
 Mirroring (probability `mirror_prob`): the image flipped left-right, linear_y and angular_z
 negated, and the instruction's side words swapped (`swap_sides`) — a right-hand demonstration
-becomes a left-hand one, so side words and image layout both have to be read.
+becomes a left-hand one, so side words and image layout both have to be read (the base
+only: an arm dataset is not mirrored).
+For every window step also the termination labels of the same chunk steps (`done`: the
+expert has ended its task there; past the episode's end the task stays done).
 Every sample carries both texts: `instruction` (the Korean as recorded, after any paraphrase
 or mirror swap) and `canonical` (what the instruction node's normaliser makes of it, the
 text the policy node passes when the model is trained with `condition_on: canonical`).
@@ -20,7 +23,7 @@ import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -28,15 +31,16 @@ MIRROR = np.array([1.0, -1.0, -1.0], np.float32)
 
 
 @lru_cache(maxsize=4096)
-def canonical_text(text: str) -> str:
-    """The normaliser's canonical form of `text`, exactly as `instruction_node` publishes it.
+def canonical_text(text: str, known_targets: Optional[Tuple[str, ...]] = None) -> str:
+    """The normaliser's canonical form of `text`, exactly as `instruction_node` publishes it
+    (with the robot's `known_targets`; None: the normaliser's default, the mobile robot's).
 
     Raises ValueError for a text the normaliser does not understand: such a demonstration
     would teach the policy to act on an instruction the running stack refuses.
     """
-    from vla_instruction.core.normalizer import normalize, Status
+    from vla_instruction.core.normalizer import KNOWN_TARGETS, normalize, Status
 
-    reading = normalize(text)
+    reading = normalize(text, KNOWN_TARGETS if known_targets is None else known_targets)
     if reading.status != Status.UNDERSTOOD or not reading.canonical:
         raise ValueError(f'the normaliser does not understand the training instruction '
                          f'{text!r} ({reading.reason or reading.status.name})')
@@ -51,8 +55,9 @@ class Episode:
     split: str
     instruction: str
     images: np.ndarray    # (N, H, W, 3) uint8
-    actions: np.ndarray   # (N, 3) float32 SI
-    states: np.ndarray    # (N, 3)
+    actions: np.ndarray   # (N, action dims) float32 SI
+    states: np.ndarray    # (N, state dims)
+    done: Optional[np.ndarray] = None   # (N,) bool termination labels (None: an old dataset)
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -79,8 +84,9 @@ def load_episodes(root: str, splits: Sequence[str] = ('train', 'val')) -> List[E
         return []
     files = [os.path.join(root, e['file']) for e in chosen]
     ds = load_dataset('parquet', data_files=files, split='train')
-    ds = ds.with_format('numpy', columns=['action', 'observation.state', 'episode_index',
-                                          'frame_index'])
+    columns = ['action', 'observation.state', 'episode_index', 'frame_index']
+    has_done = 'action.done' in ds.column_names
+    ds = ds.with_format('numpy', columns=columns + (['action.done'] if has_done else []))
     cols = ds[:]
     images_raw = load_dataset('parquet', data_files=files, split='train').cast_column(
         'observation.image', _image_feature(False))['observation.image']
@@ -94,7 +100,9 @@ def load_episodes(root: str, splits: Sequence[str] = ('train', 'val')) -> List[E
         out.append(Episode(e['episode_index'], e['name'], e['scenario'], e['split'],
                            e['instruction'], images[sel],
                            np.asarray(cols['action'])[sel].astype(np.float32),
-                           np.asarray(cols['observation.state'])[sel].astype(np.float32)))
+                           np.asarray(cols['observation.state'])[sel].astype(np.float32),
+                           np.asarray(cols['action.done'])[sel].astype(bool) if has_done
+                           else None))
     return out
 
 
@@ -111,7 +119,8 @@ class WindowDataset:
                  max_stride: int = 1, mirror_prob: float = 0.0, seed: int = 0,
                  state: bool = False,
                  paraphrases: Optional[Dict[str, List[str]]] = None,
-                 paraphrase_prob: float = 0.0) -> None:
+                 paraphrase_prob: float = 0.0,
+                 known_targets: Optional[Tuple[str, ...]] = None) -> None:
         if not episodes:
             raise ValueError('no episodes')
         self.episodes = list(episodes)
@@ -124,6 +133,7 @@ class WindowDataset:
         # scenario (72 demonstrations record at most 72 phrasings; the table has ~12 each).
         self.paraphrases = paraphrases or {}
         self.paraphrase_prob = float(paraphrase_prob)
+        self.known_targets = None if known_targets is None else tuple(known_targets)
         self.index = [(e, i) for e in range(len(self.episodes))
                       for i in range(len(self.episodes[e]))]
         self.rng = np.random.default_rng(seed)
@@ -151,7 +161,7 @@ class WindowDataset:
         idx = self.frames(ep, i, stride)
         steps = idx[:, None] + np.arange(self.chunk_size)[None, :]      # (T, C)
         mask = steps < len(ep)
-        actions = ep.actions[np.minimum(steps, len(ep) - 1)]            # (T, C, 3)
+        actions = ep.actions[np.minimum(steps, len(ep) - 1)]            # (T, C, dims)
         images = ep.images[idx]
         text = ep.instruction
         options = self.paraphrases.get(ep.scenario)
@@ -164,8 +174,10 @@ class WindowDataset:
             state = state * MIRROR
             text = self._swap(text)
         sample = {'images': np.ascontiguousarray(images), 'instruction': text,
-                  'canonical': canonical_text(text),
+                  'canonical': canonical_text(text, self.known_targets),
                   'actions': actions.astype(np.float32), 'action_mask': mask}
+        if ep.done is not None:
+            sample['done'] = ep.done[np.minimum(steps, len(ep) - 1)].astype(np.float32)
         if self.state:
             sample['state'] = state.astype(np.float32)
         return sample

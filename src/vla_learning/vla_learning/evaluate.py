@@ -246,7 +246,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--model', default='', help='checkpoint (default: the shipped one)')
     parser.add_argument('--out', default='runs/evaluate')
-    parser.add_argument('--scenarios', default=','.join(SCENARIOS))
+    parser.add_argument('--scenarios', default='', help='comma-separated (default: all of the '
+                        'robot\'s scenarios / tasks)')
+    parser.add_argument('--seed-base', type=int, default=0,
+                        help='arm: first placement seed of the `evaluate` namespace')
     parser.add_argument('--seeds', type=int, default=3, help='held-out placements per scenario')
     parser.add_argument('--periodic-seeds', type=int, default=0,
                         help='placements per scenario for the periodic baseline (0: --seeds)')
@@ -256,17 +259,46 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='held-out paraphrases (default), train paraphrases or canonical')
     parser.add_argument('--record-bags', action='store_true')
     parser.add_argument('--verbose', action='store_true')
+    parser.add_argument('--robot', default='mobile', choices=('mobile', 'arm'),
+                        help='arm: the tabletop tasks through the arm stack (--scenarios '
+                        'names arm tasks; --seeds placements per task; event triggers)')
     args = parser.parse_args(argv)
+    if args.robot == 'arm':
+        return evaluate_arm(args)
     model = args.model
     if not model:
         from vla_bringup.stacks import default_model_path
 
         model = default_model_path()
     t0 = time.monotonic()
-    records = evaluate(model, args.out, parse_list(args.scenarios, SCENARIOS), args.seeds,
+    records = evaluate(model, args.out, parse_list(args.scenarios or ','.join(SCENARIOS),
+                                                   SCENARIOS), args.seeds,
                        parse_list(args.modes, MODES), args.periodic_seeds or None,
                        args.timeout, not args.verbose, record_bags=args.record_bags,
                        instructions=args.instructions)
+    with open(os.path.join(args.out, 'results.md'), encoding='utf-8') as f:
+        print(f.read())
+    print(f'[evaluate] {len(records)} episodes, {time.monotonic() - t0:.0f} s -> {args.out}')
+    return 0
+
+
+def evaluate_arm(args) -> int:
+    """`vla_evaluate --robot arm`: vla_learning.robots.arm's evaluation."""
+    from vla_common.arm_tasks import TASK_NAMES
+    from vla_learning.robots import arm
+
+    model = args.model
+    if not model:
+        from vla_bringup.stacks import default_arm_model_path
+
+        model = default_arm_model_path()
+        if not model:
+            raise SystemExit('[evaluate] no shipped arm model: --model DIR')
+    t0 = time.monotonic()
+    tasks = parse_list(args.scenarios or ','.join(TASK_NAMES), TASK_NAMES)
+    records = arm.evaluate(model, args.out, tasks, args.seeds, args.seed_base,
+                           args.instructions, args.timeout, not args.verbose,
+                           record_bags=args.record_bags)
     with open(os.path.join(args.out, 'results.md'), encoding='utf-8') as f:
         print(f.read())
     print(f'[evaluate] {len(records)} episodes, {time.monotonic() - t0:.0f} s -> {args.out}')

@@ -57,6 +57,10 @@ class TrainConfig:
     # the instruction node understands reads the same to the policy) or 'original' (the
     # Korean as given: the policy itself must generalise across phrasings).
     condition_on: str = 'canonical'
+    # The termination signal: a done logit per chunk step, so the policy ends its own task.
+    # None: when the dataset has done labels (action.done).
+    done_head: Optional[bool] = None
+    done_loss_weight: float = 0.5
     val_windows: int = 512
     seed: int = 0
     # One thread: on the shared 2-core machine two OpenMP threads competing with other jobs
@@ -79,10 +83,11 @@ def seed_everything(seed: int) -> None:
 def build_policy(cfg: TrainConfig, normalizer, device: str):
     from vla_policy_node.policies import RoboVLMsConfig, RoboVLMsPolicy
 
-    pcfg = RoboVLMsConfig(action_space='base', backbone=dict(cfg.backbone),
+    pcfg = RoboVLMsConfig(action_space=normalizer.spec.name, backbone=dict(cfg.backbone),
                           head=dict(cfg.head), window_size=cfg.window_size,
                           chunk_size=cfg.chunk_size, control_dt=0.1, state_dim=cfg.state_dim,
-                          condition_on=cfg.condition_on, name=cfg.name)
+                          condition_on=cfg.condition_on, done_head=bool(cfg.done_head),
+                          done_loss_weight=cfg.done_loss_weight, name=cfg.name)
     return RoboVLMsPolicy(pcfg, normalizer, device=device)
 
 
@@ -120,24 +125,28 @@ def plot_curves(history: Dict[str, List], path: str) -> None:
     plt.close(fig)
 
 
-def evaluate_loss(policy, dataset, cfg: TrainConfig) -> float:
+def evaluate_loss(policy, dataset, cfg: TrainConfig) -> Dict[str, float]:
+    """Mean validation losses ('loss', and with a done head 'loss_done', 'done_accuracy')."""
     import torch
 
     from vla_learning.data import batches
 
     if dataset is None:
-        return float('nan')
+        return {'loss': float('nan')}
     dataset.set_epoch(cfg.seed + 7919)
     policy.model.eval()
-    total, n = 0.0, 0
+    totals: Dict[str, float] = {}
+    n = 0
     with torch.no_grad():
         for batch in batches(dataset, cfg.batch_size, True, cfg.seed, cfg.val_windows):
-            loss = float(policy.compute_loss(batch)['loss'])
+            losses = policy.compute_loss(batch)
             b = len(batch['instruction'])
-            total += loss * b
+            for key in ('loss', 'loss_done', 'done_accuracy'):
+                if key in losses:
+                    totals[key] = totals.get(key, 0.0) + float(losses[key]) * b
             n += b
     policy.model.train()
-    return total / max(1, n)
+    return {k: v / max(1, n) for k, v in totals.items()}
 
 
 def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
@@ -145,6 +154,8 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
     import torch
     from tqdm import tqdm
     from vla_policy_node.policies import Normalizer, RoboVLMsPolicy
+
+    from vla_learning.convert import robot_plugin
 
     from vla_learning.data import (batches, canonical_text, load_episodes, read_meta,
                                    WindowDataset)
@@ -155,21 +166,36 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     seed_everything(cfg.seed)
     meta = read_meta(cfg.dataset)
+    robot = robot_plugin(meta['info'].get('robot', 'mobile'))
     normalizer = Normalizer.from_dict(meta['stats']['normalizer'])
     if cfg.state_dim == 0:
         normalizer = Normalizer.from_dict({**normalizer.to_dict(), 'state_mean': [],
                                            'state_std': []})
+    elif cfg.state_dim != normalizer.state_dim:
+        raise SystemExit(f'[train] state_dim {cfg.state_dim}: the dataset\'s state has '
+                         f'{normalizer.state_dim} values')
     episodes = load_episodes(cfg.dataset)
     train_eps = [e for e in episodes if e.split == 'train']
     val_eps = [e for e in episodes if e.split == 'val']
+    has_done = all(e.done is not None for e in episodes)
+    if cfg.done_head is None:
+        cfg.done_head = has_done
+    elif cfg.done_head and not has_done:
+        raise SystemExit(f'[train] {cfg.dataset} has no done labels (action.done): train '
+                         'without the done head')
+    if cfg.mirror_prob > 0 and robot.MIRROR is None:
+        raise SystemExit(f'[train] {robot.ROBOT_TYPE} datasets are not mirrored: '
+                         '--mirror-prob 0')
     from vla_learning.common import paraphrase_split
 
+    known = robot.KNOWN_TARGETS
     train_ds = WindowDataset(train_eps, cfg.window_size, cfg.chunk_size, cfg.max_stride,
                              cfg.mirror_prob, cfg.seed, state=cfg.state_dim > 0,
-                             paraphrases=paraphrase_split()[0],
-                             paraphrase_prob=cfg.paraphrase_prob)
+                             paraphrases=paraphrase_split()[0] if robot.MIRROR else None,
+                             paraphrase_prob=cfg.paraphrase_prob, known_targets=known)
     val_ds = (WindowDataset(val_eps, cfg.window_size, cfg.chunk_size, cfg.max_stride, 0.0,
-                            cfg.seed, state=cfg.state_dim > 0) if val_eps else None)
+                            cfg.seed, state=cfg.state_dim > 0, known_targets=known)
+              if val_eps else None)
     os.makedirs(cfg.out, exist_ok=True)
     last = os.path.join(cfg.out, 'last')
     state_file = os.path.join(last, 'training_state.pt')
@@ -219,9 +245,9 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
         # instruction node would refuse: the policy could never see it at run time.
         from vla_instruction.core.normalizer import swap_sides
         for ep in list(train_eps) + list(val_eps):
-            canonical_text(ep.instruction)
+            canonical_text(ep.instruction, known)
             if cfg.mirror_prob > 0:
-                canonical_text(swap_sides(ep.instruction))
+                canonical_text(swap_sides(ep.instruction), known)
     log(f'[train] {len(train_eps)} train / {len(val_eps)} val episodes, '
         f'{len(train_ds)} windows/epoch, {steps_per_epoch} steps/epoch, '
         f'{policy.num_parameters(True):,} trainable parameters, device {device}')
@@ -252,14 +278,19 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
             if step % 10 == 0:
                 bar.set_postfix(loss=f'{np.mean(history["train_loss"][-50:]):.4f}',
                                 lr=f'{sched.get_last_lr()[0]:.1e}')
-        val = evaluate_loss(policy, val_ds, cfg)
+        val_losses = evaluate_loss(policy, val_ds, cfg)
+        val = val_losses['loss']
         history['val_step'].append(step)
         history['val_loss'].append(val)
+        history.setdefault('val_done_accuracy', []).append(val_losses.get('done_accuracy'))
         history['epoch_time'].append(time.monotonic() - t_epoch)
         elapsed = time.monotonic() - t_start
+        done_note = (f' (done accuracy {val_losses["done_accuracy"]:.3f})'
+                     if 'done_accuracy' in val_losses else '')
         bar.write(f'[train] epoch {epoch + 1}/{cfg.epochs}: train '
-                  f'{np.mean(history["train_loss"][-steps_per_epoch:]):.4f}, val {val:.4f}, '
-                  f'{history["epoch_time"][-1]:.0f} s (total {elapsed / 60:.1f} min)')
+                  f'{np.mean(history["train_loss"][-steps_per_epoch:]):.4f}, val {val:.4f}'
+                  f'{done_note}, {history["epoch_time"][-1]:.0f} s (total {elapsed / 60:.1f} '
+                  'min)')
         if cfg.time_budget_min:
             # Refit the schedule to the budget after every epoch (the machine is shared: epoch
             # times vary several-fold); never below the epochs already done.
@@ -291,6 +322,7 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
                'final_train_loss': float(np.mean(history['train_loss'][-steps_per_epoch:]))
                if history['train_loss'] else float('nan'),
                'final_val_loss': history['val_loss'][-1] if history['val_loss'] else None,
+               'final_val_done_accuracy': (history.get('val_done_accuracy') or [None])[-1],
                'train_minutes': round(elapsed / 60, 2), 'stopped_early': stopped_early,
                'parameters': policy.num_parameters(), 'config': asdict(cfg)}
     with open(os.path.join(cfg.out, 'train_summary.json'), 'w', encoding='utf-8') as f:
@@ -319,7 +351,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--epochs', type=int, default=d.epochs)
     parser.add_argument('--batch-size', type=int, default=d.batch_size)
     parser.add_argument('--lr', type=float, default=d.lr)
-    parser.add_argument('--mirror-prob', type=float, default=d.mirror_prob)
+    parser.add_argument('--mirror-prob', type=float, default=None,
+                        help=f'probability of a mirrored window (default {d.mirror_prob} for a '
+                        'robot whose datasets mirror, else 0)')
     parser.add_argument('--paraphrase-prob', type=float, default=d.paraphrase_prob,
                         help='probability of replacing the recorded instruction by another '
                         'train-split paraphrase of the scenario')
@@ -327,6 +361,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         choices=('canonical', 'original'),
                         help="text the policy is conditioned on: the normaliser's canonical "
                         'form (default) or the original Korean')
+    parser.add_argument('--state', action='store_true', help='condition on the robot state '
+                        '(the dataset\'s observation.state, e.g. the arm\'s joint positions)')
+    parser.add_argument('--no-done-head', dest='done_head', action='store_false', default=None,
+                        help='no termination signal (default: a done head when the dataset '
+                        'has done labels)')
+    parser.add_argument('--done-loss-weight', type=float, default=d.done_loss_weight,
+                        help='weight of the done BCE against the action loss')
     parser.add_argument('--init-from', default='', help='checkpoint whose weights start '
                         'the training (fine-tuning)')
     parser.add_argument('--warmup-steps', type=int, default=d.warmup_steps)
@@ -349,14 +390,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         head.update({'num_layers': 2, 'num_heads': 4})
     if args.head_config:
         head.update(json.loads(args.head_config))
+    from vla_learning.convert import robot_plugin
+    from vla_learning.data import read_meta
+
+    info = read_meta(args.dataset)['info']
+    robot = robot_plugin(info.get('robot', 'mobile'))
+    mirror = args.mirror_prob if args.mirror_prob is not None else (
+        d.mirror_prob if robot.MIRROR is not None else 0.0)
     cfg = TrainConfig(args.dataset, args.out, backbone, head, args.window, args.max_stride,
-                      args.chunk, 0, args.epochs, args.batch_size, args.lr,
-                      warmup_steps=args.warmup_steps, mirror_prob=args.mirror_prob,
+                      args.chunk, len(info['state_names']) if args.state else 0, args.epochs,
+                      args.batch_size, args.lr,
+                      warmup_steps=args.warmup_steps, mirror_prob=mirror,
                       paraphrase_prob=args.paraphrase_prob, init_from=args.init_from,
-                      condition_on=args.condition_on,
+                      condition_on=args.condition_on, done_head=args.done_head,
+                      done_loss_weight=args.done_loss_weight,
                       seed=args.seed, threads=args.threads,
                       device=args.device, time_budget_min=args.time_budget_min,
-                      name=f'{args.backbone}-{args.head}-base')
+                      name=f'{args.backbone}-{args.head}-{robot.ACTION_SPACE}')
     t0 = time.monotonic()
     summary = train(cfg)
     print(f'[train] done: {summary["epochs_done"]} epochs, {summary["steps"]} steps, '

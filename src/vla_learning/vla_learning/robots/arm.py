@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
-from vla_common.arm_tasks import TASK_NAMES
+from vla_common.arm_tasks import OBJECTS, RECEPTACLES, TASK_NAMES
 
 #: What collection bags keep: the expert's command (the action label), the gated command, the
 #: scene camera, joint states, tool pose, the instruction, the result and the gate's state.
@@ -50,6 +50,24 @@ EXPERT_NOISE = 0.03
 PARAPHRASE_HELD_OUT = 0.25
 PARAPHRASE_SPLIT_SEED = 0
 ARM_MODEL = 'RM75'
+
+# --- the dataset (vla_convert, vla_train) ---------------------------------------------------
+ROBOT_TYPE = 'realman_rm75_mujoco'
+ACTION_SPACE = 'arm'
+ACTION_NAMES = ('dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper')
+STATE_NAMES = tuple(f'joint{i}' for i in range(1, 8))      # rad, joint_states order
+MIRROR = None            # not mirrored: a mirrored arm is not the same arm's joint state
+HAS_POSE = False
+HAS_DONE = True          # done labels from the expert's final hold
+NORMALIZER_QUANTILE = 0.0
+#: The table's objects and receptacles: what the arm stack's instruction node accepts.
+KNOWN_TARGETS = tuple(OBJECTS) + tuple(RECEPTACLES)
+
+
+def usable(record: Dict[str, object]) -> bool:
+    """A demonstration to learn from: the expert ended its task and the simulator judged it a
+    success."""
+    return bool(record.get('success'))
 
 
 def paraphrase_split() -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
@@ -210,6 +228,205 @@ def _next_value(series: Sequence[Tuple[float, np.ndarray]], ts: np.ndarray) -> n
     return np.stack([series[i][1] for i in idx])
 
 
+
+
+# --------------------------------------------------------------------------- evaluation
+#: Instruction sets of an evaluation: the normaliser's held-out phrasings (default), the
+#: train phrasings or the task's canonical Korean sentence.
+INSTRUCTION_SETS = ('held_out', 'train', 'canonical')
+
+
+def plan_evaluation(tasks: Sequence[str] = TASK_NAMES, seeds: int = 5, seed_base: int = 0,
+                    instructions: str = 'held_out') -> List[Dict[str, object]]:
+    """`seeds` placements per task from the simulator's `evaluate` namespace (disjoint from
+    `collect` by construction, arm_sim.core.scene.placement_key), each with a phrasing of
+    `instructions`."""
+    from vla_common.arm_tasks import arm_task
+    from vla_learning.common import pick_instruction
+
+    if instructions not in INSTRUCTION_SETS:
+        raise ValueError(f'instructions must be one of {INSTRUCTION_SETS}')
+    train, held = paraphrase_split()
+    table = held if instructions == 'held_out' else train
+
+    def text(task: str, seed: int) -> str:
+        if instructions == 'canonical':
+            return arm_task(task).korean
+        return pick_instruction(table, task, seed, 'eval')
+    return [{'task': t, 'seed': seed_base + i, 'instruction': text(t, seed_base + i)}
+            for i in range(seeds) for t in tasks]
+
+
+def eval_params_file(path: str, randomization: Mapping[str, object]) -> str:
+    """A user parameter file over the arm stack: arm_sim in lockstep as fast as it runs on the
+    `evaluate` placements with the training randomisation; text instructions only."""
+    lines = ['arm_sim:', '  ros__parameters:', '    realtime_factor: 0.0', '    lockstep: true',
+             '    placement: evaluate', '    auto_start: false', '    wrist_camera: false']
+    lines += [f'    {k}: {float(v)}' for k, v in randomization.items()]
+    lines += ['instruction_node:', '  ros__parameters:', '    voice_enabled: false']
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write('\n'.join(lines) + '\n')
+    return path
+
+
+def episode_key(ep: Mapping[str, object]) -> str:
+    return f'{ep["task"]}/{ep["seed"]}/{ep["instruction"]}'
+
+
+def evaluation_record(ep: Mapping[str, object], report) -> Dict[str, object]:
+    return {'key': episode_key(ep), 'task': report.task, 'seed': report.seed,
+            'instruction': report.instruction, 'outcome': report.outcome,
+            'ended_by': report.ended_by, 'task_result': report.task_result,
+            'success': report.success, 'time': report.time, 'grasped': report.grasped,
+            'placed': report.placed, 'released': report.released,
+            'retracted': report.retracted, 'still': report.still,
+            'workspace_violation': report.workspace_violation,
+            'hard_stops': report.hard_stops, 'commands_ignored': report.commands_ignored,
+            'disturbed': list(report.disturbed), 'inferences': report.inferences,
+            'latency_p50_ms': report.latency_p50_ms,
+            'safety_interventions': report.safety_interventions,
+            'policy_error': report.policy_error, 'wall_time': report.wall_time}
+
+
+def run_evaluation(model: str, out: str, episodes: Sequence[Mapping[str, object]],
+                   randomization: Mapping[str, object] = TRAINING_RANDOMIZATION,
+                   timeout: float = 180.0, quiet: bool = True, record_bags: bool = False,
+                   bar=None, restarts: int = 10) -> List[dict]:
+    """Run `episodes` through the arm stack (arm_sim, safety_gate, policy_node with `model`,
+    realman_bridge, instruction_node); append each record to <out>/episodes.jsonl
+    (resumable). An episode during which a node died is run again in a fresh stack."""
+    import json
+    import os
+
+    from vla_bringup.arm_session import ArmEpisodeSession
+    from vla_bringup.session import StackFailure
+    from vla_bringup.stacks import arm_stack
+    from vla_learning.evaluate import load_done
+
+    path = os.path.join(out, 'episodes.jsonl')
+    done = load_done(path)
+    params = eval_params_file(os.path.join(out, 'params_arm.yaml'), randomization)
+    stack = arm_stack(arm_model=ARM_MODEL, sim='mujoco', model=os.path.abspath(model),
+                      params_file=params, voice='false')
+    log = (lambda _n, _l: None) if quiet else None
+    for attempt in range(restarts + 1):
+        todo = [ep for ep in episodes if episode_key(ep) not in done]
+        if not todo:
+            break
+        try:
+            with ArmEpisodeSession(stack, log=log) as session:
+                session.start()
+                for ep in todo:
+                    bag = (os.path.join(out, 'bags', f'{ep["task"]}_s{ep["seed"]}')
+                           if record_bags else '')
+                    report = session.run_episode(str(ep['task']), int(ep['seed']),
+                                                 str(ep['instruction']), model,
+                                                 timeout=timeout, bag_path=bag)
+                    why = session.runner.check()
+                    if why:
+                        raise StackFailure(f'{why} during {episode_key(ep)}')
+                    rec = evaluation_record(ep, report)
+                    with open(path, 'a', encoding='utf-8') as f:
+                        f.write(json.dumps(rec, ensure_ascii=False) + '\n')
+                    done[rec['key']] = rec
+                    if bar is not None:
+                        bar.set_postfix_str(f'{rec["task"]} s{rec["seed"]}: {rec["outcome"]} '
+                                            f'(ended by {rec["ended_by"] or "-"})')
+                        bar.update(1)
+        except StackFailure as exc:
+            if bar is not None:
+                bar.write(f'[evaluate] stack failure, restarting the stack: {exc}')
+            if attempt == restarts:
+                raise SystemExit(f'[evaluate] giving up after {restarts} restarts: {exc}')
+    return [done[episode_key(ep)] for ep in episodes]
+
+
+def summarize(records: Sequence[Mapping[str, object]]) -> Dict[str, object]:
+    """Success rate with its Wilson 95 % interval, and what went wrong how often."""
+    from vla_learning.common import wilson_interval
+
+    n = len(records)
+    k = sum(bool(r['success']) for r in records)
+    lo, hi = wilson_interval(k, n)
+    ended = [r for r in records if r['ended_by'] == 'policy']
+    return {'episodes': n, 'successes': k, 'success': k / n if n else float('nan'),
+            'wilson95': [lo, hi],
+            'ended_by_policy': len(ended) / n if n else float('nan'),
+            'grasped': sum(bool(r['grasped']) for r in records) / n if n else float('nan'),
+            'placed': sum(bool(r['placed']) for r in records) / n if n else float('nan'),
+            'timed_out': sum(r['outcome'] == 'timed_out' for r in records),
+            'workspace_violations': sum(bool(r['workspace_violation']) for r in records),
+            'hard_stops': sum(int(r['hard_stops']) for r in records),
+            'time': float(np.mean([r['time'] for r in records if r['success']]))
+            if k else float('nan'),
+            'inferences': float(np.mean([r['inferences'] for r in records])) if n else 0.0,
+            'latency_p50_ms': float(np.median([r['latency_p50_ms'] for r in records]))
+            if n else 0.0}
+
+
+def results_markdown(records: Sequence[Mapping[str, object]], model: str,
+                     instructions: str) -> str:
+    """Markdown: the whole run, then per task, then every failure."""
+    def row(name: str, rs: Sequence[Mapping[str, object]]) -> str:
+        s = summarize(rs)
+        lo, hi = s['wilson95']
+        return (f'| {name} | {s["episodes"]} | {s["success"]:.0%} ({s["successes"]}/'
+                f'{s["episodes"]}) | {lo:.0%}–{hi:.0%} | {s["ended_by_policy"]:.0%} | '
+                f'{s["grasped"]:.0%} | {s["placed"]:.0%} | {s["workspace_violations"]} | '
+                f'{s["time"]:.1f} |')
+    lines = [f'Model `{model}`; the arm stack (arm_sim lockstep on sim time, safety_gate, '
+             f'policy_node, realman_bridge, instruction_node); `evaluate` placements '
+             f'(held out by construction); {instructions} instructions. Success is the '
+             'simulator\'s verdict after the policy ended its task (object in the target '
+             'region, released, arm retracted and still).', '',
+             '| tasks | episodes | success | Wilson 95 % | ended by the policy | grasped | '
+             'placed | workspace violations | time to success (s, sim) |',
+             '|---|---|---|---|---|---|---|---|---|', row('all', records)]
+    for task in TASK_NAMES:
+        rs = [r for r in records if r['task'] == task]
+        if rs:
+            lines.append(row(task, rs))
+    failures = [r for r in records if not r['success']]
+    if failures:
+        lines += ['', 'Failures:', '']
+        lines += [f'- {r["task"]} seed {r["seed"]} "{r["instruction"]}": {r["outcome"]} '
+                  f'(ended by {r["ended_by"] or "-"}, policy said {r["task_result"] or "-"}; '
+                  f'grasped {r["grasped"]}, placed {r["placed"]}, released {r["released"]}, '
+                  f'retracted {r["retracted"]}, still {r["still"]})' for r in failures]
+    return '\n'.join(lines) + '\n'
+
+
+def evaluate(model: str, out: str, tasks: Sequence[str] = TASK_NAMES, seeds: int = 5,
+             seed_base: int = 0, instructions: str = 'held_out', timeout: float = 180.0,
+             quiet: bool = True, progress: bool = True, record_bags: bool = False
+             ) -> List[dict]:
+    """Plan, run (resumable) and write <out>/results.md and <out>/summary.json."""
+    import json
+    import os
+    import sys
+
+    from tqdm import tqdm
+    from vla_learning.evaluate import load_done
+
+    os.makedirs(out, exist_ok=True)
+    episodes = plan_evaluation(tasks, seeds, seed_base, instructions)
+    done = load_done(os.path.join(out, 'episodes.jsonl'))
+    bar = tqdm(total=len(episodes), initial=sum(episode_key(e) in done for e in episodes),
+               desc='evaluate arm', unit='ep', disable=not progress, file=sys.stderr)
+    records = run_evaluation(model, out, episodes, timeout=timeout, quiet=quiet,
+                             record_bags=record_bags, bar=bar)
+    bar.close()
+    with open(os.path.join(out, 'results.md'), 'w', encoding='utf-8') as f:
+        f.write(results_markdown(records, model, instructions))
+    with open(os.path.join(out, 'summary.json'), 'w', encoding='utf-8') as f:
+        json.dump({'model': model, 'instructions': instructions, 'placement': 'evaluate',
+                   'seed_base': seed_base, 'seeds_per_task': seeds,
+                   'randomization': dict(TRAINING_RANDOMIZATION), **summarize(records)},
+                  f, indent=2)
+    return records
+
+
 __all__ = ['COLLECT_TOPICS', 'EpisodePlan', 'REQUIRED_TOPICS', 'TRAINING_RANDOMIZATION',
-           'collect_stack', 'done_labels', 'paraphrase_split', 'plan_episodes', 'read_episode',
-           'record_of', 'run_demonstration', 'session']
+           'collect_stack', 'done_labels', 'evaluate', 'paraphrase_split', 'plan_episodes',
+           'plan_evaluation', 'read_episode', 'record_of', 'results_markdown',
+           'run_demonstration', 'run_evaluation', 'session', 'summarize', 'usable']
