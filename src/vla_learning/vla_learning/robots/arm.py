@@ -260,8 +260,10 @@ def plan_evaluation(tasks: Sequence[str] = TASK_NAMES, seeds: int = 5, seed_base
 def eval_params_file(path: str, randomization: Mapping[str, object]) -> str:
     """A user parameter file over the arm stack: arm_sim in lockstep as fast as it runs on the
     `evaluate` placements with the training randomisation; text instructions only."""
+    # auto_start stays on: its idle start-up episode publishes /clock, on which the policy
+    # node's start-up (configure, activate) runs.
     lines = ['arm_sim:', '  ros__parameters:', '    realtime_factor: 0.0', '    lockstep: true',
-             '    placement: evaluate', '    auto_start: false', '    wrist_camera: false']
+             '    placement: evaluate', '    wrist_camera: false']
     lines += [f'    {k}: {float(v)}' for k, v in randomization.items()]
     lines += ['instruction_node:', '  ros__parameters:', '    voice_enabled: false']
     with open(path, 'w', encoding='utf-8') as f:
