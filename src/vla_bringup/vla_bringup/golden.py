@@ -13,6 +13,14 @@
    test/fixtures/golden_policy: small, random, deterministic) and store what came out
    (`cmd_vel`, `cmd_vel_in`, `safety_gate/state`, `policy_node/action_chunk`, status) next to
    the inputs. Each golden bag's metadata (fault kind and time) is in `golden.yaml`.
+
+    make_golden_bags --robot arm --out src/vla_bringup/test/golden_arm
+
+does the same for the arm: one task per family in arm_sim with the scripted expert through
+the gate (clock, scene camera, joint states, instruction recorded), fault bags from
+`blue_block_tray` (camera stops, joint states stop, a NaN burst on arm_cmd_in, an e-stop),
+replayed into the arm fixture policy (test/fixtures/golden_arm_policy) + the arm gate with the
+arm stack's parameters; outputs `arm_cmd`, `arm_cmd_in`, state, chunks, status.
 """
 
 from __future__ import annotations
@@ -30,9 +38,9 @@ import yaml
 from vla_common.scenarios import SCENARIOS
 
 from vla_bringup.bags import BagMessage, BagWriter, clock_ns, message_class, read_bag
-from vla_bringup.core.golden_edit import (bag_metadata, derive_fault, FAULT_BASE_SCENARIO,
-                                          FAULTS, restamp_to_sim_time, thin_clock,
-                                          with_outputs)
+from vla_bringup.core.golden_edit import (ARM_FAULT_BASE_TASK, ARM_FAULTS, bag_metadata,
+                                          derive_fault, FAULT_BASE_SCENARIO, FAULTS,
+                                          restamp_to_sim_time, thin_clock, with_outputs)
 from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
 
 INPUT_RECORD = {
@@ -44,6 +52,15 @@ INPUT_RECORD = {
 }
 FIXTURE_MODEL = pathlib.Path(__file__).resolve().parents[1] / 'test' / 'fixtures' / \
     'golden_policy'
+#: The arm's recorded inputs, its tasks (one per family) and its fixture policy.
+ARM_INPUT_RECORD = {
+    '/clock': 'rosgraph_msgs/msg/Clock',
+    '/camera/image_raw': 'sensor_msgs/msg/Image',
+    '/joint_states': 'sensor_msgs/msg/JointState',
+    '/instruction': 'vla_msgs/msg/Instruction',
+}
+ARM_TASKS = ('red_cup_left', 'blue_block_tray', 'green_cup_right_plate', 'reach_yellow_block')
+ARM_FIXTURE_MODEL = FIXTURE_MODEL.parent / 'golden_arm_policy'
 
 
 def expert_stack(scenario: str, seed: int) -> StackSpec:
@@ -94,6 +111,38 @@ def record_inputs(out_dir: str, duration: float, log=print) -> Dict[str, str]:
     return bags
 
 
+def record_arm_inputs(out_dir: str, duration: float, log=print) -> Dict[str, str]:
+    """Pass 1 for the arm: one raw input bag per task of ARM_TASKS (the expert doing it)."""
+    from arm_sim.core.scene import make_scene
+    from vla_bringup.arm_demo import expert_stack
+    from vla_bringup.arm_session import ArmEpisodeSession
+    from vla_bringup.recorder import BagRecorder
+    from vla_bringup.stacks import arm_stack
+    from vla_msgs.srv import StartEpisode
+
+    bags = {}
+    stack = expert_stack(arm_stack(sim='mujoco', voice='false', policy=False))
+    with ArmEpisodeSession(stack, log=lambda n, line: None) as session:
+        session.start()
+        for i, task in enumerate(ARM_TASKS):
+            seed = 100 + i
+            path = os.path.join(out_dir, f'raw_{task}')
+            session.call(session.start_client, StartEpisode.Request(scenario=task, seed=seed),
+                         'start_episode')
+            session.wait_until(lambda: session._running(task, started=False), 30,
+                               'episode start')
+            time.sleep(0.5)
+            recorder = BagRecorder(session.node, path, ARM_INPUT_RECORD)
+            time.sleep(0.3)
+            session.send_text(make_scene(task, seed).task.korean)
+            time.sleep(duration)
+            recorder.close()
+            log(f'[golden] recorded {task} seed {seed}: {sum(recorder.counts.values())} '
+                f'messages')
+            bags[task] = path
+    return bags
+
+
 def _set_fields(msg, fields: Mapping[str, Any]) -> None:
     for name, value in fields.items():
         if isinstance(value, Mapping):
@@ -138,40 +187,49 @@ def write_bag(path: str, messages: Sequence[BagMessage]) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from vla_bringup.replay import OUTPUT_TOPICS, ReplayHarness, replay_stack
+    from vla_bringup.replay import (ARM_OUTPUT_TOPICS, arm_replay_stack, OUTPUT_TOPICS,
+                                    ReplayHarness, replay_stack)
 
     parser = argparse.ArgumentParser(prog='make_golden_bags', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--robot', default='mobile', choices=('mobile', 'arm'))
     parser.add_argument('--out', required=True, help='directory for the golden bags')
     parser.add_argument('--duration', type=float, default=4.0, help='s recorded per scenario')
     parser.add_argument('--fault-at', type=float, default=2.0, help='s into the fault bags')
-    parser.add_argument('--model', default=str(FIXTURE_MODEL), help='policy replayed into')
+    parser.add_argument('--model', default='', help='policy replayed into (default: the '
+                        "robot's fixture policy)")
     args = parser.parse_args(argv)
+    arm = args.robot == 'arm'
+    model = args.model or str(ARM_FIXTURE_MODEL if arm else FIXTURE_MODEL)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix='golden-'))
     try:
-        raw = record_inputs(str(work), args.duration)
+        raw = (record_arm_inputs if arm else record_inputs)(str(work), args.duration)
         inputs: Dict[str, List[BagMessage]] = {}
         for scenario, path in raw.items():
             inputs[f'nominal_{scenario}'] = thin_clock(_compress(restamp_to_sim_time(
                 list(read_bag(path)), clock_ns)))
-        base = inputs[f'nominal_{FAULT_BASE_SCENARIO}']
-        for fault in FAULTS:
-            inputs[f'fault_{fault}'] = derive_fault(base, fault, args.fault_at, encode_message)
+        fault_base = ARM_FAULT_BASE_TASK if arm else FAULT_BASE_SCENARIO
+        base = inputs[f'nominal_{fault_base}']
+        for fault in (ARM_FAULTS if arm else FAULTS):
+            inputs[f'fault_{fault}'] = derive_fault(base, fault, args.fault_at, encode_message,
+                                                    args.robot)
+        outputs_of = ARM_OUTPUT_TOPICS if arm else OUTPUT_TOPICS
         meta = {}
         for name, messages in inputs.items():
             in_path = str(work / f'in_{name}')
             write_bag(in_path, messages)
-            captured = ReplayHarness(in_path, replay_stack(args.model)).run()
-            merged, outputs = with_outputs(messages, captured.messages, OUTPUT_TOPICS)
+            stack = arm_replay_stack(model) if arm else replay_stack(model)
+            captured = ReplayHarness(in_path, stack, outputs=outputs_of).run()
+            merged, outputs = with_outputs(messages, captured.messages, outputs_of)
             final = out / name
             if final.exists():
                 shutil.rmtree(final)
             write_bag(str(final), merged)
-            meta[name] = bag_metadata(name, args.fault_at)
+            meta[name] = bag_metadata(name, args.fault_at, fault_base)
             print(f'[golden] {name}: {len(messages)} inputs, {len(outputs)} outputs')
-        meta_doc = {'model': os.path.relpath(args.model, out), 'duration': args.duration,
+        meta_doc = {'model': os.path.relpath(model, out), 'duration': args.duration,
                     'bags': meta}
         (out / 'golden.yaml').write_text(yaml.safe_dump(meta_doc, sort_keys=True))
     finally:

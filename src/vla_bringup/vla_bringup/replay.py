@@ -14,6 +14,7 @@ from typing import Dict, List, Tuple
 from rclpy.parameter import Parameter
 
 from vla_bringup.bags import BagMessage, read_bag
+from vla_bringup.core.golden_edit import INJECTED
 from vla_bringup.recorder import TopicRecorder
 from vla_bringup.runner import StackRunner
 from vla_bringup.spinner import BackgroundSpinner
@@ -21,11 +22,21 @@ from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
 
 #: What a replay publishes (recorded inputs and injected faults) ...
 INPUT_TOPICS = ('/clock', '/camera/image_raw', '/camera/image_raw/compressed', '/odom',
-                '/scan', '/instruction', '/estop', '/cmd_vel_in_injected')
-#: ... and what it captures.
+                '/scan', '/joint_states', '/instruction', '/estop') + tuple(INJECTED)
+#: ... the inputs whose subscribers mean the replayed stack is up ...
+READY_TOPICS = ('/odom', '/joint_states', '/instruction')
+#: ... and what it captures: the mobile robot's outputs ...
 OUTPUT_TOPICS = {
     '/cmd_vel': 'geometry_msgs/msg/Twist',
     '/cmd_vel_in': 'geometry_msgs/msg/Twist',
+    '/safety_gate/state': 'vla_msgs/msg/SafetyState',
+    '/policy_node/action_chunk': 'vla_msgs/msg/ActionChunk',
+    '/policy_node/status': 'vla_msgs/msg/PolicyStatus',
+}
+#: ... and the arm's.
+ARM_OUTPUT_TOPICS = {
+    '/arm_cmd': 'vla_msgs/msg/ArmCommand',
+    '/arm_cmd_in': 'vla_msgs/msg/ArmCommand',
     '/safety_gate/state': 'vla_msgs/msg/SafetyState',
     '/policy_node/action_chunk': 'vla_msgs/msg/ActionChunk',
     '/policy_node/status': 'vla_msgs/msg/PolicyStatus',
@@ -44,6 +55,16 @@ def replay_stack(model: str) -> StackSpec:
     return StackSpec('replay', (policy, gate))
 
 
+def arm_replay_stack(model: str, arm_model: str = 'RM75') -> StackSpec:
+    """Policy (arm) + arm safety gate on sim time, with the arm stack's parameters (its
+    workspace box, tool offset and step caps): the part of the arm stack a bag drives."""
+    from vla_bringup.stacks import arm_stack
+
+    stack = arm_stack(arm_model=arm_model, sim='mujoco', model=model, voice='false')
+    keep = [stack.node('policy_node'), stack.node('safety_gate')]
+    return StackSpec('replay_arm', tuple(n.with_parameters(use_sim_time=True) for n in keep))
+
+
 @dataclass
 class Captured:
     """Outputs by topic: (sim time of receipt in ns, CDR bytes)."""
@@ -54,16 +75,18 @@ class Captured:
         from rclpy.serialization import deserialize_message
 
         from vla_bringup.bags import message_class
-        cls = message_class(OUTPUT_TOPICS[topic])
+        cls = message_class({**OUTPUT_TOPICS, **ARM_OUTPUT_TOPICS}[topic])
         return [(t, deserialize_message(d, cls)) for t, d in self.messages.get(topic, [])]
 
 
 class ReplayHarness:
     """Start `stack`, wait until it is up, play the bag's inputs, return the captured outputs."""
 
-    def __init__(self, bag: str, stack: StackSpec, log=None) -> None:
+    def __init__(self, bag: str, stack: StackSpec, log=None,
+                 outputs: Dict[str, str] = OUTPUT_TOPICS) -> None:
         self.bag = bag
         self.stack = stack
+        self.outputs = outputs
         self.runner = StackRunner(stack, log=log or (lambda n, line: None))
         self.inputs: List[BagMessage] = [m for m in read_bag(bag) if m.topic in INPUT_TOPICS]
 
@@ -86,17 +109,17 @@ class ReplayHarness:
 
         pubs = {}
         for msg in self.inputs:
-            topic = '/cmd_vel_in' if msg.topic == '/cmd_vel_in_injected' else msg.topic
+            topic = INJECTED.get(msg.topic, msg.topic)
             if msg.topic not in pubs:
                 pubs[msg.topic] = node.create_publisher(message_class(msg.msgtype), topic,
                                                         recording_qos(topic))
         self.runner.start()
-        recorder = TopicRecorder(node, OUTPUT_TOPICS, sink)
+        recorder = TopicRecorder(node, self.outputs, sink)
         try:
             first_clock = next((m for m in self.inputs if m.topic == '/clock'), None)
             deadline = time.monotonic() + ready_timeout
             # Ready: the gate and the policy have subscribed to what we publish.
-            wanted = [p for t, p in pubs.items() if t in ('/odom', '/instruction')]
+            wanted = [p for t, p in pubs.items() if t in READY_TOPICS]
             while time.monotonic() < deadline:
                 why = self.runner.check()
                 if why:

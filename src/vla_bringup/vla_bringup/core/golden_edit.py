@@ -13,10 +13,17 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from vla_bringup.bags import BagMessage
 
-#: Fault bags derived from a nominal one (`derive_fault`).
+#: Fault bags derived from a nominal one (`derive_fault`): the mobile robot's ...
 FAULTS = ('camera_stops', 'odom_stops', 'nan_burst', 'estop')
-#: The nominal recording the fault bags are derived from.
+#: ... and the arm's (joint_states_stop: the driver's joint states stop).
+ARM_FAULTS = ('camera_stops', 'joint_states_stop', 'nan_burst', 'estop')
+#: The nominal recording the fault bags are derived from, per robot.
 FAULT_BASE_SCENARIO = '1box_vert_left'
+ARM_FAULT_BASE_TASK = 'blue_block_tray'
+#: A sensor stream a fault stops, and where injected commands go (published onto the
+#: gate's input by the replay: `/<cmd>_injected` -> `/<cmd>`).
+_STOPPED = {'odom_stops': '/odom', 'joint_states_stop': '/joint_states'}
+INJECTED = {'/cmd_vel_in_injected': '/cmd_vel_in', '/arm_cmd_in_injected': '/arm_cmd_in'}
 
 ClockDecoder = Callable[[bytes], int]
 Encoder = Callable[[str, Mapping[str, Any]], bytes]
@@ -57,32 +64,48 @@ def nan_burst_commands() -> List[Dict[str, Dict[str, float]]]:
              'angular': {'z': math.inf if i % 3 == 0 else 0.0}} for i in range(10)]
 
 
+def nan_burst_arm_commands() -> List[Dict[str, object]]:
+    """The ArmCommand fields of the arm's `nan_burst`: 10 end-effector deltas, each with a
+    non-finite value."""
+    return [{'mode': 0, 'ee_delta': [math.nan if i % 2 == 0 else 0.003, 0.0,
+                                     math.inf if i % 3 == 0 else 0.0, 0.0, 0.0, 0.0],
+             'gripper': math.nan if i % 4 == 0 else 0.0} for i in range(10)]
+
+
 def derive_fault(messages: Sequence[BagMessage], fault: str, at: float,
-                 encode: Encoder) -> List[BagMessage]:
+                 encode: Encoder, robot: str = 'mobile') -> List[BagMessage]:
     """A fault bag from a nominal one: drop or inject messages from `at` s after the start.
 
-    `camera_stops` / `odom_stops` drop the camera / odometry from then on; `nan_burst` injects
-    0.2 s of non-finite commands at 50 Hz on /cmd_vel_in_injected; `estop` injects one
+    `camera_stops` / `odom_stops` / `joint_states_stop` drop the camera / odometry / joint
+    states from then on; `nan_burst` injects 0.2 s of non-finite commands at 50 Hz on
+    /cmd_vel_in_injected (mobile) or /arm_cmd_in_injected (arm); `estop` injects one
     /estop true. Injected messages are serialized with `encode`.
     """
+    if fault not in (ARM_FAULTS if robot == 'arm' else FAULTS):
+        raise ValueError(f'unknown fault {fault!r} for the {robot}')
     t0 = messages[0].timestamp
     t_fault = t0 + int(at * 1e9)
     if fault == 'camera_stops':
         return [m for m in messages if not (m.topic.startswith('/camera')
                                             and m.timestamp >= t_fault)]
-    if fault == 'odom_stops':
-        return [m for m in messages if not (m.topic == '/odom' and m.timestamp >= t_fault)]
+    if fault in _STOPPED:
+        return [m for m in messages if not (m.topic == _STOPPED[fault]
+                                            and m.timestamp >= t_fault)]
     out = list(messages)
     if fault == 'nan_burst':
-        for i, fields in enumerate(nan_burst_commands()):  # 0.2 s of NaN commands at 50 Hz
-            out.append(BagMessage('/cmd_vel_in_injected', 'geometry_msgs/msg/Twist',
-                                  t_fault + i * 20_000_000,
-                                  encode('geometry_msgs/msg/Twist', fields)))
-    elif fault == 'estop':
+        # 0.2 s of NaN commands at 50 Hz
+        if robot == 'arm':
+            burst = [('/arm_cmd_in_injected', 'vla_msgs/msg/ArmCommand', f)
+                     for f in nan_burst_arm_commands()]
+        else:
+            burst = [('/cmd_vel_in_injected', 'geometry_msgs/msg/Twist', f)
+                     for f in nan_burst_commands()]
+        for i, (topic, msgtype, fields) in enumerate(burst):
+            out.append(BagMessage(topic, msgtype, t_fault + i * 20_000_000,
+                                  encode(msgtype, fields)))
+    else:   # estop
         out.append(BagMessage('/estop', 'std_msgs/msg/Bool', t_fault,
                               encode('std_msgs/msg/Bool', {'data': True})))
-    else:
-        raise ValueError(f'unknown fault {fault!r}')
     return sorted(out, key=lambda m: m.timestamp)
 
 
@@ -100,13 +123,14 @@ def with_outputs(messages: Sequence[BagMessage],
     return sorted(list(messages) + outputs, key=lambda m: m.timestamp), outputs
 
 
-def bag_metadata(name: str, fault_at: float) -> Dict[str, Optional[object]]:
+def bag_metadata(name: str, fault_at: float, base: str = FAULT_BASE_SCENARIO
+                 ) -> Dict[str, Optional[object]]:
     """`golden.yaml` entry of bag `name` ('nominal_<scenario>' or 'fault_<kind>').
 
-    Fault bags are derived from `FAULT_BASE_SCENARIO`; `fault_at` is only recorded for them.
+    Fault bags are derived from `base` (the robot's FAULT_BASE_SCENARIO / ARM_FAULT_BASE_TASK);
+    `fault_at` is only recorded for them.
     """
     fault = name.startswith('fault_')
     return {'fault': name[6:] if fault else 'none',
             'fault_at': fault_at if fault else None,
-            'scenario': name.split('_', 1)[1] if name.startswith('nominal_')
-            else FAULT_BASE_SCENARIO}
+            'scenario': name.split('_', 1)[1] if name.startswith('nominal_') else base}
