@@ -27,6 +27,8 @@ ARGUMENTS = (
      'real arm (sim:=false), false in the simulator'),
     ('task', '', 'mujoco: tabletop task of the first episode, e.g. blue_block_tray'),
     ('seed', '', 'mujoco: placement seed of the first episode'),
+    ('policy', 'true', 'start the policy node (false: arm_cmd_in comes from elsewhere, e.g. '
+     'the scripted expert or another host)'),
 )
 
 

@@ -97,7 +97,7 @@ def test_arm_launch_drives_the_arm_simulator(launch_overlay, ros, node_processes
                           str(share / 'arm_sim.param.yaml'), '-p', 'task:=red_cup_left'],
                          'arm_sim')
     sim.wait_for_output('arm_sim ready', timeout=120)
-    args = {'arm_model': 'RM75', 'voice': 'false'}
+    args = {'arm_model': 'RM75', 'voice': 'false', 'policy': 'false'}
     launch = LaunchProcess('vla_bringup', 'arm.launch.py',
                            dict(args, sigterm_timeout='30', sigkill_timeout='10'),
                            launch_overlay.env, str(tmp_path / 'launch.log'))
@@ -116,8 +116,8 @@ def test_arm_launch_drives_the_arm_simulator(launch_overlay, ros, node_processes
         assert states.last.state == SafetyState.STATE_ESTOP
         assert states.last.reasons & SafetyState.REASON_STARTUP, 'the arm starts latched'
         # The operator resets with a live heartbeat and a zero command (the gate refuses a
-        # reset otherwise); the scripted expert then stands in for the policy (no arm
-        # checkpoint ships) and starts commanding once the instruction starts the episode.
+        # reset otherwise); the scripted expert then stands in for the policy (policy:=false)
+        # and starts commanding once the instruction starts the episode.
         hold = {'on': True}
 
         def operator_tick():
