@@ -1,4 +1,5 @@
-"""The README's main job: the `demo` executable `scripts/demo.sh` runs, end to end.
+"""The README's main job: the `demo` executable `scripts/demo.sh` runs, end to end (the mobile
+stack, and `--robot arm`).
 
 Real processes over DDS (mujoco_sim in real time, safety_gate, policy_node with the shipped
 model, instruction_node), as a user runs it: exit status, the printed outcome and the files
@@ -50,3 +51,35 @@ def test_demo_with_an_instruction_nobody_understands_holds_still(ros_domain, tmp
     assert record['inferences'] == 0 and record['path_length'] < 0.02, record
     assert 'not understood' in record['policy_error'], record
     assert '[demo] policy' in result.stdout
+
+
+ARM_DEMO_TASK, ARM_DEMO_SEED = 'red_cup_left', 0
+
+
+def test_arm_demo_runs_the_shipped_model_and_writes_its_record(ros_domain, tmp_path):
+    """`scripts/demo.sh --robot arm`: arm_sim in real time, the arm gate, the policy with the
+    shipped arm model, the RealMan bridge and the instruction node; the episode ends (the
+    policy's DONE or the simulator's time limit) with the simulator's verdict. Files:
+    result.json, top_view.png, an mcap bag. (The shipped model's success rate is its model
+    card's business, not this test's.)"""
+    out = tmp_path / 'arm'
+    result = run_demo(out, '--robot', 'arm', '--task', ARM_DEMO_TASK, '--seed',
+                      str(ARM_DEMO_SEED), timeout=240.0)
+    assert result.returncode == 0
+    record = json.loads((out / 'result.json').read_text(encoding='utf-8'))
+    assert record['task'] == ARM_DEMO_TASK and record['seed'] == ARM_DEMO_SEED
+    assert record['model'].endswith('nano_arm')
+    assert record['inferences'] > 0 and record['policy_error'] == ''
+    assert record['outcome'] in ('success', 'failed', 'timed_out'), record
+    assert record['ended_by'] in ('policy', 'timeout'), record
+    if record['ended_by'] == 'policy':
+        assert record['task_result'] == 'done', record
+    assert max(hi - lo for lo, hi in zip(record['tcp_min'], record['tcp_max'])) > 0.03
+    assert not record['workspace_violation'] and record['hard_stops'] == 0
+    assert (out / 'top_view.png').stat().st_size > 1000
+    topics = bag_topics(str(out / 'bag'))
+    for topic in ('/camera/image_raw', '/arm_cmd_in', '/arm_cmd', '/rm_driver/movep_canfd_cmd',
+                  '/instruction', '/arm_sim/episode_result'):
+        assert topics.get(topic, ('', 0))[1] > 0, topic
+    if record['ended_by'] == 'policy':
+        assert topics['/policy_node/task_result'][1] > 0

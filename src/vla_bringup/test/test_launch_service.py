@@ -5,7 +5,8 @@ way `ros2 launch` starts them on the target.
 (past the scenario's time limit in sim time) still reaches the cup; SIGINT to the launch
 process ends every process it started (no orphans).
 `arm.launch.py` against the arm simulator (arm_sim, RealMan's driver interface) started
-beside it like the driver on the robot.
+beside it like the driver on the robot, and `arm.launch.py sim:=mujoco` with the shipped arm
+model doing a tabletop task to its end.
 """
 
 import math
@@ -146,6 +147,51 @@ def test_arm_launch_drives_the_arm_simulator(launch_overlay, ros, node_processes
         assert launch.check() is None, launch.output()[-3000:]
     finally:
         launch.stop()
+    out = launch.output()
+    assert launch.returncode == 0, out[-4000:]
+    assert out.count('process has finished cleanly') == len(expected), out[-4000:]
+    wait_for(lambda: not [p for p in pids if _alive(p)], 30, what='no orphan processes')
+
+
+def test_arm_mujoco_under_launch_service_with_the_shipped_model(launch_overlay, ros_domain,
+                                                               tmp_path):
+    """arm.launch.py sim:=mujoco: arm_sim, the gate, the policy with the shipped arm model,
+    the bridge and the instruction node under a real LaunchService. A Korean instruction: the
+    policy moves the arm through gate -> bridge -> rm_driver topics, the episode ends with
+    the simulator's verdict (by the policy, or its time limit), inside the workspace box and
+    without the driver's hard stop; SIGINT ends every process launch started."""
+    from vla_bringup.arm_session import ArmEpisodeSession
+    from vla_bringup.stacks import default_arm_model_path
+
+    model = default_arm_model_path()
+    assert model, 'models/nano_arm ships with vla_bringup'
+    task, seed = 'blue_block_tray', 3
+    args = {'sim': 'mujoco', 'task': task, 'seed': str(seed), 'voice': 'false'}
+    launch = LaunchProcess('vla_bringup', 'arm.launch.py',
+                           dict(args, sigterm_timeout='30', sigkill_timeout='10'),
+                           launch_overlay.env, str(tmp_path / 'launch.log'))
+    stack = arm_stack(**args)
+    assert stack.node('policy_node').parameters['model_path'] == model
+    session = ArmEpisodeSession(stack, runner=launch)
+    pids, expected = [], set()
+    try:
+        session.start(ready_timeout=240)
+        expected = {n.name for n in stack.runnable_here()}
+        session.wait_until(lambda: expected <= set(session.node.get_node_names()), 60,
+                           f'the nodes {sorted(expected)} in the ROS graph')
+        pids = descendants(launch.proc.pid)
+        report = session.run_episode(task, seed, '파란 블록을 집어서 쟁반에 넣으세요', model,
+                                     timeout=240)
+        assert report.outcome in ('success', 'failed', 'timed_out'), (
+            report.outcome + '\n' + launch.output()[-4000:])
+        assert report.ended_by in ('policy', 'timeout')
+        assert report.inferences > 0 and not report.policy_error
+        extent = max(hi - lo for lo, hi in zip(report.tcp_min, report.tcp_max))
+        assert extent > 0.03, f'the tool point moved only {extent:.3f} m'
+        assert not report.workspace_violation and report.hard_stops == 0
+        assert report.commands_ignored == 0
+    finally:
+        session.close()  # SIGINT to launch's process group, as Ctrl-C in its terminal
     out = launch.output()
     assert launch.returncode == 0, out[-4000:]
     assert out.count('process has finished cleanly') == len(expected), out[-4000:]
