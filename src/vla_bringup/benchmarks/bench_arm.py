@@ -116,8 +116,8 @@ def main(argv=None) -> int:
     threading.Thread(target=joint_loop, daemon=True).start()
     try:
         deadline = time.monotonic() + 180.0
-        while not (status and status[-1].state in (PolicyStatus.STATE_IDLE,
-                                                     PolicyStatus.STATE_RUNNING)):
+        ready = (PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING)
+        while not (status and status[-1].state in ready):
             if runner.check() or time.monotonic() > deadline:
                 raise SystemExit(f'stack not ready: {runner.check()}')
             time.sleep(0.1)

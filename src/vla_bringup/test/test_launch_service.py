@@ -154,7 +154,7 @@ def test_arm_launch_drives_the_arm_simulator(launch_overlay, ros, node_processes
 
 
 def test_arm_mujoco_under_launch_service_with_the_shipped_model(launch_overlay, ros_domain,
-                                                               tmp_path):
+                                                                tmp_path):
     """arm.launch.py sim:=mujoco: arm_sim, the gate, the policy with the shipped arm model,
     the bridge and the instruction node under a real LaunchService. A Korean instruction: the
     policy moves the arm through gate -> bridge -> rm_driver topics, the episode ends with

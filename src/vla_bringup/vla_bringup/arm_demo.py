@@ -37,6 +37,7 @@ def plot_top_view(report, scene, workspace, path: str) -> None:
 
     colours = {'red': '#c0141a', 'green': '#1a8a2a', 'blue': '#1f4fbf', 'yellow': '#d8b400'}
     fig, ax = plt.subplots(figsize=(6, 6), dpi=110)
+
     # The robot's view from above: +x away from the base (up), +y to its left (left).
     def xy(x, y):
         return -y, x

@@ -208,6 +208,7 @@ def goal_placement(scene: Scene) -> Optional[Placement]:
 
 
 __all__ = ['BLOCK_SIZE', 'CUP_HEIGHT', 'CUP_RADIUS', 'DOWN', 'FAMILIES', 'HOME_TCP',
-           'PLACEMENTS', 'PLATE_HEIGHT', 'PLATE_RADIUS', 'Placement', 'Scene', 'placement_key', 'TIME_LIMIT', 'TRAY_FLOOR',
+           'PLACEMENTS', 'PLATE_HEIGHT', 'PLATE_RADIUS', 'Placement', 'Scene', 'placement_key',
+           'TIME_LIMIT', 'TRAY_FLOOR',
            'TRAY_SIZE', 'TRAY_WALL', 'goal_placement', 'make_scene', 'move_destination',
            'object_footprint', 'object_height']

@@ -974,7 +974,7 @@ def _read_tabletop(prepared: PreparedText, base: NormalizedInstruction,
         return refuse(NOT_UNDERSTOOD, f'not one of the arm\'s tasks: {task_kind} '
                                       f'{tabletop.object_words_ko(item)}'
                                       + (f' -> {tabletop.object_words_ko(goal)}' if goal else '')
-                                      + f' (its tasks with it: '
+                                      + ' (its tasks with it: '
                                       + ', '.join(tabletop.tasks_for(item)) + ')')
     for thing in (item, goal if kind == PLACE else ''):
         if thing and thing not in known_targets:

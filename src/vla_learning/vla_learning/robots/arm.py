@@ -228,8 +228,6 @@ def _next_value(series: Sequence[Tuple[float, np.ndarray]], ts: np.ndarray) -> n
     return np.stack([series[i][1] for i in idx])
 
 
-
-
 # --------------------------------------------------------------------------- evaluation
 #: Instruction sets of an evaluation: the normaliser's held-out phrasings (default), the
 #: train phrasings or the task's canonical Korean sentence.
