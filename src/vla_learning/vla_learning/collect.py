@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
 
 from vla_common.scenarios import SCENARIOS
+from vla_learning.collection import EpisodeBagRecorder
 from vla_learning.common import (COLLECT_SEED_BASE, paraphrase_split, parse_list,
                                  pick_instruction, read_json, write_json)
 
@@ -107,45 +108,6 @@ def collect_stack(perturbation: Perturbation, noise_seed: int = 0):
     instruction = spec('instruction_node', 'vla_instruction', 'instruction_node').with_parameters(
         voice_enabled=False)
     return StackSpec('collect', (sim, gate, expert, instruction), {'sim': 'mujoco'})
-
-
-class EpisodeBagRecorder:
-    """Subscriptions created once per session, a new rosbag2 writer per episode.
-
-    Works around vla_bringup's BagRecorder being created and closed per episode: closing it
-    destroys subscriptions while the session's executor thread is waiting on them, which can
-    kill that thread (rclpy InvalidHandle) and with it every later service response.
-    """
-
-    def __init__(self, node, topics: Dict[str, str]) -> None:
-        import threading
-
-        from vla_bringup.recorder import TopicRecorder
-
-        self._lock = threading.Lock()
-        self.writer = None
-        self.counts: Dict[str, int] = {}
-        self.recorder = TopicRecorder(node, topics, self._write)
-
-    def _write(self, msg) -> None:
-        with self._lock:
-            if self.writer is not None:
-                self.writer.write(msg.topic, msg.msgtype, msg.timestamp, msg.data)
-                self.counts[msg.topic] = self.counts.get(msg.topic, 0) + 1
-
-    def open(self, path: str) -> None:
-        from vla_bringup.bags import BagWriter
-
-        with self._lock:
-            self.writer = BagWriter(path, 'mcap')
-            self.counts = {}
-
-    def close_episode(self) -> Dict[str, int]:
-        with self._lock:
-            if self.writer is not None:
-                self.writer.close()
-                self.writer = None
-            return dict(self.counts)
 
 
 def episode_done(out: str, plan: EpisodePlan) -> bool:
