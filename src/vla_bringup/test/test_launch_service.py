@@ -171,7 +171,7 @@ def test_arm_mujoco_under_launch_service_with_the_shipped_model(launch_overlay, 
                            dict(args, sigterm_timeout='30', sigkill_timeout='10'),
                            launch_overlay.env, str(tmp_path / 'launch.log'))
     stack = arm_stack(**args)
-    assert stack.node('policy_node').parameters['model_path'] == model
+    assert dict(stack.node('policy_node').parameters)['model_path'] == model
     session = ArmEpisodeSession(stack, runner=launch)
     pids, expected = [], set()
     try:
