@@ -80,6 +80,12 @@ _POLICY_COMMON = _LIFECYCLE.merged(Interfaces(
 #: (package, executable, mode) -> what the node uses; mode is the `mode` / `action_space`
 #: parameter for the two executables that have one, '' otherwise. A stack test compares this
 #: table with the graph of the running nodes.
+#: RealMan rm_driver's command topics (what realman_bridge sends) and its reports.
+_RM_DRIVER_COMMANDS = ('/rm_driver/movej_canfd_cmd', '/rm_driver/movep_canfd_cmd',
+                       '/rm_driver/move_stop_cmd', '/rm_driver/set_gripper_position_cmd')
+_RM_DRIVER_REPORTS = (t.JOINT_STATES, '/rm_driver/udp_arm_position',
+                      '/rm_driver/move_stop_result', '/rm_driver/set_gripper_position_result')
+
 NODE_INTERFACES: Dict[Tuple[str, str, str], Interfaces] = {
     ('mobile_base', 'mujoco_sim', ''): Interfaces(
         publish=(t.CAMERA_IMAGE, t.ODOM, t.GROUND_TRUTH, t.SCAN, t.CLOCK, t.EPISODE_RESULT,
@@ -101,9 +107,17 @@ NODE_INTERFACES: Dict[Tuple[str, str, str], Interfaces] = {
         request=(f'{t.SAFETY_NODE}/trigger_estop',)),
     ('vla_instruction', 'mic_capture', ''): Interfaces(publish=(t.AUDIO, t.DIAGNOSTICS)),
     ('vla_bringup', 'realman_bridge', ''): Interfaces(
-        publish=('/rm_driver/movej_canfd_cmd', '/rm_driver/movep_canfd_cmd',
-                 '/rm_driver/move_stop_cmd', t.DIAGNOSTICS),
+        publish=(*_RM_DRIVER_COMMANDS, t.DIAGNOSTICS),
         subscribe=(t.ARM_CMD, '/rm_driver/udp_arm_position')),
+    # RealMan's rm_driver (ros2_rm_robot) as the arm stack starts it, and arm_sim, which
+    # speaks its topics in the simulator.
+    ('rm_driver', 'rm_driver', ''): Interfaces(
+        publish=_RM_DRIVER_REPORTS, subscribe=_RM_DRIVER_COMMANDS),
+    ('arm_sim', 'arm_sim', ''): Interfaces(
+        publish=(*_RM_DRIVER_REPORTS, t.CAMERA_IMAGE, 'wrist_camera/image_raw', t.CLOCK,
+                 '~/episode_result', t.DIAGNOSTICS),
+        subscribe=(*_RM_DRIVER_COMMANDS, t.INSTRUCTION, 'policy_node/task_result'),
+        reply=(t.START_EPISODE, '~/end_episode')),
     ('v4l2_camera', 'v4l2_camera_node', ''): Interfaces(
         publish=('image_raw', 'image_raw/compressed', 'camera_info')),
     ('sllidar_ros2', 'sllidar_node', ''): Interfaces(
