@@ -3,23 +3,27 @@
 Used by the demo (`scripts/demo.sh`), the end-to-end tests and the learning loop's evaluation:
 start the described stack (separate processes over DDS), wait until every node is ready,
 start a simulator episode, send the instruction text, record a rosbag2 file, and return the
-episode result with the inferences, their triggers and the safety interventions.
+episode result with the inferences, their triggers, what the safety gate did (shaping vs
+overrides, as fractions of the task time) and, after a scene change, the reaction time.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
+from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
-from vla_common.qos import LATCHED_QOS, RELIABLE_QOS
-from vla_msgs.msg import EpisodeResult, PolicyStatus, SafetyState
+from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS
+from vla_msgs.msg import ActionChunk, EpisodeResult, PolicyStatus, SafetyState
 from vla_msgs.srv import StartEpisode
 
-from vla_bringup.core.episode import EpisodeReport, TRIGGERS
+from vla_bringup.core.episode import (EpisodeReport, reaction_time, safety_time_fractions,
+                                      TRIGGERS)
 from vla_bringup.recorder import BagRecorder
 from vla_bringup.runner import StackRunner
 from vla_bringup.spinner import BackgroundSpinner
@@ -27,9 +31,22 @@ from vla_bringup.stacks import StackSpec
 
 OUTCOMES = {EpisodeResult.OUTCOME_RUNNING: 'running', EpisodeResult.OUTCOME_REACHED: 'reached',
             EpisodeResult.OUTCOME_COLLIDED: 'collided',
-            EpisodeResult.OUTCOME_TIMED_OUT: 'timed_out'}
+            EpisodeResult.OUTCOME_TIMED_OUT: 'timed_out',
+            EpisodeResult.OUTCOME_STOPPED_OUTSIDE: 'stopped_outside',
+            EpisodeResult.OUTCOME_OVERSHOT: 'overshot',
+            EpisodeResult.OUTCOME_MOVED_AFTER_STOP: 'moved_after_stop'}
+ENDED_BY = {EpisodeResult.ENDED_BY_NONE: 'none', EpisodeResult.ENDED_BY_POLICY: 'policy',
+            EpisodeResult.ENDED_BY_TIMEOUT: 'timeout',
+            EpisodeResult.ENDED_BY_COLLISION: 'collision'}
 SIDES = {EpisodeResult.SIDE_NONE: 'none', EpisodeResult.SIDE_LEFT: 'left',
          EpisodeResult.SIDE_RIGHT: 'right'}
+#: Every state change of the gate counts (time fractions): deeper than LATCHED_QOS.
+SAFETY_HISTORY_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def _seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class StackFailure(RuntimeError):
@@ -52,14 +69,25 @@ class EpisodeSession:
         self.results: List[EpisodeResult] = []
         self.status: Optional[PolicyStatus] = None
         self.safety: Optional[SafetyState] = None
-        self.safety_states: Dict[str, int] = {}
         self.trajectory: List[List[float]] = []
+        # On the simulator's clock (sim time): what the gate did, the policy's chunks (arrival,
+        # observation stamp) and its commands (arrival).
+        self.sim_time = 0.0
+        self.safety_changes: List[Tuple[float, List[str]]] = []
+        self.chunks: List[Tuple[float, float]] = []
+        self.commands: List[float] = []
         n = self.node
         n.create_subscription(EpisodeResult, 'episode_result', self._on_result, LATCHED_QOS)
         n.create_subscription(PolicyStatus, 'policy_node/status', self._on_status, RELIABLE_QOS)
-        n.create_subscription(SafetyState, 'safety_gate/state', self._on_safety, LATCHED_QOS)
+        n.create_subscription(SafetyState, 'safety_gate/state', self._on_safety,
+                              SAFETY_HISTORY_QOS)
         n.create_subscription(Odometry, 'ground_truth/odom', self._on_truth,
                               QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT))
+        n.create_subscription(Clock, '/clock', self._on_clock, QoSProfile(
+            depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
+        n.create_subscription(ActionChunk, 'policy_node/action_chunk', self._on_chunk,
+                              RELIABLE_QOS)
+        n.create_subscription(Twist, 'cmd_vel_in', self._on_command, COMMAND_QOS)
         self.text_pub = n.create_publisher(String, 'instruction_text', RELIABLE_QOS)
         self.start_client = n.create_client(StartEpisode, 'mujoco_sim/start_episode')
         self._spinner.start()
@@ -76,8 +104,19 @@ class EpisodeSession:
     def _on_safety(self, msg: SafetyState) -> None:
         with self._lock:
             self.safety = msg
-            name = {0: 'ok', 1: 'limited', 2: 'stopped', 3: 'estop'}.get(msg.state, '?')
-            self.safety_states[name] = self.safety_states.get(name, 0) + 1
+            self.safety_changes.append((_seconds(msg.header.stamp), list(msg.reason_names)))
+
+    def _on_clock(self, msg: Clock) -> None:
+        with self._lock:
+            self.sim_time = max(self.sim_time, _seconds(msg.clock))
+
+    def _on_chunk(self, msg: ActionChunk) -> None:
+        with self._lock:
+            self.chunks.append((self.sim_time, _seconds(msg.header.stamp)))
+
+    def _on_command(self, msg: Twist) -> None:
+        with self._lock:
+            self.commands.append(self.sim_time)
 
     def _on_truth(self, msg: Odometry) -> None:
         p = msg.pose.pose.position
@@ -139,9 +178,11 @@ class EpisodeSession:
             with self._lock:
                 self.results.clear()
                 self.trajectory.clear()
-                self.safety_states.clear()
+                self.chunks.clear()
+                self.commands.clear()
+                # the gate's state before the episode is the one it starts in
+                self.safety_changes[:-1] = []
             counts0 = self._trigger_counts()
-            interventions0 = self.safety.interventions if self.safety else 0
             future = self.start_client.call_async(StartEpisode.Request(scenario=scenario,
                                                                        seed=int(seed)))
             self.wait_until(future.done, 30.0, 'start_episode response')
@@ -154,6 +195,7 @@ class EpisodeSession:
             with self._lock:
                 self.trajectory.clear()
             self.text_pub.publish(String(data=instruction))
+            t_task = time.monotonic()
             try:
                 self.wait_until(lambda: self._latest_outcome() not in (
                     None, EpisodeResult.OUTCOME_RUNNING), timeout, 'the episode to end')
@@ -161,11 +203,24 @@ class EpisodeSession:
                 if 'timed out' not in str(exc):
                     raise
                 report.outcome = 'no_result'
+            task_wall = time.monotonic() - t_task
             result = self._last_result()
-            if result is not None and result.outcome != EpisodeResult.OUTCOME_RUNNING:
-                report.set_result(OUTCOMES[result.outcome], result.time, result.path_length,
-                                  result.min_clearance, SIDES.get(result.passed_side, 'none'),
-                                  SIDES.get(result.commanded_side, 'none'))
+            ended = result is not None and result.outcome != EpisodeResult.OUTCOME_RUNNING
+            if ended:
+                report.set_result(
+                    OUTCOMES.get(result.outcome, str(result.outcome)), result.time,
+                    result.path_length, result.min_clearance,
+                    [SIDES.get(int(s), 'none') for s in result.passed_sides],
+                    SIDES.get(result.commanded_side, 'none'),
+                    ENDED_BY.get(result.ended_by, 'none'), result.success, result.at_rest,
+                    result.overshoot, result.final_distance, result.final_error)
+                report.placement = result.placement or 'plain'
+                report.layout_spread = result.layout_spread or 1.0
+                report.perturbation = result.perturbation
+                report.perturbation_time = result.perturbation_time
+                # How fast the simulation ran: 1.0 = real time (a starved machine falls behind)
+                report.realtime_factor = round(result.time / task_wall, 3) if task_wall > 0 \
+                    else 0.0
             time.sleep(0.3)  # let the last status arrive
             report.set_triggers(counts0, self._trigger_counts())
             with self._lock:
@@ -173,10 +228,16 @@ class EpisodeSession:
                     report.latency_p50_ms = round(float(self.status.latency_p50_ms), 2)
                     report.latency_p95_ms = round(float(self.status.latency_p95_ms), 2)
                     report.policy_error = str(self.status.error)
-                if self.safety is not None:
-                    report.safety_interventions = int(self.safety.interventions
-                                                      - interventions0)
-                report.safety_states = dict(self.safety_states)
+                if ended:
+                    # The task's window on the sim clock: it ended at the result's stamp.
+                    t1 = _seconds(result.header.stamp)
+                    t0 = t1 - result.time
+                    fractions, reasons = safety_time_fractions(self.safety_changes, t0, t1)
+                    report.safety_time = {k: round(v, 4) for k, v in fractions.items()}
+                    report.safety_reasons = {k: round(v, 4) for k, v in sorted(reasons.items())}
+                    if result.perturbation_time >= 0.0:
+                        report.reaction_time = reaction_time(
+                            t0 + result.perturbation_time, self.chunks, self.commands)
                 report.trajectory = list(self.trajectory)
         finally:
             if recorder is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 SIM_CHOICES = ('mujoco', 'gazebo', 'false')
 ARM_MODELS = ('RM65', 'RM75', 'GEN72')
@@ -275,6 +275,16 @@ def build_stack(name: str, **arguments: object) -> StackSpec:
     if name not in STACKS:
         raise ValueError(f'unknown stack {name!r}; known: {sorted(STACKS)}')
     return STACKS[name](**arguments)  # type: ignore[arg-type]
+
+
+def write_params_file(path: str, nodes: Mapping[str, Mapping[str, object]]) -> str:
+    """A user parameter file (`params_file` of a stack): {node name: {parameter: value}}."""
+    import yaml
+
+    data = {name: {'ros__parameters': dict(params)} for name, params in nodes.items()}
+    with open(path, 'w', encoding='utf-8') as f:
+        yaml.safe_dump(data, f, sort_keys=False, allow_unicode=True)
+    return path
 
 
 def ros_args(spec: NodeSpec) -> List[str]:

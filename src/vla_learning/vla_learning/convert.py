@@ -9,9 +9,15 @@ Layout (LeRobot v2 naming; `lerobot` itself does not install here):
 Columns: observation.image (Image, already at the policy's input size, OpenCV area resize as
 `policy.prepare_image`), observation.state (odometry twist vx, vy, wz), observation.pose
 (ground truth x, y, yaw), action (the expert's command at the frame's time = cmd_vel_in, SI),
-action.gated (cmd_vel the gate let through, nearest in time), episode_index, frame_index,
-timestamp (s since the first frame), index, task_index, task (the instruction), scenario,
-next.done, next.success.
+action.done (the termination label: the expert has ended its task, see below), action.gated
+(cmd_vel the gate let through, nearest in time), episode_index, frame_index, timestamp (s
+since the first frame), index, task_index, task (the instruction), scenario, next.done,
+next.success.
+Done labels come from the expert's own stop: it commands exactly zero from the moment it has
+stopped at the goal and never before (mobile_base.core.expert), so a frame is done when its
+expert command is that stop. The frames run to the simulator's result, which comes only after
+the robot came to rest and stayed (docs/mobile_base.md): the hold is kept, at least
+MIN_HOLD s of it, or the episode is refused.
 Resumable: episodes whose Parquet file exists are skipped (use --force to rebuild).
 """
 
@@ -32,6 +38,22 @@ from vla_learning.common import read_json, stable_rng, write_json
 
 FPS = 10.0
 CHUNKS_DIR = 'data/chunk-000'
+#: s of done frames (the expert holding its stop) a demonstration must end with.
+MIN_HOLD = 1.0
+
+
+def done_labels(actions: np.ndarray) -> np.ndarray:
+    """(N,) bool: the expert's command at each frame is its stop (exactly zero, after it had
+    moved). ValueError if it never stopped, or moved again after stopping."""
+    stopped = np.all(actions == 0.0, axis=1)
+    moving = np.nonzero(~stopped)[0]
+    if not len(moving) or moving[-1] == len(actions) - 1:
+        raise ValueError('the expert never stopped: no done label')
+    done = np.zeros(len(actions), bool)
+    done[moving[-1] + 1:] = True
+    if np.any(stopped[moving[0]:moving[-1]]):
+        raise ValueError('the expert stopped before the end and moved again')
+    return done
 
 
 def _stamp(header) -> float:
@@ -112,9 +134,14 @@ def read_episode(bag: str, image_size: int) -> Dict[str, object]:
         action_gated = sample(list(zip(g_t, [g[1] for g in gated])), ts)
     else:
         action_gated = np.zeros_like(action)
+    done = done_labels(action)
+    if done.sum() / FPS < MIN_HOLD - 1e-6:
+        raise ValueError(f'{bag}: only {done.sum() / FPS:.1f} s of the expert holding its stop '
+                         f'(at least {MIN_HOLD} s needed)')
     return {'images': np.stack([f[1] for f in frames]), 'timestamp': ts - ts[0],
-            'state': state, 'pose': pose, 'action': action, 'action_gated': action_gated,
-            'instruction': instruction, 'outcome': int(result.outcome) if result else 0}
+            'state': state, 'pose': pose, 'action': action, 'done': done,
+            'action_gated': action_gated, 'instruction': instruction,
+            'outcome': int(result.outcome) if result else 0}
 
 
 def features(image_size: int):
@@ -125,6 +152,7 @@ def features(image_size: int):
         'observation.state': Seq(Value('float32'), length=3),
         'observation.pose': Seq(Value('float32'), length=3),
         'action': Seq(Value('float32'), length=3),
+        'action.done': Value('bool'),
         'action.gated': Seq(Value('float32'), length=3),
         'episode_index': Value('int64'), 'frame_index': Value('int64'),
         'timestamp': Value('float32'), 'index': Value('int64'),
@@ -144,7 +172,8 @@ def write_episode(path: str, ep: Dict[str, object], episode_index: int, task_ind
     data = {
         'observation.image': [PILImage.fromarray(img) for img in ep['images']],
         'observation.state': ep['state'].tolist(), 'observation.pose': ep['pose'].tolist(),
-        'action': ep['action'].tolist(), 'action.gated': ep['action_gated'].tolist(),
+        'action': ep['action'].tolist(), 'action.done': ep['done'].tolist(),
+        'action.gated': ep['action_gated'].tolist(),
         'episode_index': [episode_index] * n, 'frame_index': list(range(n)),
         'timestamp': ep['timestamp'].astype(np.float32).tolist(),
         'index': list(range(index0, index0 + n)), 'task_index': [task_index] * n,
@@ -180,7 +209,9 @@ def convert(demos: str, out: str, image_size: int = 64, val_fraction: float = 0.
         rec = read_json(path)
         rec['dir'] = os.path.dirname(path)
         records.append(rec)
-    usable = [r for r in records if r['outcome'] == 'reached' and r.get('side_correct', True)]
+    # Success: the expert came to rest at the cup (its stop) on the commanded side of every
+    # box. Records without the verdict predate the expert's stop: not usable.
+    usable = [r for r in records if r.get('success')]
     skipped = [r['name'] for r in records if r not in usable]
     if not usable:
         raise SystemExit(f'[convert] no successful demonstrations under {demos}')
@@ -208,6 +239,7 @@ def convert(demos: str, out: str, image_size: int = 64, val_fraction: float = 0.
                               rec['scenario'], True, image_size, index0)
             write_json(meta_path, {'length': n,
                                    'action': ep['action'].tolist(),
+                                   'done_frames': int(ep['done'].sum()),
                                    'state': ep['state'].tolist()})
         meta = read_json(meta_path)
         n = meta['length']
@@ -217,7 +249,8 @@ def convert(demos: str, out: str, image_size: int = 64, val_fraction: float = 0.
             train_states.append(np.asarray(meta['state'], np.float32))
         episodes.append({'episode_index': ep_index, 'name': rec['name'],
                          'scenario': rec['scenario'], 'seed': rec['seed'],
-                         'instruction': rec['instruction'], 'length': n, 'split': split,
+                         'instruction': rec['instruction'], 'length': n,
+                         'done_frames': meta['done_frames'], 'split': split,
                          'expert_noise': rec['noise'], 'time': rec['time'],
                          'file': os.path.relpath(path, out)})
         index0 += n

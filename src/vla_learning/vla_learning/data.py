@@ -8,6 +8,8 @@ the `chunk_size` expert actions from that step on (masked past the episode end).
 Mirroring (probability `mirror_prob`): the image flipped left-right, linear_y and angular_z
 negated, and the instruction's side words swapped (`swap_sides`) — a right-hand demonstration
 becomes a left-hand one, so side words and image layout both have to be read.
+For every window step also the termination labels of the same chunk steps (`done`: the
+expert has ended its task there; past the episode's end the task stays done).
 Every sample carries both texts: `instruction` (the Korean as recorded, after any paraphrase
 or mirror swap) and `canonical` (what the instruction node's normaliser makes of it, the
 text the policy node passes when the model is trained with `condition_on: canonical`).
@@ -53,6 +55,7 @@ class Episode:
     images: np.ndarray    # (N, H, W, 3) uint8
     actions: np.ndarray   # (N, 3) float32 SI
     states: np.ndarray    # (N, 3)
+    done: Optional[np.ndarray] = None   # (N,) bool termination labels (None: an old dataset)
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -79,8 +82,9 @@ def load_episodes(root: str, splits: Sequence[str] = ('train', 'val')) -> List[E
         return []
     files = [os.path.join(root, e['file']) for e in chosen]
     ds = load_dataset('parquet', data_files=files, split='train')
-    ds = ds.with_format('numpy', columns=['action', 'observation.state', 'episode_index',
-                                          'frame_index'])
+    columns = ['action', 'observation.state', 'episode_index', 'frame_index']
+    has_done = 'action.done' in ds.column_names
+    ds = ds.with_format('numpy', columns=columns + (['action.done'] if has_done else []))
     cols = ds[:]
     images_raw = load_dataset('parquet', data_files=files, split='train').cast_column(
         'observation.image', _image_feature(False))['observation.image']
@@ -94,7 +98,9 @@ def load_episodes(root: str, splits: Sequence[str] = ('train', 'val')) -> List[E
         out.append(Episode(e['episode_index'], e['name'], e['scenario'], e['split'],
                            e['instruction'], images[sel],
                            np.asarray(cols['action'])[sel].astype(np.float32),
-                           np.asarray(cols['observation.state'])[sel].astype(np.float32)))
+                           np.asarray(cols['observation.state'])[sel].astype(np.float32),
+                           np.asarray(cols['action.done'])[sel].astype(bool) if has_done
+                           else None))
     return out
 
 
@@ -166,6 +172,8 @@ class WindowDataset:
         sample = {'images': np.ascontiguousarray(images), 'instruction': text,
                   'canonical': canonical_text(text),
                   'actions': actions.astype(np.float32), 'action_mask': mask}
+        if ep.done is not None:
+            sample['done'] = ep.done[np.minimum(steps, len(ep) - 1)].astype(np.float32)
         if self.state:
             sample['state'] = state.astype(np.float32)
         return sample

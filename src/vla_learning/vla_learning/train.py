@@ -57,6 +57,9 @@ class TrainConfig:
     # the instruction node understands reads the same to the policy) or 'original' (the
     # Korean as given: the policy itself must generalise across phrasings).
     condition_on: str = 'canonical'
+    # The termination signal: a done logit per chunk step, so the policy ends its own task.
+    done_head: bool = True
+    done_loss_weight: float = 0.5
     val_windows: int = 512
     seed: int = 0
     # One thread: on the shared 2-core machine two OpenMP threads competing with other jobs
@@ -82,7 +85,8 @@ def build_policy(cfg: TrainConfig, normalizer, device: str):
     pcfg = RoboVLMsConfig(action_space='base', backbone=dict(cfg.backbone),
                           head=dict(cfg.head), window_size=cfg.window_size,
                           chunk_size=cfg.chunk_size, control_dt=0.1, state_dim=cfg.state_dim,
-                          condition_on=cfg.condition_on, name=cfg.name)
+                          condition_on=cfg.condition_on, done_head=cfg.done_head,
+                          done_loss_weight=cfg.done_loss_weight, name=cfg.name)
     return RoboVLMsPolicy(pcfg, normalizer, device=device)
 
 
@@ -120,24 +124,28 @@ def plot_curves(history: Dict[str, List], path: str) -> None:
     plt.close(fig)
 
 
-def evaluate_loss(policy, dataset, cfg: TrainConfig) -> float:
+def evaluate_loss(policy, dataset, cfg: TrainConfig) -> Dict[str, float]:
+    """Mean validation losses ('loss', and with a done head 'loss_done', 'done_accuracy')."""
     import torch
 
     from vla_learning.data import batches
 
     if dataset is None:
-        return float('nan')
+        return {'loss': float('nan')}
     dataset.set_epoch(cfg.seed + 7919)
     policy.model.eval()
-    total, n = 0.0, 0
+    totals: Dict[str, float] = {}
+    n = 0
     with torch.no_grad():
         for batch in batches(dataset, cfg.batch_size, True, cfg.seed, cfg.val_windows):
-            loss = float(policy.compute_loss(batch)['loss'])
+            losses = policy.compute_loss(batch)
             b = len(batch['instruction'])
-            total += loss * b
+            for key in ('loss', 'loss_done', 'done_accuracy'):
+                if key in losses:
+                    totals[key] = totals.get(key, 0.0) + float(losses[key]) * b
             n += b
     policy.model.train()
-    return total / max(1, n)
+    return {k: v / max(1, n) for k, v in totals.items()}
 
 
 def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
@@ -162,6 +170,9 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
     episodes = load_episodes(cfg.dataset)
     train_eps = [e for e in episodes if e.split == 'train']
     val_eps = [e for e in episodes if e.split == 'val']
+    if cfg.done_head and any(e.done is None for e in episodes):
+        raise SystemExit(f'[train] {cfg.dataset} has no done labels (action.done): convert '
+                         'demonstrations recorded with the expert\'s stop, or --no-done-head')
     from vla_learning.common import paraphrase_split
 
     train_ds = WindowDataset(train_eps, cfg.window_size, cfg.chunk_size, cfg.max_stride,
@@ -252,14 +263,19 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
             if step % 10 == 0:
                 bar.set_postfix(loss=f'{np.mean(history["train_loss"][-50:]):.4f}',
                                 lr=f'{sched.get_last_lr()[0]:.1e}')
-        val = evaluate_loss(policy, val_ds, cfg)
+        val_losses = evaluate_loss(policy, val_ds, cfg)
+        val = val_losses['loss']
         history['val_step'].append(step)
         history['val_loss'].append(val)
+        history.setdefault('val_done_accuracy', []).append(val_losses.get('done_accuracy'))
         history['epoch_time'].append(time.monotonic() - t_epoch)
         elapsed = time.monotonic() - t_start
+        done_note = (f' (done accuracy {val_losses["done_accuracy"]:.3f})'
+                     if 'done_accuracy' in val_losses else '')
         bar.write(f'[train] epoch {epoch + 1}/{cfg.epochs}: train '
-                  f'{np.mean(history["train_loss"][-steps_per_epoch:]):.4f}, val {val:.4f}, '
-                  f'{history["epoch_time"][-1]:.0f} s (total {elapsed / 60:.1f} min)')
+                  f'{np.mean(history["train_loss"][-steps_per_epoch:]):.4f}, val {val:.4f}'
+                  f'{done_note}, {history["epoch_time"][-1]:.0f} s (total {elapsed / 60:.1f} '
+                  'min)')
         if cfg.time_budget_min:
             # Refit the schedule to the budget after every epoch (the machine is shared: epoch
             # times vary several-fold); never below the epochs already done.
@@ -291,6 +307,7 @@ def train(cfg: TrainConfig, progress: bool = True, log=print) -> Dict[str, Any]:
                'final_train_loss': float(np.mean(history['train_loss'][-steps_per_epoch:]))
                if history['train_loss'] else float('nan'),
                'final_val_loss': history['val_loss'][-1] if history['val_loss'] else None,
+               'final_val_done_accuracy': (history.get('val_done_accuracy') or [None])[-1],
                'train_minutes': round(elapsed / 60, 2), 'stopped_early': stopped_early,
                'parameters': policy.num_parameters(), 'config': asdict(cfg)}
     with open(os.path.join(cfg.out, 'train_summary.json'), 'w', encoding='utf-8') as f:
@@ -327,6 +344,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         choices=('canonical', 'original'),
                         help="text the policy is conditioned on: the normaliser's canonical "
                         'form (default) or the original Korean')
+    parser.add_argument('--no-done-head', dest='done_head', action='store_false',
+                        help='no termination signal (the policy cannot end its task)')
+    parser.add_argument('--done-loss-weight', type=float, default=d.done_loss_weight,
+                        help='weight of the done BCE against the action loss')
     parser.add_argument('--init-from', default='', help='checkpoint whose weights start '
                         'the training (fine-tuning)')
     parser.add_argument('--warmup-steps', type=int, default=d.warmup_steps)
@@ -353,7 +374,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       args.chunk, 0, args.epochs, args.batch_size, args.lr,
                       warmup_steps=args.warmup_steps, mirror_prob=args.mirror_prob,
                       paraphrase_prob=args.paraphrase_prob, init_from=args.init_from,
-                      condition_on=args.condition_on,
+                      condition_on=args.condition_on, done_head=args.done_head,
+                      done_loss_weight=args.done_loss_weight,
                       seed=args.seed, threads=args.threads,
                       device=args.device, time_budget_min=args.time_budget_min,
                       name=f'{args.backbone}-{args.head}-base')
