@@ -37,6 +37,8 @@ def test_demo_reaches_the_cup_and_writes_its_record(ros_domain, tmp_path):
     # at rest inside the radius, on the commanded side of the box.
     assert record['outcome'] == 'reached' and record['ended_by'] == 'policy', record
     assert record['success'] and record['at_rest'] and record['side_correct'], record
+    # ... and the policy itself declared the task complete (its TaskResult for the instruction).
+    assert record['task_result'] == 'done', record
     assert abs(record['final_error']) < 0.15, record
     # Safety shaping and overrides are fractions of the task time, not a count.
     assert set(record['safety_time']) == {'free', 'shaping', 'override', 'idle'}

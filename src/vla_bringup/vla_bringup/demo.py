@@ -106,6 +106,8 @@ def summary(report: EpisodeReport) -> str:
         f'verdict       {"SUCCESS" if report.success else "FAILURE"} (at rest inside the '
         f'radius, no collision, every box on the commanded side); path '
         f'{report.path_length:.2f} m, min clearance {report.min_clearance:.2f} m',
+        f'task result   {report.task_result.upper() or "NONE"} (the policy\'s own end of the '
+        f'instruction: DONE = it declared the task complete and stopped)',
         f'side          passed {sides}, commanded {report.commanded_side} '
         f'({"correct" if report.side_correct else "WRONG"})',
     ] + perturbation + [

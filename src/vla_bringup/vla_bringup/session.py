@@ -19,7 +19,8 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS
-from vla_msgs.msg import ActionChunk, EpisodeResult, PolicyStatus, SafetyState
+from vla_msgs.msg import (ActionChunk, EpisodeResult, Instruction, PolicyStatus, SafetyState,
+                          TaskResult)
 from vla_msgs.srv import StartEpisode
 
 from vla_bringup.core.episode import (EpisodeReport, reaction_time, safety_time_fractions,
@@ -35,6 +36,9 @@ OUTCOMES = {EpisodeResult.OUTCOME_RUNNING: 'running', EpisodeResult.OUTCOME_REAC
             EpisodeResult.OUTCOME_STOPPED_OUTSIDE: 'stopped_outside',
             EpisodeResult.OUTCOME_OVERSHOT: 'overshot',
             EpisodeResult.OUTCOME_MOVED_AFTER_STOP: 'moved_after_stop'}
+TASK_RESULTS = {TaskResult.RESULT_DONE: 'done', TaskResult.RESULT_REFUSED: 'refused',
+                TaskResult.RESULT_CANCELLED: 'cancelled', TaskResult.RESULT_PREEMPTED: 'preempted',
+                TaskResult.RESULT_FAILED: 'failed'}
 ENDED_BY = {EpisodeResult.ENDED_BY_NONE: 'none', EpisodeResult.ENDED_BY_POLICY: 'policy',
             EpisodeResult.ENDED_BY_TIMEOUT: 'timeout',
             EpisodeResult.ENDED_BY_COLLISION: 'collision'}
@@ -76,6 +80,9 @@ class EpisodeSession:
         self.safety_changes: List[Tuple[float, List[str]]] = []
         self.chunks: List[Tuple[float, float]] = []
         self.commands: List[float] = []
+        # The instruction ids the instruction node published, and how the policy ended each.
+        self.instruction_ids: List[str] = []
+        self.task_results: Dict[str, TaskResult] = {}
         n = self.node
         n.create_subscription(EpisodeResult, 'episode_result', self._on_result, LATCHED_QOS)
         n.create_subscription(PolicyStatus, 'policy_node/status', self._on_status, RELIABLE_QOS)
@@ -88,6 +95,9 @@ class EpisodeSession:
         n.create_subscription(ActionChunk, 'policy_node/action_chunk', self._on_chunk,
                               RELIABLE_QOS)
         n.create_subscription(Twist, 'cmd_vel_in', self._on_command, COMMAND_QOS)
+        n.create_subscription(Instruction, 'instruction', self._on_instruction, LATCHED_QOS)
+        n.create_subscription(TaskResult, 'policy_node/task_result', self._on_task_result,
+                              LATCHED_QOS)
         self.text_pub = n.create_publisher(String, 'instruction_text', RELIABLE_QOS)
         self.start_client = n.create_client(StartEpisode, 'mujoco_sim/start_episode')
         self._spinner.start()
@@ -117,6 +127,23 @@ class EpisodeSession:
     def _on_command(self, msg: Twist) -> None:
         with self._lock:
             self.commands.append(self.sim_time)
+
+    def _on_instruction(self, msg: Instruction) -> None:
+        with self._lock:
+            if msg.id and msg.id not in self.instruction_ids:
+                self.instruction_ids.append(msg.id)
+
+    def _on_task_result(self, msg: TaskResult) -> None:
+        with self._lock:
+            self.task_results[msg.instruction_id] = msg
+
+    def _task_result(self, known_before: int) -> str:
+        """How the policy ended the episode's instruction (the first one the instruction node
+        published after `known_before` ids): done, refused, ... or '' (not ended)."""
+        with self._lock:
+            ids = self.instruction_ids[known_before:]
+            msg = self.task_results.get(ids[0]) if ids else None
+        return TASK_RESULTS.get(msg.result, str(msg.result)) if msg is not None else ''
 
     def _on_truth(self, msg: Odometry) -> None:
         p = msg.pose.pose.position
@@ -194,6 +221,7 @@ class EpisodeSession:
                             'the episode to start')
             with self._lock:
                 self.trajectory.clear()
+                known_ids = len(self.instruction_ids)
             self.text_pub.publish(String(data=instruction))
             t_task = time.monotonic()
             try:
@@ -222,6 +250,7 @@ class EpisodeSession:
                 report.realtime_factor = round(result.time / task_wall, 3) if task_wall > 0 \
                     else 0.0
             time.sleep(0.3)  # let the last status arrive
+            report.task_result = self._task_result(known_ids)
             report.set_triggers(counts0, self._trigger_counts())
             with self._lock:
                 if self.status is not None:

@@ -189,6 +189,7 @@ def summarize(records: Sequence[dict]) -> Dict[str, object]:
         'episodes': n, 'successes': ok, 'success': ok / n, 'success_ci': wilson(ok, n),
         'collision': sum(r['ended_by'] == 'collision' for r in records) / n,
         'ended_by_policy': sum(r['ended_by'] == 'policy' for r in records) / n,
+        'declared_done': sum(r.get('task_result') == 'done' for r in records) / n,
         'timeout': sum(r['ended_by'] in ('timeout', 'none') for r in records) / n,
         'side_correct': sum(bool(r['side_correct']) for r in records) / n,
         'final_error_p50': _pct([abs(r['final_error']) for r in records
@@ -232,9 +233,9 @@ def results_markdown(records: Sequence[dict], model: str) -> str:
              'speed: task sim time per wall second (1.00 = real time; below it the machine '
              'could not keep up and the simulation slowed down).', '',
              '| suite | trigger | CPU hog | episodes | success | collisions | ended by policy '
-             '| timeouts | final error p50 (m) | time (s) | inferences / ep | inferences / s '
-             '| reaction p50 / p90 (ms) | shaping / override (time) | sim speed |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+             '| policy declared DONE | timeouts | final error p50 (m) | time (s) | inferences / ep '
+             '| inferences / s | reaction p50 / p90 (ms) | shaping / override (time) | sim speed |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for suite, mode, load in _groups(records):
         rs = [r for r in records if (r['suite'], r['mode'], r.get('load', 0))
               == (suite, mode, load)]
@@ -246,7 +247,8 @@ def results_markdown(records: Sequence[dict], model: str) -> str:
         lines.append(
             f'| {suite} | {mode}{rate} | {load or "—"} | {s["episodes"]} | '
             f'**{s["success"]:.1%}** [{lo:.1%}, {hi:.1%}] | {s["collision"]:.1%} | '
-            f'{s["ended_by_policy"]:.1%} | {s["timeout"]:.1%} | {s["final_error_p50"]:.3f} | '
+            f'{s["ended_by_policy"]:.1%} | {s["declared_done"]:.1%} | {s["timeout"]:.1%} | '
+            f'{s["final_error_p50"]:.3f} | '
             f'{s["time"]:.1f} | {s["inferences"]:.1f} | {s["inference_rate"]:.2f} | '
             f'{reaction} | {s["shaping"]:.1%} / {s["override"]:.1%} | '
             f'{s["realtime_factor"]:.2f} |')

@@ -118,6 +118,9 @@ class EpisodeReport:
     bag: str = ''
     wall_time: float = 0.0
     realtime_factor: float = 0.0   # task sim time / its wall time (1.0 = real time)
+    #: how the policy ended the instruction (its TaskResult): done, refused, cancelled,
+    #: preempted, failed, or '' when it had not ended it when the episode ended
+    task_result: str = ''
     policy_error: str = ''    # the policy's last status error (e.g. instruction not understood)
 
     def set_result(self, outcome: str, time: float, path_length: float, min_clearance: float,
