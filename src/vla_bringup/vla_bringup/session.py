@@ -18,7 +18,8 @@ from nav_msgs.msg import Odometry
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
-from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS
+from sensor_msgs.msg import Image
+from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from vla_msgs.msg import (ActionChunk, EpisodeResult, Instruction, PolicyStatus, SafetyState,
                           TaskResult)
 from vla_msgs.srv import StartEpisode
@@ -96,6 +97,10 @@ class EpisodeSession:
                               RELIABLE_QOS)
         n.create_subscription(Twist, 'cmd_vel_in', self._on_command, COMMAND_QOS)
         n.create_subscription(Instruction, 'instruction', self._on_instruction, LATCHED_QOS)
+        # Camera stamps only: the instruction waits for frames of the new episode (below).
+        self.camera_stamps: List[float] = []
+        self._camera_sub = n.create_subscription(Image, 'camera/image_raw', self._on_camera,
+                                                 SENSOR_QOS)
         n.create_subscription(TaskResult, 'policy_node/task_result', self._on_task_result,
                               LATCHED_QOS)
         self.text_pub = n.create_publisher(String, 'instruction_text', RELIABLE_QOS)
@@ -127,6 +132,14 @@ class EpisodeSession:
     def _on_command(self, msg: Twist) -> None:
         with self._lock:
             self.commands.append(self.sim_time)
+
+    def _on_camera(self, msg: Image) -> None:
+        with self._lock:
+            self.camera_stamps = (self.camera_stamps + [_seconds(msg.header.stamp)])[-20:]
+
+    def _frames_since(self, t: float) -> int:
+        with self._lock:
+            return sum(1 for stamp in self.camera_stamps if stamp > t)
 
     def _on_instruction(self, msg: Instruction) -> None:
         with self._lock:
@@ -219,6 +232,16 @@ class EpisodeSession:
                                    f'{response.message}')
             self.wait_until(lambda: self._latest_outcome() == EpisodeResult.OUTCOME_RUNNING, 30.0,
                             'the episode to start')
+            # The simulator moved the robot to the new start: a frame from before that (the
+            # previous episode's end, at its cup) must not be what the policy sees when the
+            # instruction arrives, or it may take the task for done. Wait for two frames of
+            # the new episode (on a robot nothing teleports; an operator gives the task to a
+            # robot standing where it is).
+            started = self._last_result()
+            if started is not None and self._camera_sub.get_publisher_count() > 0:
+                t_start = _seconds(started.header.stamp)
+                self.wait_until(lambda: self._frames_since(t_start) >= 2, 30.0,
+                                'camera frames of the new episode')
             with self._lock:
                 self.trajectory.clear()
                 known_ids = len(self.instruction_ids)
