@@ -233,8 +233,9 @@ def results_markdown(records: Sequence[dict], model: str) -> str:
              'speed: task sim time per wall second (1.00 = real time; below it the machine '
              'could not keep up and the simulation slowed down).', '',
              '| suite | trigger | CPU hog | episodes | success | collisions | ended by policy '
-             '| policy declared DONE | timeouts | final error p50 (m) | time (s) | inferences / ep '
-             '| inferences / s | reaction p50 / p90 (ms) | shaping / override (time) | sim speed |',
+             '| policy declared DONE | timeouts | final error p50 (m) | time (s) '
+             '| inferences / ep | inferences / s | reaction p50 / p90 (ms) '
+             '| shaping / override (time) | sim speed |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for suite, mode, load in _groups(records):
         rs = [r for r in records if (r['suite'], r['mode'], r.get('load', 0))
