@@ -118,10 +118,15 @@ def bench_ros(episodes: int, log_dir: str) -> Dict[str, str]:
         procs: List[NodeProcess] = []
         ctx = RosTestContext()
         try:
+            # No operator here: the episode clock and the expert start with each episode.
             sim_args = _exe('mobile_base', 'mujoco_sim') + [
                 '-p', 'realtime_factor:=0.0', '-p', 'lockstep:=true',
+                '-p', 'wait_for_instruction:=false',
                 '-p', f'scenario:={scenarios[0]}', '-p', 'seed:=100']
-            expert_args = _exe('mobile_base', 'expert_node')
+            if with_gate:   # the gate republishes cmd_vel: pace on the expert's own command
+                sim_args += ['-p', 'lockstep_topic:=cmd_vel_in']
+            expert_args = _exe('mobile_base', 'expert_node') + [
+                '-p', 'wait_for_instruction:=false']
             if with_gate:
                 gate = _exe('vla_safety', 'safety_gate')
                 if gate is None:
@@ -155,7 +160,8 @@ def bench_ros(episodes: int, log_dir: str) -> Dict[str, str]:
                 wall = time.monotonic() - start
                 rows.append((name, end.outcome, end.passed_side == end.commanded_side,
                              end.time, wall))
-            outcomes = {1: 'REACHED', 2: 'COLLIDED', 3: 'TIMED_OUT'}
+            outcomes = {1: 'REACHED', 2: 'COLLIDED', 3: 'TIMED_OUT', 4: 'STOPPED_OUTSIDE',
+                        5: 'OVERSHOT', 6: 'MOVED_AFTER_STOP'}
             rtf = statistics.median(r[3] / r[4] for r in rows)
             summary = ', '.join(f'{r[0]} {outcomes.get(r[1], r[1])}'
                                 f'{"" if r[2] else " (WRONG SIDE)"} {r[3]:.1f} s sim / '

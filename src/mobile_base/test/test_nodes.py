@@ -168,6 +168,34 @@ def instruction(ident):
                        status=Instruction.STATUS_UNDERSTOOD)
 
 
+def sim_driven_by_the_expert(node_processes, **sim_params):
+    """mujoco_sim in lockstep (factor 0) and expert_node publishing cmd_vel itself."""
+    sim = node_processes(executable('mujoco_sim') + params(
+        realtime_factor=0.0, lockstep=True, cmd_vel_publisher='expert_node', **sim_params),
+        'mujoco_sim')
+    expert = node_processes(executable('expert_node') + ['-r', 'cmd_vel_in:=cmd_vel'],
+                            'expert_node')
+    return sim, expert
+
+
+def test_the_expert_waits_for_its_instruction_like_the_policy(ros, node_processes):
+    sim, expert = sim_driven_by_the_expert(node_processes, scenario='1box_vert_left', seed=1,
+                                           camera_rate=0.0)
+    node = ros.create_node('waiting_probe')
+    truth = MessageCollector(node, Odometry, 'ground_truth/odom', SENSOR_QOS)
+    instructions = node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
+    sim.wait_for_output('mujoco_sim ready', timeout=60.0)
+    expert.wait_for_output('expert driving 1box_vert_left seed 1 on the left: '
+                           '"박스를 왼쪽으로 돌아서 컵까지 가세요" once instructed', timeout=30.0)
+    # No instruction: the sim steps on (lockstep times out), the robot stays where it is.
+    truth.wait(1, predicate=lambda m: m.header.stamp.sec >= 3, timeout=60.0)
+    assert abs(truth.last.pose.pose.position.x) < 1e-3
+    wait_for_subscribers(instructions, 2, timeout=10.0)
+    instructions.publish(instruction('ins-go'))
+    truth.wait(1, predicate=lambda m: m.pose.pose.position.x > 0.2, timeout=60.0)
+    assert 'instruction ins-go: expert starts' in expert.output()
+
+
 def test_mujoco_sim_episode_clock_starts_at_the_first_instruction(ros, node_processes):
     sim = node_processes(executable('mujoco_sim') + params(
         realtime_factor=0.0, time_limit=2.0, camera_rate=0.0, scan_rate=0.0), 'mujoco_sim')
@@ -207,13 +235,39 @@ def test_mujoco_sim_episode_clock_starts_at_the_first_instruction(ros, node_proc
     assert results.last.outcome == EpisodeResult.OUTCOME_RUNNING and results.last.seed == 1
 
 
+def test_lockstep_waits_for_the_controller_not_for_a_republishing_gate(ros, node_processes):
+    sim = node_processes(executable('mujoco_sim') + params(
+        realtime_factor=0.0, lockstep=True, lockstep_topic='cmd_vel_in', lockstep_timeout=30.0,
+        lockstep_max_lag=0.1, camera_rate=0.0, scan_rate=0.0), 'mujoco_sim')
+    sim.wait_for_output('mujoco_sim ready', timeout=60.0)
+    node = ros.create_node('pace_probe')
+    clock = MessageCollector(node, Clock, '/clock')
+    gate = node.create_publisher(Twist, 'cmd_vel', COMMAND_QOS)
+    controller = node.create_publisher(Twist, 'cmd_vel_in', COMMAND_QOS)
+    wait_for_subscribers(controller, 1, timeout=10.0)
+    wait_for_subscribers(gate, 1, timeout=10.0)
+
+    def now():
+        c = clock.wait(1).clock
+        return c.sec + c.nanosec * 1e-9
+
+    # The gate's timer keeps cmd_vel coming; the silent controller holds the simulation.
+    publish_for(gate, Twist(), 1.5, rate=50.0)
+    held = now()
+    publish_for(gate, Twist(), 1.5, rate=50.0)
+    assert now() - held < 0.05
+    # Each controller command releases one lag's worth of sim time.
+    controller.publish(Twist())
+    clock.wait(1, predicate=lambda m: m.clock.sec + m.clock.nanosec * 1e-9 > held + 0.05,
+               timeout=10.0)
+    publish_for(gate, Twist(), 1.0, rate=50.0)
+    assert held + 0.05 < now() < held + 0.25
+
+
 @pytest.mark.stack
 def test_expert_node_drives_the_sim_in_lockstep(ros, node_processes):
-    sim = node_processes(executable('mujoco_sim') + params(
-        scenario='1box_hori_right', seed=2, realtime_factor=0.0, lockstep=True,
-        camera_rate=5.0, cmd_vel_publisher='expert_node'), 'mujoco_sim')
-    expert = node_processes(executable('expert_node') + ['-r', 'cmd_vel_in:=cmd_vel'],
-                            'expert_node')
+    sim, expert = sim_driven_by_the_expert(node_processes, scenario='1box_hori_right', seed=2,
+                                           camera_rate=5.0)
     node = ros.create_node('expert_probe')
     results = MessageCollector(node, EpisodeResult, 'episode_result', LATCHED_QOS)
     instructions = node.create_publisher(Instruction, 'instruction', LATCHED_QOS)

@@ -1,9 +1,11 @@
 """The episode report's rules, without ROS."""
 
 import json
+import math
 
 import pytest
-from vla_bringup.core.episode import EpisodeReport, TRIGGERS
+from vla_bringup.core.episode import (EpisodeReport, reaction_time, safety_class,
+                                      safety_time_fractions, TRIGGERS)
 
 
 def report():
@@ -11,13 +13,40 @@ def report():
 
 
 @pytest.mark.parametrize('passed, commanded, correct', [
-    ('left', 'left', True), ('right', 'left', False), ('none', 'none', False),
-    ('none', 'left', False)])
-def test_side_is_correct_only_when_the_commanded_side_was_passed(passed, commanded, correct):
+    (['left'], 'left', True), (['right'], 'left', False), (['none'], 'none', False),
+    (['none'], 'left', False), ([], 'left', False), (['left', 'left'], 'left', True),
+    (['left', 'right'], 'left', False), (['left', 'none'], 'left', False)])
+def test_side_is_correct_only_when_every_box_was_passed_on_the_commanded_side(
+        passed, commanded, correct):
     r = report()
-    r.set_result('reached', 12.5, 2.3, 0.2, passed, commanded)
-    assert (r.outcome, r.time, r.passed_side, r.side_correct) == ('reached', 12.5, passed,
-                                                                  correct)
+    r.set_result('reached', 12.5, 2.3, 0.2, passed, commanded, 'policy', correct, True)
+    assert (r.outcome, r.time, r.side_correct) == ('reached', 12.5, correct)
+    assert r.passed_side == (passed[0] if passed else 'none') and r.passed_sides == passed
+
+
+def test_safety_time_is_split_into_shaping_overrides_and_idle():
+    changes = [(7.0, ['NO_COMMAND']),                      # before the task: the start state
+               (10.0, []), (12.0, ['ACCEL_LIMITED']), (13.0, ['OBSTACLE_SLOWDOWN']),
+               (15.0, ['OBSTACLE_STOP', 'OBSTACLE_SLOWDOWN']), (16.0, []),
+               (18.0, ['COMMAND_TIMEOUT']), (25.0, ['ESTOP'])]   # after the end: ignored
+    classes, reasons = safety_time_fractions(changes, 8.0, 20.0)
+    assert classes == pytest.approx({'idle': 4.0 / 12, 'free': 4.0 / 12,
+                                     'shaping': 3.0 / 12, 'override': 1.0 / 12})
+    assert reasons == pytest.approx({'NO_COMMAND': 2 / 12, 'ACCEL_LIMITED': 1 / 12,
+                                     'OBSTACLE_SLOWDOWN': 3 / 12, 'OBSTACLE_STOP': 1 / 12,
+                                     'COMMAND_TIMEOUT': 2 / 12})
+    # Before the first message nothing is known: it is not counted as free.
+    classes, _ = safety_time_fractions([(14.0, ['ACCEL_LIMITED'])], 10.0, 20.0)
+    assert classes['shaping'] == pytest.approx(0.6) and classes['free'] == 0.0
+    assert safety_class(['ESTOP', 'ACCEL_LIMITED']) == 'override'
+
+
+def test_reaction_is_the_first_command_after_the_first_informed_chunk():
+    chunks = [(10.05, 10.0), (10.72, 10.7), (11.06, 11.0)]   # (arrival, observed)
+    commands = [10.1, 10.2, 10.6, 10.7, 10.8, 10.9, 11.1]
+    assert reaction_time(10.65, chunks, commands) == pytest.approx(10.8 - 10.65)
+    assert reaction_time(-1.0, chunks, commands) == -1.0
+    assert math.isnan(reaction_time(12.0, chunks, commands))
 
 
 def test_triggers_are_the_episodes_share_of_the_cumulative_counters():
@@ -33,3 +62,4 @@ def test_json_carries_everything_but_the_trajectory():
     r.trajectory = [[0.0, 0.0, 0.0]]
     data = json.loads(r.to_json())
     assert 'trajectory' not in data and data['instruction'] == r.instruction
+    assert data['final_error'] is None         # NaN is not JSON

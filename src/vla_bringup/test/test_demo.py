@@ -30,11 +30,20 @@ def test_demo_reaches_the_cup_and_writes_its_record(ros_domain, tmp_path):
     out = tmp_path / 'run'
     result = run_demo(out, '--scenario', '1box_hori_right', '--seed', '3')
     assert result.returncode == 0
-    assert '[demo] outcome       REACHED' in result.stdout
+    assert '[demo] outcome       REACHED, ended by policy' in result.stdout
     record = json.loads((out / 'result.json').read_text(encoding='utf-8'))
     assert record['scenario'] == '1box_hori_right' and record['seed'] == 3
     assert record['instruction'] == '박스를 오른쪽으로 피해서 컵까지 가세요'
-    assert record['outcome'] == 'reached' and record['side_correct'], record
+    # The episode ended because the policy stopped the robot (the simulator only judges):
+    # at rest inside the radius, on the commanded side of the box.
+    assert record['outcome'] == 'reached' and record['ended_by'] == 'policy', record
+    assert record['success'] and record['at_rest'] and record['side_correct'], record
+    # ... and the policy itself declared the task complete (its TaskResult for the instruction).
+    assert record['task_result'] == 'done', record
+    assert abs(record['final_error']) < 0.15, record
+    # Safety shaping and overrides are fractions of the task time, not a count.
+    assert set(record['safety_time']) == {'free', 'shaping', 'override', 'idle'}
+    assert abs(sum(record['safety_time'].values()) - 1.0) < 0.02, record['safety_time']
     assert record['inferences'] > 0 and record['policy_error'] == ''
     assert (out / 'trajectory.png').stat().st_size > 1000
     topics = bag_topics(str(out / 'bag'))

@@ -57,6 +57,9 @@ def test_mobile_mujoco_under_launch_service(launch_overlay, ros_domain, tmp_path
         assert result.outcome == EpisodeResult.OUTCOME_REACHED, (
             f'outcome {result.outcome} after {result.time:.1f} s\n' + launch.output()[-4000:])
         assert result.passed_side == EpisodeResult.SIDE_LEFT
+        # The policy ended the task itself: it stopped the robot inside the radius (the
+        # simulator only judges; nothing else stops the base).
+        assert result.ended_by == EpisodeResult.ENDED_BY_POLICY and result.success, result
         start = session.trajectory[0]
         assert math.dist(start[1:], (scene.cup.x, scene.cup.y)) > scene.success_radius
     finally:

@@ -45,14 +45,15 @@ class ArmEpisodeSession(StackSession):
     def subscribe(self) -> None:
         n = self.node
         self.results: List[ArmEpisodeResult] = []
-        self.task_results: List[Tuple[float, TaskResult]] = []
+        self.timed_task_results: List[Tuple[float, TaskResult]] = []
         self.instructions: List[Tuple[float, Instruction]] = []
         self.ee_path: List[List[float]] = []
         n.create_subscription(ArmEpisodeResult, 'arm_sim/episode_result', self._on_result,
                               LATCHED_QOS)
-        n.create_subscription(TaskResult, 'policy_node/task_result', self._on_task_result,
+        n.create_subscription(TaskResult, 'policy_node/task_result', self._on_timed_task_result,
                               LATCHED_QOS)
-        n.create_subscription(Instruction, 'instruction', self._on_instruction, LATCHED_QOS)
+        n.create_subscription(Instruction, 'instruction', self._on_timed_instruction,
+                              LATCHED_QOS)
         n.create_subscription(Pose, 'rm_driver/udp_arm_position', self._on_pose,
                               QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT))
         self.end_client = n.create_client(Trigger, 'arm_sim/end_episode')
@@ -66,11 +67,11 @@ class ArmEpisodeSession(StackSession):
         with self._lock:
             self.results.append(msg)
 
-    def _on_task_result(self, msg: TaskResult) -> None:
+    def _on_timed_task_result(self, msg: TaskResult) -> None:
         with self._lock:
-            self.task_results.append((time.monotonic(), msg))
+            self.timed_task_results.append((time.monotonic(), msg))
 
-    def _on_instruction(self, msg: Instruction) -> None:
+    def _on_timed_instruction(self, msg: Instruction) -> None:
         with self._lock:
             self.instructions.append((time.monotonic(), msg))
 
@@ -91,7 +92,7 @@ class ArmEpisodeSession(StackSession):
         preempts the previous one, and that TaskResult arrives after `t` too)."""
         with self._lock:
             ids = {m.id for s, m in self.instructions if s >= t and m.text == text}
-            later = [m for s, m in self.task_results if s >= t and m.instruction_id in ids]
+            later = [m for s, m in self.timed_task_results if s >= t and m.instruction_id in ids]
         return later[-1] if later else None
 
     def run_episode(self, task: str, seed: int, instruction: str, model: str = '',

@@ -1,14 +1,20 @@
 """The main job: the mobile stack closes the loop in MuJoCo on a Korean instruction.
 
     scripts/demo.sh [--scenario 1box_vert_left] [--seed 0] [--instruction "..."]
-                    [--model DIR] [--out DIR] [--timeout 90]
+                    [--suite nominal|shift|perturbation] [--model DIR] [--out DIR]
+                    [--timeout 90]
     scripts/demo.sh --robot arm [--task blue_block_tray] ...     # the arm: vla_bringup.arm_demo
 
 Starts the mobile stack (mujoco_sim, safety_gate, policy_node with the default model,
 instruction_node) as separate processes, sends the instruction, runs until the episode ends and
 writes into --out: the run as an mcap rosbag2 (`bag/`), a top-down trajectory PNG and
-`result.json`. Exit status 0 when the run completed (whatever the outcome), 1 when the stack
-itself failed.
+`result.json`. The episode ends when the simulator's judge says so: the robot came to rest by
+itself (ended by the policy), a collision, or the time limit; nothing stops the robot for it.
+With --suite the simulator runs under an evaluation suite's conditions (placements from the
+evaluation namespace): `nominal` (the training randomisation), `shift` (held-out colours and
+textures, a lighting change, wider ranges, camera noise, a distractor) or `perturbation` (the
+box moves or a second one appears on the way). Exit status 0 when the run completed
+(whatever the outcome), 1 when the stack itself failed.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import sys
 from typing import Optional, Sequence
 
 from vla_bringup.session import default_model, EpisodeReport, EpisodeSession, StackFailure
-from vla_bringup.stacks import mobile_stack
+from vla_bringup.stacks import mobile_stack, write_params_file
 
 
 def plot_trajectory(report: EpisodeReport, path: str) -> None:
@@ -31,12 +37,20 @@ def plot_trajectory(report: EpisodeReport, path: str) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Circle, Polygon
     from mobile_base.core.scenarios import make_instance
+    from mobile_base.sim.scene import perturbation_plan
 
-    scene = make_instance(report.scenario, report.seed)
+    scene = make_instance(report.scenario, report.seed, placement=report.placement,
+                          spread=report.layout_spread)
     fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
     for obstacle in scene.obstacles:
         ax.add_patch(Polygon([(c[0], c[1]) for c in obstacle.corners()], closed=True,
                              facecolor='#e8902a', edgecolor='#8a4d0f', label='box'))
+    if report.perturbation:      # where the box moved to / the box that appeared
+        changed = perturbation_plan(scene, report.seed, report.perturbation).obstacle
+        ax.add_patch(Polygon([(c[0], c[1]) for c in changed.corners()], closed=True,
+                             fill=False, hatch='//', edgecolor='#8a4d0f',
+                             label=f'{report.perturbation.replace("_", " ")} '
+                                   f'({report.perturbation_time:.1f} s)'))
     ax.add_patch(Circle((scene.cup.x, scene.cup.y), scene.cup.radius, color='#c0141a',
                         label='cup'))
     ax.add_patch(Circle((scene.cup.x, scene.cup.y), scene.success_radius, fill=False,
@@ -55,8 +69,9 @@ def plot_trajectory(report: EpisodeReport, path: str) -> None:
     ax.set_xlabel('x (m, forward)')
     ax.set_ylabel('y (m, left)')
     ax.grid(alpha=0.3)
-    ax.set_title(f'{report.scenario} seed {report.seed}: {report.outcome} '
-                 f'(passed {report.passed_side}, asked {report.commanded_side})', fontsize=9)
+    ax.set_title(f'{report.scenario} seed {report.seed}: {report.outcome}, ended by '
+                 f'{report.ended_by} (passed {"/".join(report.passed_sides) or "none"}, asked '
+                 f'{report.commanded_side})', fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
     ax.legend(unique.values(), unique.keys(), loc='upper left', fontsize=8)
@@ -65,22 +80,43 @@ def plot_trajectory(report: EpisodeReport, path: str) -> None:
     plt.close(fig)
 
 
+def _reasons(report: EpisodeReport, kind: str) -> str:
+    from vla_bringup.core.episode import safety_class
+
+    parts = [f'{name} {share:.0%}' for name, share in sorted(
+        report.safety_reasons.items(), key=lambda kv: -kv[1]) if safety_class([name]) == kind]
+    return f' ({", ".join(parts)})' if parts else ''
+
+
 def summary(report: EpisodeReport) -> str:
     triggers = ', '.join(f'{k} {v}' for k, v in sorted(report.triggers.items())) or 'none'
     policy = [f'policy        {report.policy_error}'] if report.policy_error else []
+    sides = '/'.join(report.passed_sides) or 'none'
+    where = (f'{report.final_distance:.2f} m from the cup (error {report.final_error:+.2f} m)'
+             if report.final_distance == report.final_distance else 'no end position')
+    safety = report.safety_time
+    perturbation = ([f'perturbation  {report.perturbation} at {report.perturbation_time:.1f} s;'
+                     f' first reacting command after {report.reaction_time:.2f} s']
+                    if report.perturbation else [])
     return '\n'.join(policy + [
         f'scenario      {report.scenario} (seed {report.seed})',
         f'instruction   {report.instruction}',
         f'model         {report.model}',
-        f'outcome       {report.outcome.upper()} after {report.time:.1f} s sim time '
-        f'({report.wall_time:.1f} s wall), path {report.path_length:.2f} m, '
-        f'min clearance {report.min_clearance:.2f} m',
-        f'side          passed {report.passed_side}, commanded {report.commanded_side} '
+        f'outcome       {report.outcome.upper()}, ended by {report.ended_by}, after '
+        f'{report.time:.1f} s sim time ({report.wall_time:.1f} s wall): {where}',
+        f'verdict       {"SUCCESS" if report.success else "FAILURE"} (at rest inside the '
+        f'radius, no collision, every box on the commanded side); path '
+        f'{report.path_length:.2f} m, min clearance {report.min_clearance:.2f} m',
+        f'task result   {report.task_result.upper() or "NONE"} (the policy\'s own end of the '
+        f'instruction: DONE = it declared the task complete and stopped)',
+        f'side          passed {sides}, commanded {report.commanded_side} '
         f'({"correct" if report.side_correct else "WRONG"})',
+    ] + perturbation + [
         f'inferences    {report.inferences} ({triggers}); latency p50 '
         f'{report.latency_p50_ms:.0f} ms, p95 {report.latency_p95_ms:.0f} ms',
-        f'safety        {report.safety_interventions} interventions; states seen '
-        f'{report.safety_states}',
+        f'safety        of the task time: shaping {safety.get("shaping", 0.0):.0%}'
+        f'{_reasons(report, "shaping")}, overrides (stops) {safety.get("override", 0.0):.0%}'
+        f'{_reasons(report, "override")}, no command to pass {safety.get("idle", 0.0):.0%}',
     ])
 
 
@@ -99,6 +135,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--seed', type=int, default=0, help='placement seed')
     parser.add_argument('--instruction', default='',
                         help="instruction text (default: the scenario's Korean instruction)")
+    parser.add_argument('--suite', default='', choices=('', 'nominal', 'shift', 'perturbation'),
+                        help='run under an evaluation suite\'s conditions (default: the plain '
+                        'simulator)')
     parser.add_argument('--model', default='', help='policy checkpoint directory')
     parser.add_argument('--out', default='', help='output directory (default runs/<time>)')
     parser.add_argument('--timeout', type=float, default=120.0, help='wall seconds per episode')
@@ -122,8 +161,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = os.path.abspath(args.out or os.path.join(os.environ.get('VLA_WS', '.'), 'runs',
                                                    f'{stamp}-{args.scenario}-s{args.seed}'))
     os.makedirs(out, exist_ok=True)
-    stack = mobile_stack(sim='mujoco', model=model, scenario=args.scenario, seed=args.seed)
-    print(f'[demo] scenario {args.scenario} seed {args.seed}: "{instruction}"')
+    params = ''
+    if args.suite:
+        from mobile_base.sim.scene import suite_parameters
+
+        params = write_params_file(os.path.join(out, 'params.yaml'),
+                                   {'mujoco_sim': suite_parameters(args.suite)})
+    stack = mobile_stack(sim='mujoco', model=model, scenario=args.scenario, seed=args.seed,
+                         params_file=params)
+    print(f'[demo] scenario {args.scenario} seed {args.seed}'
+          f'{" (suite " + args.suite + ")" if args.suite else ""}: "{instruction}"')
     print(f'[demo] model {model}; output {out}')
     try:
         with EpisodeSession(stack) as session:

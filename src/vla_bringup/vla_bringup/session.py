@@ -3,23 +3,29 @@
 Used by the demo (`scripts/demo.sh`), the end-to-end tests and the learning loop's evaluation:
 start the described stack (separate processes over DDS), wait until every node is ready,
 start a simulator episode, send the instruction text, record a rosbag2 file, and return the
-episode result with the inferences, their triggers and the safety interventions.
+episode result with the inferences, their triggers, what the safety gate did (shaping vs
+overrides, as fractions of the task time) and, after a scene change, the reaction time.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
+from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
-from vla_common.qos import LATCHED_QOS, RELIABLE_QOS
-from vla_msgs.msg import EpisodeResult, PolicyStatus, SafetyState
+from sensor_msgs.msg import Image
+from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from vla_msgs.msg import (ActionChunk, EpisodeResult, Instruction, PolicyStatus, SafetyState,
+                          TaskResult)
 from vla_msgs.srv import StartEpisode
 
-from vla_bringup.core.episode import EpisodeReport, TRIGGERS
+from vla_bringup.core.episode import (EpisodeReport, reaction_time, safety_time_fractions,
+                                      TRIGGERS)
 from vla_bringup.recorder import BagRecorder
 from vla_bringup.runner import StackRunner
 from vla_bringup.spinner import BackgroundSpinner
@@ -27,9 +33,25 @@ from vla_bringup.stacks import StackSpec
 
 OUTCOMES = {EpisodeResult.OUTCOME_RUNNING: 'running', EpisodeResult.OUTCOME_REACHED: 'reached',
             EpisodeResult.OUTCOME_COLLIDED: 'collided',
-            EpisodeResult.OUTCOME_TIMED_OUT: 'timed_out'}
+            EpisodeResult.OUTCOME_TIMED_OUT: 'timed_out',
+            EpisodeResult.OUTCOME_STOPPED_OUTSIDE: 'stopped_outside',
+            EpisodeResult.OUTCOME_OVERSHOT: 'overshot',
+            EpisodeResult.OUTCOME_MOVED_AFTER_STOP: 'moved_after_stop'}
+TASK_RESULTS = {TaskResult.RESULT_DONE: 'done', TaskResult.RESULT_REFUSED: 'refused',
+                TaskResult.RESULT_CANCELLED: 'cancelled', TaskResult.RESULT_PREEMPTED: 'preempted',
+                TaskResult.RESULT_FAILED: 'failed'}
+ENDED_BY = {EpisodeResult.ENDED_BY_NONE: 'none', EpisodeResult.ENDED_BY_POLICY: 'policy',
+            EpisodeResult.ENDED_BY_TIMEOUT: 'timeout',
+            EpisodeResult.ENDED_BY_COLLISION: 'collision'}
 SIDES = {EpisodeResult.SIDE_NONE: 'none', EpisodeResult.SIDE_LEFT: 'left',
          EpisodeResult.SIDE_RIGHT: 'right'}
+#: Every state change of the gate counts (time fractions): deeper than LATCHED_QOS.
+SAFETY_HISTORY_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def _seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class StackFailure(RuntimeError):
@@ -59,9 +81,31 @@ class StackSession:
         self.status: Optional[PolicyStatus] = None
         self.safety: Optional[SafetyState] = None
         self.safety_states: Dict[str, int] = {}
+        # On the simulator's clock (sim time): what the gate did, the policy's chunks (arrival,
+        # observation stamp) and its commands (arrival).
+        self.sim_time = 0.0
+        self.safety_changes: List[Tuple[float, List[str]]] = []
+        self.chunks: List[Tuple[float, float]] = []
+        self.commands: List[float] = []
+        # The instruction ids the instruction node published, and how the policy ended each.
+        self.instruction_ids: List[str] = []
+        self.task_results: Dict[str, TaskResult] = {}
         n = self.node
         n.create_subscription(PolicyStatus, 'policy_node/status', self._on_status, RELIABLE_QOS)
-        n.create_subscription(SafetyState, 'safety_gate/state', self._on_safety, LATCHED_QOS)
+        n.create_subscription(SafetyState, 'safety_gate/state', self._on_safety,
+                              SAFETY_HISTORY_QOS)
+        n.create_subscription(Clock, '/clock', self._on_clock, QoSProfile(
+            depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
+        n.create_subscription(ActionChunk, 'policy_node/action_chunk', self._on_chunk,
+                              RELIABLE_QOS)
+        n.create_subscription(Twist, 'cmd_vel_in', self._on_command, COMMAND_QOS)
+        n.create_subscription(Instruction, 'instruction', self._on_instruction, LATCHED_QOS)
+        # Camera stamps only: the instruction waits for frames of the new episode (below).
+        self.camera_stamps: List[float] = []
+        self._camera_sub = n.create_subscription(Image, 'camera/image_raw', self._on_camera,
+                                                 SENSOR_QOS)
+        n.create_subscription(TaskResult, 'policy_node/task_result', self._on_task_result,
+                              LATCHED_QOS)
         self.text_pub = n.create_publisher(String, 'instruction_text', RELIABLE_QOS)
         self.start_client = n.create_client(StartEpisode, self.START_SERVICE)
         self.subscribe()
@@ -78,8 +122,46 @@ class StackSession:
     def _on_safety(self, msg: SafetyState) -> None:
         with self._lock:
             self.safety = msg
+            self.safety_changes.append((_seconds(msg.header.stamp), list(msg.reason_names)))
             name = {0: 'ok', 1: 'limited', 2: 'stopped', 3: 'estop'}.get(msg.state, '?')
             self.safety_states[name] = self.safety_states.get(name, 0) + 1
+
+    def _on_clock(self, msg: Clock) -> None:
+        with self._lock:
+            self.sim_time = max(self.sim_time, _seconds(msg.clock))
+
+    def _on_chunk(self, msg: ActionChunk) -> None:
+        with self._lock:
+            self.chunks.append((self.sim_time, _seconds(msg.header.stamp)))
+
+    def _on_command(self, msg: Twist) -> None:
+        with self._lock:
+            self.commands.append(self.sim_time)
+
+    def _on_camera(self, msg: Image) -> None:
+        with self._lock:
+            self.camera_stamps = (self.camera_stamps + [_seconds(msg.header.stamp)])[-20:]
+
+    def _frames_since(self, t: float) -> int:
+        with self._lock:
+            return sum(1 for stamp in self.camera_stamps if stamp > t)
+
+    def _on_instruction(self, msg: Instruction) -> None:
+        with self._lock:
+            if msg.id and msg.id not in self.instruction_ids:
+                self.instruction_ids.append(msg.id)
+
+    def _on_task_result(self, msg: TaskResult) -> None:
+        with self._lock:
+            self.task_results[msg.instruction_id] = msg
+
+    def _task_result(self, known_before: int) -> str:
+        """How the policy ended the episode's instruction (the first one the instruction node
+        published after `known_before` ids): done, refused, ... or '' (not ended)."""
+        with self._lock:
+            ids = self.instruction_ids[known_before:]
+            msg = self.task_results.get(ids[0]) if ids else None
+        return TASK_RESULTS.get(msg.result, str(msg.result)) if msg is not None else ''
 
     # --- driving -----------------------------------------------------------------------------
     def wait_until(self, predicate, timeout: float, what: str) -> None:
@@ -182,9 +264,11 @@ class EpisodeSession(StackSession):
             with self._lock:
                 self.results.clear()
                 self.trajectory.clear()
-                self.safety_states.clear()
+                self.chunks.clear()
+                self.commands.clear()
+                # the gate's state before the episode is the one it starts in
+                self.safety_changes[:-1] = []
             counts0 = self._trigger_counts()
-            interventions0 = self.safety.interventions if self.safety else 0
             future = self.start_client.call_async(StartEpisode.Request(scenario=scenario,
                                                                        seed=int(seed)))
             self.wait_until(future.done, 30.0, 'start_episode response')
@@ -194,9 +278,21 @@ class EpisodeSession(StackSession):
                                    f'{response.message}')
             self.wait_until(lambda: self._latest_outcome() == EpisodeResult.OUTCOME_RUNNING, 30.0,
                             'the episode to start')
+            # The simulator moved the robot to the new start: a frame from before that (the
+            # previous episode's end, at its cup) must not be what the policy sees when the
+            # instruction arrives, or it may take the task for done. Wait for two frames of
+            # the new episode (on a robot nothing teleports; an operator gives the task to a
+            # robot standing where it is).
+            started = self._last_result()
+            if started is not None and self._camera_sub.get_publisher_count() > 0:
+                t_start = _seconds(started.header.stamp)
+                self.wait_until(lambda: self._frames_since(t_start) >= 2, 30.0,
+                                'camera frames of the new episode')
             with self._lock:
                 self.trajectory.clear()
+                known_ids = len(self.instruction_ids)
             self.text_pub.publish(String(data=instruction))
+            t_task = time.monotonic()
             try:
                 self.wait_until(lambda: self._latest_outcome() not in (
                     None, EpisodeResult.OUTCOME_RUNNING), timeout, 'the episode to end')
@@ -204,22 +300,42 @@ class EpisodeSession(StackSession):
                 if 'timed out' not in str(exc):
                     raise
                 report.outcome = 'no_result'
+            task_wall = time.monotonic() - t_task
             result = self._last_result()
-            if result is not None and result.outcome != EpisodeResult.OUTCOME_RUNNING:
-                report.set_result(OUTCOMES[result.outcome], result.time, result.path_length,
-                                  result.min_clearance, SIDES.get(result.passed_side, 'none'),
-                                  SIDES.get(result.commanded_side, 'none'))
+            ended = result is not None and result.outcome != EpisodeResult.OUTCOME_RUNNING
+            if ended:
+                report.set_result(
+                    OUTCOMES.get(result.outcome, str(result.outcome)), result.time,
+                    result.path_length, result.min_clearance,
+                    [SIDES.get(int(s), 'none') for s in result.passed_sides],
+                    SIDES.get(result.commanded_side, 'none'),
+                    ENDED_BY.get(result.ended_by, 'none'), result.success, result.at_rest,
+                    result.overshoot, result.final_distance, result.final_error)
+                report.placement = result.placement or 'plain'
+                report.layout_spread = result.layout_spread or 1.0
+                report.perturbation = result.perturbation
+                report.perturbation_time = result.perturbation_time
+                # How fast the simulation ran: 1.0 = real time (a starved machine falls behind)
+                report.realtime_factor = round(result.time / task_wall, 3) if task_wall > 0 \
+                    else 0.0
             time.sleep(0.3)  # let the last status arrive
+            report.task_result = self._task_result(known_ids)
             report.set_triggers(counts0, self._trigger_counts())
             with self._lock:
                 if self.status is not None:
                     report.latency_p50_ms = round(float(self.status.latency_p50_ms), 2)
                     report.latency_p95_ms = round(float(self.status.latency_p95_ms), 2)
                     report.policy_error = str(self.status.error)
-                if self.safety is not None:
-                    report.safety_interventions = int(self.safety.interventions
-                                                      - interventions0)
-                report.safety_states = dict(self.safety_states)
+                if ended:
+                    # The task's window on the sim clock: it ended at the result's stamp.
+                    t1 = _seconds(result.header.stamp)
+                    t0 = t1 - result.time
+                    fractions, reasons = safety_time_fractions(self.safety_changes, t0, t1)
+                    report.safety_time = {k: round(v, 4) for k, v in fractions.items()}
+                    report.safety_reasons = {k: round(v, 4) for k, v in sorted(reasons.items())}
+                    if result.perturbation_time >= 0.0:
+                        report.reaction_time = reaction_time(
+                            t0 + result.perturbation_time, self.chunks, self.commands)
                 report.trajectory = list(self.trajectory)
         finally:
             if recorder is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 SIM_CHOICES = ('mujoco', 'gazebo', 'false')
 ARM_SIM_CHOICES = ('mujoco', 'false')
@@ -352,6 +352,14 @@ def resolved_parameters(spec: NodeSpec) -> Dict[str, object]:
             flatten('', params, values)
     values.update(dict(spec.parameters))
     return values
+def write_params_file(path: str, nodes: Mapping[str, Mapping[str, object]]) -> str:
+    """A user parameter file (`params_file` of a stack): {node name: {parameter: value}}."""
+    import yaml
+
+    data = {name: {'ros__parameters': dict(params)} for name, params in nodes.items()}
+    with open(path, 'w', encoding='utf-8') as f:
+        yaml.safe_dump(data, f, sort_keys=False, allow_unicode=True)
+    return path
 
 
 def ros_args(spec: NodeSpec) -> List[str]:

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from vla_common.scenarios import SCENARIOS
-from vla_learning.collect import plan_episodes
+from vla_learning.collect import collect_stack, plan_episodes
 from vla_learning.common import (COLLECT_SEED_BASE, EVAL_SEED_BASE, paraphrase_split,
-                                 REGRESSION_SEEDS)
-from vla_learning.convert import split_episodes
+                                 REGRESSION_SEEDS, TRAINING_RANDOMIZATION)
+from vla_learning.convert import done_labels, split_episodes
 from vla_learning.data import canonical_text, Episode, WindowDataset
-from vla_learning.evaluate import plan as eval_plan
+from vla_learning.evaluate import eval_params_file, plan as eval_plan, wilson
 
 
 def test_collection_plan_is_bounded_deterministic_and_side_paired():
@@ -28,14 +28,28 @@ def test_collection_plan_is_bounded_deterministic_and_side_paired():
     assert any(p.noise > 0 for p in plans) and any(p.noise == 0 for p in plans)
 
 
-def test_evaluation_uses_held_out_placements_and_paraphrases():
-    collected = {p.seed for p in plan_episodes()}
-    ev = eval_plan(SCENARIOS, 4)
+def test_evaluation_uses_held_out_placements_and_paraphrases(tmp_path):
+    import yaml
+    from mobile_base.core.scenarios import make_instance
+
+    # Collection and evaluation draw from different placement namespaces of the simulator,
+    # whatever the seed numbers (here they even coincide).
+    collect = dict(collect_stack(TRAINING_RANDOMIZATION).node('mujoco_sim').parameters)
+    assert collect['placement'] == 'collect'
+    for suite in ('nominal', 'shift', 'perturbation'):
+        params = yaml.safe_load(open(eval_params_file(str(tmp_path / 'p.yaml'), suite,
+                                                      'event')))
+        assert params['mujoco_sim']['ros__parameters']['placement'] == 'evaluate'
+    plans = plan_episodes()
+    ev = eval_plan(SCENARIOS, 9)
+    assert {p.seed for p in plans} == {e['seed'] for e in ev}
+    boxes = lambda sc, seed, where: make_instance(sc, seed, placement=where).obstacles  # noqa
+    collected = {boxes(p.scenario, p.seed, 'collect') for p in plans}
+    assert not collected & {boxes(e['scenario'], e['seed'], 'evaluate') for e in ev}
     _, held = paraphrase_split()
-    assert not collected & {e['seed'] for e in ev}
-    assert not collected & set(REGRESSION_SEEDS)
     assert all(e['instruction'] in held[e['scenario']] for e in ev)
-    assert min(e['seed'] for e in ev) == EVAL_SEED_BASE > COLLECT_SEED_BASE + 72
+    assert min(e['seed'] for e in ev) == EVAL_SEED_BASE and REGRESSION_SEEDS[0] == EVAL_SEED_BASE
+    assert COLLECT_SEED_BASE == 0
 
 
 def test_validation_split_is_by_placement():
@@ -73,6 +87,34 @@ def test_windows_chunks_masks_and_strides():
     assert ds[0]['images'][:, 0, 0, 0].tolist() == [0, 0, 0]
 
 
+def test_done_targets_of_each_chunk_step_stay_done_past_the_end():
+    ep = _episode()
+    ep.done = np.arange(len(ep)) >= 25                 # the expert stopped at frame 25
+    ds = WindowDataset([ep], window_size=2, chunk_size=5, max_stride=1)
+    s = ds[22]
+    # window steps 21, 22; chunk steps 21..25 and 22..26: done from frame 25 on.
+    np.testing.assert_array_equal(s['done'], [[0, 0, 0, 0, 1], [0, 0, 0, 1, 1]])
+    assert s['done'].dtype == np.float32
+    assert ds[len(ds) - 1]['done'].all()                # past the end the task stays done
+    ep.done = None
+    assert 'done' not in WindowDataset([ep], 2, 5)[3]   # an old dataset: no targets
+
+
+def test_done_labels_come_from_the_experts_own_stop():
+    moving = np.tile([0.2, 0.05, 0.1], (8, 1))
+    stop = np.zeros((4, 3))
+    done = done_labels(np.concatenate([moving, stop]).astype(np.float32))
+    assert done.tolist() == [False] * 8 + [True] * 4
+    # A zero component while moving is not a stop; the whole command is.
+    slow = moving.copy()
+    slow[3] = [0.0, 0.0, 0.1]
+    assert done_labels(np.concatenate([slow, stop])).sum() == 4
+    with pytest.raises(ValueError, match='never stopped'):
+        done_labels(moving)
+    with pytest.raises(ValueError, match='moved again'):
+        done_labels(np.concatenate([moving, stop, moving, stop]))
+
+
 def test_mirroring_flips_image_negates_lateral_and_swaps_words():
     ds = WindowDataset([_episode()], window_size=2, chunk_size=3, mirror_prob=1.0)
     s = ds[10]
@@ -104,3 +146,11 @@ def test_canonical_text_is_what_the_instruction_node_publishes():
 def test_canonical_text_refuses_instructions_the_stack_would_refuse(text):
     with pytest.raises(ValueError, match='does not understand'):
         canonical_text(text)
+
+
+def test_wilson_interval():
+    lo, hi = wilson(61, 64)
+    assert lo == pytest.approx(0.8708, abs=1e-3) and hi == pytest.approx(0.9839, abs=1e-3)
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
+    assert wilson(10, 10)[0] == pytest.approx(0.7225, abs=1e-3)
+    assert wilson(0, 0) == (0.0, 1.0)

@@ -9,7 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from vla_learning.collect import EpisodePlan, Perturbation, run_collection
+from vla_learning.collect import EpisodePlan, run_collection
+from vla_learning.common import TRAINING_RANDOMIZATION
 from vla_learning.convert import convert
 from vla_learning.data import canonical_text
 from vla_learning.train import TrainConfig, train
@@ -25,7 +26,7 @@ def demos(ros_domain, tmp_path_factory):
     out = str(tmp_path_factory.mktemp('demos'))
     plans = [EpisodePlan('1box_vert_left', 9000, TEXT_L, 0.0),
              EpisodePlan('1box_vert_right', 9000, TEXT_R, 0.0)]
-    records = run_collection(out, plans, Perturbation(visual_jitter=0.5), progress=False)
+    records = run_collection(out, plans, TRAINING_RANDOMIZATION, progress=False)
     return out, records, plans
 
 
@@ -42,13 +43,14 @@ def test_collect_records_expert_episodes_in_bags(demos):
     out, records, plans = demos
     assert [r['name'] for r in records] == [p.name for p in plans]
     for r in records:
-        assert r['outcome'] == 'reached' and r['side_correct'], r
+        assert r['success'] and r['ended_by'] == 'policy' and r['side_correct'], r
+        assert abs(r['final_error']) < 0.05, r          # the expert stops at the goal
         topics = bag_topics(os.path.join(out, r['name'], 'bag'))
         for t in ('/camera/image_raw', '/cmd_vel_in', '/cmd_vel', '/instruction_text',
                   '/ground_truth/odom', '/episode_result', '/odom'):
             assert topics.get(t, ('', 0))[1] > 0, t
     # Resumable: nothing is re-run.
-    again = run_collection(out, plans, Perturbation(), progress=False)
+    again = run_collection(out, plans, TRAINING_RANDOMIZATION, progress=False)
     assert [r['wall_time'] for r in again] == [r['wall_time'] for r in records]
 
 
@@ -60,9 +62,18 @@ def test_convert_writes_lerobot_style_parquet(dataset):
     files = sorted(os.path.join(out, 'data', 'chunk-000', f) for f in
                    os.listdir(os.path.join(out, 'data', 'chunk-000')) if f.endswith('.parquet'))
     ds = load_dataset('parquet', data_files=files, split='train')
-    for col in ('observation.image', 'observation.state', 'action', 'episode_index',
-                'frame_index', 'timestamp', 'task', 'next.done'):
+    for col in ('observation.image', 'observation.state', 'action', 'action.done',
+                'episode_index', 'frame_index', 'timestamp', 'task', 'next.done'):
         assert col in ds.column_names
+    # Each demonstration ends in the expert's stop, held (>= 1 s at 10 fps): done frames
+    # command zero, the frames before them move.
+    for ep in range(2):
+        rows = ds.filter(lambda r, e=ep: r['episode_index'] == e)
+        done = np.array(rows['action.done'])
+        first = int(np.argmax(done))
+        assert done[first:].all() and done.sum() >= 10
+        assert np.all(np.array(rows['action'])[done] == 0.0)
+        assert np.all(np.abs(np.array(rows['action'])[:first]).sum(axis=1) > 0.0)
     row = ds[0]
     assert row['observation.image'].size == (32, 32)
     assert row['task'] in (TEXT_L, TEXT_R)
@@ -149,10 +160,12 @@ def test_evaluate_one_episode_through_the_stack(dataset, tmp_path):
     train(_tiny(model, dataset[0], epochs=1, max_steps=3), progress=False, log=lambda *_: None)
     out = str(tmp_path / 'eval')
     records = evaluate(model, out, ['1box_vert_left'], seeds=1, modes=['event'],
-                       timeout=90.0, progress=False)
+                       suites=['perturbation'], seed_base=7, timeout=90.0, progress=False)
     assert len(records) == 1
     r = records[0]
-    assert r['outcome'] in ('reached', 'collided', 'timed_out')
-    assert r['inferences'] > 0 and r['seed'] >= 1000
+    assert r['outcome'] in ('reached', 'collided', 'timed_out', 'stopped_outside',
+                            'overshot', 'moved_after_stop')
+    assert r['ended_by'] in ('policy', 'timeout', 'collision')
+    assert r['inferences'] > 0 and r['seed'] == 7 and r['suite'] == 'perturbation'
     assert os.path.isfile(os.path.join(out, 'results.md'))
     assert os.path.isfile(os.path.join(out, 'results.png'))

@@ -14,16 +14,18 @@ Resumable: an episode whose `episode.json` exists is skipped. Deterministic give
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from vla_common.scenarios import SCENARIOS
 from vla_learning.collection import EpisodeBagRecorder
 from vla_learning.common import (COLLECT_SEED_BASE, paraphrase_split, parse_list,
-                                 pick_instruction, read_json, write_json)
+                                 pick_instruction, read_json, TRAINING_RANDOMIZATION,
+                                 write_json)
 
 #: What the bags keep: the expert's command (= the action label), the gated command, the
 #: camera, odometry, ground truth, the instruction, the result and the gate's state.
@@ -42,16 +44,6 @@ COLLECT_TOPICS: Dict[str, str] = {
 #: A bag without messages on one of these is not a demonstration (re-recorded).
 REQUIRED_TOPICS = ('/camera/image_raw', '/cmd_vel_in', '/cmd_vel', '/odom',
                    '/ground_truth/odom', '/instruction_text', '/episode_result')
-
-
-@dataclass(frozen=True)
-class Perturbation:
-    """Randomisation of a collection run (simulator + expert parameters)."""
-
-    visual_jitter: float = 0.6
-    start_noise_xy: float = 0.08
-    start_noise_yaw: float = 0.12
-    expert_noise: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -83,9 +75,10 @@ def plan_episodes(scenarios: Sequence[str] = SCENARIOS, per_scenario: int = 9,
     return plans
 
 
-def collect_stack(perturbation: Perturbation, noise_seed: int = 0):
-    """StackSpec: mujoco_sim (lockstep, fast) + safety_gate + expert_node + instruction_node,
-    all on sim time."""
+def collect_stack(randomization: Mapping[str, object], expert_noise: float = 0.0,
+                  noise_seed: int = 0):
+    """StackSpec: mujoco_sim (lockstep, fast, `randomization`, collection placements) +
+    safety_gate + expert_node + instruction_node, all on sim time."""
     from vla_bringup.stacks import NodeSpec, ParamFile, StackSpec
 
     def spec(name: str, package: str, executable: str, extra: Sequence[ParamFile] = ()
@@ -94,27 +87,30 @@ def collect_stack(perturbation: Perturbation, noise_seed: int = 0):
         return NodeSpec(name, package, executable, files).with_parameters(use_sim_time=True)
 
     overrides = ParamFile('vla_bringup', 'config/mobile.param.yaml')
+    # Lockstep on the expert's own command, and patient: on a loaded machine a starved expert
+    # must hold the simulation, not let it step on into the gate's watchdogs.
     sim = spec('mujoco_sim', 'mobile_base', 'mujoco_sim', (overrides,)).with_parameters(
-        realtime_factor=0.0, lockstep=True, auto_start=False,
-        visual_jitter=float(perturbation.visual_jitter),
-        start_noise_xy=float(perturbation.start_noise_xy),
-        start_noise_yaw=float(perturbation.start_noise_yaw))
+        realtime_factor=0.0, lockstep=True, lockstep_topic='cmd_vel_in', lockstep_timeout=10.0,
+        auto_start=False, placement='collect', **dict(randomization))
     gate = spec('safety_gate', 'vla_safety', 'safety_gate', (overrides,)).with_parameters(
         mode='base', time_source='ros')
     expert = spec('expert_node', 'mobile_base', 'expert_node').with_parameters(
-        noise_std=float(perturbation.expert_noise), noise_seed=int(noise_seed))
+        noise_std=float(expert_noise), noise_seed=int(noise_seed))
     # The instruction the collector types reaches the simulator as in deployment: its
     # episode clock starts there.
-    instruction = spec('instruction_node', 'vla_instruction', 'instruction_node').with_parameters(
-        voice_enabled=False)
+    instruction = spec('instruction_node', 'vla_instruction',
+                       'instruction_node').with_parameters(voice_enabled=False)
     return StackSpec('collect', (sim, gate, expert, instruction), {'sim': 'mujoco'})
 
 
 def episode_done(out: str, plan: EpisodePlan) -> bool:
-    return os.path.isfile(os.path.join(out, plan.name, 'episode.json'))
+    """Recorded, and the expert succeeded (stopped at the cup on the commanded side)."""
+    path = os.path.join(out, plan.name, 'episode.json')
+    return os.path.isfile(path) and bool(read_json(path).get('success'))
 
 
-def run_collection(out: str, plans: Sequence[EpisodePlan], perturbation: Perturbation,
+def run_collection(out: str, plans: Sequence[EpisodePlan],
+                   randomization: Mapping[str, object] = TRAINING_RANDOMIZATION,
                    seed: int = 0, timeout: float = 120.0, retries: int = 5,
                    quiet: bool = True, progress: bool = True) -> List[dict]:
     """Record every planned episode not recorded yet; returns the episode.json records."""
@@ -130,16 +126,16 @@ def run_collection(out: str, plans: Sequence[EpisodePlan], perturbation: Perturb
     log = (lambda _n, _l: None) if quiet else None
     # One stack per noise level (the expert's noise is a node parameter).
     for noise in sorted({p.noise for p in todo}):
-        group = [p for p in todo if p.noise == noise]
-        pert = Perturbation(perturbation.visual_jitter, perturbation.start_noise_xy,
-                            perturbation.start_noise_yaw, noise)
-        pending = list(group)
+        pending = [p for p in todo if p.noise == noise]
         for attempt in range(retries + 1):
             if not pending:
                 break
             failed: List[EpisodePlan] = []
+            # The expert does not fail on its own; an episode it failed was disturbed (e.g. a
+            # starved process let a watchdog stop the robot): recorded again, in the next pass.
+            unsuccessful: List[EpisodePlan] = []
             try:
-                with EpisodeSession(collect_stack(pert, noise_seed=seed), log=log
+                with EpisodeSession(collect_stack(randomization, noise, seed), log=log
                                     ) as session:
                     recorder = EpisodeBagRecorder(session.node, COLLECT_TOPICS)
                     session.start()
@@ -172,24 +168,32 @@ def run_collection(out: str, plans: Sequence[EpisodePlan], perturbation: Perturb
                                       f'{", ".join(silent)}: restarting the stack')
                             raise StackFailure(f'{plan.name}: incomplete recording')
                         record = {**asdict(plan), 'name': plan.name,
-                                  'perturbation': asdict(pert), 'collect_seed': seed,
-                                  'outcome': report.outcome, 'time': report.time,
-                                  'passed_side': report.passed_side,
+                                  'randomization': dict(randomization),
+                                  'collect_seed': seed,
+                                  'outcome': report.outcome, 'ended_by': report.ended_by,
+                                  'success': report.success, 'time': report.time,
+                                  'passed_sides': report.passed_sides,
                                   'commanded_side': report.commanded_side,
                                   'side_correct': report.side_correct,
+                                  'final_error': report.final_error,
                                   'min_clearance': report.min_clearance,
-                                  'safety_interventions': report.safety_interventions,
+                                  'safety_time': report.safety_time,
                                   'wall_time': report.wall_time, 'bag': 'bag',
                                   'messages': counts}
                         write_json(os.path.join(ep_dir, 'episode.json'), record)
                         bar.set_postfix_str(f'{plan.name} {report.outcome} '
                                             f'{report.time:.1f}s sim/{report.wall_time:.1f}s')
-                        bar.update(1)
+                        if report.success:
+                            bar.update(1)
+                        else:
+                            unsuccessful.append(plan)
+                            bar.write(f'[collect] {plan.name}: {report.outcome} (ended by '
+                                      f'{report.ended_by}): recorded again later')
             except StackFailure:
-                pending = failed
+                pending = failed + unsuccessful
                 time.sleep(2.0)
                 continue
-            pending = []
+            pending = unsuccessful
         if pending:
             bar.write(f'[collect] gave up on {len(pending)} episodes (noise {noise})')
     bar.close()
@@ -207,9 +211,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--episodes-per-scenario', type=int, default=9)
     parser.add_argument('--seed', type=int, default=0, help='collection seed (placements, '
                         'paraphrases, noise)')
-    parser.add_argument('--visual-jitter', type=float, default=Perturbation.visual_jitter)
-    parser.add_argument('--start-noise-xy', type=float, default=Perturbation.start_noise_xy)
-    parser.add_argument('--start-noise-yaw', type=float, default=Perturbation.start_noise_yaw)
+    parser.add_argument('--randomization', default='',
+                        help='JSON dict of mujoco_sim parameters merged into the training '
+                        'randomisation (vla_learning.common.TRAINING_RANDOMIZATION)')
     parser.add_argument('--expert-noise', type=float, default=0.08,
                         help='OU exploration noise std of the noisy episodes (m/s, rad/s)')
     parser.add_argument('--noisy-every', type=int, default=3,
@@ -227,13 +231,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print('[collect] note: more than 72 demonstrations requested', file=sys.stderr)
     plans = plan_episodes(scenarios, args.episodes_per_scenario, args.seed,
                           args.noisy_every, args.expert_noise)
-    pert = Perturbation(args.visual_jitter, args.start_noise_xy, args.start_noise_yaw)
+    randomization = {**TRAINING_RANDOMIZATION, **json.loads(args.randomization or '{}')}
     t0 = time.monotonic()
-    records = run_collection(args.out, plans, pert, args.seed, args.timeout,
+    records = run_collection(args.out, plans, randomization, args.seed, args.timeout,
                              quiet=not args.verbose)
-    reached = sum(r['outcome'] == 'reached' for r in records)
+    succeeded = sum(bool(r.get('success')) for r in records)
     print(f'[collect] {len(records)}/{len(plans)} episodes in {args.out} '
-          f'({reached} reached the cup), {time.monotonic() - t0:.0f} s')
+          f'({succeeded} stopped at the cup on the commanded side), '
+          f'{time.monotonic() - t0:.0f} s')
     return 0 if len(records) == len(plans) else 1
 
 

@@ -12,11 +12,19 @@ import os
 import random
 from typing import Dict, List, Sequence, Tuple
 
-#: Placement seeds used for demonstrations start at 0; evaluation seeds never overlap them.
+from mobile_base.sim.scene import SUITES
+
+#: Placement seeds of demonstrations start here, in the simulator's `collect` placement
+#: namespace; evaluation draws from the `evaluate` namespace (mobile_base.core.scenarios):
+#: no seed of one gives a placement of the other, whatever the numbers.
 COLLECT_SEED_BASE = 0
-#: Held-out placement seeds for evaluation and the regression tests (never collected).
-EVAL_SEED_BASE = 1000
-REGRESSION_SEEDS: Tuple[int, ...] = (1000, 1001)
+#: Default first seed of evaluation runs (`vla_evaluate --seed-base`) and the regression test.
+EVAL_SEED_BASE = 0
+REGRESSION_SEEDS: Tuple[int, ...] = (0, 1)
+
+#: The simulator's randomisation during collection (mujoco_sim parameters): the conditions of
+#: the `nominal` evaluation suite (mobile_base.sim.scene.SUITES).
+TRAINING_RANDOMIZATION: Dict[str, object] = dict(SUITES['nominal'])
 
 #: Paraphrase split shared by collection (train) and evaluation (held out).
 PARAPHRASE_HELD_OUT = 0.25

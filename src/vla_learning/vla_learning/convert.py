@@ -9,9 +9,15 @@ Layout (LeRobot v2 naming; `lerobot` itself does not install here):
 Columns: observation.image (Image, already at the policy's input size, OpenCV area resize as
 `policy.prepare_image`), observation.state (odometry twist vx, vy, wz), observation.pose
 (ground truth x, y, yaw), action (the expert's command at the frame's time = cmd_vel_in, SI),
-action.gated (cmd_vel the gate let through, nearest in time), episode_index, frame_index,
-timestamp (s since the first frame), index, task_index, task (the instruction), scenario,
-next.done, next.success.
+action.done (the termination label: the expert has ended its task, see below), action.gated
+(cmd_vel the gate let through, nearest in time), episode_index, frame_index, timestamp (s
+since the first frame), index, task_index, task (the instruction), scenario, next.done,
+next.success.
+Done labels come from the expert's own stop: it commands exactly zero from the moment it has
+stopped at the goal and never before (mobile_base.core.expert), so a frame is done when its
+expert command is that stop. The frames run to the simulator's result, which comes only after
+the robot came to rest and stayed (docs/mobile_base.md): the hold is kept, at least
+MIN_HOLD s of it, or the episode is refused.
 Resumable: episodes whose Parquet file exists are skipped (use --force to rebuild).
 """
 
@@ -42,6 +48,22 @@ def robot_plugin(name: str):
     if name not in ROBOTS:
         raise ValueError(f'unknown robot {name!r}; known: {", ".join(ROBOTS)}')
     return importlib.import_module(f'vla_learning.robots.{name}')
+#: s of done frames (the expert holding its stop) a demonstration must end with.
+MIN_HOLD = 1.0
+
+
+def done_labels(actions: np.ndarray) -> np.ndarray:
+    """(N,) bool: the expert's command at each frame is its stop (exactly zero, after it had
+    moved). ValueError if it never stopped, or moved again after stopping."""
+    stopped = np.all(actions == 0.0, axis=1)
+    moving = np.nonzero(~stopped)[0]
+    if not len(moving) or moving[-1] == len(actions) - 1:
+        raise ValueError('the expert never stopped: no done label')
+    done = np.zeros(len(actions), bool)
+    done[moving[-1] + 1:] = True
+    if np.any(stopped[moving[0]:moving[-1]]):
+        raise ValueError('the expert stopped before the end and moved again')
+    return done
 
 
 def _stamp(header) -> float:
@@ -122,9 +144,14 @@ def read_episode(bag: str, image_size: int) -> Dict[str, object]:
         action_gated = sample(list(zip(g_t, [g[1] for g in gated])), ts)
     else:
         action_gated = np.zeros_like(action)
+    done = done_labels(action)
+    if done.sum() / FPS < MIN_HOLD - 1e-6:
+        raise ValueError(f'{bag}: only {done.sum() / FPS:.1f} s of the expert holding its stop '
+                         f'(at least {MIN_HOLD} s needed)')
     return {'images': np.stack([f[1] for f in frames]), 'timestamp': ts - ts[0],
-            'state': state, 'pose': pose, 'action': action, 'action_gated': action_gated,
-            'instruction': instruction, 'outcome': int(result.outcome) if result else 0}
+            'state': state, 'pose': pose, 'action': action, 'done': done,
+            'action_gated': action_gated, 'instruction': instruction,
+            'outcome': int(result.outcome) if result else 0}
 
 
 def features(image_size: int, robot=None):
@@ -242,6 +269,7 @@ def convert(demos: str, out: str, image_size: int = 64, val_fraction: float = 0.
                               rec['scenario'], True, image_size, index0, plugin)
             write_json(meta_path, {**what, 'length': n,
                                    'action': ep['action'].tolist(),
+                                   'done_frames': int(ep['done'].sum()),
                                    'state': ep['state'].tolist()})
         meta = read_json(meta_path)
         n = meta['length']
@@ -251,7 +279,8 @@ def convert(demos: str, out: str, image_size: int = 64, val_fraction: float = 0.
             train_states.append(np.asarray(meta['state'], np.float32))
         episodes.append({'episode_index': ep_index, 'name': rec['name'],
                          'scenario': rec['scenario'], 'seed': rec['seed'],
-                         'instruction': rec['instruction'], 'length': n, 'split': split,
+                         'instruction': rec['instruction'], 'length': n,
+                         'done_frames': meta['done_frames'], 'split': split,
                          'expert_noise': rec['noise'], 'time': rec['time'],
                          'file': os.path.relpath(path, out)})
         index0 += n

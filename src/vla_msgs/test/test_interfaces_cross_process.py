@@ -130,7 +130,15 @@ def _samples():
     episode.path_length = 3.1
     episode.min_clearance = 0.12
     episode.passed_side = EpisodeResult.SIDE_RIGHT
+    episode.passed_sides = [EpisodeResult.SIDE_RIGHT, EpisodeResult.SIDE_LEFT]
     episode.commanded_side = EpisodeResult.SIDE_RIGHT
+    episode.ended_by = EpisodeResult.ENDED_BY_POLICY
+    episode.at_rest = True
+    episode.final_distance = 0.33
+    episode.final_error = 0.03
+    episode.task_start = 25.5
+    episode.perturbation = 'box_moved'
+    episode.perturbation_time = 4.0
     return [ins, audio, arm, chunk, status, safety, episode]
 
 

@@ -11,6 +11,11 @@ the demonstration.
 
 Optional exploration noise (Ornstein-Uhlenbeck on the command) makes demonstrations that
 include recoveries; the tracker always steers back to the route.
+
+The expert ends its own task: it decelerates (at most `max_decel`) to a stop `stop_distance`
+from the cup (the judge's goal distance) and from then on commands exactly zero, for as long
+as it is asked (`done` is set). That zero command is the only exactly-zero command it ever
+sends, which is what labels its stop in the demonstrations.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 from vla_common.planar import Point, Twist2D, ZERO_TWIST
 from vla_common.scenarios import LEFT
 
+from mobile_base.core.episode import GOAL_DISTANCE
 from mobile_base.core.geometry import Pose2D, rotate, wrap_angle
 from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec
 from mobile_base.core.scenarios import ScenarioInstance
@@ -32,13 +38,18 @@ from mobile_base.core.scenarios import ScenarioInstance
 class ExpertConfig:
     max_speed: float = 0.3           # m/s, norm of (vx, vy); gate limit is 0.5 per axis
     max_angular: float = 0.6         # rad/s; gate limit 1.0
-    max_accel: float = 0.8           # m/s^2, smooths starts and stops
+    max_accel: float = 0.8           # m/s^2, smooths starts and speed changes
+    max_decel: float = 0.25          # m/s^2, the braking profile towards the stop point
+    creep_speed: float = 0.03        # m/s, slowest approach speed before the stop
+    stop_tolerance: float = 0.01     # m, stopped when this close to the stop point
     lookahead: float = 0.35          # m, pure-pursuit lookahead
     margin: float = 0.15             # m, bounding circle to obstacle clearance on the route
     approach: float = 0.25           # m, extra run-up before the first obstacle
-    stop_distance: float = 0.30      # m, robot centre to cup centre where the expert stops
-    slow_distance: float = 0.5       # m, start slowing down this far from the stop point
+    stop_distance: float = GOAL_DISTANCE   # m, robot centre to cup centre where it stops
     max_heading: float = math.radians(35.0)   # rad, largest heading off the route axis
+    # rad, on the final approach (within 0.8 m of the cup): enough to face the cup even when
+    # the way in is sideways (two-box layouts), so the camera sees what it stops at
+    final_max_heading: float = math.radians(90.0)
     heading_gain: float = 1.5        # 1/s
     noise_std: float = 0.0           # m/s (and rad/s) std of OU exploration noise
     noise_theta: float = 2.0         # 1/s, OU mean reversion
@@ -71,7 +82,8 @@ class ScriptedExpert:
         self._last_t = t
         cup = self.instance.cup
         dist_cup = math.hypot(cup.x - pose.x, cup.y - pose.y)
-        if self.done or dist_cup <= cfg.stop_distance:
+        to_stop = dist_cup - cfg.stop_distance
+        if self.done or to_stop <= cfg.stop_tolerance:
             self.done = True
             self._last_cmd = ZERO_TWIST
             return ZERO_TWIST
@@ -79,17 +91,19 @@ class ScriptedExpert:
                                                   cfg.lookahead)
         dx, dy = target[0] - pose.x, target[1] - pose.y
         norm = math.hypot(dx, dy)
-        speed = min(cfg.max_speed,
-                    cfg.max_speed * max(0.0, dist_cup - cfg.stop_distance) / cfg.slow_distance
-                    + 0.05)
+        # Braking profile: the speed from which max_decel stops the robot at the stop point.
+        speed = min(cfg.max_speed, max(cfg.creep_speed, math.sqrt(2.0 * cfg.max_decel
+                                                                  * max(0.0, to_stop))))
         vxw, vyw = (dx / norm * speed, dy / norm * speed) if norm > 1e-6 else (0.0, 0.0)
         # Heading: towards the direction of travel, within max_heading of the route axis.
         ax, ay = self.instance.route_axis
         axis_yaw = math.atan2(ay, ax)
         travel = wrap_angle(math.atan2(vyw, vxw) - axis_yaw) if norm > 1e-6 else 0.0
+        limit = cfg.max_heading
         if dist_cup < 0.8:   # final approach: face the cup
             travel = wrap_angle(math.atan2(cup.y - pose.y, cup.x - pose.x) - axis_yaw)
-        desired = axis_yaw + max(-cfg.max_heading, min(cfg.max_heading, travel))
+            limit = cfg.final_max_heading
+        desired = axis_yaw + max(-limit, min(limit, travel))
         wz = cfg.heading_gain * wrap_angle(desired - pose.yaw)
         wz = max(-cfg.max_angular, min(cfg.max_angular, wz))
         vx, vy = rotate(vxw, vyw, -pose.yaw)

@@ -10,12 +10,14 @@ only each layout's placement geometry (`scenarios/layouts/<layout>.yaml`). A use
 full file (geometry plus name, instruction and side) found by name on the search path or
 given by path; see docs/mobile_base.md.
 
-Placement draws come from `numpy.random.default_rng(seed)` in a fixed order (start, cup,
-obstacles) that does not depend on the commanded side, so `1box_vert_left` and
-`1box_vert_right` with the same seed have the same layout: only the instruction differs. That
-is what lets a policy learn the side from the words rather than from the picture.
-Start-pose noise comes from a second stream (`default_rng([seed, 1])`) so switching it on
-never moves the obstacles.
+Placement draws come from `numpy.random.default_rng(placement_key(seed, placement, side))`
+in a fixed order (start, cup, obstacles). In the `plain` and `collect` namespaces the key does
+not depend on the commanded side, so `1box_vert_left` and `1box_vert_right` with the same seed
+have the same layout: only the instruction differs. That is what lets a policy learn the side
+from the words rather than from the picture. The `evaluate` namespace gives each side its own
+placements, and no seed of one namespace draws another's (`placement_key`). Start-pose noise
+comes from a second stream (the key plus one word) so switching it on never moves the
+obstacles.
 
 The scenario frame is the simulator's world frame (published as `map`): the robot starts near
 the origin facing +x, the cup is ahead, the obstacles in between.
@@ -38,6 +40,39 @@ from mobile_base.core.geometry import Pose2D, rectangle_corners
 
 Number = Union[float, int]
 RangeLike = Union[Number, Sequence[Number]]
+
+
+#: Placement namespaces of the seeds. `plain`: numpy's plain seed (demos, tests, golden bags);
+#: `collect`: demonstrations (the left and right variant of a layout share a placement, so
+#: only the words tell the side); `evaluate`: evaluation (each side its own placement).
+#: Disjoint by construction: `placement_key` gives every seed of a namespace a seed sequence
+#: entropy no seed of another namespace can have (see its docstring).
+PLACEMENTS = ('plain', 'collect', 'evaluate')
+_PLACEMENT_WORD = 0x504C4143        # 'PLAC': marks a namespaced key
+MAX_SEED = 2 ** 32 - 1
+
+
+def placement_key(seed: int, placement: str = 'plain', side: str = '') -> List[int]:
+    """The numpy seed-sequence entropy of a placement seed.
+
+    plain: [seed]; collect: [PLAC, 1, 0, seed]; evaluate: [PLAC, 2, 1 + side index, seed].
+    A SeedSequence pads its entropy with zero words, so [seed] is [seed, 0, 0, 0]: a
+    namespaced key has a non-zero second word, so it never equals a plain one, and the two
+    namespaced kinds differ in that word. Seeds are 32-bit (a larger one would spill into a
+    second word), so every seed outside [0, 2**32) is refused.
+    """
+    seed = int(seed)
+    if not 0 <= seed <= MAX_SEED:
+        raise ScenarioError(f'seed must be in [0, {MAX_SEED}], got {seed}')
+    if placement == 'plain':
+        return [seed]
+    if placement == 'collect':
+        return [_PLACEMENT_WORD, 1, 0, seed]
+    if placement == 'evaluate':
+        if side not in SIDES:
+            raise ScenarioError(f'evaluation placements need the side ({SIDES}), got {side!r}')
+        return [_PLACEMENT_WORD, 2, 1 + SIDES.index(side), seed]
+    raise ScenarioError(f'placement must be one of {PLACEMENTS}, got {placement!r}')
 
 
 class ScenarioError(ValueError):
@@ -67,6 +102,11 @@ class Range:
         # Always draw, even for fixed values, so the stream position never depends on them.
         u = float(rng.uniform())
         return self.low + u * (self.high - self.low)
+
+    def widened(self, factor: float) -> 'Range':
+        """The range scaled by `factor` about its centre (a fixed value stays fixed)."""
+        centre, half = 0.5 * (self.low + self.high), 0.5 * (self.high - self.low) * factor
+        return Range(centre - half, centre + half)
 
     def to_yaml(self) -> Union[float, List[float]]:
         return self.low if self.low == self.high else [self.low, self.high]
@@ -129,6 +169,8 @@ class ScenarioInstance:
     time_limit: float
     success_radius: float
     source: str = ''
+    placement: str = 'plain'      # the seed's placement namespace (PLACEMENTS)
+    layout_spread: float = 1.0    # box and cup ranges widened by this factor
 
     @property
     def route_axis(self) -> Tuple[float, float]:
@@ -252,27 +294,33 @@ class ScenarioDistribution:
 
     # --- Sampling --------------------------------------------------------------------------
     def sample(self, seed: int,
-               start_noise: Tuple[float, float, float] = (0.0, 0.0, 0.0)) -> ScenarioInstance:
-        """A concrete layout for `seed`; `start_noise` = std of (x, y, yaw) added to the start."""
-        seed = int(seed)
-        if seed < 0:
-            raise ScenarioError(f'seed must be >= 0, got {seed}')
-        rng = np.random.default_rng(seed)
+               start_noise: Tuple[float, float, float] = (0.0, 0.0, 0.0),
+               placement: str = 'plain', spread: float = 1.0) -> ScenarioInstance:
+        """A concrete layout for `seed` in the `placement` namespace; `start_noise` = std of
+        (x, y, yaw) added to the start; `spread` widens the box and cup ranges about their
+        centres (2 = twice as wide; the same draws, so a layout only moves outwards)."""
+        key = placement_key(seed, placement, self.side)
+        if not spread > 0:
+            raise ScenarioError(f'spread must be > 0, got {spread}')
+        rng = np.random.default_rng(key)
         start = Pose2D(self.start_x.sample(rng), self.start_y.sample(rng),
                        self.start_yaw.sample(rng))
-        cup = Cup(self.cup.x.sample(rng), self.cup.y.sample(rng), self.cup.radius,
-                  self.cup.height)
-        obstacles = tuple(Obstacle(o.x.sample(rng), o.y.sample(rng), o.yaw.sample(rng), *o.size)
+        cup = Cup(self.cup.x.widened(spread).sample(rng),
+                  self.cup.y.widened(spread).sample(rng), self.cup.radius, self.cup.height)
+        obstacles = tuple(Obstacle(o.x.widened(spread).sample(rng),
+                                   o.y.widened(spread).sample(rng),
+                                   o.yaw.widened(spread).sample(rng), *o.size)
                           for o in self.obstacles)
         if any(start_noise):
-            noise = np.random.default_rng([seed, 1]).normal(size=3) * np.asarray(start_noise)
+            noise = np.random.default_rng(key + [1]).normal(size=3) * np.asarray(start_noise)
             start = Pose2D(start.x + float(noise[0]), start.y + float(noise[1]),
                            start.yaw + float(noise[2]))
         return ScenarioInstance(
-            name=self.name, seed=seed, instruction=self.instruction,
+            name=self.name, seed=int(seed), instruction=self.instruction,
             instruction_en=self.instruction_en, side=self.side, maneuver=self.maneuver,
             start=start, cup=cup, obstacles=obstacles, time_limit=self.time_limit,
-            success_radius=self.success_radius, source=self.source)
+            success_radius=self.success_radius, source=self.source, placement=placement,
+            layout_spread=float(spread))
 
 
 #: The keys that say which scenario a file is; a built-in layout file must not contain them.
@@ -358,7 +406,8 @@ def resolve_scenario(name_or_path: str,
 
 def make_instance(name_or_path: str, seed: int,
                   extra_dirs: Iterable[Union[str, os.PathLike]] = (),
-                  start_noise: Tuple[float, float, float] = (0.0, 0.0, 0.0)
-                  ) -> ScenarioInstance:
+                  start_noise: Tuple[float, float, float] = (0.0, 0.0, 0.0),
+                  placement: str = 'plain', spread: float = 1.0) -> ScenarioInstance:
     """Shortcut: resolve a scenario and sample it."""
-    return resolve_scenario(name_or_path, extra_dirs).sample(seed, start_noise)
+    return resolve_scenario(name_or_path, extra_dirs).sample(seed, start_noise, placement,
+                                                             spread)

@@ -1,7 +1,8 @@
 """`expert_node`: the scripted expert driving the robot through the ROS graph.
 
 Listens to `episode_result` (latched): on RUNNING it rebuilds the episode's layout from the
-scenario name (or YAML path) and seed, exactly as the simulator sampled it, and starts the
+scenario name (or YAML path), seed, placement namespace and spread, exactly as the simulator
+sampled it (the start-pose noise aside: it drives from wherever it is), and starts the
 expert; on any end it publishes one zero command and idles. Each `ground_truth/odom` message
 (at most `control_rate` per second of its stamps, i.e. of sim time) yields one command on
 `cmd_vel_in` (plus a `heartbeat` for the safety gate), so the expert keeps pace with a
@@ -23,7 +24,7 @@ from vla_common import topics
 from vla_common.node_main import run_node
 from vla_common.params import declare
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
-from vla_msgs.msg import EpisodeResult
+from vla_msgs.msg import EpisodeResult, Instruction
 
 from mobile_base.core.expert import ExpertConfig, ScriptedExpert
 from mobile_base.core.geometry import Pose2D
@@ -66,6 +67,16 @@ class ExpertNode(Node):
             self.pub_heartbeat = self.create_publisher(Header, topics.HEARTBEAT, COMMAND_QOS)
         self.create_subscription(EpisodeResult, topics.EPISODE_RESULT, self._on_result,
                                  LATCHED_QOS)
+        # Like the policy, the expert moves only once the operator has given the episode's
+        # task: a new instruction (not yet used by an episode) on `instruction`.
+        self._wait_for_instruction = declare(
+            d, 'wait_for_instruction', True,
+            'drive an episode only after a new instruction on `instruction`', read_only=True)
+        self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction,
+                                 LATCHED_QOS)
+        self._instruction_id: Optional[str] = None
+        self._unused_instruction = False
+        self._waiting = False
         self.create_subscription(Odometry, topics.GROUND_TRUTH, self._on_ground_truth,
                                  SENSOR_QOS)
         self.expert: Optional[ScriptedExpert] = None
@@ -87,7 +98,10 @@ class ExpertNode(Node):
         if key == self._episode:
             return
         try:
-            instance = make_instance(msg.scenario, msg.seed, self._dirs)
+            # The layout exactly as the simulator drew it (namespace and spread included).
+            instance = make_instance(msg.scenario, msg.seed, self._dirs,
+                                     placement=msg.placement or 'plain',
+                                     spread=msg.layout_spread or 1.0)
         except ScenarioError as exc:
             self.get_logger().error(f'cannot follow episode {msg.scenario!r}: {exc}')
             self.expert = None
@@ -99,11 +113,26 @@ class ExpertNode(Node):
         self._episode = key
         self._t0 = None
         self._last_slot = None
+        # An instruction that came before this result (the two topics race) is this one's.
+        self._waiting = self._wait_for_instruction and not self._unused_instruction
+        self._unused_instruction = False
         self.get_logger().info(f'expert driving {msg.scenario} seed {msg.seed} on the '
-                               f'{instance.side}: "{instance.instruction}"')
+                               f'{instance.side}: "{instance.instruction}"'
+                               + (' once instructed' if self._waiting else ''))
+
+    def _on_instruction(self, msg: Instruction) -> None:
+        # A stop word gives no task; the latched instruction delivered again is not new.
+        if msg.status == Instruction.STATUS_STOP or msg.id == self._instruction_id:
+            return
+        self._instruction_id = msg.id
+        if self._waiting:
+            self._waiting = False
+            self.get_logger().info(f'instruction {msg.id}: expert starts')
+        else:
+            self._unused_instruction = True
 
     def _on_ground_truth(self, msg: Odometry) -> None:
-        if self.expert is None:
+        if self.expert is None or self._waiting:
             return
         t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         # One command per control period, at the first message of each period boundary of

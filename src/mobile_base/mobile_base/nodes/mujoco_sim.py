@@ -6,9 +6,12 @@ stops the base and is named in /diagnostics, see `vla_common.publisher_guard`) a
 `wait_for_instruction`); publishes `camera/image_raw`, `odom`, `scan`,
 `ground_truth/odom`, `episode_result`, `/clock` and `/diagnostics`; serves `~/start_episode`.
 
-The simulation thread, /clock, pacing, lockstep on `cmd_vel`, episode requests and the clean
-shutdown come from `vla_common.sim_node.SimulationNode`; this node adds the base's world,
-sensors and episode result. Sim time starts at 0 and runs continuously over episodes.
+The simulation thread, /clock, pacing, lockstep (on `cmd_vel`, or on the controller's
+`cmd_vel_in` with `lockstep_topic`), episode requests and the clean shutdown come from
+`vla_common.sim_node.SimulationNode`; this node adds the base's world, sensors, scene
+randomisation and the episode judge's result. Sim time starts at 0 and runs continuously over
+episodes. The simulator judges, it does not finish: an ended episode never stops the robot
+(`hold_after_end: false`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 from typing import Any, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Image, LaserScan
@@ -62,6 +66,12 @@ class MujocoSimNode(SimulationNode):
         self._cmd_sub = self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel,
                                                  COMMAND_QOS)
         self._guard = PublisherGuard(self, self._cmd_sub, p['cmd_vel_publisher'])
+        # Lockstep paces the simulation on the controller's own commands: with a safety gate
+        # in between, `cmd_vel` comes from the gate's timer whether the controller keeps up
+        # or not, so the controller's `cmd_vel_in` is the one to wait for.
+        self._pace_sub = self.create_subscription(
+            Twist, p['lockstep_topic'], lambda _msg: self.notify_command(), COMMAND_QOS) \
+            if p['lockstep_topic'] != topics.CMD_VEL else None
         self.create_subscription(Instruction, topics.INSTRUCTION, self._on_instruction,
                                  LATCHED_QOS)
         self.create_service(StartEpisode, topics.START_EPISODE, self.on_start_episode)
@@ -78,6 +88,10 @@ class MujocoSimNode(SimulationNode):
         d = self
         self.declare_timing_parameters('cmd_vel')
         self.params = {
+            'lockstep_topic': declare(d, 'lockstep_topic', topics.CMD_VEL,
+                                      'the command topic lockstep waits for: cmd_vel, or the '
+                                      "controller's own (cmd_vel_in) when a safety gate "
+                                      'republishes cmd_vel on its own timer', read_only=True),
             'scenario': declare(d, 'scenario', '1box_vert_left',
                                 'scenario at start-up: a name (e.g. 2box_hori_right) or a YAML '
                                 'path (later episodes: ~/start_episode)', read_only=True),
@@ -108,6 +122,10 @@ class MujocoSimNode(SimulationNode):
                 'start the episode clock (time limit, reported time) at the episode\'s first '
                 'instruction on `instruction`, as an operator gives the task; false: at the '
                 'episode start', read_only=True),
+            'hold_after_end': declare(d, 'hold_after_end', False,
+                                      'zero the base when an episode ends (off: the simulator '
+                                      'judges, the policy must stop the robot itself)',
+                                      read_only=True),
             'time_limit': declare(d, 'time_limit', 0.0,
                                   'episode time limit (sim s); 0 = the scenario file\'s '
                                   '(applies from the next episode)',
@@ -123,6 +141,31 @@ class MujocoSimNode(SimulationNode):
             'visual_jitter': declare(d, 'visual_jitter', 0.0,
                                      'colour and light randomisation per seed (0..1; next '
                                      'episode)', 0.0, 1.0),
+            'palette': declare(d, 'palette', 'train',
+                               "colours and textures: 'train' (the training palette) or "
+                               "'held_out' (never used in training; next episode)"),
+            'lighting': declare(d, 'lighting', 'train',
+                                "'train' (jittered around the default) or 'shifted' (outside "
+                                'that range; next episode)'),
+            'camera_noise': declare(d, 'camera_noise', 0.0,
+                                    'max std of camera pixel noise (8-bit units), drawn per '
+                                    'episode (next episode)', 0.0, 64.0),
+            'camera_blur': declare(d, 'camera_blur', 0.0,
+                                   'max camera blur sigma (px at 224 px), drawn per episode '
+                                   '(next episode)', 0.0, 8.0),
+            'distractor_prob': declare(d, 'distractor_prob', 0.0,
+                                       'chance of one distractor object beside the route '
+                                       '(next episode)', 0.0, 1.0),
+            'placement': declare(d, 'placement', 'plain',
+                                 'seed namespace of the placements: plain, collect (the left '
+                                 'and right variants share one) or evaluate (disjoint from '
+                                 'every collection; next episode)'),
+            'layout_spread': declare(d, 'layout_spread', 1.0,
+                                     'box and cup ranges widened about their centres by this '
+                                     'factor (next episode)', 0.1, 5.0),
+            'perturbation': declare(d, 'perturbation', 'none',
+                                    'mid-episode change of the layout: none, box_moved, '
+                                    'box_added or mixed (next episode)'),
             'start_noise_xy': declare(d, 'start_noise_xy', 0.0,
                                       'std of the start position noise (m; next episode)',
                                       0.0, 0.5),
@@ -147,15 +190,30 @@ class MujocoSimNode(SimulationNode):
                                    read_only=True),
         }
 
-    def _sim_options(self) -> Any:
+    def on_set_parameters(self, params: List[Any]) -> SetParametersResult:
+        # Range checks are done by rclpy (descriptors), choices by SimOptions; then the
+        # shared callback puts the accepted values live.
+        candidate = dict(self.params)
+        candidate.update({p.name: p.value for p in params if p.name in self.params})
+        try:
+            self._sim_options(candidate).validate()
+        except ValueError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        return super().on_set_parameters(params)
+
+    def _sim_options(self, params: Optional[dict] = None) -> Any:
         from mobile_base.sim.world import SimOptions
-        p = self.params
+        p = self.params if params is None else params
         return SimOptions(
             image_width=p['image_width'], image_height=p['image_height'],
             physics_rate=p['physics_rate'], cmd_timeout=p['cmd_timeout'],
-            visual_jitter=p['visual_jitter'],
+            visual_jitter=p['visual_jitter'], palette=p['palette'], lighting=p['lighting'],
+            camera_noise=p['camera_noise'], camera_blur=p['camera_blur'],
+            distractor_prob=p['distractor_prob'], perturbation=p['perturbation'],
+            placement=p['placement'], layout_spread=p['layout_spread'],
             start_noise=(p['start_noise_xy'], p['start_noise_xy'], p['start_noise_yaw']),
-            odom_noise=p['odom_noise'], scan_noise=p['scan_noise'])
+            odom_noise=p['odom_noise'], scan_noise=p['scan_noise'],
+            hold_after_end=p['hold_after_end'])
 
     # --- Executor-thread callbacks -------------------------------------------------------------
     def _on_cmd_vel(self, msg: Twist) -> None:
@@ -167,7 +225,8 @@ class MujocoSimNode(SimulationNode):
         with self._lock:
             # A refused command still counts as a command (lockstep), as a stop.
             self._cmd = twist_from_msg(msg) if verdict.ok else Twist2D()
-        self.notify_command()
+        if self._pace_sub is None:
+            self.notify_command()
 
     def _on_instruction(self, msg: Instruction) -> None:
         # A stop word gives no task; the latched instruction delivered again is not a new one.
@@ -186,7 +245,7 @@ class MujocoSimNode(SimulationNode):
         return self.world.instance is not None
 
     def lockstep_active(self) -> bool:
-        return not self.world.done and self._cmd_sub.get_publisher_count() > 0
+        return not self.world.done and (self._pace_sub or self._cmd_sub).get_publisher_count() > 0
 
     def step_tick(self) -> None:
         world = self.world
@@ -217,7 +276,8 @@ class MujocoSimNode(SimulationNode):
             return False, str(exc)
         if self.world.options != self._sim_options():
             self.world.options = self._sim_options().validate()
-        instance = spec.sample(seed, self.world.options.start_noise)
+        opts = self.world.options
+        instance = spec.sample(seed, opts.start_noise, opts.placement, opts.layout_spread)
         if self.params['time_limit'] > 0.0:
             instance = dataclasses.replace(instance, time_limit=self.params['time_limit'])
         with self._lock:
@@ -287,19 +347,34 @@ class MujocoSimNode(SimulationNode):
         msg.header.frame_id = self.params['world_frame']
         msg.scenario = self._label
         msg.seed = int(summary.seed)
+        inst = self.world.instance
+        msg.placement = inst.placement if inst is not None else ''
+        msg.layout_spread = float(inst.layout_spread) if inst is not None else 1.0
         msg.outcome = int(summary.outcome)
+        msg.ended_by = int(summary.ended_by)
+        msg.success = bool(summary.success)
         msg.time = float(summary.time)
+        msg.task_start = float(summary.task_start)
         msg.path_length = float(summary.path_length)
         msg.min_clearance = float(summary.min_clearance)
         msg.passed_side = int(summary.passed_side)
+        msg.passed_sides = [int(s) for s in summary.passed_sides]
         msg.commanded_side = int(summary.commanded_side)
+        msg.at_rest = bool(summary.at_rest)
+        msg.overshoot = bool(summary.overshoot)
+        msg.final_distance = float(summary.final_distance)
+        msg.final_error = float(summary.final_error)
+        msg.perturbation = summary.perturbation
+        msg.perturbation_time = float(summary.perturbation_time)
         self.pub_result.publish(msg)
         if summary.outcome != Outcome.RUNNING:
-            side = Side(summary.passed_side).name.lower()
-            text = (f'episode {self._label} seed {summary.seed}: {summary.outcome.name} after '
-                    f'{summary.time:.1f} s, path {summary.path_length:.2f} m, min clearance '
-                    f'{summary.min_clearance:.3f} m, passed {side} (commanded '
-                    f'{Side(summary.commanded_side).name.lower()})')
+            sides = '/'.join(Side(s).name.lower() for s in summary.passed_sides) or 'none'
+            text = (f'episode {self._label} seed {summary.seed}: {summary.outcome.name} '
+                    f'(ended by {summary.ended_by.name.lower()}) after {summary.time:.1f} s, '
+                    f'{summary.final_distance:.2f} m from the cup, path '
+                    f'{summary.path_length:.2f} m, min clearance {summary.min_clearance:.3f} m, '
+                    f'passed {sides} (commanded {Side(summary.commanded_side).name.lower()}): '
+                    f'{"success" if summary.success else "failure"}')
             self.log_episode_end(text, summary.success)
 
     def publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:

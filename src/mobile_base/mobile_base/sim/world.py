@@ -7,6 +7,7 @@ are per thread), so the node owns one simulation thread that does everything.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, replace
 from typing import Optional, Sequence, Tuple
@@ -19,9 +20,12 @@ from mobile_base.core.episode import EpisodeMonitor, EpisodeSummary, Outcome
 from mobile_base.core.geometry import Pose2D, rotate, wrap_angle
 from mobile_base.core.odometry import OdometryIntegrator, OdometryState
 from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec
-from mobile_base.core.scenarios import resolve_scenario, ScenarioInstance
+from mobile_base.core.scenarios import PLACEMENTS, resolve_scenario, ScenarioInstance
 from mobile_base.sim.mjcf import (BASE_BODY, build_mjcf, CAMERA, CHASSIS_GEOM,
-                                  GROUP_OBSTACLES, jittered_appearance, LASER_SITE)
+                                  GROUP_OBSTACLES, LASER_SITE)
+from mobile_base.sim.scene import (ADDED_BOX, apply_camera_effects, camera_effects,
+                                   distractors, LIGHTINGS, PALETTES, PERTURBATIONS,
+                                   perturbation_plan, PerturbationPlan, scene_appearance)
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,21 @@ class SimOptions:
     physics_rate: float = 500.0       # Hz (timestep = 1 / rate)
     cmd_timeout: float = 0.5          # s of sim time; older commands are replaced by zero
     visual_jitter: float = 0.0        # 0..1: colour / light randomisation per seed
+    palette: str = 'train'            # 'train' | 'held_out' colours and textures (scene.py)
+    lighting: str = 'train'           # 'train' | 'shifted' (outside the training range)
+    camera_noise: float = 0.0         # max std of pixel noise (8-bit units), per episode
+    camera_blur: float = 0.0          # max Gaussian blur sigma (px at 224 px), per episode
+    distractor_prob: float = 0.0      # chance of one distractor object beside the route
+    perturbation: str = 'none'        # mid-episode change: none|box_moved|box_added|mixed
+    placement: str = 'plain'          # seed namespace of the placements (scenarios.PLACEMENTS)
+    layout_spread: float = 1.0        # box and cup ranges widened by this factor
     start_noise: Tuple[float, float, float] = (0.0, 0.0, 0.0)  # std of start x, y, yaw
     odom_noise: float = 0.0           # relative std of the odometry's velocity measurements
     scan_noise: float = 0.0           # m, std of range noise
     base_gain: float = 20.0           # 1/s, bandwidth of the base velocity loops
-    hold_after_end: bool = True       # zero the base once the episode has ended
+    # Zero the base once the episode has ended. Off by default: the simulator judges, it does
+    # not finish a task; the policy must stop the robot itself.
+    hold_after_end: bool = False
 
     def validate(self) -> 'SimOptions':
         if not (16 <= self.image_width <= 4096 and 16 <= self.image_height <= 4096):
@@ -46,6 +60,16 @@ class SimOptions:
             raise ValueError(f'physics_rate {self.physics_rate} Hz out of [50, 5000]')
         if self.cmd_timeout <= 0.0:
             raise ValueError('cmd_timeout must be positive')
+        if self.placement not in PLACEMENTS or not self.layout_spread > 0.0:
+            raise ValueError(f'placement must be one of {PLACEMENTS} and layout_spread > 0')
+        for name, value, allowed in (('palette', self.palette, PALETTES),
+                                     ('lighting', self.lighting, LIGHTINGS),
+                                     ('perturbation', self.perturbation, PERTURBATIONS)):
+            if value not in allowed:
+                raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
+        if not (0.0 <= self.distractor_prob <= 1.0) or self.camera_noise < 0.0 \
+                or self.camera_blur < 0.0:
+            raise ValueError('distractor_prob must be in [0, 1], camera noise/blur >= 0')
         return self
 
 
@@ -70,13 +94,18 @@ class MujocoWorld:
         self._rng = np.random.default_rng(0)
         self._scan_dirs: Optional[np.ndarray] = None
         self._scan_angles = np.arange(360) * robot.scan_increment - math.pi
+        self._perturbation: Optional[PerturbationPlan] = None
+        self._camera_noise = self._camera_blur = 0.0
         self.steps = 0
 
     # --- Episode -------------------------------------------------------------------------------
     def start(self, scenario: str, seed: int,
               extra_dirs: Sequence[str] = ()) -> ScenarioInstance:
-        """Resolve a scenario (name or YAML path), sample it with the start noise, reset."""
-        instance = resolve_scenario(scenario, extra_dirs).sample(seed, self.options.start_noise)
+        """Resolve a scenario (name or YAML path), sample it with the options' start noise,
+        placement namespace and spread, reset."""
+        opts = self.options
+        instance = resolve_scenario(scenario, extra_dirs).sample(
+            seed, opts.start_noise, opts.placement, opts.layout_spread)
         self.reset(instance)
         return instance
 
@@ -89,9 +118,18 @@ class MujocoWorld:
         if self.data is not None:
             self._time_offset = self.time
         opts = self.options
+        seed = instance.seed
+        self._perturbation = perturbation_plan(
+            instance, seed, opts.perturbation)
+        spare = [ADDED_BOX] if self._perturbation and self._perturbation.kind == 'box_added' \
+            else []
         xml = build_mjcf(instance, self.robot, (opts.image_width, opts.image_height),
                          1.0 / opts.physics_rate,
-                         jittered_appearance(instance.seed, opts.visual_jitter), opts.base_gain)
+                         scene_appearance(seed, opts.visual_jitter, opts.palette, opts.lighting),
+                         opts.base_gain, distractors(instance, seed, opts.distractor_prob,
+                                                     opts.palette), spare)
+        self._camera_noise, self._camera_blur = camera_effects(seed, opts.camera_noise,
+                                                               opts.camera_blur)
         model = mujoco.MjModel.from_xml_string(xml)
         data = mujoco.MjData(model)
         data.qpos[:3] = (instance.start.x, instance.start.y, instance.start.yaw)
@@ -179,9 +217,33 @@ class MujocoWorld:
         self.odometry.update_twist(twist, self.time)
         assert self.monitor is not None
         was_done = self.monitor.done
-        self.monitor.update(self.episode_time, self.ground_truth_pose(), self.in_contact())
+        pose = self.ground_truth_pose()
+        self._maybe_perturb(pose)
+        self.monitor.update(self.episode_time, pose, self.in_contact())
         if self.monitor.done and not was_done and self.options.hold_after_end:
             data.ctrl[:] = 0.0
+
+    def _maybe_perturb(self, pose: Pose2D) -> None:
+        """Change the layout once the robot reaches the plan's trigger (task running)."""
+        plan, inst = self._perturbation, self.instance
+        if plan is None or inst is None or not self.task_started or self.done:
+            return
+        if inst.route_coordinates(pose.x, pose.y)[0] < plan.trigger_along:
+            return
+        self._perturbation = None
+        n = len(inst.obstacles)
+        name = f'obstacle_{plan.index}' if plan.index < n else f'spare_{plan.index - n}'
+        body = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
+        ob = plan.obstacle
+        self.model.body_pos[body] = (ob.x, ob.y, 0.5 * ob.height)
+        self.model.body_quat[body] = (math.cos(0.5 * ob.yaw), 0.0, 0.0, math.sin(0.5 * ob.yaw))
+        mujoco.mj_forward(self.model, self.data)
+        if plan.index >= n:
+            self._obstacle_geoms.add(mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM,
+                                                       name))
+        self.instance = dataclasses.replace(inst, obstacles=plan.apply(inst.obstacles))
+        assert self.monitor is not None
+        self.monitor.replace_obstacles(self.instance.obstacles, plan.kind)
 
     def step_for(self, duration: float) -> None:
         """Advance by `duration` seconds of sim time (rounded to whole physics steps)."""
@@ -218,8 +280,11 @@ class MujocoWorld:
         """RGB image (H, W, 3) uint8 from the forward camera."""
         self._require()
         opts = self.options
-        return self._cameras.render(self.model, self.data, CAMERA, opts.image_width,
-                                    opts.image_height)
+        rgb = self._cameras.render(self.model, self.data, CAMERA, opts.image_width,
+                                   opts.image_height)
+        if self._camera_noise > 0.0 or self._camera_blur > 0.0:
+            rgb = apply_camera_effects(rgb, self._camera_noise, self._camera_blur, self._rng)
+        return rgb
 
     def scan(self) -> np.ndarray:
         """360 ranges (m), angle -pi + i * 1 deg in the laser frame; inf = nothing in range.

@@ -13,15 +13,17 @@ STATE_NAMES = ('odom_vx', 'odom_vy', 'odom_wz')
 #: Mirroring (image flipped left-right) negates these action and state dimensions.
 MIRROR = (1.0, -1.0, -1.0)
 HAS_POSE = True          # observation.pose: the ground-truth x, y, yaw
-HAS_DONE = False         # no termination labels in the base's datasets yet
+HAS_DONE = True          # action.done: the expert holding its stop at the cup
 NORMALIZER_QUANTILE = 0.0
 #: The objects the instruction node accepts for this robot (None: the normaliser's default).
 KNOWN_TARGETS = None
 
 
 def usable(record: Dict[str, object]) -> bool:
-    """A demonstration to learn from: the expert reached the cup on the commanded side."""
-    return record['outcome'] == 'reached' and bool(record.get('side_correct', True))
+    """A demonstration to learn from: the judge's success (the expert came to rest at the cup,
+    by itself, on the commanded side of every box). Records without the verdict predate the
+    expert's stop: not usable."""
+    return bool(record.get('success'))
 
 
 def read_episode(bag: str, image_size: int) -> Dict[str, object]:
