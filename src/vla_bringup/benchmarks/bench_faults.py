@@ -38,7 +38,7 @@ def _fmt(d: Dict[str, float], unit: str = 'ms', scale: float = 1000.0) -> str:
 def main(argv=None) -> int:
     from vla_bringup.stacks import mobile_stack
     from vla_testing import netns
-    from vla_testing.fault_trials import analyse, gate_bounds, percentiles
+    from vla_testing.fault_trials import analyse, excerpt, gate_bounds, percentiles
     from vla_testing.two_host import FAULTS, TwoHostStack
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -80,11 +80,16 @@ def main(argv=None) -> int:
                                if res.t_resume is not None else None,
                                gate_stop_ages=res.gate_stop_ages,
                                outcome=end['outcome'] if end else None,
-                               limit_violations=res.limit_violations)
+                               limit_violations=res.limit_violations,
+                               late_stale=len(res.late_stale), notes=res.notes,
+                               late_stale_samples=res.late_stale[:20])
+                    if not res.ok:
+                        row['records'] = excerpt(rec)     # the raw records, to explain it
                     rows[kind].append(row)
                     loads.append(os.getloadavg()[0])
                     print(f"{kind:16s} #{i:2d} stop {row['time_to_stop']} ok {res.ok} "
-                          f"{' '.join(res.problems)}", flush=True)
+                          f"late stale samples {len(res.late_stale)} "
+                          f"{' '.join(res.problems + res.notes)}", flush=True)
         finally:
             two.stop()
     minutes = (time.monotonic() - t_bench) / 60.0
@@ -100,7 +105,9 @@ def main(argv=None) -> int:
                  within_bound=sum(bool(r['within_bound']) for r in rs),
                  stop=percentiles(stops), gate_age=percentiles(ages),
                  resume=percentiles(resumes),
-                 reached=sum(r['outcome'] == 1 for r in rs))
+                 reached=sum(r['outcome'] == 1 for r in rs),
+                 with_late_stale=sum(r['late_stale'] > 0 for r in rs),
+                 policy_view_disagrees=sum(bool(r['notes']) for r in rs))
         summary[kind] = s
         line = f"{kind:16s} properties ok {s['ok']}/{s['trials']}"
         if kind == 'squeeze':
@@ -113,7 +120,9 @@ def main(argv=None) -> int:
         else:
             line += (f", stop within bound {s['within_bound']}/{s['trials']}; time to stop "
                      f"{_fmt(s['stop'])}; motion back {_fmt(s['resume'], 's', 1.0)} after "
-                     'the fault ended')
+                     f"the fault ended; stale samples delivered late in "
+                     f"{s['with_late_stale']}/{s['trials']}; policy view disagrees in "
+                     f"{s['policy_view_disagrees']}/{s['trials']}")
         print(line)
     if args.json:
         with open(args.json, 'w') as f:
