@@ -8,6 +8,11 @@ Both: `estop` (true engages, latched; false is ignored), `heartbeat`, `~/trigger
 `~/reset_estop`, `~/state` (latched), `/diagnostics`.
 
 Engaging the e-stop publishes the stop from the callback itself, not on the next tick.
+
+A command or heartbeat that took longer than its timeout from the policy to the gate (DDS
+source vs reception timestamp; a reliable writer's last sample delivered when a link comes
+back) is refused as stale: it cannot restart motion (the hosts' clocks must agree to well
+within the timeouts; a gate clock ahead by more refuses everything, which fails closed).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.node import Node
+from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import Bool, Header
 from vla_common import topics
@@ -49,6 +55,13 @@ _NAN_TWIST = Twist2D(math.nan, math.nan, math.nan)
 SHUTDOWN_ACK_TIMEOUT = 0.5
 #: s between log lines for OK <-> LIMITED flips (transitions to a stop are always logged).
 LIMIT_LOG_PERIOD = 2.0
+
+
+def transit_time(info: MessageInfo) -> Optional[float]:
+    """Seconds from the writer's source timestamp to the reception, None when the RMW gave
+    no timestamps (system clocks of the two hosts)."""
+    src, rcv = info['source_timestamp'], info['received_timestamp']
+    return (rcv - src) * 1e-9 if src and rcv else None
 
 
 def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
@@ -126,7 +139,14 @@ class SafetyGateNode(Node):
         return time.monotonic()
 
     # --- inputs -------------------------------------------------------------------------------
-    def _on_twist(self, msg: Twist) -> None:
+    def _refused_stale(self, refused_before: int) -> bool:
+        """Whether the input just given to the gate was refused as stale (logged)."""
+        if self._gate.late_refused == refused_before:
+            return False
+        self.get_logger().warning(self._gate.late_refusal, throttle_duration_sec=2.0)
+        return True
+
+    def _on_twist(self, msg: Twist, info: MessageInfo) -> None:
         now = self._now()
         lin, ang = msg.linear, msg.angular
         fields = (lin.x, lin.y, lin.z, ang.x, ang.y, ang.z)
@@ -134,15 +154,20 @@ class SafetyGateNode(Node):
         cmd = (Twist2D(lin.x, lin.y, ang.z) if all(math.isfinite(v) for v in fields)
                else _NAN_TWIST)
         assert self._base_gate is not None
-        self._base_gate.on_command(cmd, now)
+        refused = self._gate.late_refused
+        self._base_gate.on_command(cmd, now, transit_time(info))
+        if self._refused_stale(refused):
+            return
         if self._settings.publish_on_input:
             self._publish(self._base_gate.step(now))
 
-    def _on_arm_command(self, msg: ArmCommand) -> None:
+    def _on_arm_command(self, msg: ArmCommand, info: MessageInfo) -> None:
         assert self._arm_gate is not None
+        refused = self._gate.late_refused
         self._arm_gate.on_command(ArmInput(int(msg.mode), tuple(msg.ee_delta),
                                            tuple(msg.joint_positions), float(msg.gripper)),
-                                  self._now())
+                                  self._now(), transit_time(info))
+        self._refused_stale(refused)
 
     def _on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
@@ -163,8 +188,10 @@ class SafetyGateNode(Node):
             self.get_logger().warn('dropped joint_states: missing joints or non-finite values',
                                    throttle_duration_sec=5.0)
 
-    def _on_heartbeat(self, msg: Header) -> None:
-        self._gate.on_heartbeat(self._now())
+    def _on_heartbeat(self, msg: Header, info: MessageInfo) -> None:
+        refused = self._gate.late_refused
+        self._gate.on_heartbeat(self._now(), transit_time(info))
+        self._refused_stale(refused)
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data:
@@ -296,6 +323,9 @@ class SafetyGateNode(Node):
             ('published', str(self._published)),
             ('rate_hz', f'{self._settings.rate:g}'),
         ]
+        if self._gate.late_refused:
+            values += [('stale_refused', str(self._gate.late_refused)),
+                       ('stale_refusal', self._gate.late_refusal)]
         if self._base_gate is not None and self._base_gate.scan_refusal:
             values.append(('scan_refused', self._base_gate.scan_refusal))
         if isinstance(decision, ArmDecision) and decision.ee_position is not None:
