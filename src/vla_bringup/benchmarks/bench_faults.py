@@ -12,7 +12,7 @@ is compared with the gate's command timeout plus one tick (plus the 10 ms hop to
 observer). Needs root with CAP_NET_ADMIN.
 
     python src/vla_bringup/benchmarks/bench_faults.py [--trials 20] [--faults link_down,...]
-        [--json out.json]
+        [--json out.json] [--keep-records]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import random
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 
 def _fmt(d: Dict[str, float], unit: str = 'ms', scale: float = 1000.0) -> str:
@@ -33,6 +33,26 @@ def _fmt(d: Dict[str, float], unit: str = 'ms', scale: float = 1000.0) -> str:
     prec = 0 if unit == 'ms' else 2
     vals = ' '.join(f'{k} {d[k] * scale:.{prec}f}' for k in ('min', 'p50', 'p90', 'p99', 'max'))
     return f"n={int(d['n'])} {vals} {unit}"
+
+
+def _callback_judge(rec, res, b) -> Optional[bool]:
+    """The judge before DDS timestamps, for comparison: a tx_cmd / tx_hb whose policy-side
+    observer callback ran in [t_clear - timeout, t_resume] (callback time)."""
+    if res.t_resume is None or not rec.expect_stop:
+        return None
+    return all(any(e['k'] == kind and rec.t_clear - timeout <= e['t'] <= res.t_resume
+                   for e in rec.policy)
+               for kind, timeout in (('tx_cmd', b.command_timeout),
+                                     ('tx_hb', b.heartbeat_timeout)))
+
+
+def _callback_lag(rec) -> Dict[str, float]:
+    """How late the observers' callbacks ran after DDS received the samples (s)."""
+    out = {}
+    for side, records in (('robot', rec.robot), ('policy', rec.policy)):
+        lags = [e['t'] - e['rcv'] for e in records if e.get('rcv') is not None]
+        out[side] = max(lags) if lags else None
+    return out
 
 
 def main(argv=None) -> int:
@@ -46,6 +66,9 @@ def main(argv=None) -> int:
     parser.add_argument('--faults', default=','.join(FAULTS))
     parser.add_argument('--json', help='write every trial and the summary here')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--keep-records', action='store_true',
+                        help='keep the raw records of every trial in --json (failing trials '
+                        'always keep theirs)')
     args = parser.parse_args(argv)
     reason = netns.unavailable_reason()
     if reason:
@@ -82,13 +105,16 @@ def main(argv=None) -> int:
                                outcome=end['outcome'] if end else None,
                                limit_violations=res.limit_violations,
                                late_stale=len(res.late_stale), notes=res.notes,
-                               late_stale_samples=res.late_stale[:20])
-                    if not res.ok:
+                               late_stale_samples=res.late_stale[:20],
+                               callback_judge=_callback_judge(rec, res, bounds),
+                               callback_lag=_callback_lag(rec))
+                    if not res.ok or args.keep_records:
                         row['records'] = excerpt(rec)     # the raw records, to explain it
                     rows[kind].append(row)
                     loads.append(os.getloadavg()[0])
                     print(f"{kind:16s} #{i:2d} stop {row['time_to_stop']} ok {res.ok} "
-                          f"late stale samples {len(res.late_stale)} "
+                          f"late stale samples {len(res.late_stale)} callback judge "
+                          f"{row['callback_judge']} lag {row['callback_lag']} "
                           f"{' '.join(res.problems + res.notes)}", flush=True)
         finally:
             two.stop()
@@ -107,7 +133,8 @@ def main(argv=None) -> int:
                  resume=percentiles(resumes),
                  reached=sum(r['outcome'] == 1 for r in rs),
                  with_late_stale=sum(r['late_stale'] > 0 for r in rs),
-                 policy_view_disagrees=sum(bool(r['notes']) for r in rs))
+                 policy_view_disagrees=sum(bool(r['notes']) for r in rs),
+                 callback_judge_fails=sum(r['callback_judge'] is False for r in rs))
         summary[kind] = s
         line = f"{kind:16s} properties ok {s['ok']}/{s['trials']}"
         if kind == 'squeeze':
@@ -122,7 +149,8 @@ def main(argv=None) -> int:
                      f"{_fmt(s['stop'])}; motion back {_fmt(s['resume'], 's', 1.0)} after "
                      f"the fault ended; stale samples delivered late in "
                      f"{s['with_late_stale']}/{s['trials']}; policy view disagrees in "
-                     f"{s['policy_view_disagrees']}/{s['trials']}")
+                     f"{s['policy_view_disagrees']}/{s['trials']}; the callback-time judge "
+                     f"would have failed {s['callback_judge_fails']}/{s['trials']}")
         print(line)
     if args.json:
         with open(args.json, 'w') as f:
