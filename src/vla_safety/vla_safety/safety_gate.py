@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, Twist
@@ -28,7 +28,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.node import Node
-from rclpy.subscription import MessageInfo
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import Bool, Header
 from vla_common import topics
@@ -57,11 +57,23 @@ SHUTDOWN_ACK_TIMEOUT = 0.5
 LIMIT_LOG_PERIOD = 2.0
 
 
-def transit_time(info: MessageInfo) -> Optional[float]:
-    """Seconds from the writer's source timestamp to the reception, None when the RMW gave
-    no timestamps (system clocks of the two hosts)."""
+#: rclpy (Iron and later) passes the DDS message info to two-argument callbacks; without it
+#: the transit time of a sample is unknown and late samples cannot be refused.
+WITH_MESSAGE_INFO = hasattr(Subscription, 'CallbackType')
+
+
+def transit_time(info: Any) -> Optional[float]:
+    """Seconds from the writer's source timestamp to the reception (`MessageInfo`; the system
+    clocks of the two hosts), None when the RMW gave no timestamps."""
     src, rcv = info['source_timestamp'], info['received_timestamp']
     return (rcv - src) * 1e-9 if src and rcv else None
+
+
+def with_transit(callback: Callable[[Any, Optional[float]], None]) -> Callable[..., None]:
+    """`callback(msg, transit)` as a subscription callback (transit None without info)."""
+    if WITH_MESSAGE_INFO:
+        return lambda msg, info: callback(msg, transit_time(info))
+    return lambda msg: callback(msg, None)
 
 
 def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
@@ -90,13 +102,14 @@ class SafetyGateNode(Node):
 
         if self._base:
             self._cmd_pub = self.create_publisher(Twist, topics.CMD_VEL, COMMAND_QOS)
-            self.create_subscription(Twist, topics.CMD_VEL_IN, self._on_twist, COMMAND_QOS)
+            self.create_subscription(Twist, topics.CMD_VEL_IN, with_transit(self._on_twist),
+                                     COMMAND_QOS)
             self.create_subscription(Odometry, topics.ODOM, self._on_odom, SENSOR_QOS)
             self.create_subscription(LaserScan, topics.SCAN, self._on_scan, SENSOR_QOS)
         else:
             self._arm_pub = self.create_publisher(ArmCommand, topics.ARM_CMD, COMMAND_QOS)
-            self.create_subscription(ArmCommand, topics.ARM_CMD_IN, self._on_arm_command,
-                                     COMMAND_QOS)
+            self.create_subscription(ArmCommand, topics.ARM_CMD_IN,
+                                     with_transit(self._on_arm_command), COMMAND_QOS)
             self.create_subscription(JointState, topics.JOINT_STATES, self._on_joint_states,
                                      SENSOR_QOS)
         # E-stop: the latched subscription gets the last value from transient-local publishers
@@ -105,7 +118,8 @@ class SafetyGateNode(Node):
         # Duplicates are harmless: engaging is idempotent.
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, LATCHED_QOS)
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, SENSOR_QOS)
-        self.create_subscription(Header, topics.HEARTBEAT, self._on_heartbeat, COMMAND_QOS)
+        self.create_subscription(Header, topics.HEARTBEAT, with_transit(self._on_heartbeat),
+                                 COMMAND_QOS)
         self._state_pub = self.create_publisher(SafetyState, topics.SAFETY_STATE, LATCHED_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
         self._marker_pub = None
@@ -126,6 +140,9 @@ class SafetyGateNode(Node):
             + (f'clock_timeout={config.supervisor.clock_timeout:g} s '
                if self._ros_time else '') +
             f'start_latched={config.supervisor.start_latched}')
+        if not WITH_MESSAGE_INFO:
+            self.get_logger().warn('this rclpy gives subscriptions no message info: commands '
+                                   'and heartbeats delivered late cannot be refused as stale')
         self._on_tick()
 
     # --- time ---------------------------------------------------------------------------------
@@ -146,7 +163,7 @@ class SafetyGateNode(Node):
         self.get_logger().warning(self._gate.late_refusal, throttle_duration_sec=2.0)
         return True
 
-    def _on_twist(self, msg: Twist, info: MessageInfo) -> None:
+    def _on_twist(self, msg: Twist, transit: Optional[float]) -> None:
         now = self._now()
         lin, ang = msg.linear, msg.angular
         fields = (lin.x, lin.y, lin.z, ang.x, ang.y, ang.z)
@@ -155,18 +172,18 @@ class SafetyGateNode(Node):
                else _NAN_TWIST)
         assert self._base_gate is not None
         refused = self._gate.late_refused
-        self._base_gate.on_command(cmd, now, transit_time(info))
+        self._base_gate.on_command(cmd, now, transit)
         if self._refused_stale(refused):
             return
         if self._settings.publish_on_input:
             self._publish(self._base_gate.step(now))
 
-    def _on_arm_command(self, msg: ArmCommand, info: MessageInfo) -> None:
+    def _on_arm_command(self, msg: ArmCommand, transit: Optional[float]) -> None:
         assert self._arm_gate is not None
         refused = self._gate.late_refused
         self._arm_gate.on_command(ArmInput(int(msg.mode), tuple(msg.ee_delta),
                                            tuple(msg.joint_positions), float(msg.gripper)),
-                                  self._now(), transit_time(info))
+                                  self._now(), transit)
         self._refused_stale(refused)
 
     def _on_odom(self, msg: Odometry) -> None:
@@ -188,9 +205,9 @@ class SafetyGateNode(Node):
             self.get_logger().warn('dropped joint_states: missing joints or non-finite values',
                                    throttle_duration_sec=5.0)
 
-    def _on_heartbeat(self, msg: Header, info: MessageInfo) -> None:
+    def _on_heartbeat(self, msg: Header, transit: Optional[float]) -> None:
         refused = self._gate.late_refused
-        self._gate.on_heartbeat(self._now(), transit_time(info))
+        self._gate.on_heartbeat(self._now(), transit)
         self._refused_stale(refused)
 
     def _on_estop(self, msg: Bool) -> None:

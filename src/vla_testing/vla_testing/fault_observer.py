@@ -69,6 +69,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     rclpy.init(args=['--ros-args'])
     node = rclpy.create_node(f'fault_observer_{args.side}')
+
     def samples(kind: str, values: Callable[[Any], Dict[str, Any]]) -> Callable[[Any, Any], None]:
         return lambda m, info: emit(dict(k=kind, **values(m)), info)
 

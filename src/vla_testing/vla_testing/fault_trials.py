@@ -5,8 +5,9 @@ The records are the JSON lines of `vla_testing.fault_observer` (robot side: `cmd
 `reply`; policy side: `tx_cmd` / `tx_hb` = what the policy published), all on the shared
 CLOCK_MONOTONIC: `t` when the observer's callback ran, and for DDS samples `src` (the
 writer's source timestamp) and `rcv` (reception), which do not depend on how late the
-observer's callbacks run under load. Records without them fall back to `t`. A trial has a fault injected at
-`t_fault` (after the command that injects it returned) and lifted at `t_clear`.
+observer's callbacks run under load. Records without them fall back to `t`. A trial has a
+fault injected at `t_fault` (after the command that injects it returned) and lifted at
+`t_clear`.
 
 Properties (the issue's "required in every trial"):
 - time to stop: from `t_fault` to the first zero `cmd_vel` that stays zero until the fault
