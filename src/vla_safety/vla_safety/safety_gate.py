@@ -141,8 +141,9 @@ class SafetyGateNode(Node):
                if self._ros_time else '') +
             f'start_latched={config.supervisor.start_latched}')
         if not WITH_MESSAGE_INFO:
-            self.get_logger().warn('this rclpy gives subscriptions no message info: commands '
-                                   'and heartbeats delivered late cannot be refused as stale')
+            self.get_logger().warning('this rclpy gives subscriptions no message info: '
+                                      'commands and heartbeats delivered late cannot be '
+                                      'refused as stale')
         self._on_tick()
 
     # --- time ---------------------------------------------------------------------------------
