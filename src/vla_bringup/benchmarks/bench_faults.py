@@ -109,7 +109,7 @@ def main(argv=None) -> int:
                                callback_judge=_callback_judge(rec, res, bounds),
                                callback_lag=_callback_lag(rec))
                     if not res.ok or args.keep_records:
-                        row['records'] = excerpt(rec)     # the raw records, to explain it
+                        row['records'] = excerpt(rec, res)     # the raw records, to explain it
                     rows[kind].append(row)
                     loads.append(os.getloadavg()[0])
                     print(f"{kind:16s} #{i:2d} stop {row['time_to_stop']} ok {res.ok} "

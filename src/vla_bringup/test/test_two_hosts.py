@@ -77,7 +77,7 @@ def test_fault_trials(two_hosts, kind):
     for i in range(TRIALS):
         record = two_hosts.run_trial(kind, seed=10 + i, rng=rng)
         result = analyse(record, bounds)
-        assert result.ok, (kind, result.problems, json.dumps(excerpt(record)))
+        assert result.ok, (kind, result.problems, json.dumps(excerpt(record, result)))
         assert result.outputs > 0
         # How fast (wall time, and the gate's own command age at each stop) is a figure of
         # bench_faults.py, not asserted here: both depend on the machine's load.

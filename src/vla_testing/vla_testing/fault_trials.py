@@ -139,24 +139,10 @@ def analyse(rec: TrialRecord, b: Bounds) -> TrialResult:
     late = late_stale(rec, b)
     if resume is not None and rec.expect_stop:
         wrote = src(resume)          # when the gate wrote its first non-zero output
-        missing = [what for what, kind, timeout in _freshness(b)
-                   if not [e for e in rec.robot if e['k'] == 'rx_' + kind
-                           and rcv(e) <= wrote + b.hop
-                           and src(e) >= rec.t_clear - timeout]]
-        fresh = not missing
-        if missing:
-            got = [e for e in rec.robot if e['k'] in ('rx_cmd', 'rx_hb')
-                   and rec.t_fault <= rcv(e) <= wrote + b.hop]
-            problems.append('motion resumed without a fresh command and heartbeat (robot '
-                            f'view: no fresh {" or ".join(missing)} received before the gate '
-                            f'wrote motion {wrote - rec.t_clear:.3f} s after the fault ended; '
-                            f'received since the fault: {_describe(got, rec.t_clear)})')
-        tx_missing = [what for what, kind, timeout in _freshness(b)
-                      if not [e for e in rec.policy if e['k'] == 'tx_' + kind
-                              and rec.t_clear - timeout <= src(e) <= wrote]]
-        if tx_missing:
-            notes.append(f'policy view: no {" or ".join(tx_missing)} seen published between '
-                         'one timeout before the fault ended and the resume')
+        problem, notes = _fresh_before(rec, b, wrote)
+        fresh = not problem
+        if problem:
+            problems.append(problem)
         if t_resume < after:
             problems.append('motion resumed before the e-stop reset')
     under_estop = 0
@@ -200,6 +186,44 @@ def _freshness(b: Bounds) -> Tuple[Tuple[str, str, float], ...]:
     return (('command', 'cmd', b.command_timeout), ('heartbeat', 'hb', b.heartbeat_timeout))
 
 
+def _fresh_before(rec: TrialRecord, b: Bounds, wrote: float) -> Tuple[str, List[str]]:
+    """Whether a fresh command and heartbeat reached the robot host before the gate wrote
+    motion at `wrote`: ('', notes) or (the problem, notes).
+
+    Robot view: an `rx_*` received by then, published no earlier than one timeout before the
+    fault ended. An input of which the robot host received nothing at all since the fault
+    (its observer had not yet matched a restarted policy's new writer, which the gate may
+    have matched first) is judged by the policy view: a `tx_*` published in that window.
+    Having received only stale samples is always a failure: that is what the gate moved on.
+    """
+    notes: List[str] = []
+    missing = []
+    for what, kind, timeout in _freshness(b):
+        got = [e for e in rec.robot if e['k'] == 'rx_' + kind
+               and rec.t_fault <= rcv(e) <= wrote + b.hop]
+        sent = [e for e in rec.policy if e['k'] == 'tx_' + kind
+                and rec.t_clear - timeout <= src(e) <= wrote]
+        if any(src(e) >= rec.t_clear - timeout for e in got):
+            if not sent:
+                notes.append(f'policy view: no {what} seen published between one timeout '
+                             'before the fault ended and the resume')
+            continue
+        if not got and sent:
+            notes.append(f'robot observer had received no {what} since the fault when the '
+                         f'gate moved (not matched yet); policy view: published '
+                         f'{src(sent[0]) - rec.t_clear:+.3f} s after the fault ended')
+            continue
+        missing.append(what)
+    if not missing:
+        return '', notes
+    got = [e for e in rec.robot if e['k'] in ('rx_cmd', 'rx_hb')
+           and rec.t_fault <= rcv(e) <= wrote + b.hop]
+    return ('motion resumed without a fresh command and heartbeat (robot view: no fresh '
+            f'{" or ".join(missing)} received before the gate wrote motion '
+            f'{wrote - rec.t_clear:.3f} s after the fault ended; received since the fault: '
+            f'{_describe(got, rec.t_clear)})'), notes
+
+
 def late_stale(rec: TrialRecord, b: Bounds) -> List[Dict]:
     """Samples received on the robot host after the link came back (after the kill, for a
     killed policy) that were published more than their timeout before the fault ended."""
@@ -217,10 +241,12 @@ def _describe(samples: Sequence[Dict], t0: float) -> str:
                      for e in samples[:8]) + (' ...' if len(samples) > 8 else '')
 
 
-def excerpt(rec: TrialRecord, before: float = 1.0, after: float = 3.0) -> Dict[str, List]:
+def excerpt(rec: TrialRecord, result: Optional[TrialResult] = None, before: float = 1.0,
+            after: float = 3.0) -> Dict[str, List]:
     """The raw records of a trial from `before` s ahead of the fault to `after` s after it
-    ended (what a failure report keeps)."""
-    lo, hi = rec.t_fault - before, (rec.t_reset or rec.t_clear) + after
+    ended or motion resumed, whichever is later (what a failure report keeps)."""
+    end = max(rec.t_reset or rec.t_clear, (result.t_resume or 0.0) if result else 0.0)
+    lo, hi = rec.t_fault - before, end + after
     return {side: [e for e in records if lo <= e['t'] <= hi]
             for side, records in (('robot', rec.robot), ('policy', rec.policy))}
 
