@@ -103,6 +103,16 @@ def test_an_observer_not_yet_matched_to_a_restarted_policy_is_judged_by_the_poli
     assert not res.ok and res.resumed_fresh is False
 
 
+def test_traffic_while_the_link_is_being_brought_up_is_not_motion_during_the_fault():
+    """`ip link set up` can take a while under load: motion that starts after lifting began
+    (t_lift) and before the command returned (t_clear) is the resume, judged as such."""
+    robot = cmds([(5.0, 10.2, GO), (10.2, 12.95, STOP), (12.95, 15.0, GO)])
+    rx = traffic(5.0, 9.95, 'rx') + traffic(12.9, 20.0, 'rx')
+    res = analyse(record(robot, rx=rx, t_lift=12.85), B)
+    assert res.ok and abs(res.t_resume - 12.95) < 1e-6, res
+    assert not analyse(record(robot, rx=rx), B).ok     # without t_lift: moving in the fault
+
+
 def test_late_observer_callbacks_do_not_fail_a_good_trial():
     """The policy-side observer's callbacks running a second late (a loaded host) do not
     matter: freshness is judged from the DDS timestamps."""

@@ -67,6 +67,10 @@ class TrialRecord:
     t_estop: Optional[float] = None
     t_reset: Optional[float] = None      # when the successful reset was answered
     expect_stop: bool = True             # the fault cuts the commands (not: random loss)
+    #: when lifting the fault began (before `ip link set up` ran; t_clear is after it
+    #: returned, and under load traffic can flow in between): the fault's end for "stopped
+    #: until the fault ends" and where looking for the resume starts. None: t_clear.
+    t_lift: Optional[float] = None
 
 
 @dataclass
@@ -115,7 +119,8 @@ def analyse(rec: TrialRecord, b: Bounds) -> TrialResult:
     moving_at_fault = bool(before) and _moving(before[-1])
     # Time to stop: the first zero after the fault from which the output stays zero until
     # the fault is lifted.
-    during = [(t, v) for t, v in cmds if rec.t_fault <= t < rec.t_clear]
+    t_lift = rec.t_clear if rec.t_lift is None else rec.t_lift
+    during = [(t, v) for t, v in cmds if rec.t_fault <= t < t_lift]
     t_stop: Optional[float] = None
     for i, (t, v) in enumerate(during):
         if not _moving(v) and not any(_moving(w) for _, w in during[i:]):
@@ -130,8 +135,7 @@ def analyse(rec: TrialRecord, b: Bounds) -> TrialResult:
     if rec.expect_stop and t_stop is None:
         problems.append('never stopped while the fault lasted')
     # Resume: only after fresh traffic (and after the reset when an e-stop was engaged).
-    after = rec.t_reset if rec.t_estop is not None and rec.t_reset is not None else rec.t_clear
-    resume = next((e for e in rec.robot if e['k'] == 'cmd' and e['t'] >= rec.t_clear
+    resume = next((e for e in rec.robot if e['k'] == 'cmd' and e['t'] >= t_lift
                    and _moving(e['v'])), None)
     t_resume = resume['t'] if resume else None
     fresh: Optional[bool] = None
@@ -143,7 +147,7 @@ def analyse(rec: TrialRecord, b: Bounds) -> TrialResult:
         fresh = not problem
         if problem:
             problems.append(problem)
-        if t_resume < after:
+        if rec.t_estop is not None and rec.t_reset is not None and t_resume < rec.t_reset:
             problems.append('motion resumed before the e-stop reset')
     under_estop = 0
     if rec.t_estop is not None:
@@ -227,7 +231,8 @@ def _fresh_before(rec: TrialRecord, b: Bounds, wrote: float) -> Tuple[str, List[
 def late_stale(rec: TrialRecord, b: Bounds) -> List[Dict]:
     """Samples received on the robot host after the link came back (after the kill, for a
     killed policy) that were published more than their timeout before the fault ended."""
-    since = rec.t_fault if rec.kind == 'policy_kill' else rec.t_clear
+    since = rec.t_fault if rec.kind == 'policy_kill' else (
+        rec.t_clear if rec.t_lift is None else rec.t_lift)
     return [e for _what, kind, timeout in _freshness(b) for e in rec.robot
             if e['k'] == 'rx_' + kind and rcv(e) >= since
             and src(e) < rec.t_clear - timeout]
