@@ -5,10 +5,11 @@ veth pair; `vla_testing.two_host`), the shipped model, scenario 1box_vert_left. 
 fault while the robot moves: random loss 5 % / 20 % (nftables numgen) for a whole episode, a
 1 mbit tbf squeeze for 5 s, the link down for 3 s, the link down for 3 s with an e-stop
 engaged during the outage and reset after, the policy SIGKILLed and restarted (then given a
-fresh instruction). Each trial is judged
-by `vla_testing.fault_trials.analyse` (stop, no motion during the fault, fresh command and
-heartbeat before motion comes back, reset after an e-stop, limits) and the wall time to stop
-is compared with the gate's command timeout plus one tick (plus the 10 ms hop to the
+fresh instruction). Each trial is judged by `vla_testing.fault_trials.analyse` (stop, no
+motion during the fault, a fresh command and heartbeat -- by their DDS source timestamps --
+received before motion comes back, reset after an e-stop, limits; the old callback-time
+judge's verdict is reported beside it) and the wall time to stop is compared with the
+gate's command timeout plus one tick (plus the 10 ms hop to the
 observer). Needs root with CAP_NET_ADMIN.
 
     python src/vla_bringup/benchmarks/bench_faults.py [--trials 20] [--faults link_down,...]
@@ -109,7 +110,11 @@ def main(argv=None) -> int:
                                callback_judge=_callback_judge(rec, res, bounds),
                                callback_lag=_callback_lag(rec))
                     if not res.ok or args.keep_records:
-                        row['records'] = excerpt(rec, res)     # the raw records, to explain it
+                        # the raw records and the trial's times: enough to judge it again
+                        row['records'] = excerpt(rec, res)
+                        row['times'] = dict(t_fault=rec.t_fault, t_clear=rec.t_clear,
+                                            t_lift=rec.t_lift, t_estop=rec.t_estop,
+                                            t_reset=rec.t_reset)
                     rows[kind].append(row)
                     loads.append(os.getloadavg()[0])
                     print(f"{kind:16s} #{i:2d} stop {row['time_to_stop']} ok {res.ok} "
