@@ -1,10 +1,12 @@
 """Samples delivered late (a reliable writer's last sample when a link comes back) cannot
-restart motion: the defect found by the two-host benchmark (docs/reliability.md).
+restart motion.
 
 With the link down, the policy's last `cmd_vel_in` and `heartbeat` stay in its reliable
-writers' history and are delivered when the link returns, seconds after they were written.
-The gate used to take them as fresh on arrival and moved again on a command from before
-the outage. Times here are the gate's clock; `transit` is source -> reception (s).
+writers' history and can be delivered when the link returns, long after they were written.
+The gate took any sample as fresh on arrival (nothing in a Twist says when it was written),
+so such a delivery could have restarted motion on a command from before the outage. The
+two-host runs never showed one (docs/reliability.md); this reproduces it at the core.
+Times here are the gate's clock; `transit` is source -> reception (s).
 """
 
 from vla_common.planar import Twist2D
