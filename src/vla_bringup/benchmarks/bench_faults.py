@@ -5,14 +5,15 @@ veth pair; `vla_testing.two_host`), the shipped model, scenario 1box_vert_left. 
 fault while the robot moves: random loss 5 % / 20 % (nftables numgen) for a whole episode, a
 1 mbit tbf squeeze for 5 s, the link down for 3 s, the link down for 3 s with an e-stop
 engaged during the outage and reset after, the policy SIGKILLed and restarted (then given a
-fresh instruction). Each trial is judged
-by `vla_testing.fault_trials.analyse` (stop, no motion during the fault, fresh command and
-heartbeat before motion comes back, reset after an e-stop, limits) and the wall time to stop
-is compared with the gate's command timeout plus one tick (plus the 10 ms hop to the
+fresh instruction). Each trial is judged by `vla_testing.fault_trials.analyse` (stop, no
+motion during the fault, a fresh command and heartbeat -- by their DDS source timestamps --
+received before motion comes back, reset after an e-stop, limits; the old callback-time
+judge's verdict is reported beside it) and the wall time to stop is compared with the
+gate's command timeout plus one tick (plus the 10 ms hop to the
 observer). Needs root with CAP_NET_ADMIN.
 
     python src/vla_bringup/benchmarks/bench_faults.py [--trials 20] [--faults link_down,...]
-        [--json out.json]
+        [--json out.json] [--keep-records]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import random
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 
 def _fmt(d: Dict[str, float], unit: str = 'ms', scale: float = 1000.0) -> str:
@@ -35,10 +36,30 @@ def _fmt(d: Dict[str, float], unit: str = 'ms', scale: float = 1000.0) -> str:
     return f"n={int(d['n'])} {vals} {unit}"
 
 
+def _callback_judge(rec, res, b) -> Optional[bool]:
+    """The judge before DDS timestamps, for comparison: a tx_cmd / tx_hb whose policy-side
+    observer callback ran in [t_clear - timeout, t_resume] (callback time)."""
+    if res.t_resume is None or not rec.expect_stop:
+        return None
+    return all(any(e['k'] == kind and rec.t_clear - timeout <= e['t'] <= res.t_resume
+                   for e in rec.policy)
+               for kind, timeout in (('tx_cmd', b.command_timeout),
+                                     ('tx_hb', b.heartbeat_timeout)))
+
+
+def _callback_lag(rec) -> Dict[str, float]:
+    """How late the observers' callbacks ran after DDS received the samples (s)."""
+    out = {}
+    for side, records in (('robot', rec.robot), ('policy', rec.policy)):
+        lags = [e['t'] - e['rcv'] for e in records if e.get('rcv') is not None]
+        out[side] = max(lags) if lags else None
+    return out
+
+
 def main(argv=None) -> int:
     from vla_bringup.stacks import mobile_stack
     from vla_testing import netns
-    from vla_testing.fault_trials import analyse, gate_bounds, percentiles
+    from vla_testing.fault_trials import analyse, excerpt, gate_bounds, percentiles
     from vla_testing.two_host import FAULTS, TwoHostStack
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,6 +67,9 @@ def main(argv=None) -> int:
     parser.add_argument('--faults', default=','.join(FAULTS))
     parser.add_argument('--json', help='write every trial and the summary here')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--keep-records', action='store_true',
+                        help='keep the raw records of every trial in --json (failing trials '
+                        'always keep theirs)')
     args = parser.parse_args(argv)
     reason = netns.unavailable_reason()
     if reason:
@@ -80,11 +104,23 @@ def main(argv=None) -> int:
                                if res.t_resume is not None else None,
                                gate_stop_ages=res.gate_stop_ages,
                                outcome=end['outcome'] if end else None,
-                               limit_violations=res.limit_violations)
+                               limit_violations=res.limit_violations,
+                               late_stale=len(res.late_stale), notes=res.notes,
+                               late_stale_samples=res.late_stale[:20],
+                               callback_judge=_callback_judge(rec, res, bounds),
+                               callback_lag=_callback_lag(rec))
+                    if not res.ok or args.keep_records:
+                        # the raw records and the trial's times: enough to judge it again
+                        row['records'] = excerpt(rec, res)
+                        row['times'] = dict(t_fault=rec.t_fault, t_clear=rec.t_clear,
+                                            t_lift=rec.t_lift, t_estop=rec.t_estop,
+                                            t_reset=rec.t_reset)
                     rows[kind].append(row)
                     loads.append(os.getloadavg()[0])
                     print(f"{kind:16s} #{i:2d} stop {row['time_to_stop']} ok {res.ok} "
-                          f"{' '.join(res.problems)}", flush=True)
+                          f"late stale samples {len(res.late_stale)} callback judge "
+                          f"{row['callback_judge']} lag {row['callback_lag']} "
+                          f"{' '.join(res.problems + res.notes)}", flush=True)
         finally:
             two.stop()
     minutes = (time.monotonic() - t_bench) / 60.0
@@ -100,7 +136,10 @@ def main(argv=None) -> int:
                  within_bound=sum(bool(r['within_bound']) for r in rs),
                  stop=percentiles(stops), gate_age=percentiles(ages),
                  resume=percentiles(resumes),
-                 reached=sum(r['outcome'] == 1 for r in rs))
+                 reached=sum(r['outcome'] == 1 for r in rs),
+                 with_late_stale=sum(r['late_stale'] > 0 for r in rs),
+                 policy_view_disagrees=sum(bool(r['notes']) for r in rs),
+                 callback_judge_fails=sum(r['callback_judge'] is False for r in rs))
         summary[kind] = s
         line = f"{kind:16s} properties ok {s['ok']}/{s['trials']}"
         if kind == 'squeeze':
@@ -113,7 +152,10 @@ def main(argv=None) -> int:
         else:
             line += (f", stop within bound {s['within_bound']}/{s['trials']}; time to stop "
                      f"{_fmt(s['stop'])}; motion back {_fmt(s['resume'], 's', 1.0)} after "
-                     'the fault ended')
+                     f"the fault ended; stale samples delivered late in "
+                     f"{s['with_late_stale']}/{s['trials']}; policy view disagrees in "
+                     f"{s['policy_view_disagrees']}/{s['trials']}; the callback-time judge "
+                     f"would have failed {s['callback_judge_fails']}/{s['trials']}")
         print(line)
     if args.json:
         with open(args.json, 'w') as f:

@@ -68,14 +68,16 @@ def test_the_hosts_discover_each_other_over_the_link(two_hosts):
 @pytest.mark.parametrize('kind', ['link_down', 'link_down_estop', 'policy_kill', 'squeeze',
                                   'loss20', 'loss5'])
 def test_fault_trials(two_hosts, kind):
-    from vla_testing.fault_trials import analyse, gate_bounds
+    import json
+
+    from vla_testing.fault_trials import analyse, excerpt, gate_bounds
 
     bounds = gate_bounds()
     rng = random.Random(hash(kind) % 1000)
     for i in range(TRIALS):
         record = two_hosts.run_trial(kind, seed=10 + i, rng=rng)
         result = analyse(record, bounds)
-        assert result.ok, (kind, result.problems)
+        assert result.ok, (kind, result.problems, json.dumps(excerpt(record, result)))
         assert result.outputs > 0
         # How fast (wall time, and the gate's own command age at each stop) is a figure of
         # bench_faults.py, not asserted here: both depend on the machine's load.

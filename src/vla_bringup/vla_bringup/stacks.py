@@ -352,6 +352,8 @@ def resolved_parameters(spec: NodeSpec) -> Dict[str, object]:
             flatten('', params, values)
     values.update(dict(spec.parameters))
     return values
+
+
 def write_params_file(path: str, nodes: Mapping[str, Mapping[str, object]]) -> str:
     """A user parameter file (`params_file` of a stack): {node name: {parameter: value}}."""
     import yaml

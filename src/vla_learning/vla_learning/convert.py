@@ -48,6 +48,8 @@ def robot_plugin(name: str):
     if name not in ROBOTS:
         raise ValueError(f'unknown robot {name!r}; known: {", ".join(ROBOTS)}')
     return importlib.import_module(f'vla_learning.robots.{name}')
+
+
 #: s of done frames (the expert holding its stop) a demonstration must end with.
 MIN_HOLD = 1.0
 

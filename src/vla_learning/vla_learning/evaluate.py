@@ -379,7 +379,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     records = evaluate(model, args.out, parse_list(args.scenarios or ','.join(SCENARIOS),
                                                    SCENARIOS), args.seeds,
                        parse_list(args.modes, MODES), parse_list(args.suite, list(SUITES)),
-                       EVAL_SEED_BASE if args.seed_base is None else args.seed_base, rate, args.timeout, not args.verbose,
+                       EVAL_SEED_BASE if args.seed_base is None else args.seed_base, rate,
+                       args.timeout, not args.verbose,
                        record_bags=args.record_bags, instructions=args.instructions,
                        cpu_hog_processes=args.cpu_hog)
     with open(os.path.join(args.out, 'results.md'), encoding='utf-8') as f:

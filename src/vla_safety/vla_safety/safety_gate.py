@@ -10,13 +10,18 @@ Both: `estop` (true engages, latched; false is ignored), `heartbeat`, `~/trigger
 `~/reset_estop`, `~/state` (latched), `/diagnostics`.
 
 Engaging the e-stop publishes the stop from the callback itself, not on the next tick.
+
+A command or heartbeat that took longer than its timeout from the policy to the gate (DDS
+source vs reception timestamp; a reliable writer's last sample delivered when a link comes
+back) is refused as stale: it cannot restart motion (the hosts' clocks must agree to well
+within the timeouts; a gate clock ahead by more refuses everything, which fails closed).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, Twist
@@ -25,6 +30,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.node import Node
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import Bool, Header
 from vla_common import topics
@@ -53,6 +59,25 @@ SHUTDOWN_ACK_TIMEOUT = 0.5
 LIMIT_LOG_PERIOD = 2.0
 
 
+#: rclpy (Iron and later) passes the DDS message info to two-argument callbacks; without it
+#: the transit time of a sample is unknown and late samples cannot be refused.
+WITH_MESSAGE_INFO = hasattr(Subscription, 'CallbackType')
+
+
+def transit_time(info: Any) -> Optional[float]:
+    """Seconds from the writer's source timestamp to the reception (`MessageInfo`; the system
+    clocks of the two hosts), None when the RMW gave no timestamps."""
+    src, rcv = info['source_timestamp'], info['received_timestamp']
+    return (rcv - src) * 1e-9 if src and rcv else None
+
+
+def with_transit(callback: Callable[[Any, Optional[float]], None]) -> Callable[..., None]:
+    """`callback(msg, transit)` as a subscription callback (transit None without info)."""
+    if WITH_MESSAGE_INFO:
+        return lambda msg, info: callback(msg, transit_time(info))
+    return lambda msg: callback(msg, None)
+
+
 def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
     """Yaw (rad) of a quaternion (REP-103, rotation about z)."""
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
@@ -79,13 +104,14 @@ class SafetyGateNode(Node):
 
         if self._base:
             self._cmd_pub = self.create_publisher(Twist, topics.CMD_VEL, COMMAND_QOS)
-            self.create_subscription(Twist, topics.CMD_VEL_IN, self._on_twist, COMMAND_QOS)
+            self.create_subscription(Twist, topics.CMD_VEL_IN, with_transit(self._on_twist),
+                                     COMMAND_QOS)
             self.create_subscription(Odometry, topics.ODOM, self._on_odom, SENSOR_QOS)
             self.create_subscription(LaserScan, topics.SCAN, self._on_scan, SENSOR_QOS)
         else:
             self._arm_pub = self.create_publisher(ArmCommand, topics.ARM_CMD, COMMAND_QOS)
-            self.create_subscription(ArmCommand, topics.ARM_CMD_IN, self._on_arm_command,
-                                     COMMAND_QOS)
+            self.create_subscription(ArmCommand, topics.ARM_CMD_IN,
+                                     with_transit(self._on_arm_command), COMMAND_QOS)
             self.create_subscription(JointState, topics.JOINT_STATES, self._on_joint_states,
                                      SENSOR_QOS)
         # E-stop: the latched subscription gets the last value from transient-local publishers
@@ -94,7 +120,8 @@ class SafetyGateNode(Node):
         # Duplicates are harmless: engaging is idempotent.
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, LATCHED_QOS)
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, SENSOR_QOS)
-        self.create_subscription(Header, topics.HEARTBEAT, self._on_heartbeat, COMMAND_QOS)
+        self.create_subscription(Header, topics.HEARTBEAT, with_transit(self._on_heartbeat),
+                                 COMMAND_QOS)
         self._state_pub = self.create_publisher(SafetyState, topics.SAFETY_STATE, LATCHED_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
         self._marker_pub = None
@@ -115,6 +142,10 @@ class SafetyGateNode(Node):
             + (f'clock_timeout={config.supervisor.clock_timeout:g} s '
                if self._ros_time else '') +
             f'start_latched={config.supervisor.start_latched}')
+        if not WITH_MESSAGE_INFO:
+            self.get_logger().warning('this rclpy gives subscriptions no message info: '
+                                      'commands and heartbeats delivered late cannot be '
+                                      'refused as stale')
         self._on_tick()
 
     # --- time ---------------------------------------------------------------------------------
@@ -128,7 +159,14 @@ class SafetyGateNode(Node):
         return time.monotonic()
 
     # --- inputs -------------------------------------------------------------------------------
-    def _on_twist(self, msg: Twist) -> None:
+    def _refused_stale(self, refused_before: int) -> bool:
+        """Whether the input just given to the gate was refused as stale (logged)."""
+        if self._gate.late_refused == refused_before:
+            return False
+        self.get_logger().warning(self._gate.late_refusal, throttle_duration_sec=2.0)
+        return True
+
+    def _on_twist(self, msg: Twist, transit: Optional[float]) -> None:
         now = self._now()
         lin, ang = msg.linear, msg.angular
         fields = (lin.x, lin.y, lin.z, ang.x, ang.y, ang.z)
@@ -136,16 +174,22 @@ class SafetyGateNode(Node):
         cmd = (Twist2D(lin.x, lin.y, ang.z) if all(math.isfinite(v) for v in fields)
                else _NAN_TWIST)
         assert self._base_gate is not None
-        self._base_gate.on_command(cmd, now)
+        refused = self._gate.late_refused
+        self._base_gate.on_command(cmd, now, transit)
+        if self._refused_stale(refused):
+            return
         if self._settings.publish_on_input:
             self._publish(self._base_gate.step(now))
 
-    def _on_arm_command(self, msg: ArmCommand) -> None:
+    def _on_arm_command(self, msg: ArmCommand, transit: Optional[float]) -> None:
         assert self._arm_gate is not None
         now = self._now()
+        refused = self._gate.late_refused
         self._arm_gate.on_command(ArmInput(int(msg.mode), tuple(msg.ee_delta),
                                            tuple(msg.joint_positions), float(msg.gripper)),
-                                  now)
+                                  now, transit)
+        if self._refused_stale(refused):
+            return
         # A delta's step cap is per command, not per tick: gating it on arrival adds no motion,
         # only takes the wait for the next tick out of the latency. Joint targets stream on the
         # timer (their step is per tick).
@@ -172,8 +216,10 @@ class SafetyGateNode(Node):
             self.get_logger().warn('dropped joint_states: missing joints or non-finite values',
                                    throttle_duration_sec=5.0)
 
-    def _on_heartbeat(self, msg: Header) -> None:
-        self._gate.on_heartbeat(self._now())
+    def _on_heartbeat(self, msg: Header, transit: Optional[float]) -> None:
+        refused = self._gate.late_refused
+        self._gate.on_heartbeat(self._now(), transit)
+        self._refused_stale(refused)
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data:
@@ -305,6 +351,9 @@ class SafetyGateNode(Node):
             ('published', str(self._published)),
             ('rate_hz', f'{self._settings.rate:g}'),
         ]
+        if self._gate.late_refused:
+            values += [('stale_refused', str(self._gate.late_refused)),
+                       ('stale_refusal', self._gate.late_refusal)]
         if self._base_gate is not None and self._base_gate.scan_refusal:
             values.append(('scan_refused', self._base_gate.scan_refusal))
         if isinstance(decision, ArmDecision) and decision.ee_position is not None:

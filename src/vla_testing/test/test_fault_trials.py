@@ -19,20 +19,26 @@ def cmds(spans):
     return out
 
 
-def traffic(t0, t1):
-    """The policy's cmd_vel_in (10 Hz) and heartbeat (10 Hz) as published."""
+def traffic(t0, t1, side='tx', delay=0.005, late=0.0):
+    """The policy's cmd_vel_in (10 Hz) and heartbeat (10 Hz) as published (`tx`, stamped
+    with their source time) or received on the robot host (`rx`, `delay` s later); the
+    callbacks run `late` s after that (an observer under load)."""
     out = []
     t = t0
     while t < t1:
-        out += [{'k': 'tx_cmd', 't': t, 'v': GO}, {'k': 'tx_hb', 't': t}]
+        for k, extra in (('cmd', {'v': GO}), ('hb', {})):
+            rcv = t + (delay if side == 'rx' else 0.0)
+            out.append(dict(k=f'{side}_{k}', t=rcv + late, src=t, rcv=rcv, **extra))
         t += 0.1
     return out
 
 
-def record(robot, policy=None, **kw):
+def record(robot, policy=None, rx=None, **kw):
     kw.setdefault('t_fault', 10.0)
     kw.setdefault('t_clear', 13.0)
-    return TrialRecord('link_down', robot=robot, policy=policy if policy is not None
+    if rx is None:
+        rx = traffic(5.0, 10.0, 'rx') + traffic(13.0, 20.0, 'rx')
+    return TrialRecord('link_down', robot=robot + rx, policy=policy if policy is not None
                        else traffic(5.0, 10.0) + traffic(13.0, 20.0), **kw)
 
 
@@ -61,8 +67,60 @@ def test_never_stopping_and_motion_during_the_fault_are_caught():
 
 def test_resuming_without_fresh_traffic_is_caught():
     robot = cmds([(5.0, 10.2, GO), (10.2, 13.1, STOP), (13.1, 15.0, GO)])
-    stale = analyse(record(robot, policy=traffic(5.0, 10.0)), B)     # nothing after the fault
-    assert 'motion resumed without a fresh command and heartbeat' in stale.problems
+    # nothing after the fault on either host
+    stale = analyse(record(robot, policy=traffic(5.0, 10.0), rx=traffic(5.0, 10.0, 'rx')), B)
+    assert any(p.startswith('motion resumed without a fresh command and heartbeat')
+               for p in stale.problems), stale.problems
+    assert stale.resumed_fresh is False
+
+
+def test_a_stale_command_delivered_after_the_link_returns_is_caught():
+    """The defect of the two-host benchmark: a command published early in the outage (the
+    writer's last sample) arrives when the link returns, with fresh heartbeats; the gate
+    moving on it is a failure, and the late delivery is reported."""
+    robot = cmds([(5.0, 10.2, GO), (10.2, 13.02, STOP), (13.02, 13.3, GO), (13.3, 15.0, STOP)])
+    rx = (traffic(5.0, 10.0, 'rx')
+          + [{'k': 'rx_cmd', 't': 13.01, 'src': 10.5, 'rcv': 13.005, 'v': GO}]
+          + [e for e in traffic(12.6, 20.0, 'rx') if e['k'] == 'rx_hb']
+          + [e for e in traffic(14.0, 20.0, 'rx') if e['k'] == 'rx_cmd'])
+    res = analyse(record(robot, rx=rx), B)
+    assert res.resumed_fresh is False
+    assert any('no fresh command received' in p for p in res.problems), res.problems
+    assert [(e['k'], e['src']) for e in res.late_stale] == [('rx_cmd', 10.5)]
+
+
+def test_an_observer_not_yet_matched_to_a_restarted_policy_is_judged_by_the_policy_view():
+    """After a restart the gate may match the new writer before the robot-side observer
+    does: the observer received nothing since the fault, the policy host saw a fresh
+    command published -- a note, not a failure. Receiving only stale samples stays one."""
+    robot = cmds([(5.0, 10.2, GO), (10.2, 14.0, STOP), (14.0, 15.0, GO)])
+    rx = traffic(5.0, 9.95, 'rx') + [e for e in traffic(13.5, 20.0, 'rx') if e['k'] == 'rx_hb'] \
+        + [e for e in traffic(14.5, 20.0, 'rx') if e['k'] == 'rx_cmd']
+    res = analyse(record(robot, rx=rx), B)
+    assert res.ok and res.resumed_fresh and 'not matched yet' in res.notes[0], res
+    stale = rx + [{'k': 'rx_cmd', 't': 13.9, 'src': 9.9, 'rcv': 13.9, 'v': GO}]
+    res = analyse(record(robot, rx=stale), B)
+    assert not res.ok and res.resumed_fresh is False
+
+
+def test_traffic_while_the_link_is_being_brought_up_is_not_motion_during_the_fault():
+    """`ip link set up` can take a while under load: motion that starts after lifting began
+    (t_lift) and before the command returned (t_clear) is the resume, judged as such."""
+    robot = cmds([(5.0, 10.2, GO), (10.2, 12.95, STOP), (12.95, 15.0, GO)])
+    rx = traffic(5.0, 9.95, 'rx') + traffic(12.9, 20.0, 'rx')
+    res = analyse(record(robot, rx=rx, t_lift=12.85), B)
+    assert res.ok and abs(res.t_resume - 12.95) < 1e-6, res
+    assert not analyse(record(robot, rx=rx), B).ok     # without t_lift: moving in the fault
+
+
+def test_late_observer_callbacks_do_not_fail_a_good_trial():
+    """The policy-side observer's callbacks running a second late (a loaded host) do not
+    matter: freshness is judged from the DDS timestamps."""
+    robot = cmds([(5.0, 10.2, GO), (10.2, 13.4, STOP), (13.4, 15.0, GO)])
+    policy = traffic(5.0, 10.0, late=1.0) + traffic(13.0, 20.0, late=1.0)
+    res = analyse(record(robot, policy=policy, rx=traffic(5.0, 10.0, 'rx', late=1.0)
+                         + traffic(13.0, 20.0, 'rx', late=1.0)), B)
+    assert res.ok and res.resumed_fresh and not res.notes and not res.late_stale, res
 
 
 def test_motion_under_the_estop_and_beyond_the_limits_are_caught():

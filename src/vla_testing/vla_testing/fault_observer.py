@@ -11,6 +11,13 @@ hosts' records compare directly).
   (answers `k: reply`).
 - `--side policy`: records the policy's `cmd_vel_in` and `heartbeat` as published (local to
   the policy host: `k: tx_cmd` / `tx_hb`).
+
+Every sample record also carries its DDS timestamps moved onto the same monotonic base:
+`src` (when the writer published it: `MessageInfo.source_timestamp`) and `rcv` (when this
+host received it: `received_timestamp`), both system-clock ns converted with the
+realtime - monotonic offset read in the callback, plus `seq` and `gid` (the writer) when the
+RMW gives them. `t` is when the callback ran, which under load can be long after `rcv`:
+judge order and freshness from `src` / `rcv`.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import json
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -39,8 +46,20 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     lock = threading.Lock()
 
-    def emit(record: Dict[str, Any]) -> None:
+    def emit(record: Dict[str, Any], info: Any = None) -> None:
         record['t'] = time.monotonic()
+        if info is not None:
+            # Both namespaces share the kernel clocks: one offset maps the system-clock DDS
+            # stamps onto CLOCK_MONOTONIC.
+            offset = time.time() - record['t']
+            src, rcv = info['source_timestamp'], info['received_timestamp']
+            record['src'] = src * 1e-9 - offset if src else None
+            record['rcv'] = rcv * 1e-9 - offset if rcv else None
+            record['seq'] = info.get('publication_sequence_number')
+            gid = info.get('publisher_gid')
+            if gid:
+                record['gid'] = bytes(gid.get('data', b'')).hex()[:24] \
+                    if isinstance(gid, dict) else str(gid)
         with lock:
             sys.stdout.write(json.dumps(record) + '\n')
             sys.stdout.flush()
@@ -50,18 +69,20 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     rclpy.init(args=['--ros-args'])
     node = rclpy.create_node(f'fault_observer_{args.side}')
-    if args.side == 'policy':
-        node.create_subscription(Twist, topics.CMD_VEL_IN,
-                                 lambda m: emit({'k': 'tx_cmd', 'v': twist(m)}), COMMAND_QOS)
-        node.create_subscription(Header, topics.HEARTBEAT, lambda m: emit({'k': 'tx_hb'}),
-                                 COMMAND_QOS)
-    else:
+
+    def samples(kind: str, values: Callable[[Any], Dict[str, Any]]) -> Callable[[Any, Any], None]:
+        return lambda m, info: emit(dict(k=kind, **values(m)), info)
+
+    def stamp(h: Header) -> Dict[str, Any]:
+        return {'stamp': h.stamp.sec + h.stamp.nanosec * 1e-9}
+
+    cmd_kind, hb_kind = ('tx_cmd', 'tx_hb') if args.side == 'policy' else ('rx_cmd', 'rx_hb')
+    node.create_subscription(Twist, topics.CMD_VEL_IN,
+                             samples(cmd_kind, lambda m: {'v': twist(m)}), COMMAND_QOS)
+    node.create_subscription(Header, topics.HEARTBEAT, samples(hb_kind, stamp), COMMAND_QOS)
+    if args.side == 'robot':
         node.create_subscription(Twist, topics.CMD_VEL,
-                                 lambda m: emit({'k': 'cmd', 'v': twist(m)}), COMMAND_QOS)
-        node.create_subscription(Twist, topics.CMD_VEL_IN,
-                                 lambda m: emit({'k': 'rx_cmd', 'v': twist(m)}), COMMAND_QOS)
-        node.create_subscription(Header, topics.HEARTBEAT, lambda m: emit({'k': 'rx_hb'}),
-                                 COMMAND_QOS)
+                                 samples('cmd', lambda m: {'v': twist(m)}), COMMAND_QOS)
         node.create_subscription(
             SafetyState, f'{topics.SAFETY_NODE}/state',
             lambda m: emit({'k': 'state', 'state': int(m.state), 'reasons': int(m.reasons),

@@ -1,19 +1,26 @@
 """Judging one two-host fault trial from what both hosts recorded (pure; no ROS).
 
 The records are the JSON lines of `vla_testing.fault_observer` (robot side: `cmd` = the gate's
-`cmd_vel`, `state`, `result`, `reply`; policy side: `tx_cmd` / `tx_hb` = what the policy
-published), all stamped with the shared CLOCK_MONOTONIC. A trial has a fault injected at
-`t_fault` (after the command that injects it returned) and lifted at `t_clear`.
+`cmd_vel`, `rx_cmd` / `rx_hb` = the policy's traffic as it arrived, `state`, `result`,
+`reply`; policy side: `tx_cmd` / `tx_hb` = what the policy published), all on the shared
+CLOCK_MONOTONIC: `t` when the observer's callback ran, and for DDS samples `src` (the
+writer's source timestamp) and `rcv` (reception), which do not depend on how late the
+observer's callbacks run under load. Records without them fall back to `t`. A trial has a
+fault injected at `t_fault` (after the command that injects it returned) and lifted at
+`t_clear`.
 
 Properties (the issue's "required in every trial"):
 - time to stop: from `t_fault` to the first zero `cmd_vel` that stays zero until the fault
   is lifted; bound: the gate's command timeout plus one tick (plus the hop to the observer)
   when the commands stop crossing the link (link down, policy killed);
 - no motion while the fault lasts, once stopped;
-- motion resumes only after a fresh command and a fresh heartbeat: the first non-zero
-  `cmd_vel` after the fault is preceded by a `cmd_vel_in` and a `heartbeat` the policy
-  published no earlier than one timeout before the fault was lifted (so nothing sent before
-  the fault can restart the robot); after an e-stop, not before a successful reset;
+- motion resumes only after a fresh command and a fresh heartbeat: before the gate wrote
+  its first non-zero `cmd_vel` after the fault, the robot host had received a `cmd_vel_in`
+  and a `heartbeat` that the policy published (DDS source timestamp) no earlier than one
+  timeout before the fault was lifted, so nothing sent before or early in the fault, and
+  delivered late, can restart the robot ("robot view"); after an e-stop, not before a
+  successful reset. The "policy view" checks the same from what the policy host saw itself
+  publish (a second view, reported in `notes`: the gate acts on what it receives);
 - no gated command exceeds the limits (given by the caller, read outside the gate).
 """
 
@@ -22,7 +29,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 # SafetyState reason bits (vla_msgs/SafetyState; a test compares them)
 COMMAND_TIMEOUT = 1 << 2
@@ -60,6 +67,10 @@ class TrialRecord:
     t_estop: Optional[float] = None
     t_reset: Optional[float] = None      # when the successful reset was answered
     expect_stop: bool = True             # the fault cuts the commands (not: random loss)
+    #: when lifting the fault began (before `ip link set up` ran; t_clear is after it
+    #: returned, and under load traffic can flow in between): the fault's end for "stopped
+    #: until the fault ends" and where looking for the resume starts. None: t_clear.
+    t_lift: Optional[float] = None
 
 
 @dataclass
@@ -75,6 +86,10 @@ class TrialResult:
     gate_stop_ages: List[float]          # the gate's command age at each COMMAND_TIMEOUT stop
     outputs: int
     problems: List[str]                  # property violations (wall-time bound excluded)
+    #: samples the robot host received after the fault was lifted (after the kill for
+    #: policy_kill) although published more than one timeout before: retransmissions.
+    late_stale: List[Dict] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)     # the policy view, when it disagrees
 
     @property
     def ok(self) -> bool:
@@ -104,7 +119,8 @@ def analyse(rec: TrialRecord, b: Bounds) -> TrialResult:
     moving_at_fault = bool(before) and _moving(before[-1])
     # Time to stop: the first zero after the fault from which the output stays zero until
     # the fault is lifted.
-    during = [(t, v) for t, v in cmds if rec.t_fault <= t < rec.t_clear]
+    t_lift = rec.t_clear if rec.t_lift is None else rec.t_lift
+    during = [(t, v) for t, v in cmds if rec.t_fault <= t < t_lift]
     t_stop: Optional[float] = None
     for i, (t, v) in enumerate(during):
         if not _moving(v) and not any(_moving(w) for _, w in during[i:]):
@@ -119,19 +135,19 @@ def analyse(rec: TrialRecord, b: Bounds) -> TrialResult:
     if rec.expect_stop and t_stop is None:
         problems.append('never stopped while the fault lasted')
     # Resume: only after fresh traffic (and after the reset when an e-stop was engaged).
-    after = rec.t_reset if rec.t_estop is not None and rec.t_reset is not None else rec.t_clear
-    resume = next(((t, v) for t, v in cmds if t >= rec.t_clear and _moving(v)), None)
-    t_resume = resume[0] if resume else None
+    resume = next((e for e in rec.robot if e['k'] == 'cmd' and e['t'] >= t_lift
+                   and _moving(e['v'])), None)
+    t_resume = resume['t'] if resume else None
     fresh: Optional[bool] = None
-    if t_resume is not None and rec.expect_stop:
-        tx_cmd = [e['t'] for e in rec.policy if e['k'] == 'tx_cmd'
-                  and rec.t_clear - b.command_timeout <= e['t'] <= t_resume]
-        tx_hb = [e['t'] for e in rec.policy if e['k'] == 'tx_hb'
-                 and rec.t_clear - b.heartbeat_timeout <= e['t'] <= t_resume]
-        fresh = bool(tx_cmd) and bool(tx_hb)
-        if not fresh:
-            problems.append('motion resumed without a fresh command and heartbeat')
-        if t_resume < after:
+    notes: List[str] = []
+    late = late_stale(rec, b)
+    if resume is not None and rec.expect_stop:
+        wrote = src(resume)          # when the gate wrote its first non-zero output
+        problem, notes = _fresh_before(rec, b, wrote)
+        fresh = not problem
+        if problem:
+            problems.append(problem)
+        if rec.t_estop is not None and rec.t_reset is not None and t_resume < rec.t_reset:
             problems.append('motion resumed before the e-stop reset')
     under_estop = 0
     if rec.t_estop is not None:
@@ -154,7 +170,90 @@ def analyse(rec: TrialRecord, b: Bounds) -> TrialResult:
             ages.append(e['age'])
         prev_reasons = e['reasons']
     return TrialResult(rec.kind, time_to_stop, moving_at_fault, moved_during, t_resume, fresh,
-                       under_estop, violations, ages, len(cmds), problems)
+                       under_estop, violations, ages, len(cmds), problems, late, notes)
+
+
+def src(e: Dict) -> float:
+    """When the writer published a sample (DDS source timestamp), else the callback time."""
+    v = e.get('src')
+    return e['t'] if v is None else v
+
+
+def rcv(e: Dict) -> float:
+    """When the host received a sample (DDS reception timestamp), else the callback time."""
+    v = e.get('rcv')
+    return e['t'] if v is None else v
+
+
+def _freshness(b: Bounds) -> Tuple[Tuple[str, str, float], ...]:
+    """(what, record kind suffix, timeout) of the two inputs that must be fresh."""
+    return (('command', 'cmd', b.command_timeout), ('heartbeat', 'hb', b.heartbeat_timeout))
+
+
+def _fresh_before(rec: TrialRecord, b: Bounds, wrote: float) -> Tuple[str, List[str]]:
+    """Whether a fresh command and heartbeat reached the robot host before the gate wrote
+    motion at `wrote`: ('', notes) or (the problem, notes).
+
+    Robot view: an `rx_*` received by then, published no earlier than one timeout before the
+    fault ended. An input of which the robot host received nothing at all since the fault
+    (its observer had not yet matched a restarted policy's new writer, which the gate may
+    have matched first) is judged by the policy view: a `tx_*` published in that window.
+    Having received only stale samples is always a failure: that is what the gate moved on.
+    """
+    notes: List[str] = []
+    missing = []
+    for what, kind, timeout in _freshness(b):
+        got = [e for e in rec.robot if e['k'] == 'rx_' + kind
+               and rec.t_fault <= rcv(e) <= wrote + b.hop]
+        sent = [e for e in rec.policy if e['k'] == 'tx_' + kind
+                and rec.t_clear - timeout <= src(e) <= wrote]
+        if any(src(e) >= rec.t_clear - timeout for e in got):
+            if not sent:
+                notes.append(f'policy view: no {what} seen published between one timeout '
+                             'before the fault ended and the resume')
+            continue
+        if not got and sent:
+            notes.append(f'robot observer had received no {what} since the fault when the '
+                         f'gate moved (not matched yet); policy view: published '
+                         f'{src(sent[0]) - rec.t_clear:+.3f} s after the fault ended')
+            continue
+        missing.append(what)
+    if not missing:
+        return '', notes
+    got = [e for e in rec.robot if e['k'] in ('rx_cmd', 'rx_hb')
+           and rec.t_fault <= rcv(e) <= wrote + b.hop]
+    return ('motion resumed without a fresh command and heartbeat (robot view: no fresh '
+            f'{" or ".join(missing)} received before the gate wrote motion '
+            f'{wrote - rec.t_clear:.3f} s after the fault ended; received since the fault: '
+            f'{_describe(got, rec.t_clear)})'), notes
+
+
+def late_stale(rec: TrialRecord, b: Bounds) -> List[Dict]:
+    """Samples received on the robot host after the link came back (after the kill, for a
+    killed policy) that were published more than their timeout before the fault ended."""
+    since = rec.t_fault if rec.kind == 'policy_kill' else (
+        rec.t_clear if rec.t_lift is None else rec.t_lift)
+    return [e for _what, kind, timeout in _freshness(b) for e in rec.robot
+            if e['k'] == 'rx_' + kind and rcv(e) >= since
+            and src(e) < rec.t_clear - timeout]
+
+
+def _describe(samples: Sequence[Dict], t0: float) -> str:
+    if not samples:
+        return 'nothing'
+    return ', '.join(f"{e['k'][3:]} published {src(e) - t0:+.3f} s received "
+                     f"{rcv(e) - t0:+.3f} s" + (f" v={e['v']}" if 'v' in e else '')
+                     for e in samples[:8]) + (' ...' if len(samples) > 8 else '')
+
+
+def excerpt(rec: TrialRecord, result: Optional[TrialResult] = None, before: float = 1.0,
+            after: float = 3.0) -> Dict[str, List]:
+    """The raw records of a trial from `before` s ahead of the fault to `after` s after it
+    ended or motion resumed, whichever is later (what a failure report keeps)."""
+    end = max(rec.t_reset or rec.t_clear, (result.t_resume or 0.0) if result else 0.0)
+    lo, hi = rec.t_fault - before, end + after
+    return {side: [e for e in records if lo <= e['t'] <= hi]
+            for side, records in (('robot', rec.robot), ('policy', rec.policy))}
 
 
 def gate_bounds() -> Bounds:

@@ -199,7 +199,7 @@ class TwoHostStack:
         t_start = self.start_episode(seed)
         self.wait(lambda: self.moving_since(t_start), 120.0, 'the robot moving')
         time.sleep(rng.uniform(0.3, 1.5))      # inject at a random phase of the motion
-        t_estop = t_reset = None
+        t_estop = t_reset = t_lift = None
         if loss:
             t_fault = t_start
             self.wait(lambda: self.result_since(t_start), episode_timeout, 'the episode end')
@@ -221,6 +221,7 @@ class TwoHostStack:
                 time.sleep(2.0)
             else:
                 time.sleep(3.0)
+            t_lift = time.monotonic()
             hosts.link(True)
             t_clear = time.monotonic()
             if kind == 'link_down_estop':
@@ -257,7 +258,7 @@ class TwoHostStack:
         record = TrialRecord(kind, t_fault, t_clear,
                              [r for r in self.robot_obs.since(t0) if r['t'] <= t_end],
                              [r for r in self.policy_obs.since(t0) if r['t'] <= t_end],
-                             t_estop, t_reset, expect_stop=kind in CUTS)
+                             t_estop, t_reset, expect_stop=kind in CUTS, t_lift=t_lift)
         return record
 
     def _reset_until_accepted(self, attempts: int = 40) -> float:

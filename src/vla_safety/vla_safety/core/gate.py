@@ -77,6 +77,8 @@ class Gate(abc.ABC, Generic[ConfigT]):
         self.supervisor = Supervisor(config.supervisor)
         self._cmd_fault = Reason.NONE
         self.interventions = 0
+        self.late_refused = 0           # samples refused as stale on arrival
+        self.late_refusal = ''          # why the last one was
         self.config = config
         self.reconfigure(config)
 
@@ -91,8 +93,28 @@ class Gate(abc.ABC, Generic[ConfigT]):
         self._cmd_fault = fault
         self.supervisor.on_command(now, is_zero)
 
-    def on_heartbeat(self, now: float) -> None:
-        self.supervisor.on_heartbeat(now)
+    def _arrived_stale(self, timeout: float, transit: Optional[float], what: str) -> bool:
+        """Whether a sample that took `transit` s from its writer to the gate (None: unknown)
+        was already older than its input's `timeout` on arrival. A reliable writer keeps its
+        last sample and delivers it when a link comes back: a command or heartbeat written
+        before or during an outage must not count as fresh then (it is refused: the input
+        stays as stale as it was; counted in `late_refused`, the reason in `late_refusal`)."""
+        if transit is None or transit <= timeout:
+            return False
+        self.late_refused += 1
+        self.late_refusal = (f'{what} published {transit:.3f} s before it arrived (more than '
+                             f'its timeout, {timeout:g} s): refused as stale (delivered late, '
+                             "e.g. after an outage, or the hosts' clocks disagree)")
+        return True
+
+    def on_heartbeat(self, now: float, transit: Optional[float] = None) -> None:
+        """A heartbeat arrived `transit` s after it was published (None: unknown); one older
+        than the heartbeat timeout on arrival is refused."""
+        if not self._arrived_stale(self.supervisor.heartbeat.timeout, transit, 'heartbeat'):
+            self.supervisor.on_heartbeat(now)
+
+    def _command_arrived_stale(self, transit: Optional[float]) -> bool:
+        return self._arrived_stale(self.supervisor.command.timeout, transit, 'command')
 
     def engage_estop(self, reason: str, now: float) -> bool:
         """Latch the e-stop; True if it was not engaged. Publish `step(now)` right after."""
@@ -159,8 +181,12 @@ class BaseGate(Gate[BaseGateConfig]):
         self._scan.timeout = config.scan_timeout
 
     # --- inputs -------------------------------------------------------------------------------
-    def on_command(self, cmd: Twist2D, now: float) -> None:
-        """A Twist arrived; a non-finite one replaces the previous command and is rejected."""
+    def on_command(self, cmd: Twist2D, now: float, transit: Optional[float] = None) -> None:
+        """A Twist arrived `transit` s after it was published (None: unknown). One older than
+        the command timeout on arrival is refused and changes nothing; a non-finite one
+        replaces the previous command and is rejected."""
+        if self._command_arrived_stale(transit):
+            return
         if cmd.is_finite():
             self._cmd = cmd
             self._accept_command(now, Reason.NONE, apply_deadband(
@@ -374,7 +400,11 @@ class ArmGate(Gate[ArmGateConfig]):
         return self._q is not None and all(
             abs(t - q) <= tol for t, q in zip(cmd.joint_positions, self._q))
 
-    def on_command(self, cmd: ArmInput, now: float) -> None:
+    def on_command(self, cmd: ArmInput, now: float, transit: Optional[float] = None) -> None:
+        """An ArmCommand arrived `transit` s after it was published (None: unknown); one older
+        than the command timeout on arrival is refused and changes nothing."""
+        if self._command_arrived_stale(transit):
+            return
         fault = self._validate(cmd)
         self._accept_command(now, fault, fault == Reason.NONE and self._is_zero(cmd))
         if fault:
