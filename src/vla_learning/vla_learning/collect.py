@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from vla_common.scenarios import SCENARIOS
-from vla_learning.collection import EpisodeBagRecorder
 from vla_learning.common import (COLLECT_SEED_BASE, paraphrase_split, parse_list,
-                                 pick_instruction, read_json, TRAINING_RANDOMIZATION,
-                                 write_json)
+                                 pick_instruction, TRAINING_RANDOMIZATION)
 
 #: What the bags keep: the expert's command (= the action label), the gated command, the
 #: camera, odometry, ground truth, the instruction, the result and the gate's state.
@@ -103,102 +100,16 @@ def collect_stack(randomization: Mapping[str, object], expert_noise: float = 0.0
     return StackSpec('collect', (sim, gate, expert, instruction), {'sim': 'mujoco'})
 
 
-def episode_done(out: str, plan: EpisodePlan) -> bool:
-    """Recorded, and the expert succeeded (stopped at the cup on the commanded side)."""
-    path = os.path.join(out, plan.name, 'episode.json')
-    return os.path.isfile(path) and bool(read_json(path).get('success'))
-
-
 def run_collection(out: str, plans: Sequence[EpisodePlan],
                    randomization: Mapping[str, object] = TRAINING_RANDOMIZATION,
                    seed: int = 0, timeout: float = 120.0, retries: int = 5,
                    quiet: bool = True, progress: bool = True) -> List[dict]:
-    """Record every planned episode not recorded yet; returns the episode.json records."""
-    import shutil
+    """Record every planned episode not recorded yet; returns the episode.json records (the
+    robot-agnostic loop of `vla_learning.collection` with the mobile base's plugin)."""
+    from vla_learning.collection import run_collection as run
+    from vla_learning.robots import mobile
 
-    from tqdm import tqdm
-    from vla_bringup.session import EpisodeSession, StackFailure
-
-    os.makedirs(out, exist_ok=True)
-    todo = [p for p in plans if not episode_done(out, p)]
-    bar = tqdm(total=len(plans), initial=len(plans) - len(todo), desc='collect',
-               unit='ep', disable=not progress, file=sys.stderr)
-    log = (lambda _n, _l: None) if quiet else None
-    # One stack per noise level (the expert's noise is a node parameter).
-    for noise in sorted({p.noise for p in todo}):
-        pending = [p for p in todo if p.noise == noise]
-        for attempt in range(retries + 1):
-            if not pending:
-                break
-            failed: List[EpisodePlan] = []
-            # The expert does not fail on its own; an episode it failed was disturbed (e.g. a
-            # starved process let a watchdog stop the robot): recorded again, in the next pass.
-            unsuccessful: List[EpisodePlan] = []
-            try:
-                with EpisodeSession(collect_stack(randomization, noise, seed), log=log
-                                    ) as session:
-                    recorder = EpisodeBagRecorder(session.node, COLLECT_TOPICS)
-                    session.start()
-                    # Discovery of the expert can outlast a 3 s lockstep episode under load:
-                    # the first bag once had no /cmd_vel_in at all.
-                    session.wait_for_publishers(COLLECT_TOPICS)
-                    for plan in pending:
-                        ep_dir = os.path.join(out, plan.name)
-                        bag = os.path.join(ep_dir, 'bag')
-                        if os.path.isdir(ep_dir):
-                            shutil.rmtree(ep_dir)  # a half-recorded episode: redo it
-                        os.makedirs(ep_dir)
-                        recorder.open(bag)
-                        try:
-                            report = session.run_episode(plan.scenario, plan.seed,
-                                                         plan.instruction, 'expert',
-                                                         timeout=timeout)
-                            time.sleep(0.2)  # the last messages of the episode
-                        except StackFailure as exc:
-                            bar.write(f'[collect] {plan.name}: stack failure: {exc}')
-                            failed = pending[pending.index(plan):]
-                            raise
-                        finally:
-                            counts = recorder.close_episode()
-                        silent = [t for t in REQUIRED_TOPICS if not counts.get(t)]
-                        if silent:
-                            # Never keep a demonstration without frames or expert commands.
-                            failed = pending[pending.index(plan):]
-                            bar.write(f'[collect] {plan.name}: recorded nothing on '
-                                      f'{", ".join(silent)}: restarting the stack')
-                            raise StackFailure(f'{plan.name}: incomplete recording')
-                        record = {**asdict(plan), 'name': plan.name,
-                                  'randomization': dict(randomization),
-                                  'collect_seed': seed,
-                                  'outcome': report.outcome, 'ended_by': report.ended_by,
-                                  'success': report.success, 'time': report.time,
-                                  'passed_sides': report.passed_sides,
-                                  'commanded_side': report.commanded_side,
-                                  'side_correct': report.side_correct,
-                                  'final_error': report.final_error,
-                                  'min_clearance': report.min_clearance,
-                                  'safety_time': report.safety_time,
-                                  'wall_time': report.wall_time, 'bag': 'bag',
-                                  'messages': counts}
-                        write_json(os.path.join(ep_dir, 'episode.json'), record)
-                        bar.set_postfix_str(f'{plan.name} {report.outcome} '
-                                            f'{report.time:.1f}s sim/{report.wall_time:.1f}s')
-                        if report.success:
-                            bar.update(1)
-                        else:
-                            unsuccessful.append(plan)
-                            bar.write(f'[collect] {plan.name}: {report.outcome} (ended by '
-                                      f'{report.ended_by}): recorded again later')
-            except StackFailure:
-                pending = failed + unsuccessful
-                time.sleep(2.0)
-                continue
-            pending = unsuccessful
-        if pending:
-            bar.write(f'[collect] gave up on {len(pending)} episodes (noise {noise})')
-    bar.close()
-    return [read_json(os.path.join(out, p.name, 'episode.json')) for p in plans
-            if episode_done(out, p)]
+    return run(mobile, out, plans, randomization, seed, timeout, retries, quiet, progress)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -10,7 +10,7 @@ Times here are the gate's clock; `transit` is source -> reception (s).
 """
 
 from vla_common.planar import Twist2D
-from vla_safety.core.gate import ARM_MODE_EE_DELTA, ARM_MODE_STOP, ArmInput
+from vla_safety.core.gate import ARM_MODE_EE_DELTA, ARM_MODE_HOLD, ArmInput
 from vla_safety.core.reasons import GateState, Reason
 
 GO = Twist2D(0.3, 0.0, 0.0)
@@ -81,5 +81,5 @@ def test_the_arm_gate_refuses_a_late_command(make_arm):
     h.gate.on_command(late, 0.0, transit=1.0)
     d = h.gate.step(0.0)
     assert d.reasons & Reason.NO_COMMAND           # as if it had never arrived: no motion
-    assert d.output is None or d.output.mode == ARM_MODE_STOP
+    assert d.output is None or d.output.mode == ARM_MODE_HOLD   # a routine stop holds
     assert h.gate.late_refused == 1

@@ -30,3 +30,34 @@ def read_episode(bag: str, image_size: int) -> Dict[str, object]:
     from vla_learning.convert import read_episode as read
 
     return read(bag, image_size)
+
+
+# --- collection (vla_learning.collection.run_collection) -------------------------------------
+# The collection stack and its topics: mujoco_sim (lockstep, training randomisation), gate,
+# scripted expert, instruction node.
+from vla_learning.collect import COLLECT_TOPICS, REQUIRED_TOPICS, collect_stack  # noqa: E402,F401
+
+
+def session(stack, log=None):
+    from vla_bringup.session import EpisodeSession
+
+    return EpisodeSession(stack, log=log)
+
+
+def run_demonstration(sess, plan, timeout: float):
+    """One expert episode of `plan`; the session's report."""
+    return sess.run_episode(plan.scenario, plan.seed, plan.instruction, 'expert',
+                            timeout=timeout)
+
+
+def record_of(plan, report) -> Dict[str, object]:
+    """episode.json of a mobile demonstration (the judge's verdict included)."""
+    from dataclasses import asdict
+
+    return {**asdict(plan), 'name': plan.name,
+            'outcome': report.outcome, 'ended_by': report.ended_by,
+            'success': report.success, 'time': report.time,
+            'passed_sides': report.passed_sides, 'commanded_side': report.commanded_side,
+            'side_correct': report.side_correct, 'final_error': report.final_error,
+            'min_clearance': report.min_clearance, 'safety_time': report.safety_time,
+            'wall_time': report.wall_time}
