@@ -130,6 +130,19 @@ def _bool(value: object) -> bool:
 VoiceNodes = Tuple[List[NodeSpec], Dict[str, object]]
 
 
+def _front_end(nodes: List[NodeSpec], spec, voice: Optional[object], sim: str,
+               instruction_node: bool, sim_time: bool, user) -> List[NodeSpec]:
+    """Append the operator front-end (instruction node, microphones when `voice`) and the
+    diagnostics aggregator to `nodes`; returns the microphone nodes."""
+    mics, voice_params = _voice_nodes(voice, sim == 'false', spec)
+    if instruction_node:
+        nodes.append(spec('instruction_node', 'vla_instruction',
+                          'instruction_node').with_parameters(**voice_params))
+        nodes += mics
+    nodes.append(diagnostics_aggregator(sim_time, user))
+    return mics
+
+
 def _voice_nodes(voice: Optional[object], default: bool, spec_of) -> VoiceNodes:
     """`mic_capture` when voice resolves true; instruction_node's voice_enabled when explicit.
 
@@ -211,12 +224,7 @@ def mobile_stack(sim: str = 'mujoco', model: str = '', params_file: str = '',
     if _bool(policy):
         nodes.append(spec('policy_node', 'vla_policy_node', 'policy_node').with_parameters(
             action_space='base', model_path=model or default_model_path()))
-    mics, voice_params = _voice_nodes(voice, sim == 'false', spec)
-    if instruction_node:
-        nodes.append(spec('instruction_node', 'vla_instruction',
-                          'instruction_node').with_parameters(**voice_params))
-        nodes += mics
-    nodes.append(diagnostics_aggregator(sim_time, user))
+    mics = _front_end(nodes, spec, voice, sim, instruction_node, sim_time, user)
     args = {'sim': sim, 'model': model, 'params_file': params_file,
             'use_sim_time': str(sim_time).lower(), 'voice': str(bool(mics)).lower()}
     return StackSpec('mobile', tuple(nodes), args)
@@ -291,12 +299,7 @@ def arm_stack(arm_model: str = 'RM75', sim: str = 'false', model: str = '',
     nodes.append(spec('realman_bridge', 'vla_bringup', 'realman_bridge',
                       ParamFile('vla_bringup', 'config/realman_bridge.param.yaml')
                       ).with_parameters(arm_model=arm_model))
-    mics, voice_params = _voice_nodes(voice, sim == 'false', spec)
-    if instruction_node:
-        nodes.append(spec('instruction_node', 'vla_instruction',
-                          'instruction_node').with_parameters(**voice_params))
-        nodes += mics
-    nodes.append(diagnostics_aggregator(sim_time, user))
+    mics = _front_end(nodes, spec, voice, sim, instruction_node, sim_time, user)
     args = {'arm_model': arm_model, 'sim': sim, 'model': model, 'params_file': params_file,
             'use_sim_time': str(sim_time).lower(), 'voice': str(bool(mics)).lower()}
     return StackSpec('arm', tuple(nodes), args)
