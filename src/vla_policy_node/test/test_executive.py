@@ -51,15 +51,15 @@ class Sim:
         self.status_events = 0
         self._events: List[Tuple[float, int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
-        self._phase = 0                             # control-timer generation (re-phasing)
-        self.rephased: List[float] = []
+        self.ticks: List[float] = []                # control timer ticks
+        self.arrivals: List[float] = []             # event chunks that acted on arrival
         self.apply(self.ex.set_model(ModelInfo(True, '', self.policy.config.condition_on,
                                                self.policy.config.state_dim,
                                                self.policy.has_done_signal), self.t))
         self.apply(self.ex.activate(self.t - 1.0))   # activated a second before the script
         self._camera_period = 1.0 / camera_rate
         self.at(self.t, self._frame, 0)
-        self.at(self.t + self.config.period / 2, lambda: self._control_tick(0), 2)
+        self.at(self.t + self.config.period / 2, self._control_tick, 2)
         self.run(self.t)                            # the first frame is there
 
     # ---------------------------------------------------------------- driver
@@ -80,18 +80,17 @@ class Sim:
         self.logs += [(log.level, log.text) for log in out.logs]
         self.ended += out.results
         self.status_events += out.status
-        if out.rephase:                             # the node resets its control timer
-            self._phase += 1
-            self.rephased.append(self.t)
-            self.at(self.t + self.config.period, lambda p=self._phase: self._control_tick(p), 2)
         for job in out.jobs:
             self.jobs.append(job)
             result = run_job(self.policy, job)
             latency = self.latency(job) if callable(self.latency) else self.latency
             result.latency_ms = latency * 1e3
-            self.at(self.t + latency, lambda job=job, result=result: self.apply(
-                self.ex.on_result(job, result, self.t)))
+            self.at(self.t + latency, lambda job=job, result=result: self._result(job, result))
         return out
+
+    def _result(self, job: InferenceJob, result: InferenceResult) -> None:
+        if self.apply(self.ex.on_result(job, result, self.t)).commands:
+            self.arrivals.append(self.t)
 
     def _frame(self) -> None:
         if self.camera_on:
@@ -99,11 +98,13 @@ class Sim:
             self.apply(self.ex.on_image(frame(self.brightness), stamp, self.t))
         self.at(self.t + self._camera_period, self._frame, 0)
 
-    def _control_tick(self, phase: int) -> None:
-        if phase != self._phase:
-            return                                  # a timer phase that was reset
+    def _control_tick(self) -> None:
+        self.ticks.append(self.t)
         self.apply(self.ex.control_tick(self.t))
-        self.at(self.t + self.config.period, lambda: self._control_tick(phase), 2)
+        self.at(self.t + self.config.period, self._control_tick, 2)
+
+    def tick_after(self, t: float) -> float:
+        return next(tick for tick in self.ticks if tick > t + 1e-9)
 
     # ---------------------------------------------------------------- script
     def instruct(self, ins_id: str = 'ins-1', text: str = 'go left', status: str = 'understood',
@@ -141,13 +142,15 @@ def test_an_instruction_starts_an_inference_and_its_chunk_is_executed_step_by_st
     chunk = expected_chunk(DARK)
     moving = sim.moving()
     # the chunk acts when it arrives, 0.13 s after the observation; the robot held still
-    # meanwhile (nothing was queued), so none of it is stale: step 0 first, then one step
-    # per period of the re-phased timer
-    assert sim.commands[0][0] == pytest.approx(t0 + 0.13) and sim.rephased == [t0 + 0.13]
+    # meanwhile (nothing was queued), so none of it is stale: step 0 first, in place of the
+    # next tick's action, then one step per control tick
+    arrival = t0 + 0.13
+    assert sim.commands[0][0] == pytest.approx(arrival) and sim.arrivals == [arrival]
     assert len(moving) >= 8
     np.testing.assert_allclose(moving[0], chunk[0], atol=1e-6)
     np.testing.assert_allclose(moving[1], chunk[1], atol=1e-6)
-    assert sim.commands[1][0] == pytest.approx(t0 + 0.23)
+    taken = sim.tick_after(arrival)
+    assert sim.commands[1][0] == pytest.approx(taken + 0.1)
     assert sim.state == sv.RUNNING
     snap = sim.ex.snapshot()
     assert snap.instruction_id == 'ins-1' and snap.trigger_counts['instruction'] == 1
@@ -191,16 +194,17 @@ def test_a_scene_change_chunk_replaces_the_queue_and_its_first_due_action_goes_o
     chunk = expected_chunk(BRIGHT)
     # published on arrival, not at the next tick; the robot was executing the old plan the
     # whole 0.13 s since the frame, so one step (0.1 s) is late: the first due action is [1]
-    assert t_first == pytest.approx(arrival) and arrival in sim.rephased
+    assert t_first == pytest.approx(arrival) and arrival in sim.arrivals
     np.testing.assert_array_equal(cmd, chunk[1].astype(np.float64))      # not a blend
     t_next, nxt = sim.commands[first + 1]
-    assert t_next == pytest.approx(arrival + 0.1)                         # re-phased timer
+    # it took the next tick's place: that tick publishes nothing, the one after the next step
+    assert t_next == pytest.approx(sim.tick_after(arrival) + 0.1)
     np.testing.assert_array_equal(nxt, chunk[2].astype(np.float64))
     out = next(c for t, c in sim.chunks if c.job is event)
     assert out.first_step == first - 1     # chunk[0] is for the step executed before it
 
 
-def test_the_rephased_timer_does_not_double_publish():
+def test_acting_on_arrival_keeps_the_command_rate_of_the_timer():
     sim = running(latency=0.02)
     t0 = sim.t
     for k in range(6):                               # a scene change every 0.7 s
@@ -208,19 +212,19 @@ def test_the_rephased_timer_does_not_double_publish():
                                                         (BRIGHT, DARK)[k % 2]))
     sim.run(t0 + 4.2)
     times = [t for t, c in sim.commands if t >= t0]
-    events = [t for t in sim.rephased if t >= t0]
+    events = [t for t in sim.arrivals if t >= t0]
+    ticks = [t for t in sim.ticks if t >= t0]
     assert len(events) == 6
-    # one command per period, plus at most the part of a period each event cut short
-    assert len(times) <= 4.2 / 0.1 + len(events) + 1
+    # every arrival took a tick's place: exactly one command per timer period, no more
+    assert len(times) == len(ticks)
+    # each arrival is followed by a silent tick; the robot holds its action 1-2 periods
+    for t in events:
+        assert not [c for c in times if t < c <= sim.tick_after(t) + 1e-9]
     gaps = np.diff(times)
-    assert np.all(gaps <= 0.1 + 1e-9)
-    # a tick that was already due when the timer re-phased publishes nothing
-    before = len(sim.commands)
-    sim.apply(sim.ex.control_tick(events[-1] + 0.01))
-    assert len(sim.commands) == before
+    assert np.all(gaps <= 0.2 + 1e-9) and np.any(gaps > 0.1 + 1e-6)
 
 
-def test_a_burst_of_events_acts_at_most_once_per_period():
+def test_a_burst_of_events_acts_at_most_once_per_tick_and_keeps_the_rate():
     sim = running(latency=0.005)
     t0 = sim.t
     flip = [DARK]
@@ -231,9 +235,26 @@ def test_a_burst_of_events_acts_at_most_once_per_period():
         sim.at(sim.t + 1 / 30, toggle, 1)
     sim.at(t0 + 0.001, toggle, 1)                   # every frame is a new scene
     sim.run(t0 + 3.0)
-    acted = [t for t in sim.rephased if t >= t0]
-    assert np.all(np.diff(acted) >= 0.1 - 1e-9)
+    ticks = [t for t in sim.ticks if t >= t0]
+    acted = [t for t in sim.arrivals if t >= t0]
+    assert acted and all(len([a for a in acted if t < a <= t + 0.1]) <= 1 for t in ticks)
+    assert len([t for t, c in sim.commands if t >= t0]) <= len(ticks) + 1
     assert sim.ex.snapshot().trigger_counts['scene_change'] >= 60   # all of them inferred
+
+
+def test_an_instruction_acts_at_once_even_when_the_next_tick_is_taken():
+    sim = running(latency=lambda job: 0.001 if job.instruction_id == 'ins-2' else 0.01)
+    n = len(sim.arrivals)
+    sim.brightness = BRIGHT
+    while len(sim.arrivals) == n:
+        sim.run(sim.t + 0.001)
+    t_event = sim.arrivals[-1]                        # the scene-change chunk took a tick
+    sim.instruct('ins-2', 'go right')
+    t_ins = sim.t
+    sim.run(t_ins + 0.0015)
+    assert sim.arrivals[-1] == pytest.approx(t_ins + 0.001)
+    assert not [t for t in sim.ticks if t > t_event]  # the taken tick has not come yet
+    assert sim.results()[-1][:2] == ('ins-1', 'preempted')
 
 
 def test_refills_still_blend_into_the_running_queue():
@@ -243,7 +264,7 @@ def test_refills_still_blend_into_the_running_queue():
     sim.run(t_change + 1.0)
     vys = sorted({round(c[1], 6) for c in sim.moving(t_change)})
     assert any(VY[DARK] < v < VY[BRIGHT] for v in vys)   # the cross-fade
-    assert not [t for t in sim.rephased if t > t_change]
+    assert not [t for t in sim.arrivals if t > t_change]
 
 
 def test_latency_compensation_counts_only_time_spent_executing():
@@ -251,7 +272,9 @@ def test_latency_compensation_counts_only_time_spent_executing():
     # dry after its last actions and the robot held still: only those steps are late.
     sim = running(latency=lambda job: 2.0 if job.decision.reason == 'scene_change' else 0.02,
                   trigger=TriggerConfig(queue_threshold=0, keepalive_period=0.0))
+    sim.run(sim.t + 0.3)
     queued = len(sim.ex.queue)
+    assert 0 < queued < 10                      # the robot runs out of plan before the chunk
     sim.brightness = BRIGHT
     t_change = sim.t
     sim.run(t_change + 2.2)

@@ -33,6 +33,8 @@ EXE = pathlib.Path(get_package_prefix('vla_policy_node')) / 'lib' / 'vla_policy_
     'policy_node'
 GATE = pathlib.Path(get_package_prefix('vla_safety')) / 'lib' / 'vla_safety' / 'safety_gate'
 STARTUP = 60.0   # torch import + model load on a busy 2-core machine
+# IDLE and active (IDLE 'node inactive' comes first: an instruction stamped then is refused)
+ACTIVE = 'waiting for a new instruction'
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -193,7 +195,7 @@ def vy(cmds: List[Twist]) -> np.ndarray:
 
 def test_instruction_produces_commands(node_processes, harness, left_right_checkpoint):
     start_policy(node_processes, model_path=left_right_checkpoint)
-    idle = harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    idle = harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
     assert idle.model_id == 'left-right-test' and idle.backend == 'robovlms'
     assert idle.action_space == 'base'
     harness.camera.start()
@@ -220,7 +222,7 @@ def test_instruction_produces_commands(node_processes, harness, left_right_check
 
 def test_new_instruction_flushes_the_queue(node_processes, harness, left_right_checkpoint):
     start_policy(node_processes, model_path=left_right_checkpoint, queue_threshold=3)
-    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
     harness.camera.start()
     harness.send('ins-left', LEFT)
     harness.cmds.wait(8, timeout=20.0, predicate=lambda m: m.linear.y > 0.1)
@@ -242,7 +244,7 @@ def test_new_instruction_flushes_the_queue(node_processes, harness, left_right_c
 
 def test_stale_and_bad_camera_give_no_commands(node_processes, harness, left_right_checkpoint):
     start_policy(node_processes, model_path=left_right_checkpoint, image_timeout=0.5)
-    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
     harness.camera.age = 5.0
     harness.camera.start()
     harness.send('ins-1', LEFT)
@@ -267,7 +269,7 @@ def test_stale_and_bad_camera_give_no_commands(node_processes, harness, left_rig
 
 def test_nan_model_gives_no_command_and_an_error(node_processes, harness, tmp_path):
     start_policy(node_processes, model_path=random_checkpoint(tmp_path / 'nan', nan=True))
-    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
     harness.camera.start()
     harness.send('ins-1', LEFT)
     status = harness.wait_state(PolicyStatus.STATE_ERROR, 20.0, 'NaN')
@@ -308,7 +310,7 @@ def test_missing_model_path_is_an_error_until_set(node_processes, harness, ros, 
 
 def test_safety_pause_resume_estop_cancel_and_deactivate(node_processes, harness, tmp_path):
     start_policy(node_processes, model_path=random_checkpoint(tmp_path / 'ck'))
-    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
     harness.camera.start()
     # the gate starts STOPPED for lack of commands: that must not pause the policy
     harness.safety.publish(SafetyState(state=SafetyState.STATE_STOPPED,
@@ -362,7 +364,7 @@ def test_safety_pause_resume_estop_cancel_and_deactivate(node_processes, harness
 
 def test_refused_and_stop_instructions(node_processes, harness, left_right_checkpoint):
     start_policy(node_processes, model_path=left_right_checkpoint)
-    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
     harness.camera.start()
     harness.send('ins-1', '아무거나', Instruction.STATUS_NOT_UNDERSTOOD, reason='no target')
     harness.wait_state(PolicyStatus.STATE_IDLE, 20.0, 'not understood: no target')
@@ -394,7 +396,7 @@ def test_arm_mode_publishes_arm_commands(node_processes, ros, tmp_path):
     h = Harness(ros, 'arm', compressed=True)   # and the camera sends JPEG
     try:
         start_policy(node_processes, model_path=ckpt, action_space='arm', state_timeout=1.0)
-        h.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+        h.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
         joints = h.node.create_publisher(JointState, 'joint_states', SENSOR_QOS)
         h.camera.start()
         h.send('ins-1', 'pick up the red block')
@@ -455,7 +457,7 @@ def test_a_scene_change_chunk_acts_at_once_instead_of_blending(node_processes, h
     chunk (not a cross-fade with the old queue), followed by the next rows one per tick.
     """
     start_scripted_policy(node_processes)
-    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
     dark, bright = expected_chunk(0.2).astype(np.float64), expected_chunk(0.8).astype(np.float64)
     harness.camera.frame = frame(0.2)
     harness.camera.start()
@@ -483,7 +485,7 @@ def test_the_policy_ends_its_task_and_consumes_the_instruction(node_processes, h
     DONE, publishes the TaskResult and does not move again without a new instruction."""
     start_scripted_policy(node_processes, {'done_brightness': 0.9}, done_steps=3,
                           done_threshold=0.5)
-    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
     harness.camera.frame = frame(0.2)
     harness.camera.start()
     harness.send('ins-1', LEFT)
@@ -528,7 +530,7 @@ def test_a_restarted_policy_does_not_move_on_the_latched_instruction(
     harness.camera.frame = frame(0.2)
     harness.camera.start()
     first = start_scripted_policy(node_processes)
-    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
     harness.send('ins-1', LEFT)
     # the chain moves the robot (so "stays zero" below is a real observation)
     cmd_vel.wait(1, 30.0, lambda m: m.linear.y != 0.0)

@@ -86,7 +86,6 @@ class PolicyNode(LifecycleNode):
         self.create_timer(1.0, self._publish_diagnostics)
         self._io: List[Any] = []
         self._run_timers: List[Any] = []
-        self._control_timer: Any = None
         self._cmd_pub: Any = None
         self._chunk_pub: Any = None
         self._heartbeat_pub: Any = None
@@ -218,8 +217,7 @@ class PolicyNode(LifecycleNode):
                                         args=(self._jobs, self._results),
                                         name='policy-inference', daemon=True)
         self._worker.start()
-        self._control_timer = self.create_timer(1.0 / p.control_rate, self._on_control_tick)
-        self._run_timers = [self._control_timer,
+        self._run_timers = [self.create_timer(1.0 / p.control_rate, self._on_control_tick),
                             self.create_timer(1.0 / p.heartbeat_rate, self._on_heartbeat)]
         self.get_logger().info(f'active: {p.trigger_mode} triggers, control {p.control_rate:g} '
                                f'Hz, {p.action_space} commands')
@@ -234,7 +232,7 @@ class PolicyNode(LifecycleNode):
         self._apply(self.executive.deactivate(why, self._now()))
         for t in self._run_timers:
             self.destroy_timer(t)
-        self._run_timers, self._control_timer = [], None
+        self._run_timers = []
         self._stop_worker()
 
     def _stop_worker(self) -> None:
@@ -357,7 +355,22 @@ class PolicyNode(LifecycleNode):
 
     # ================================================================== outputs
     def _apply(self, out: Output) -> None:
-        """Carry out what the executive decided: log, command, publish, start a job."""
+        """Carry out what the executive decided: the commands and the inference job first
+        (they are on the reaction path), then publish chunks, results and status, then log."""
+        for action in out.commands:
+            self._publish_command(action)
+        for job in out.jobs:
+            try:
+                self._jobs.put_nowait(job)
+            except queue.Full:  # cannot happen while the executive runs one job at a time
+                self.get_logger().error('inference worker queue full: job not started')
+                self._apply(self.executive.job_dropped(self._now()))
+        for chunk in out.chunks:
+            self._publish_chunk(chunk)
+        for result in out.results:
+            self._result_pub.publish(m.task_result(result, self.get_clock().now().to_msg()))
+        if out.status:
+            self._publish_status()
         logger = self.get_logger()
         for log in out.logs:
             # rclpy refuses two severities at one call site: one call per severity.
@@ -367,22 +380,6 @@ class PolicyNode(LifecycleNode):
                 logger.warning(log.text)
             else:
                 logger.info(log.text)
-        for action in out.commands:
-            self._publish_command(action)
-        for chunk in out.chunks:
-            self._publish_chunk(chunk)
-        for result in out.results:
-            self._result_pub.publish(m.task_result(result, self.get_clock().now().to_msg()))
-        if out.rephase and self._control_timer is not None:
-            self._control_timer.reset()   # the next action follows one period from now
-        for job in out.jobs:
-            try:
-                self._jobs.put_nowait(job)
-            except queue.Full:  # cannot happen while the executive runs one job at a time
-                logger.error('inference worker queue full: job not started')
-                self._apply(self.executive.job_dropped(self._now()))
-        if out.status:
-            self._publish_status()
 
     def _publish_command(self, action: Optional[np.ndarray]) -> None:
         if self._cmd_pub is None:

@@ -63,8 +63,9 @@ RESULT_FAILED = 'failed'
 #: A command that stops the robot (Output.commands entry).
 STOP_COMMAND = None
 
-#: Chunks from these triggers act at once: they replace the queue, their first due action is
-#: published when the result arrives and the control timer re-phases to that moment. Refills
+#: Chunks from these triggers act at once: they replace the queue and their first due action
+#: is published when the result arrives, in place of the next control tick's (that tick then
+#: publishes nothing), so acting on arrival never raises the command rate. Refills
 #: (queue_low, keepalive, periodic) blend into the running queue.
 EVENT_REASONS = (INSTRUCTION, SAFETY_RESUME, SCENE_CHANGE, STATE_CHANGE)
 
@@ -181,7 +182,8 @@ class Log:
 
 @dataclass
 class Output:
-    """What the adapter has to do after a call, in this order: log, command, publish."""
+    """What the adapter has to do after a call: command and start the jobs first (the reaction
+    path), then publish chunks, results and status, then log."""
 
     commands: List[Optional[np.ndarray]] = field(default_factory=list)  # STOP_COMMAND = stop
     chunks: List[ChunkOut] = field(default_factory=list)
@@ -189,7 +191,6 @@ class Output:
     logs: List[Log] = field(default_factory=list)
     results: List[TaskOut] = field(default_factory=list)
     status: bool = False            # publish ~/status now
-    rephase: bool = False           # restart the control timer: next tick one period from now
 
     def merge(self, other: 'Output') -> 'Output':
         self.commands += other.commands
@@ -198,7 +199,6 @@ class Output:
         self.logs += other.logs
         self.results += other.results
         self.status = self.status or other.status
-        self.rephase = self.rephase or other.rephase
         return self
 
 
@@ -300,7 +300,8 @@ class Executive:
         # The robot executed queued actions from _executing[0] to _executing[1] (s): latency
         # compensation counts only time during which a plan was being executed.
         self._executing = (float('-inf'), float('-inf'))
-        self._last_arrival = float('-inf')   # when an event chunk last acted on arrival
+        self._last_tick = float('-inf')      # when the control timer last ticked
+        self._tick_taken = False             # an event chunk published the next tick's action
         self._logged: set = set()
         self._throttled: Dict[str, float] = {}
         self.counters = {'inferences': 0, 'history_observations': 0, 'results_discarded': 0,
@@ -329,6 +330,7 @@ class Executive:
         """Start: only instructions given from now on will be executed."""
         self.active = True
         self.activation_time = None
+        self._last_tick, self._tick_taken = float('-inf'), False   # a new control timer
         self._note_clock(now)
         self.queue.flush()
         self.engine.clear()
@@ -527,29 +529,30 @@ class Executive:
 
     def control_tick(self, now: float) -> Output:
         """One control period: re-evaluate, maybe start an inference, execute one action."""
-        # A tick already due when an event chunk re-phased the timer is the old phase's: the
-        # period it starts was just begun by the chunk's first action.
-        rephased = now - self._last_arrival < 0.5 * self.config.period
-        if self._tick(now).may_command and not rephased:
+        taken, self._tick_taken = self._tick_taken, False
+        self._last_tick = now
+        if self._tick(now).may_command and not taken:
             self._execute(now)
         return self._emit()
 
     def on_result(self, job: InferenceJob, result: InferenceResult, now: float) -> Output:
         """The answer to a job emitted earlier (from the worker, via the adapter).
 
-        An event chunk acts at once: its first due action is published now and the control
-        timer re-phases (`Output.rephase`), so the next action follows one period later and
-        no period gets two commands from the timer. At most one chunk per control period
-        acts on arrival (an instruction's always does); one arriving sooner after the last
-        waits for the timer, so a burst of events cannot raise the command rate.
+        An event chunk acts at once: its first due action is published now, in place of the
+        next control tick's action (that tick publishes nothing and the timer keeps its
+        phase), so the command rate stays the timer's: the robot holds this action until
+        the tick after, 1-2 periods from now. One arrival takes at most one tick: a chunk
+        arriving while the next tick is already taken waits for the timer, except an
+        instruction's, which always acts at once.
         """
         act = self._handle_result(job, result, now)
         instruction = job.decision is not None and job.decision.reason == INSTRUCTION
-        if act and self._refresh(now).may_command and (
-                instruction or now - self._last_arrival >= self.config.period - 1e-9):
-            self._last_arrival = now
-            self._out.rephase = True
-            self._execute(now)
+        if act and self._refresh(now).may_command and (instruction or not self._tick_taken):
+            self._tick_taken = True
+            period = self.config.period
+            after_next = self._last_tick + 2 * period
+            self._execute(now, after_next if now < after_next <= now + 2 * period
+                          else now + period)
         self._tick(now)
         return self._emit()
 
@@ -614,17 +617,22 @@ class Executive:
         out, self._out = self._out, Output()
         return out
 
-    def _command(self, action: Optional[np.ndarray], now: Optional[float] = None) -> None:
+    def _command(self, action: Optional[np.ndarray], now: Optional[float] = None,
+                 until: Optional[float] = None) -> None:
+        """Publish an action (held until `until`: the next command, one period by default)
+        or a stop (STOP_COMMAND)."""
         if action is not None:
             self.counters['commands_sent'] += 1
             assert now is not None
-            start, until = self._executing
-            self._executing = (now if now > until + 1e-9 else start, now + self.config.period)
+            start, held = self._executing
+            # a late timer tick (jitter) does not interrupt the plan being executed
+            self._executing = (now if now > held + 0.5 * self.config.period else start,
+                               now + self.config.period if until is None else until)
         elif now is not None:
             self._executing = (self._executing[0], min(self._executing[1], now))
         self._out.commands.append(action)
 
-    def _execute(self, now: float) -> None:
+    def _execute(self, now: float, until: Optional[float] = None) -> None:
         """Publish the queue's next action (nothing when it is empty: the step waits).
 
         The policy ends its task when `done_steps` executed steps in a row carry a termination
@@ -644,7 +652,7 @@ class Executive:
             self._refresh(now)
             return
         self._commanding = True
-        self._command(action, now)
+        self._command(action, now, until)
 
     def _late_steps(self, job: InferenceJob, now: float) -> int:
         """Actions of an event chunk whose time has passed: the time since the source image
