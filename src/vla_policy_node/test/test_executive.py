@@ -563,6 +563,18 @@ def test_done_needs_consecutive_steps_over_the_threshold():
     assert not sim.ended and sim.state == sv.RUNNING
 
 
+@pytest.mark.parametrize('max_motion, ends', [(0.3, False), (1.0, True)])
+def test_done_steps_must_also_command_no_more_than_done_max_motion(max_motion, ends):
+    # The goal frames' chunks move (|v| >= 0.45 m/s) while their done probability is 0.9: with
+    # done_max_motion below that motion they are not done steps, so the task never ends.
+    sim = running(latency=0.05, policy=ScriptedPolicy(done_brightness=0.9), done_steps=3,
+                  done_threshold=0.5, done_max_motion=max_motion)
+    sim.brightness = GOAL
+    sim.run(sim.t + 2.0)
+    assert bool(sim.ended) is ends
+    assert sim.state == (sv.DONE if ends else sv.RUNNING)
+
+
 def test_a_model_without_the_signal_never_ends_its_task():
     sim = running(latency=0.05)
     assert not sim.ex.model.done_signal

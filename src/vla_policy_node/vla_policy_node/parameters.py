@@ -53,6 +53,7 @@ class NodeParams:
     safety_pause_reasons: Tuple[str, ...] = DEFAULT_PAUSE_REASONS
     done_threshold: float = 0.5
     done_steps: int = 3
+    done_max_motion: float = 0.0
     instruction_max_age: float = 5.0
     preflight_memory_reserve_mb: float = 512.0
     preflight_max_gpu_temp_c: float = 85.0
@@ -113,7 +114,8 @@ class NodeParams:
         return ExecutiveConfig(self.control_rate, self.trigger_config(), self.chunk_blend,
                                self.temporal_decay, self.history_rate, self.image_timeout,
                                self.state_timeout, tuple(self.safety_pause_reasons),
-                               self.done_threshold, self.done_steps, self.instruction_max_age)
+                               self.done_threshold, self.done_steps, self.done_max_motion,
+                               self.instruction_max_age)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,9 @@ SPECS: Dict[str, Spec] = {
                            0.01, 1.0),
     'done_steps': Spec('consecutive executed done steps that end the task (stop, DONE, the '
                        'instruction consumed)', 1, 100),
+    'done_max_motion': Spec('a done step must also command at most this motion: the norm of '
+                            'its first three action values (arm: tool translation per step, '
+                            'm; base: velocity); 0 = not checked', 0.0, 10.0),
     'instruction_max_age': Spec('s, an instruction older than this when it arrives (a latched '
                                 'one served late) is refused', 0.1, 3600.0),
     'preflight_memory_reserve_mb': Spec('MiB of available memory that must remain after the '

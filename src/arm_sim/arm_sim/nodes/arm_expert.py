@@ -49,7 +49,10 @@ class ArmExpertNode(Node):
             noise_std=declare(d, 'noise_std', 0.0, 'exploration noise std (m/s) for '
                               'demonstrations with recoveries', 0.0, 0.2),
             noise_seed=declare(d, 'noise_seed', 0, 'seed of the exploration noise', 0,
-                               2 ** 31 - 1))
+                               2 ** 31 - 1),
+            hold_time=declare(d, 'hold_time', defaults.hold_time, 'seconds of sim time the '
+                              'expert holds still at home before it ends its task (its done '
+                              'frames)', 0.5, 10.0))
         self.placement = declare(d, 'placement', 'plain', 'seed namespace of the simulator\'s '
                                  'placements (its `placement`)', read_only=True)
         self.frame_id = declare(d, 'arm_frame_id', 'arm_base_link',

@@ -150,6 +150,10 @@ class ArmSimNode(SimulationNode):
             'joint_speed_scale': declare(d, 'joint_speed_scale', 0.5, 'fraction of the URDF '
                                          'joint velocities the emulated controller follows '
                                          'targets with', 0.05, 1.0, read_only=True),
+            'stream_period': declare(d, 'stream_period', 0.1, 'period (s) over which the '
+                                     'controller spreads a low-following (follow false) '
+                                     'pass-through point: the command stream\'s period', 0.005,
+                                     1.0, read_only=True),
             'degree_rad': declare(d, 'degree_rad', DEGREE_RAD, 'factor from the controller\'s '
                                   'degrees to joint_states radians (rm_driver uses 0.01745; '
                                   'pi/180 switches the quirk off)', 0.017, 0.018,
@@ -176,7 +180,8 @@ class ArmSimNode(SimulationNode):
         return ArmSimOptions(
             arm_model=p['arm_model'], image_width=p['image_width'],
             image_height=p['image_height'], physics_rate=p['physics_rate'],
-            joint_speed_scale=p['joint_speed_scale'], visual_jitter=p['visual_jitter'],
+            joint_speed_scale=p['joint_speed_scale'], stream_period=p['stream_period'],
+            visual_jitter=p['visual_jitter'],
             start_noise=p['start_noise'], degree_rad=p['degree_rad'])
 
     # --- executor-thread callbacks -------------------------------------------------------------
@@ -199,7 +204,7 @@ class ArmSimNode(SimulationNode):
                 f'Jointpos carries {result.ignored_values} value(s) beyond the '
                 f'{self.world.arm.name}\'s {self.world.arm.dof} joints: not read (as the '
                 'driver)', throttle_duration_sec=5.0)
-        self._hand_over('motion', ('joint', result.joints))
+        self._hand_over('motion', ('joint', result.joints, bool(msg.follow)))
         self.notify_command()
 
     def _on_movep(self, msg: Any) -> None:
@@ -209,7 +214,7 @@ class ArmSimNode(SimulationNode):
         if error is not None:
             self._refuse('Movep CANFD', error)
             return
-        self._hand_over('motion', ('pose', position, quaternion))
+        self._hand_over('motion', ('pose', position, quaternion, bool(msg.follow)))
         self.notify_command()
 
     def _on_stop(self, msg: Bool) -> None:
@@ -308,9 +313,9 @@ class ArmSimNode(SimulationNode):
                 if any(k == 'motion' for k, _ in pending[i + 1:]):
                     continue     # a newer pass-through point in this tick supersedes it
                 if value[0] == 'joint':
-                    world.command_joints(value[1])
+                    world.command_joints(value[1], value[2])
                 else:
-                    ok, perr, rerr = world.command_pose(value[1], value[2])
+                    ok, perr, rerr = world.command_pose(value[1], value[2], value[3])
                     if not ok:
                         self._refuse('Movep CANFD', unreachable(perr, rerr))
             elif kind == 'gripper':

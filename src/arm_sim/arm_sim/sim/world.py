@@ -5,10 +5,15 @@ No ROS here: the `arm_sim` node wraps this class; tests and benchmarks step it d
 
 The controller emulation (what RealMan's controller does with pass-through targets): a joint
 target (from `movej_canfd_cmd`, or from the inverse kinematics of a `movep_canfd_cmd` pose) is
-followed by a set-point that moves towards it at no more than the joint's URDF velocity times
-`joint_speed_scale`; the joint servos track the set-point. With no new target the arm holds
-the last one. `hard_stop()` (`move_stop_cmd`) sets target and set-point to where the arm is
-now: it brakes and the old target is discarded.
+followed by a set-point; the joint servos track the set-point. In the low-following mode
+(`follow` false, what realman_bridge sends) the controller interpolates the streamed points:
+the set-point moves to each point in a straight line over `stream_period` (the stream's
+period, 0.1 s for the 10 Hz policy), so a stream of small points is a smooth slow motion and
+a point at the arm is no motion. In the high-following mode (`follow` true) it goes to each
+point as fast as it may. Either way no joint moves faster than its URDF velocity times
+`joint_speed_scale`. With no new point the arm holds the last one. `hard_stop()`
+(`move_stop_cmd`) sets target and set-point to where the arm is now: it brakes and the old
+target is discarded.
 
 The simplified grasp (documented in docs/arm.md): when the gripper is closing (its target
 opening is below its opening) and both fingers touch the same movable object, a weld
@@ -61,6 +66,7 @@ class ArmSimOptions:
     image_height: int = 224
     physics_rate: float = 500.0       # Hz
     joint_speed_scale: float = 0.5    # fraction of the URDF joint velocities the servo uses
+    stream_period: float = 0.1        # s over which a low-following pass-through point is spread
     gripper_speed: float = 0.10       # m/s of opening change
     visual_jitter: float = 0.0        # 0..1 colour / light randomisation per seed
     start_noise: float = 0.0          # m, std of the home tool point's offset per episode
@@ -74,6 +80,8 @@ class ArmSimOptions:
             raise ValueError(f'physics_rate {self.physics_rate} Hz out of [100, 5000]')
         if not 0.0 < self.joint_speed_scale <= 1.0:
             raise ValueError('joint_speed_scale must be in (0, 1]')
+        if not 0.0 < self.stream_period <= 1.0:
+            raise ValueError('stream_period must be in (0, 1] s')
         return self
 
 
@@ -140,6 +148,7 @@ class ArmWorld:
         data.qpos[self._fadr] = FINGER_TRAVEL
         self._target = np.array(q, dtype=np.float64)
         self._setpoint = np.array(q, dtype=np.float64)
+        self._rate = self._max_rate()
         self._finger_target = FINGER_TRAVEL
         self._finger_setpoint = FINGER_TRAVEL
         data.ctrl[self._act] = q
@@ -195,12 +204,26 @@ class ArmWorld:
         """Flange orientation for a tool orientation (the gripper's mounting yaw removed)."""
         return np.asarray(tool_rotation) @ _rz(-self.mount_yaw)
 
-    def command_joints(self, q: Sequence[float]) -> None:
-        """A pass-through joint target (rad)."""
-        self._target = np.asarray(q, dtype=np.float64).copy()
+    def _max_rate(self) -> np.ndarray:
+        """The set-point's speed limit per joint (rad/s)."""
+        return np.asarray(self.arm.max_velocity) * self.options.joint_speed_scale
 
-    def command_pose(self, position: Sequence[float], quaternion: Sequence[float]
-                     ) -> Tuple[bool, float, float]:
+    def _follow(self, q: np.ndarray, follow: bool) -> None:
+        """A new pass-through point: the set-point's speed per joint until it gets there."""
+        self._target = q
+        vmax = self._max_rate()
+        if follow:
+            self._rate = vmax
+        else:     # low following: a straight line to the point over one stream period
+            self._rate = np.minimum(np.abs(q - self._setpoint) / self.options.stream_period,
+                                    vmax)
+
+    def command_joints(self, q: Sequence[float], follow: bool = False) -> None:
+        """A pass-through joint target (rad); `follow` is the messages' high-following flag."""
+        self._follow(np.asarray(q, dtype=np.float64).copy(), follow)
+
+    def command_pose(self, position: Sequence[float], quaternion: Sequence[float],
+                     follow: bool = False) -> Tuple[bool, float, float]:
         """A pass-through tool pose: inverse kinematics from the current set-point.
 
         Returns (solved, position residual m, rotation residual rad); unsolved poses leave the
@@ -211,7 +234,7 @@ class ArmWorld:
                                          iterations=30, tolerance=(2e-4, 2e-3))
         if q is None:
             return False, perr, rerr
-        self._target = q
+        self._follow(q, follow)
         return True, perr, rerr
 
     def hard_stop(self) -> None:
@@ -231,7 +254,7 @@ class ArmWorld:
         self._require()
         model, data = self.model, self.data
         dt = model.opt.timestep
-        vmax = np.asarray(self.arm.max_velocity) * self.options.joint_speed_scale * dt
+        vmax = self._rate * dt
         fmax = 0.5 * self.options.gripper_speed * dt
         for _ in range(n):
             self._setpoint += np.clip(self._target - self._setpoint, -vmax, vmax)

@@ -47,6 +47,9 @@ REQUIRED_TOPICS = ('/camera/image_raw', '/joint_states', '/arm_cmd_in', '/arm_cm
 TRAINING_RANDOMIZATION: Dict[str, object] = {'visual_jitter': 0.5, 'start_noise': 0.02}
 #: OU exploration noise (m/s of the tool point) of the noisy demonstrations.
 EXPERT_NOISE = 0.03
+#: s the expert holds still at home before it ends its task (the done-labelled frames). Longer
+#: than the policy node's done_steps (1.5 s): a done head trained on more still frames.
+EXPERT_HOLD = 2.5
 PARAPHRASE_HELD_OUT = 0.25
 PARAPHRASE_SPLIT_SEED = 0
 ARM_MODEL = 'RM75'
@@ -125,7 +128,7 @@ def collect_stack(randomization: Mapping[str, object] = TRAINING_RANDOMIZATION,
     expert = NodeSpec('arm_expert', 'arm_sim', 'arm_expert',
                       (ParamFile('arm_sim', 'config/arm_expert.param.yaml'),)).with_parameters(
         use_sim_time=True, placement='collect', noise_std=float(expert_noise),
-        noise_seed=int(noise_seed))
+        noise_seed=int(noise_seed), hold_time=EXPERT_HOLD)
     return StackSpec('collect_arm', tuple(nodes) + (expert,), dict(stack.arguments))
 
 
@@ -299,6 +302,7 @@ def run_evaluation(model: str, out: str, episodes: Sequence[Mapping[str, object]
     import os
 
     from vla_bringup.arm_session import ArmEpisodeSession
+    from vla_bringup.bags import ARM_TOPICS
     from vla_bringup.session import StackFailure
     from vla_bringup.stacks import arm_stack
     from vla_learning.evaluate import load_done
@@ -314,7 +318,8 @@ def run_evaluation(model: str, out: str, episodes: Sequence[Mapping[str, object]
         if not todo:
             break
         try:
-            with ArmEpisodeSession(stack, log=log) as session:
+            with ArmEpisodeSession(stack, log=log,
+                                   record_topics=ARM_TOPICS if record_bags else None) as session:
                 session.start()
                 for ep in todo:
                     bag = (os.path.join(out, 'bags', f'{ep["task"]}_s{ep["seed"]}')

@@ -84,6 +84,7 @@ class ExecutiveConfig:
     safety_pause_reasons: Tuple[str, ...] = DEFAULT_PAUSE_REASONS
     done_threshold: float = 0.5          # a step is "done" at this termination probability
     done_steps: int = 3                  # ... and the task ends after this many in a row
+    done_max_motion: float = 0.0         # ... each commanding at most this motion (0: any)
     instruction_max_age: float = 5.0     # s, older (or further in the future) is refused
 
     def __post_init__(self) -> None:
@@ -96,6 +97,8 @@ class ExecutiveConfig:
             raise ValueError('done_threshold must be in (0, 1]')
         if self.done_steps < 1:
             raise ValueError('done_steps must be >= 1')
+        if self.done_max_motion < 0.0:
+            raise ValueError('done_max_motion must be >= 0')
         ActionChunkQueue(self.chunk_blend, self.temporal_decay)  # validates both
 
     @property
@@ -636,16 +639,21 @@ class Executive:
         """Publish the queue's next action (nothing when it is empty: the step waits).
 
         The policy ends its task when `done_steps` executed steps in a row carry a termination
-        probability of at least `done_threshold`: instead of that step's action the robot gets
-        a stop, and the instruction is consumed.
+        probability of at least `done_threshold` -- and, with `done_max_motion` set, command
+        at most that much motion (the norm of the action's first three values: the arm's tool
+        point translation per step, m; the base's linear/angular velocity), as every done
+        label of the demonstrations is a still step: instead of that step's action the robot
+        gets a stop, and the instruction is consumed.
         """
         action = self.queue.pop()
         if action is None:
             return
         done = self.queue.last_done
         cfg = self.config
-        self._done_run = self._done_run + 1 if done is not None and done >= cfg.done_threshold \
-            else 0
+        still = (cfg.done_max_motion <= 0.0
+                 or float(np.linalg.norm(action[:3])) <= cfg.done_max_motion)
+        self._done_run = self._done_run + 1 \
+            if done is not None and done >= cfg.done_threshold and still else 0
         if self._done_run >= cfg.done_steps:
             self._end(RESULT_DONE, f'the policy declared done ({cfg.done_steps} steps at '
                                    f'p >= {cfg.done_threshold:g})', now)
