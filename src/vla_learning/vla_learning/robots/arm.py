@@ -47,9 +47,9 @@ REQUIRED_TOPICS = ('/camera/image_raw', '/joint_states', '/arm_cmd_in', '/arm_cm
 TRAINING_RANDOMIZATION: Dict[str, object] = {'visual_jitter': 0.5, 'start_noise': 0.02}
 #: OU exploration noise (m/s of the tool point) of the noisy demonstrations.
 EXPERT_NOISE = 0.03
-#: s the expert holds still at home before it ends its task (the done-labelled frames). Longer
-#: than the policy node's done_steps (1.5 s): a done head trained on more still frames.
-EXPERT_HOLD = 2.5
+#: s the expert holds still at home before it ends its task (the done-labelled frames; the
+#: shipped model's data: 1.5 s).
+EXPERT_HOLD = 1.5
 PARAPHRASE_HELD_OUT = 0.25
 PARAPHRASE_SPLIT_SEED = 0
 ARM_MODEL = 'RM75'
