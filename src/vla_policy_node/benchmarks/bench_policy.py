@@ -570,19 +570,26 @@ def _reaction_figures(run: Dict[str, Any], seconds: float) -> Dict[str, Any]:
             reaction.append((hit - t_pub) * 1e3)
             to_chunk.append((later[0][1] - t_pub) * 1e3)
     to_command: List[float] = []
+    ins_chunk: List[float] = []
     for ins_id, t_pub in run['instructions']:
-        rows = set().union(*[r for s, n, i, r, _ in chunks if i == ins_id] or [set()])
+        mine = [(r, t) for s, n, i, r, t in chunks if i == ins_id]
+        rows = set().union(*[r for r, _ in mine] or [set()])
         hit = next((t for t, c in cmds if t >= t_pub and c in rows), None)
         if hit is not None:
             to_command.append((hit - t_pub) * 1e3)
+            ins_chunk.append((mine[0][1] - t_pub) * 1e3)
     model: Dict[int, float] = {}
+    ins_model: Dict[str, float] = {}     # the first inference reported for each instruction
     for m in run['status']:
+        if int(m.inference_count) not in model and m.instruction_id:
+            ins_model.setdefault(m.instruction_id, float(m.latency_last_ms))
         model.setdefault(int(m.inference_count), float(m.latency_last_ms))
     model_ms = [v for k, v in model.items() if k > 0]
     moving = [t for t, c in cmds if any(c)]
     rate = (len(moving) - 1) / (moving[-1] - moving[0]) if len(moving) > 1 else 0.0
     return {'reaction': reaction, 'to_chunk': to_chunk, 'changes': len(run['changes']),
-            'instruction': to_command,
+            'instruction': to_command, 'instruction_chunk': ins_chunk,
+            'instruction_model': list(ins_model.values()),
             'model': model_ms, 'inferences': len(model_ms), 'rate': rate,
             'seconds': seconds}
 
@@ -639,17 +646,19 @@ def bench_reaction(seconds: float, threads: int) -> None:
           f'(transport: {transport}); control 10 Hz, chunk 10')
     print('| mode | scene changes seen / sent | image -> first reflecting cmd p50 / p99 (ms) '
           '| image -> its chunk p50 (ms) | model p50 / p99 (ms) | instruction -> first cmd '
-          'p50 / p99 (ms, n) | inferences | commands / s |')
-    print('|---|---|---|---|---|---|---|---|')
+          'p50 / p99 (ms, n) | instruction -> its chunk p50 (ms) | instruction inference p50 '
+          '(ms) | inferences | commands / s |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
     for label, r in results.items():
         print(f"| {label} | {len(r['reaction'])} / {r['changes']} | "
               f"{pct(r['reaction'], 50):.1f} / {pct(r['reaction'], 99):.1f} | "
               f"{pct(r['to_chunk'], 50):.1f} | "
               f"{pct(r['model'], 50):.1f} / {pct(r['model'], 99):.1f} | "
               f"{pct(r['instruction'], 50):.1f} / {pct(r['instruction'], 99):.1f} "
-              f"({len(r['instruction'])}) | {r['inferences']} | {r['rate']:.2f} |")
+              f"({len(r['instruction'])}) | {pct(r['instruction_chunk'], 50):.1f} | "
+              f"{pct(r['instruction_model'], 50):.1f} | {r['inferences']} | {r['rate']:.2f} |")
     print(f'| transport floor (image hop + Twist hop, relay process) | {len(floor)} frames | '
-          f'{pct(floor, 50):.1f} / {pct(floor, 99):.1f} | - | - | - | - | - |')
+          f'{pct(floor, 50):.1f} / {pct(floor, 99):.1f} | - | - | - | - | - | - | - |')
 
 
 # ================================================================================== main
