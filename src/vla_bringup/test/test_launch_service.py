@@ -9,6 +9,7 @@ beside it like the driver on the robot, and `arm.launch.py sim:=mujoco` with the
 model doing a tabletop task to its end.
 """
 
+import contextlib
 import math
 import pathlib
 
@@ -30,22 +31,10 @@ def test_mobile_mujoco_under_launch_service(launch_overlay, ros_domain, tmp_path
 
     scene = make_instance(SCENARIO, 0)
     args = {'sim': 'mujoco', 'scenario': SCENARIO, 'voice': 'false'}
-    # sigterm_timeout (a launch configuration ExecuteProcess reads, default 5 s): how long
-    # launch waits after SIGINT before escalating; generous on a loaded 2-core machine, so a
-    # node that does not stop by itself is still reported as such.
-    launch = LaunchProcess('vla_bringup', 'mobile.launch.py',
-                           dict(args, sigterm_timeout='30', sigkill_timeout='10'),
-                           launch_overlay.env, str(tmp_path / 'launch.log'))
     stack = mobile_stack(**args)
-    session = EpisodeSession(stack, runner=launch)
-    pids, expected = [], set()
-    try:
-        session.start(ready_timeout=240)
-        expected = {n.name for n in stack.runnable_here()}
-        session.wait_until(lambda: expected <= set(session.node.get_node_names()), 60,
-                           f'the nodes {sorted(expected)} in the ROS graph')
-        pids = descendants(launch.proc.pid)
-        assert len(pids) >= len(expected)
+    with _under_launch('mobile.launch.py', args, stack, EpisodeSession, launch_overlay,
+                       tmp_path) as (session, launch, pids):
+        assert len(pids) >= len(list(stack.runnable_here()))
         # Long after start-up: past the episode's time limit on the simulator's clock.
         session.wait_until(lambda: session.trajectory and session.trajectory[-1][0]
                            > scene.time_limit + 5.0, 240, 'sim time past the time limit')
@@ -63,8 +52,36 @@ def test_mobile_mujoco_under_launch_service(launch_overlay, ros_domain, tmp_path
         assert result.ended_by == EpisodeResult.ENDED_BY_POLICY and result.success, result
         start = session.trajectory[0]
         assert math.dist(start[1:], (scene.cup.x, scene.cup.y)) > scene.success_radius
+
+
+@contextlib.contextmanager
+def _under_launch(launch_file, args, stack, session_class, launch_overlay, tmp_path):
+    """`ros2 launch vla_bringup <launch_file> <args>` observed by a session, once every node
+    is in the ROS graph; yields (session, launch, the processes launch started). On the way
+    out, SIGINT to launch (as Ctrl-C in its terminal) ends each of them cleanly, no orphans."""
+    # sigterm_timeout (a launch configuration ExecuteProcess reads, default 5 s): how long
+    # launch waits after SIGINT before escalating; generous on a loaded 2-core machine, so a
+    # node that does not stop by itself is still reported as such.
+    launch = LaunchProcess('vla_bringup', launch_file,
+                           dict(args, sigterm_timeout='30', sigkill_timeout='10'),
+                           launch_overlay.env, str(tmp_path / 'launch.log'))
+    session = session_class(stack, runner=launch)
+    pids, expected = [], set()
+    try:
+        session.start(ready_timeout=240)
+        expected = {n.name for n in stack.runnable_here()}
+        session.wait_until(lambda: expected <= set(session.node.get_node_names()), 60,
+                           f'the nodes {sorted(expected)} in the ROS graph')
+        pids = descendants(launch.proc.pid)
+        yield session, launch, pids
     finally:
-        session.close()  # SIGINT to launch's process group, as Ctrl-C in its terminal
+        session.close()
+    _ended_cleanly(launch, expected, pids)
+
+
+def _ended_cleanly(launch, expected, pids):
+    """launch exited 0 after each expected node finished cleanly; none of its processes is
+    left."""
     out = launch.output()
     assert launch.returncode == 0, out[-4000:]
     for name in expected:
@@ -155,10 +172,7 @@ def test_arm_launch_drives_the_arm_simulator(launch_overlay, ros, node_processes
         assert launch.check() is None, launch.output()[-3000:]
     finally:
         launch.stop()
-    out = launch.output()
-    assert launch.returncode == 0, out[-4000:]
-    assert out.count('process has finished cleanly') == len(expected), out[-4000:]
-    wait_for(lambda: not [p for p in pids if _alive(p)], 30, what='no orphan processes')
+    _ended_cleanly(launch, expected, pids)
 
 
 def test_arm_mujoco_under_launch_service_with_the_shipped_model(launch_overlay, ros_domain,
@@ -175,19 +189,10 @@ def test_arm_mujoco_under_launch_service_with_the_shipped_model(launch_overlay, 
     assert model, 'models/nano_arm ships with vla_bringup'
     task, seed = 'blue_block_tray', 3
     args = {'sim': 'mujoco', 'task': task, 'seed': str(seed), 'voice': 'false'}
-    launch = LaunchProcess('vla_bringup', 'arm.launch.py',
-                           dict(args, sigterm_timeout='30', sigkill_timeout='10'),
-                           launch_overlay.env, str(tmp_path / 'launch.log'))
     stack = arm_stack(**args)
     assert dict(stack.node('policy_node').parameters)['model_path'] == model
-    session = ArmEpisodeSession(stack, runner=launch)
-    pids, expected = [], set()
-    try:
-        session.start(ready_timeout=240)
-        expected = {n.name for n in stack.runnable_here()}
-        session.wait_until(lambda: expected <= set(session.node.get_node_names()), 60,
-                           f'the nodes {sorted(expected)} in the ROS graph')
-        pids = descendants(launch.proc.pid)
+    with _under_launch('arm.launch.py', args, stack, ArmEpisodeSession, launch_overlay,
+                       tmp_path) as (session, launch, _):
         report = session.run_episode(task, seed, '파란 블록을 집어서 쟁반에 넣으세요', model,
                                      timeout=240)
         assert report.outcome in ('success', 'failed', 'timed_out'), (
@@ -198,9 +203,3 @@ def test_arm_mujoco_under_launch_service_with_the_shipped_model(launch_overlay, 
         assert extent > 0.03, f'the tool point moved only {extent:.3f} m'
         assert not report.workspace_violation and report.hard_stops == 0
         assert report.commands_ignored == 0
-    finally:
-        session.close()  # SIGINT to launch's process group, as Ctrl-C in its terminal
-    out = launch.output()
-    assert launch.returncode == 0, out[-4000:]
-    assert out.count('process has finished cleanly') == len(expected), out[-4000:]
-    wait_for(lambda: not [p for p in pids if _alive(p)], 30, what='no orphan processes')

@@ -22,19 +22,15 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_srvs.srv import Trigger
 from vla_common.qos import LATCHED_QOS
 from vla_msgs.msg import ArmEpisodeResult, Instruction, TaskResult
-from vla_msgs.srv import StartEpisode
 
 from vla_bringup.core.arm_episode import ArmEpisodeReport
-from vla_bringup.session import StackFailure, StackSession
+from vla_bringup.session import StackFailure, StackSession, TASK_RESULTS
 from vla_bringup.stacks import resolved_parameters
 
 OUTCOMES = {ArmEpisodeResult.OUTCOME_RUNNING: 'running',
             ArmEpisodeResult.OUTCOME_SUCCESS: 'success',
             ArmEpisodeResult.OUTCOME_FAILED: 'failed',
             ArmEpisodeResult.OUTCOME_TIMED_OUT: 'timed_out'}
-TASK_RESULTS = {TaskResult.RESULT_DONE: 'done', TaskResult.RESULT_REFUSED: 'refused',
-                TaskResult.RESULT_CANCELLED: 'cancelled',
-                TaskResult.RESULT_PREEMPTED: 'preempted', TaskResult.RESULT_FAILED: 'failed'}
 
 
 class ArmEpisodeSession(StackSession):
@@ -99,25 +95,16 @@ class ArmEpisodeSession(StackSession):
                     timeout: float = 120.0, bag_path: str = '',
                     arm_model: str = '') -> ArmEpisodeReport:
         """Start an episode, send `instruction`, wait for its end; return the report."""
-        from vla_bringup.recorder import BagRecorder
-
         report = ArmEpisodeReport(task, seed, instruction, model,
                                   arm_model or self.stack.arguments.get('arm_model', ''))
-        recorder = BagRecorder(self.node, bag_path, self.record_topics) if bag_path else None
-        t_wall = time.monotonic()
-        try:
+        with self._episode(report, bag_path):
             with self._lock:
                 self.results.clear()
                 self.ee_path.clear()
                 self.safety_states.clear()
             counts0 = self._trigger_counts()
             interventions0 = self.safety.interventions if self.safety else 0
-            response = self.call(self.start_client,
-                                 StartEpisode.Request(scenario=task, seed=int(seed)),
-                                 'arm_sim/start_episode')
-            if not response.success:
-                raise StackFailure(f'start_episode({task}, {seed}) refused: '
-                                   f'{response.message}')
+            self._start_episode(task, seed)
             self.wait_until(lambda: self._running(task, started=False), 30.0,
                             'the episode to start')
             with self._lock:
@@ -129,33 +116,20 @@ class ArmEpisodeSession(StackSession):
                 report.task_result = TASK_RESULTS.get(ended.result, str(ended.result))
                 if self._running(task):
                     self.call(self.end_client, Trigger.Request(), 'arm_sim/end_episode')
-            try:
-                self.wait_until(lambda: self._final(task) is not None, 30.0,
-                                'the episode result')
-            except StackFailure as exc:
-                if 'timed out' not in str(exc):
-                    raise
-                report.outcome = 'no_result'
+            self._wait_for_result(report, lambda: self._final(task) is not None, 30.0,
+                                  'the episode result')
             result = self._final(task)
             if result is not None:
                 self._fill(report, result)
             time.sleep(0.3)  # let the last status arrive
             report.set_triggers(counts0, self._trigger_counts())
             with self._lock:
-                if self.status is not None:
-                    report.latency_p50_ms = round(float(self.status.latency_p50_ms), 2)
-                    report.latency_p95_ms = round(float(self.status.latency_p95_ms), 2)
-                    report.policy_error = str(self.status.error)
+                self._policy_figures(report)
                 if self.safety is not None:
                     report.safety_interventions = int(self.safety.interventions
                                                       - interventions0)
                 report.safety_states = dict(self.safety_states)
                 report.ee_path = list(self.ee_path)
-        finally:
-            if recorder is not None:
-                recorder.close()
-                report.bag = bag_path
-        report.wall_time = round(time.monotonic() - t_wall, 2)
         return report
 
     def _running(self, task: str, started: Optional[bool] = None) -> bool:

@@ -9,9 +9,10 @@ overrides, as fractions of the task time) and, after a scene change, the reactio
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
@@ -221,6 +222,47 @@ class StackSession:
             s = self.status
         return {k: int(getattr(s, f'trigger_counts_{k}')) if s else 0 for k in TRIGGERS}
 
+    # ------------------------------------------------------------ episode steps (both robots)
+    @contextlib.contextmanager
+    def _episode(self, report: Any, bag_path: str) -> Iterator[None]:
+        """Around one episode: record it to `bag_path` (if given; the report names the bag)
+        and set the report's wall time."""
+        recorder = BagRecorder(self.node, bag_path, self.record_topics) if bag_path else None
+        t_wall = time.monotonic()
+        try:
+            yield
+        finally:
+            if recorder is not None:
+                recorder.close()
+                report.bag = bag_path
+        report.wall_time = round(time.monotonic() - t_wall, 2)
+
+    def _start_episode(self, scenario: str, seed: int) -> None:
+        """Ask the simulator for a new episode; StackFailure when it refuses."""
+        response = self.call(self.start_client,
+                             StartEpisode.Request(scenario=scenario, seed=int(seed)),
+                             self.START_SERVICE)
+        if not response.success:
+            raise StackFailure(f'start_episode({scenario}, {seed}) refused: '
+                               f'{response.message}')
+
+    def _wait_for_result(self, report: Any, predicate: Callable[[], bool], timeout: float,
+                         what: str) -> None:
+        """Wait for `predicate`; when it times out the report's outcome is 'no_result'."""
+        try:
+            self.wait_until(predicate, timeout, what)
+        except StackFailure as exc:
+            if 'timed out' not in str(exc):
+                raise
+            report.outcome = 'no_result'
+
+    def _policy_figures(self, report: Any) -> None:
+        """The policy's inference latency and error into the report (lock held)."""
+        if self.status is not None:
+            report.latency_p50_ms = round(float(self.status.latency_p50_ms), 2)
+            report.latency_p95_ms = round(float(self.status.latency_p95_ms), 2)
+            report.policy_error = str(self.status.error)
+
     def close(self) -> None:
         self.runner.stop()
         self._spinner.close()
@@ -258,9 +300,7 @@ class EpisodeSession(StackSession):
                     timeout: float = 90.0, bag_path: str = '') -> EpisodeReport:
         """Start an episode, send `instruction`, wait for its end; return the report."""
         report = EpisodeReport(scenario, seed, instruction, model)
-        recorder = BagRecorder(self.node, bag_path, self.record_topics) if bag_path else None
-        t_wall = time.monotonic()
-        try:
+        with self._episode(report, bag_path):
             with self._lock:
                 self.results.clear()
                 self.trajectory.clear()
@@ -269,13 +309,7 @@ class EpisodeSession(StackSession):
                 # the gate's state before the episode is the one it starts in
                 self.safety_changes[:-1] = []
             counts0 = self._trigger_counts()
-            future = self.start_client.call_async(StartEpisode.Request(scenario=scenario,
-                                                                       seed=int(seed)))
-            self.wait_until(future.done, 30.0, 'start_episode response')
-            response = future.result()
-            if not response.success:
-                raise StackFailure(f'start_episode({scenario}, {seed}) refused: '
-                                   f'{response.message}')
+            self._start_episode(scenario, seed)
             self.wait_until(lambda: self._latest_outcome() == EpisodeResult.OUTCOME_RUNNING, 30.0,
                             'the episode to start')
             # The simulator moved the robot to the new start: a frame from before that (the
@@ -291,15 +325,10 @@ class EpisodeSession(StackSession):
             with self._lock:
                 self.trajectory.clear()
                 known_ids = len(self.instruction_ids)
-            self.text_pub.publish(String(data=instruction))
+            self.send_text(instruction)
             t_task = time.monotonic()
-            try:
-                self.wait_until(lambda: self._latest_outcome() not in (
-                    None, EpisodeResult.OUTCOME_RUNNING), timeout, 'the episode to end')
-            except StackFailure as exc:
-                if 'timed out' not in str(exc):
-                    raise
-                report.outcome = 'no_result'
+            self._wait_for_result(report, lambda: self._latest_outcome() not in (
+                None, EpisodeResult.OUTCOME_RUNNING), timeout, 'the episode to end')
             task_wall = time.monotonic() - t_task
             result = self._last_result()
             ended = result is not None and result.outcome != EpisodeResult.OUTCOME_RUNNING
@@ -322,10 +351,7 @@ class EpisodeSession(StackSession):
             report.task_result = self._task_result(known_ids)
             report.set_triggers(counts0, self._trigger_counts())
             with self._lock:
-                if self.status is not None:
-                    report.latency_p50_ms = round(float(self.status.latency_p50_ms), 2)
-                    report.latency_p95_ms = round(float(self.status.latency_p95_ms), 2)
-                    report.policy_error = str(self.status.error)
+                self._policy_figures(report)
                 if ended:
                     # The task's window on the sim clock: it ended at the result's stamp.
                     t1 = _seconds(result.header.stamp)
@@ -337,11 +363,6 @@ class EpisodeSession(StackSession):
                         report.reaction_time = reaction_time(
                             t0 + result.perturbation_time, self.chunks, self.commands)
                 report.trajectory = list(self.trajectory)
-        finally:
-            if recorder is not None:
-                recorder.close()
-                report.bag = bag_path
-        report.wall_time = round(time.monotonic() - t_wall, 2)
         return report
 
     def _last_result(self) -> Optional[EpisodeResult]:

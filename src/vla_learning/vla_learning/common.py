@@ -10,7 +10,7 @@ import json
 import math
 import os
 import random
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from mobile_base.sim.scene import SUITES
 
@@ -58,6 +58,29 @@ def pick_instruction(table: Dict[str, List[str]], scenario: str, seed: int,
     """Deterministic choice of one paraphrase of `scenario` for an episode."""
     texts = table[scenario]
     return texts[stable_rng(salt, scenario, seed).randrange(len(texts))]
+
+
+#: Instruction sets of an evaluation: the held-out paraphrases (default), the train
+#: paraphrases or the scenario's / task's canonical sentence.
+INSTRUCTION_SETS = ('held_out', 'train', 'canonical')
+
+
+def eval_instructions(instructions: str,
+                      split: Callable[[], Tuple[Dict[str, List[str]], Dict[str, List[str]]]],
+                      canonical: Callable[[str], str]) -> Callable[[str, int], str]:
+    """How an evaluation episode (scenario or task, seed) is phrased: a paraphrase from the
+    held-out or train table of `split()` (the robot's (train, held-out) paraphrases) or
+    `canonical(name)`."""
+    if instructions not in INSTRUCTION_SETS:
+        raise ValueError(f'instructions must be one of {INSTRUCTION_SETS}')
+    train, held = split()
+    table = held if instructions == 'held_out' else train
+
+    def text(name: str, seed: int) -> str:
+        if instructions == 'canonical':
+            return canonical(name)
+        return pick_instruction(table, name, seed, 'eval')
+    return text
 
 
 def write_json(path: str, data: object) -> None:

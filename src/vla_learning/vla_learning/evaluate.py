@@ -40,11 +40,10 @@ from mobile_base.sim.scene import suite_parameters, SUITES
 from vla_bringup.stacks import write_params_file
 from vla_common.scenarios import SCENARIOS
 
-from vla_learning.common import (EVAL_SEED_BASE, paraphrase_split, parse_list,
-                                 pick_instruction)
+from vla_learning.common import (eval_instructions, EVAL_SEED_BASE, INSTRUCTION_SETS,
+                                 paraphrase_split, parse_list)
 
 MODES = ('event', 'periodic')
-INSTRUCTION_SETS = ('held_out', 'train', 'canonical')
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> Tuple[float, float]:
@@ -71,17 +70,11 @@ def plan(scenarios: Sequence[str], seeds: int, seed_base: int = EVAL_SEED_BASE,
          instructions: str = 'held_out') -> List[Dict[str, object]]:
     """Episodes: `seeds` placements per scenario; instructions from the normaliser's held-out
     paraphrases (default), its train paraphrases, or the scenario's canonical sentence."""
-    if instructions not in INSTRUCTION_SETS:
-        raise ValueError(f'instructions must be one of {INSTRUCTION_SETS}')
-    train, held = paraphrase_split()
-    table = held if instructions == 'held_out' else train
+    def canonical(sc: str) -> str:
+        from mobile_base.core.scenarios import resolve_scenario
 
-    def text(sc: str, seed: int) -> str:
-        if instructions == 'canonical':
-            from mobile_base.core.scenarios import resolve_scenario
-
-            return resolve_scenario(sc).instruction
-        return pick_instruction(table, sc, seed, 'eval')
+        return resolve_scenario(sc).instruction
+    text = eval_instructions(instructions, paraphrase_split, canonical)
     return [{'scenario': sc, 'seed': seed_base + i, 'instruction': text(sc, seed_base + i)}
             for i in range(seeds) for sc in scenarios]
 

@@ -232,28 +232,15 @@ def _next_value(series: Sequence[Tuple[float, np.ndarray]], ts: np.ndarray) -> n
 
 
 # --------------------------------------------------------------------------- evaluation
-#: Instruction sets of an evaluation: the normaliser's held-out phrasings (default), the
-#: train phrasings or the task's canonical Korean sentence.
-INSTRUCTION_SETS = ('held_out', 'train', 'canonical')
-
-
 def plan_evaluation(tasks: Sequence[str] = TASK_NAMES, seeds: int = 5, seed_base: int = 0,
                     instructions: str = 'held_out') -> List[Dict[str, object]]:
     """`seeds` placements per task from the simulator's `evaluate` namespace (disjoint from
     `collect` by construction, arm_sim.core.scene.placement_key), each with a phrasing of
     `instructions`."""
     from vla_common.arm_tasks import arm_task
-    from vla_learning.common import pick_instruction
+    from vla_learning.common import eval_instructions
 
-    if instructions not in INSTRUCTION_SETS:
-        raise ValueError(f'instructions must be one of {INSTRUCTION_SETS}')
-    train, held = paraphrase_split()
-    table = held if instructions == 'held_out' else train
-
-    def text(task: str, seed: int) -> str:
-        if instructions == 'canonical':
-            return arm_task(task).korean
-        return pick_instruction(table, task, seed, 'eval')
+    text = eval_instructions(instructions, paraphrase_split, lambda task: arm_task(task).korean)
     return [{'task': t, 'seed': seed_base + i, 'instruction': text(t, seed_base + i)}
             for i in range(seeds) for t in tasks]
 
