@@ -338,13 +338,7 @@ def resolved_parameters(spec: NodeSpec) -> Dict[str, object]:
     (its `/**` and node-name sections; nested keys joined with '.'), then the explicit ones.
     Needs the packages installed (the files are resolved through ament_index)."""
     import yaml
-
-    def flatten(prefix: str, value: object, out: Dict[str, object]) -> None:
-        if isinstance(value, dict):
-            for key, sub in value.items():
-                flatten(f'{prefix}.{key}' if prefix else str(key), sub, out)
-        else:
-            out[prefix] = value
+    from vla_common.params import flatten_parameters
 
     values: Dict[str, object] = {}
     for pf in spec.param_files:
@@ -352,7 +346,7 @@ def resolved_parameters(spec: NodeSpec) -> Dict[str, object]:
             data = yaml.safe_load(f) or {}
         for section in ('/**', spec.name, '/' + spec.name):
             params = (data.get(section) or {}).get('ros__parameters') or {}
-            flatten('', params, values)
+            flatten_parameters(params, values)
     values.update(dict(spec.parameters))
     return values
 

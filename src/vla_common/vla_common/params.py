@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor)
 
@@ -29,3 +29,14 @@ def declare(node: Any, name: str, default: Any, description: str,
             to_value=float(max_value if max_value is not None else 1e300),
             step=float(step or 0.0))]
     return node.declare_parameter(name, default, desc).value
+
+
+def flatten_parameters(value: Any, out: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
+    """The `ros__parameters` of a parameter file as the node sees them: nested keys joined
+    with '.', added to `out` (returned)."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            flatten_parameters(sub, out, f'{prefix}.{key}' if prefix else str(key))
+    else:
+        out[prefix] = value
+    return out

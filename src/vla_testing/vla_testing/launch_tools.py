@@ -69,14 +69,6 @@ def find_launch_file(package: str, file_name: str) -> str:
     return matches[0]
 
 
-def _flatten(prefix: str, value: Any, out: Dict[str, Any]) -> None:
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            _flatten(f'{prefix}.{key}' if prefix else str(key), sub, out)
-    else:
-        out[prefix] = value
-
-
 def _node_keys(name: str, namespace: str) -> set:
     full = (namespace.rstrip('/') + '/' + name) if namespace not in ('', '/') else '/' + name
     return {'/**', '**', name, '/' + name, full, full.lstrip('/')}
@@ -84,6 +76,8 @@ def _node_keys(name: str, namespace: str) -> set:
 
 def parameters_from_args(ros_args: Sequence[str], name: str, namespace: str) -> Dict[str, Any]:
     """The parameters `--ros-args` give node `name`: files in order, then `-p` overrides."""
+    from vla_common.params import flatten_parameters
+
     params: Dict[str, Any] = {}
     keys = _node_keys(name, namespace)
     args = list(ros_args)
@@ -93,7 +87,7 @@ def parameters_from_args(ros_args: Sequence[str], name: str, namespace: str) -> 
                 data = yaml.safe_load(f) or {}
             for key, section in data.items():
                 if key in keys and isinstance(section, dict):
-                    _flatten('', section.get('ros__parameters', {}), params)
+                    flatten_parameters(section.get('ros__parameters', {}), params)
         elif arg == '-p':
             pname, _, value = args[i + 1].partition(':=')
             params[pname] = yaml.safe_load(value)
