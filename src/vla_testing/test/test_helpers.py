@@ -102,3 +102,31 @@ def test_collector_wait_since_ignores_older_messages(ros):
         got.wait(1, timeout=0.3, since=t)
     pub.publish(String(data='new'))
     assert got.wait(1, timeout=5.0, since=t).data == 'new'
+
+
+def test_interface_builds_are_cached_by_content(tmp_path, monkeypatch):
+    """The test interface overlay is built once per content; a change or an unfinished build
+    builds again (the real build runs in every launch_overlay test)."""
+    from vla_testing import overlay
+
+    built = []
+
+    def build(packages, workspace):
+        built.append(workspace.name)
+        (workspace / 'install').mkdir(parents=True)
+        return {}
+    monkeypatch.setattr(overlay, 'build_interfaces', build)
+    pkg = tmp_path / 'src' / 'my_interfaces'
+    (pkg / 'msg').mkdir(parents=True)
+    (pkg / 'msg' / 'A.msg').write_text('int32 a\n')
+    cache = tmp_path / 'cache'
+    env = overlay.cached_interfaces([pkg], cache)
+    assert str(cache / built[0] / 'install' / 'my_interfaces') in env['AMENT_PREFIX_PATH']
+    overlay.cached_interfaces([pkg], cache)
+    assert len(built) == 1                              # reused
+    (pkg / 'msg' / 'A.msg').write_text('int64 a\n')
+    overlay.cached_interfaces([pkg], cache)
+    assert len(built) == 2 and built[1] != built[0]     # another content, another build
+    (cache / built[1] / 'BUILT').unlink()               # as if that build was interrupted
+    overlay.cached_interfaces([pkg], cache)
+    assert built == [built[0], built[1], built[1]]

@@ -7,7 +7,9 @@
   requirements/python.txt.
 * Test-only interface packages (`src/*/test/fixtures/<pkg>` with a package.xml in the
   `rosidl_interface_packages` group, e.g. composition_interfaces, which launch_ros imports at
-  import time) are built with colcon into one temporary prefix. (RealMan's rm_ros_interfaces
+  import time) are built with colcon into one prefix, cached under the workspace's `build/`
+  (`cached_interfaces`): the build (minutes on a loaded 2-core machine) runs again only when
+  those packages, the interpreter or the ROS installation change. (RealMan's rm_ros_interfaces
   is not test-only: the arm stack runs on it, and scripts/setup.sh builds
   third_party/rm_ros_interfaces into the workspace.)
 
@@ -17,6 +19,8 @@ these and skip only where the archive is absent.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import pathlib
 import shutil
@@ -94,6 +98,11 @@ def build_interfaces(packages: Sequence[pathlib.Path], workspace: pathlib.Path) 
     if result.returncode != 0:
         raise RuntimeError('building the test interface packages failed:\n'
                            + result.stdout[-3000:] + result.stderr[-3000:])
+    return interfaces_env(packages, workspace)
+
+
+def interfaces_env(packages: Sequence[pathlib.Path], workspace: pathlib.Path) -> Dict[str, str]:
+    """The environment that sees `packages` built in `workspace`."""
     env: Dict[str, List[str]] = {'PYTHONPATH': [], 'LD_LIBRARY_PATH': [],
                                  'AMENT_PREFIX_PATH': []}
     for package in packages:
@@ -102,6 +111,41 @@ def build_interfaces(packages: Sequence[pathlib.Path], workspace: pathlib.Path) 
         env['LD_LIBRARY_PATH'].append(str(prefix / 'lib'))
         env['AMENT_PREFIX_PATH'].append(str(prefix))
     return {key: os.pathsep.join(values) for key, values in env.items()}
+
+
+def _interfaces_key(packages: Sequence[pathlib.Path]) -> str:
+    """What a build of `packages` depends on: their files, the interpreter, the ROS
+    installation (the rosidl generators and AMENT_PREFIX_PATH)."""
+    import rosidl_generator_py
+
+    digest = hashlib.sha256()
+    generators = pathlib.Path(rosidl_generator_py.__file__).parent
+    for part in (sys.executable, os.environ.get('AMENT_PREFIX_PATH', ''), str(generators),
+                 str(generators.stat().st_mtime_ns)):
+        digest.update(part.encode('utf-8') + b'\0')
+    for package in packages:
+        for path in sorted(p for p in package.rglob('*') if p.is_file()):
+            digest.update(str(path.relative_to(package.parent)).encode('utf-8') + b'\0')
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def cached_interfaces(packages: Sequence[pathlib.Path],
+                      cache: Optional[pathlib.Path] = None) -> Dict[str, str]:
+    """`build_interfaces` into `cache`/<key> (default the workspace's build/test_interfaces),
+    reused while the key (`_interfaces_key`) is unchanged. Sessions running at once wait for
+    one build; a build that did not finish is redone."""
+    cache = cache or workspace_root() / 'build' / 'test_interfaces'
+    cache.mkdir(parents=True, exist_ok=True)
+    workspace = cache / _interfaces_key(packages)
+    with open(cache / '.lock', 'w', encoding='utf-8') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (workspace / 'BUILT').is_file():
+            shutil.rmtree(workspace, ignore_errors=True)
+            build_interfaces(packages, workspace)
+            (workspace / 'BUILT').write_text('\n'.join(str(p) for p in packages) + '\n',
+                                             encoding='utf-8')
+    return interfaces_env(packages, workspace)
 
 
 def prepend_paths(env: Dict[str, str], base: Optional[Dict[str, str]] = None) -> Dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
-from vla_testing.overlay import (build_interfaces, extract_launch, find_launch_archive,
+from vla_testing.overlay import (cached_interfaces, extract_launch, find_launch_archive,
                                  interface_fixtures, prepend_paths, workspace_root)
 from vla_testing.ros import isolate_ros_environment, NodeProcess, pick_domain_id, RosTestContext
 
@@ -74,11 +74,12 @@ def node_processes(ros_domain: int, tmp_path: Any,
 
 
 @pytest.fixture(scope='session')
-def test_interfaces(tmp_path_factory: Any) -> Dict[str, str]:
-    """Build every test-only interface package once per session; its environment."""
+def test_interfaces() -> Dict[str, str]:
+    """Every test-only interface package, built (or taken from the workspace's cache of the
+    same build); its environment."""
     packages = interface_fixtures()
     assert packages, f'no test interface packages under {workspace_root()}/src/*/test/fixtures'
-    return build_interfaces(packages, tmp_path_factory.mktemp('test_interfaces'))
+    return cached_interfaces(packages)
 
 
 @dataclass(frozen=True)
