@@ -116,19 +116,23 @@ def evaluate(i: Inputs) -> Verdict:
     return Verdict(RUNNING, '', 'running')
 
 
+def _missing_or_stale(what: str, key: str, age: Optional[float],
+                      timeout: float) -> Optional[Verdict]:
+    """PAUSED while an input has never arrived or is older than its timeout."""
+    if age is None:
+        return Verdict(PAUSED, f'no {what} yet', f'no_{key}')
+    if age > timeout:
+        return Verdict(PAUSED, f'{what} stale ({age:.2f} s > {timeout:.2f} s)', f'{key}_stale')
+    return None
+
+
 def _pause(i: Inputs) -> Optional[Verdict]:
     """The PAUSED verdict for stale/missing inputs or a blocking safety gate, if any."""
-    if i.image_age is None:
-        return Verdict(PAUSED, 'no camera image yet', 'no_image')
-    if i.image_age > i.image_timeout:
-        return Verdict(PAUSED, f'camera image stale ({i.image_age:.2f} s > '
-                               f'{i.image_timeout:.2f} s)', 'image_stale')
-    if i.state_required:
-        if i.state_age is None:
-            return Verdict(PAUSED, 'no robot state yet', 'no_state')
-        if i.state_age > i.state_timeout:
-            return Verdict(PAUSED, f'robot state stale ({i.state_age:.2f} s > '
-                                   f'{i.state_timeout:.2f} s)', 'state_stale')
+    stale = _missing_or_stale('camera image', 'image', i.image_age, i.image_timeout)
+    if stale is None and i.state_required:
+        stale = _missing_or_stale('robot state', 'state', i.state_age, i.state_timeout)
+    if stale is not None:
+        return stale
     if i.safety_blocked:
         return Verdict(PAUSED, i.safety_reason or 'safety gate stopped',
                        'safety:' + i.safety_reason)
