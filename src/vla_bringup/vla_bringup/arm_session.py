@@ -104,7 +104,7 @@ class ArmEpisodeSession(StackSession):
                 self.safety_states.clear()
             counts0 = self._trigger_counts()
             interventions0 = self.safety.interventions if self.safety else 0
-            self._start_episode(task, seed)
+            self.start_episode(task, seed)
             self.wait_until(lambda: self._running(task, started=False), 30.0,
                             'the episode to start')
             with self._lock:

@@ -80,13 +80,26 @@ def expert_stack(scenario: str, seed: int) -> StackSpec:
     return StackSpec('golden-record', (sim, gate, expert, instruction))
 
 
+def _record_episode(session, path: str, topics, instruction: str, duration: float, log,
+                    what: str) -> None:
+    """Record `topics` of a started episode for `duration` s from just before `instruction`
+    is given."""
+    from vla_bringup.recorder import BagRecorder
+
+    time.sleep(0.5)
+    recorder = BagRecorder(session.node, path, topics)
+    time.sleep(0.3)
+    session.send_text(instruction)
+    time.sleep(duration)
+    recorder.close()
+    log(f'[golden] recorded {what}: {sum(recorder.counts.values())} messages')
+
+
 def record_inputs(out_dir: str, duration: float, log=print) -> Dict[str, str]:
     """Pass 1: one raw input bag per scenario; returns scenario -> bag path."""
     from mobile_base.core.scenarios import make_instance
-    from vla_bringup.recorder import BagRecorder
     from vla_bringup.session import EpisodeSession
     from vla_msgs.msg import EpisodeResult
-    from vla_msgs.srv import StartEpisode
 
     bags = {}
     with EpisodeSession(expert_stack(SCENARIOS[0], 0), log=lambda n, line: None) as session:
@@ -94,19 +107,11 @@ def record_inputs(out_dir: str, duration: float, log=print) -> Dict[str, str]:
         for scenario in SCENARIOS:
             seed = 100 + SCENARIOS.index(scenario)
             path = os.path.join(out_dir, f'raw_{scenario}')
-            fut = session.start_client.call_async(StartEpisode.Request(scenario=scenario,
-                                                                       seed=seed))
-            session.wait_until(fut.done, 30, 'start_episode')
+            session.start_episode(scenario, seed)
             session.wait_until(lambda: session._latest_outcome() == EpisodeResult.OUTCOME_RUNNING,
                                30, 'episode start')
-            time.sleep(0.5)
-            recorder = BagRecorder(session.node, path, INPUT_RECORD)
-            time.sleep(0.3)
-            session.send_text(make_instance(scenario, seed).instruction)
-            time.sleep(duration)
-            recorder.close()
-            log(f'[golden] recorded {scenario} seed {seed}: {sum(recorder.counts.values())} '
-                f'messages')
+            _record_episode(session, path, INPUT_RECORD, make_instance(scenario, seed).instruction,
+                            duration, log, f'{scenario} seed {seed}')
             bags[scenario] = path
     return bags
 
@@ -116,9 +121,7 @@ def record_arm_inputs(out_dir: str, duration: float, log=print) -> Dict[str, str
     from arm_sim.core.scene import make_scene
     from vla_bringup.arm_demo import expert_stack
     from vla_bringup.arm_session import ArmEpisodeSession
-    from vla_bringup.recorder import BagRecorder
     from vla_bringup.stacks import arm_stack
-    from vla_msgs.srv import StartEpisode
 
     bags = {}
     stack = expert_stack(arm_stack(sim='mujoco', voice='false', policy=False))
@@ -127,18 +130,11 @@ def record_arm_inputs(out_dir: str, duration: float, log=print) -> Dict[str, str
         for i, task in enumerate(ARM_TASKS):
             seed = 100 + i
             path = os.path.join(out_dir, f'raw_{task}')
-            session.call(session.start_client, StartEpisode.Request(scenario=task, seed=seed),
-                         'start_episode')
+            session.start_episode(task, seed)
             session.wait_until(lambda: session._running(task, started=False), 30,
                                'episode start')
-            time.sleep(0.5)
-            recorder = BagRecorder(session.node, path, ARM_INPUT_RECORD)
-            time.sleep(0.3)
-            session.send_text(make_scene(task, seed).task.korean)
-            time.sleep(duration)
-            recorder.close()
-            log(f'[golden] recorded {task} seed {seed}: {sum(recorder.counts.values())} '
-                f'messages')
+            _record_episode(session, path, ARM_INPUT_RECORD, make_scene(task, seed).task.korean,
+                            duration, log, f'{task} seed {seed}')
             bags[task] = path
     return bags
 

@@ -237,7 +237,7 @@ class StackSession:
                 report.bag = bag_path
         report.wall_time = round(time.monotonic() - t_wall, 2)
 
-    def _start_episode(self, scenario: str, seed: int) -> None:
+    def start_episode(self, scenario: str, seed: int) -> None:
         """Ask the simulator for a new episode; StackFailure when it refuses."""
         response = self.call(self.start_client,
                              StartEpisode.Request(scenario=scenario, seed=int(seed)),
@@ -309,7 +309,7 @@ class EpisodeSession(StackSession):
                 # the gate's state before the episode is the one it starts in
                 self.safety_changes[:-1] = []
             counts0 = self._trigger_counts()
-            self._start_episode(scenario, seed)
+            self.start_episode(scenario, seed)
             self.wait_until(lambda: self._latest_outcome() == EpisodeResult.OUTCOME_RUNNING, 30.0,
                             'the episode to start')
             # The simulator moved the robot to the new start: a frame from before that (the
