@@ -33,7 +33,8 @@ class Sim:
 
     def __init__(self, latency: Union[float, Callable[[InferenceJob], float]] = 0.05,
                  policy: Optional[ScriptedPolicy] = None, start: float = 10.0,
-                 camera_rate: float = 30.0, **config: Any) -> None:
+                 camera_rate: float = 30.0, tick_jitter: Callable[[int], float] = lambda k: 0.0,
+                 **config: Any) -> None:
         config.setdefault('trigger', TriggerConfig(keepalive_period=0.0))
         self.config = ExecutiveConfig(**config)
         self.ex = Executive(self.config)
@@ -59,7 +60,9 @@ class Sim:
         self.apply(self.ex.activate(self.t - 1.0))   # activated a second before the script
         self._camera_period = 1.0 / camera_rate
         self.at(self.t, self._frame, 0)
-        self.at(self.t + self.config.period / 2, self._control_tick, 2)
+        self._tick_jitter = tick_jitter              # s late, per tick of a fixed schedule
+        self._tick_base = self.t + self.config.period / 2
+        self.at(self._tick_base + tick_jitter(0), lambda: self._control_tick(0), 2)
         self.run(self.t)                            # the first frame is there
 
     # ---------------------------------------------------------------- driver
@@ -98,10 +101,11 @@ class Sim:
             self.apply(self.ex.on_image(frame(self.brightness), stamp, self.t))
         self.at(self.t + self._camera_period, self._frame, 0)
 
-    def _control_tick(self) -> None:
+    def _control_tick(self, k: int) -> None:
         self.ticks.append(self.t)
         self.apply(self.ex.control_tick(self.t))
-        self.at(self.t + self.config.period, self._control_tick, 2)
+        self.at(self._tick_base + (k + 1) * self.config.period + self._tick_jitter(k + 1),
+                lambda: self._control_tick(k + 1), 2)
 
     def tick_after(self, t: float) -> float:
         return next(tick for tick in self.ticks if tick > t + 1e-9)
@@ -255,6 +259,18 @@ def test_an_instruction_acts_at_once_even_when_the_next_tick_is_taken():
     assert sim.arrivals[-1] == pytest.approx(t_ins + 0.001)
     assert not [t for t in sim.ticks if t > t_event]  # the taken tick has not come yet
     assert sim.results()[-1][:2] == ('ins-1', 'preempted')
+
+
+def test_timer_jitter_does_not_hide_the_time_the_robot_was_executing():
+    # Ticks late by 0 or 6 ms in turn (a loaded executor): the robot never stopped executing,
+    # so a scene-change chunk arriving 0.13 s after its frame still has one late step.
+    sim = running(latency=0.13, tick_jitter=lambda k: 0.006 * (k % 2))
+    assert np.ptp(np.diff(sim.ticks)) > 0.01
+    sim.brightness = BRIGHT
+    n = len(sim.commands)
+    sim.run(sim.t + 1.0)
+    cmd = next(c for t, c in sim.commands[n:] if c[1] != VY[DARK])
+    np.testing.assert_array_equal(cmd, expected_chunk(BRIGHT)[1].astype(np.float64))
 
 
 def test_refills_still_blend_into_the_running_queue():
