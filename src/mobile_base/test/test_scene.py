@@ -11,7 +11,10 @@ from mobile_base.core.scenarios import make_instance
 from vla_common.scenarios import SCENARIOS
 from mobile_base.sim.mjcf import Appearance
 from mobile_base.sim.scene import (apply_camera_effects, camera_effects, distractors,
-                                   perturbation_plan, scene_appearance)
+                                   HELD_OUT_FLOOR_PATTERNS, HELD_OUT_HUES, perturbation_plan,
+                                   RANDOMIZED_BOX_HUES, RANDOMIZED_FLOOR_PATTERNS,
+                                   RANDOMIZED_HUES, RANDOMIZED_LIGHT_GAIN,
+                                   RANDOMIZED_LIGHT_TINT_MIN, scene_appearance)
 from mobile_base.sim.world import MujocoWorld, SimOptions
 
 
@@ -23,28 +26,69 @@ def test_without_jitter_the_training_palette_is_the_default_look():
     assert scene_appearance(7, 0.0, 'train', 'train') == Appearance()
 
 
+def _in(h, band):
+    lo, hi = band
+    return lo <= h <= hi or lo <= h - 360.0 <= hi
+
+
 def test_held_out_colours_and_textures_never_occur_in_training():
+    # The split is explicit: held-out surfaces draw hues inside HELD_OUT_HUES only, the
+    # randomized palette's outside it (boxes also never red), and the bands do not meet.
+    assert RANDOMIZED_HUES[1] <= HELD_OUT_HUES[0]
+    assert RANDOMIZED_HUES[0] + 360.0 >= HELD_OUT_HUES[1]
+    wide = [scene_appearance(s, j, 'randomized', light) for s in range(300)
+            for j in (0.6, 1.0) for light in ('train', 'shifted')]
     train = [scene_appearance(s, 1.0, 'train') for s in range(300)]
-    held = [scene_appearance(s, 1.0, 'held_out') for s in range(300)]
+    held = [scene_appearance(s, j, 'held_out', light) for s in range(300) for j in (0.0, 0.6)
+            for light in ('train', 'shifted')]
+    sat = lambda rgb: colorsys.rgb_to_hsv(*rgb)[1]   # noqa: E731
+
+    def hues(looks):         # every coloured surface (a grey has no hue)
+        return [hue(c) for a in looks for c in (*a.box_colors, a.floor_a, a.floor_b, a.wall)
+                if sat(c) > 1e-6]
+
+    assert all(_in(h, RANDOMIZED_HUES) for h in hues(wide))
+    assert all(_in(h, HELD_OUT_HUES) for h in hues(held))
+    box_hues = [hue(c) for a in wide for c in a.box_colors]
+    assert all(RANDOMIZED_BOX_HUES[0] <= h <= RANDOMIZED_BOX_HUES[1] for h in box_hues)
+    # ...and it is randomisation, not one look: boxes span the band, greyish to saturated.
+    assert max(box_hues) - min(box_hues) > 120.0
+    assert min(sat(c) for a in wide for c in a.box_colors) < 0.3
+    assert {a.floor_pattern for a in wide} == set(RANDOMIZED_FLOOR_PATTERNS)
+    assert {a.floor_pattern for a in held} == set(HELD_OUT_FLOOR_PATTERNS) == {'speckle'}
+    assert not set(RANDOMIZED_FLOOR_PATTERNS) & set(HELD_OUT_FLOOR_PATTERNS)
+    # The train palette (the shipped model's): boxes below the held-out hues, pale walls.
     train_box = {round(hue(c)) for a in train for c in a.box_colors}
     held_box = {round(hue(c)) for a in held for c in a.box_colors}
     assert max(train_box) < 195 <= min(held_box) and max(held_box) <= 285
     assert {a.floor_pattern for a in train} == {'checker'}
-    assert {a.floor_pattern for a in held} == {'speckle'}
-    # Training walls are pale (low saturation); held-out walls are saturated.
-    sat = lambda rgb: colorsys.rgb_to_hsv(*rgb)[1]   # noqa: E731
     assert max(sat(a.wall) for a in train) < 0.26 < 0.45 <= min(sat(a.wall) for a in held)
+    inst = make_instance('1box_vert_left', 0)
+    for palette, band in (('randomized', RANDOMIZED_HUES), ('held_out', HELD_OUT_HUES)):
+        found = [hue(p.rgb) for s in range(100) for p in distractors(inst, s, 1.0, palette)]
+        assert len(found) == 100 and all(_in(h, band) for h in found)
 
 
 def test_shifted_lighting_is_outside_the_training_range():
-    base = Appearance().light_diffuse
-    train = [scene_appearance(s, 1.0, 'train', 'train').light_diffuse / base
-             for s in range(200)]
-    shifted = [scene_appearance(s, 1.0, 'train', 'shifted').light_diffuse / base
-               for s in range(200)]
+    base = Appearance()
+    gain = lambda a: a.light_diffuse / base.light_diffuse   # noqa: E731
+    train = [gain(scene_appearance(s, 1.0, 'train', 'train')) for s in range(200)]
+    wide = [scene_appearance(s, j, 'randomized', 'train') for s in range(200) for j in (0.6, 1.0)]
+    shifted = [scene_appearance(s, 0.6, pal, 'shifted') for s in range(200)
+               for pal in ('train', 'randomized')]
     assert 0.75 <= min(train) and max(train) <= 1.25
-    assert all(r < 0.75 or r > 1.25 for r in shifted)
-    assert any(r < 0.75 for r in shifted) and any(r > 1.25 for r in shifted)
+    lo, hi = RANDOMIZED_LIGHT_GAIN
+    assert lo <= min(map(gain, wide)) and max(map(gain, wide)) <= hi
+    assert max(map(gain, wide)) - min(map(gain, wide)) > 0.4     # it does vary
+    assert all(min(a.light_rgb) >= RANDOMIZED_LIGHT_TINT_MIN for a in wide)
+    assert all(gain(a) < lo or gain(a) > hi for a in shifted)
+    assert any(gain(a) < lo for a in shifted) and any(gain(a) > hi for a in shifted)
+    assert all(min(a.light_rgb) < RANDOMIZED_LIGHT_TINT_MIN for a in shifted)
+
+
+def test_visual_jitter_is_bounded():
+    with pytest.raises(ValueError):
+        scene_appearance(0, 1.5)
 
 
 def test_camera_effects_blur_and_add_noise():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from vla_policy_node.execution import (ActionChunkQueue, evaluate, Inputs, LatencyWindow,
                                        safety_blocks, scene_distance, scene_thumbnail,
-                                       TriggerConfig, TriggerEngine)
+                                       sudden_change, TriggerConfig, TriggerEngine)
 from vla_policy_node.execution import supervisor as sv
 
 
@@ -145,6 +145,49 @@ def test_scripted_event_run():
     # queue_low was also due at the instruction (empty queue), the scene change and the resume
     assert e.stats.coalesced['queue_low'] == 3
     assert e.stats.total == 6
+
+
+def _textured(seed=0, shape=(24, 32)):
+    # A smooth random picture (a blurred noise field): stands in for a camera thumbnail.
+    rng = np.random.default_rng(seed)
+    big = rng.random((shape[0] + 8, shape[1] + 8)).astype(np.float32)
+    k = np.ones(3, np.float32) / 3
+    big = np.apply_along_axis(lambda r: np.convolve(r, k, 'same'), 1, big)
+    return np.apply_along_axis(lambda c: np.convolve(c, k, 'same'), 0, big)
+
+
+def test_sudden_change_ignores_the_whole_picture_moving_and_sees_one_part_change():
+    world = _textured()
+    frame = world[4:28, 4:36]
+    panned = world[4:28, 6:38]           # the robot turned: everything moved 2 px
+    assert scene_distance(frame, panned) > 0.05
+    assert sudden_change(frame, panned) < 0.01
+    moved = frame.copy()
+    moved[8:16, 12:18] = 0.95            # one object appeared / moved: one part changed
+    assert scene_distance(frame, moved) < 0.05 < sudden_change(frame, moved)
+    assert sudden_change(None, frame) == 0.0 == sudden_change(frame, frame[:10])
+
+
+def test_a_local_change_fires_scene_change_below_the_whole_image_threshold():
+    e = engine(scene_threshold=0.08, scene_local_threshold=0.04, queue_threshold=0)
+    frame = _textured(1)[4:28, 4:36]
+    e.on_instruction(0.0)
+    assert e.poll(0.0, True, False, 0, scene=frame).reason == 'instruction'
+    e.on_scene(frame + 0.003, 0.1)                     # sensor noise: nothing
+    assert e.poll(0.1, True, False, 8) is None
+    moved = frame.copy()
+    moved[8:16, 12:18] = 0.95
+    assert e.on_scene(moved, 0.2) < 0.08               # the whole image barely changed...
+    d = e.poll(0.2, True, False, 8)
+    assert d.reason == 'scene_change' and 'part of the image' in d.detail
+    assert e.last_scene_change > 0.04
+    # off (0), the same change does not fire
+    off = engine(scene_threshold=0.08, scene_local_threshold=0.0, queue_threshold=0)
+    off.on_instruction(0.0)
+    off.poll(0.0, True, False, 0, scene=frame)
+    off.on_scene(frame, 0.1)
+    off.on_scene(moved, 0.2)
+    assert off.poll(0.2, True, False, 8) is None
 
 
 def test_new_instruction_supersedes_pending_events():

@@ -317,3 +317,34 @@ def test_a_non_finite_done_signal_is_refused(tiny_policy):
         policy.model.head.done_logit.bias.fill_(float('nan'))
     with pytest.raises(NonFiniteActionError, match='done'):
         policy.predict(Observation(image(), LEFT))
+
+
+def test_colour_augmentation_keeps_every_hue_and_only_trains(tiny_policy):
+    import colorsys
+
+    from vla_policy_node.policies.presets import TINY_NANO
+
+    policy = tiny_policy(backbone={**TINY_NANO, 'augment_color': 1.0})
+    backbone = policy.model.backbone
+    cfg = backbone.cfg
+    rng = np.random.default_rng(0)
+    rgb = torch.from_numpy(rng.uniform(0.2, 0.8, (6, 3, 8, 8)).astype(np.float32))
+    mean = torch.tensor(cfg.image_mean).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.image_std).view(1, 3, 1, 1)
+    x = (rgb - mean) / std
+    backbone.eval()
+    assert torch.equal(backbone._augment(x), x)          # inference: untouched
+    backbone.train()
+    out = (backbone._augment_color(x) * std + mean).numpy()
+    assert not np.allclose(out, rgb.numpy(), atol=1e-3)  # it does change the images
+    changed = 0
+    for before, after in zip(rgb.numpy().transpose(0, 2, 3, 1).reshape(-1, 3),
+                             out.transpose(0, 2, 3, 1).reshape(-1, 3)):
+        h0, s0, _ = colorsys.rgb_to_hsv(*before)
+        h1, s1, _ = colorsys.rgb_to_hsv(*np.clip(after, 1e-6, None))
+        if s1 > 0.02:               # (a pixel made grey has no hue left to compare)
+            assert min(abs(h0 - h1), 1 - abs(h0 - h1)) < 1e-3
+            changed += 1
+    assert changed > 100
+    with pytest.raises(Exception, match='augment_color'):
+        tiny_policy(backbone={**TINY_NANO, 'augment_color': 1.5})

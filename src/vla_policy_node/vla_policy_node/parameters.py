@@ -37,6 +37,7 @@ class NodeParams:
     queue_threshold: int = 3
     scene_threshold: float = 0.08
     state_threshold: float = 0.2
+    scene_local_threshold: float = 0.10
     keepalive_period: float = 2.0
     min_inference_interval: float = 0.0
     error_backoff: float = 1.0
@@ -108,7 +109,8 @@ class NodeParams:
     def trigger_config(self) -> TriggerConfig:
         return TriggerConfig(self.trigger_mode, self.periodic_rate, self.queue_threshold,
                              self.scene_threshold, self.state_threshold, self.keepalive_period,
-                             self.min_inference_interval, self.error_backoff)
+                             self.min_inference_interval, self.error_backoff,
+                             self.scene_local_threshold)
 
     def executive_config(self) -> ExecutiveConfig:
         return ExecutiveConfig(self.control_rate, self.trigger_config(), self.chunk_blend,
@@ -139,6 +141,10 @@ SPECS: Dict[str, Spec] = {
     'queue_threshold': Spec('refill when this many actions or fewer are queued', 0, 1000),
     'scene_threshold': Spec('scene-change trigger: mean abs grey difference (0..1) to the last '
                             'inference image; 0 disables', 0.0, 1.0),
+    'scene_local_threshold': Spec('scene-change trigger: largest mean abs grey difference '
+                                  '(0..1) of one image cell to the previous frame, the whole '
+                                  'image aligned (an object moved or appeared); 0 disables',
+                                  0.0, 1.0),
     'state_threshold': Spec('state-change trigger: max abs state difference (m/s, rad/s or '
                             'rad) to the last inference; 0 disables', 0.0, 100.0),
     'keepalive_period': Spec('s without inference before a keep-alive inference; 0 disables',

@@ -142,8 +142,9 @@ class MujocoSimNode(SimulationNode):
                                      'colour and light randomisation per seed (0..1; next '
                                      'episode)', 0.0, 1.0),
             'palette': declare(d, 'palette', 'train',
-                               "colours and textures: 'train' (the training palette) or "
-                               "'held_out' (never used in training; next episode)"),
+                               "colours and textures: 'train' (the shipped model's), "
+                               "'randomized' (domain randomisation) or 'held_out' (never "
+                               "used in training; next episode)"),
             'lighting': declare(d, 'lighting', 'train',
                                 "'train' (jittered around the default) or 'shifted' (outside "
                                 'that range; next episode)'),

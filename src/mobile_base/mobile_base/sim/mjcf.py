@@ -66,7 +66,7 @@ class Appearance:
     light_rgb: RGB = (1.0, 1.0, 1.0)    # colour of the light (multiplies diffuse/ambient)
     ambient: float = 0.35
     box_colors: Tuple[RGB, ...] = field(default_factory=tuple)   # per box, overrides `box`
-    floor_pattern: str = 'checker'      # 'checker' | 'speckle' (dots on a flat colour)
+    floor_pattern: str = 'checker'      # 'checker' | 'plain' | 'speckle' (dots on a flat colour)
     floor_repeat: float = 2.0           # texture repeats per metre
 
 
@@ -88,6 +88,9 @@ def _floor_texture(app: Appearance) -> str:
         return (f'<texture name="floor" type="2d" builtin="flat" rgb1="{_v(app.floor_a)}" '
                 f'mark="random" random="0.08" markrgb="{_v(app.floor_b)}" width="256" '
                 'height="256"/>')
+    if app.floor_pattern == 'plain':
+        return (f'<texture name="floor" type="2d" builtin="flat" rgb1="{_v(app.floor_a)}" '
+                'width="64" height="64"/>')
     if app.floor_pattern != 'checker':
         raise ValueError(f'unknown floor pattern {app.floor_pattern!r}')
     return (f'<texture name="floor" type="2d" builtin="checker" rgb1="{_v(app.floor_a)}" '

@@ -1,11 +1,14 @@
 """Scene randomisation of an episode: looks, lighting, camera effects, distractors, and the
 mid-episode change of the layout. Pure numpy (no MuJoCo): the world builds the model from it.
 
-Two colour palettes keep training and the distribution-shift evaluation apart by
-construction: `train` (the one collection randomises over: cardboard-orange and green boxes,
-grey checker floors, pale walls) and `held_out` (blue-violet boxes, speckled teal floors,
-saturated walls: never used in training). Lighting `train` varies brightness and direction
-around the default; `shifted` is a dim-warm or bright-cool light outside that range.
+Three colour palettes. `train` is the one the shipped model's demonstrations were collected
+under (cardboard-orange and green boxes, grey checker floors, pale walls). `randomized` is the
+domain randomisation for the next collection: boxes of any hue from yellow-orange to
+cyan-green at any saturation and brightness, checker or plain floors and walls of any hue
+outside the held-out band, a wider and faintly tinted light. `held_out` (blue-violet boxes,
+speckled teal floors, saturated blue-violet walls: the `shift` suite) is kept apart from both
+by construction -- the bands below, tested. Lighting `train` varies brightness and direction
+around the default; `shifted` is a dim-warm or bright-cool light outside every training range.
 Every draw comes from `numpy.random.default_rng([seed, stream])` with a fixed stream per
 purpose, so the layout, the look and the change of one episode are independent and
 reproducible.
@@ -50,9 +53,29 @@ def suite_parameters(suite: str) -> dict:
     return {**SUITES[suite], 'placement': 'evaluate'}
 
 
-PALETTES = ('train', 'held_out')
+PALETTES = ('train', 'randomized', 'held_out')
 LIGHTINGS = ('train', 'shifted')
 PERTURBATIONS = ('none', 'box_moved', 'box_added', 'mixed')
+
+#: The split of the looks, explicit. Every hue (degrees, 0..360) the held-out palette draws
+#: for a box, floor, wall or distractor lies in HELD_OUT_HUES. The randomized palette draws
+#: those from RANDOMIZED_HUES (the rest of the circle: 305..360 and 0..165), boxes from
+#: RANDOMIZED_BOX_HUES inside it (never red: the cup is the only red object); the train
+#: palette's boxes stay below 195 deg and its walls are nearly grey. Floors: the training
+#: palettes use RANDOMIZED_FLOOR_PATTERNS, the held-out one only `speckle`.
+HELD_OUT_HUES = (165.0, 305.0)
+RANDOMIZED_HUES = (HELD_OUT_HUES[1] - 360.0, HELD_OUT_HUES[0])
+RANDOMIZED_BOX_HUES = (25.0, HELD_OUT_HUES[0])
+RANDOMIZED_FLOOR_PATTERNS = ('checker', 'plain')
+HELD_OUT_FLOOR_PATTERNS = ('speckle',)
+#: Diffuse light gain against the default: `train` lighting stays within x0.75-1.25, the
+#: randomized palette within RANDOMIZED_LIGHT_GAIN (at visual_jitter 1), and the shifted
+#: lighting outside both.
+RANDOMIZED_LIGHT_GAIN = (0.7, 1.35)
+SHIFTED_LIGHT_GAIN = ((0.45, 0.6), (1.5, 1.8))
+#: The randomized palette's light colours keep every channel at or above this; the shifted
+#: ones do not.
+RANDOMIZED_LIGHT_TINT_MIN = 0.9
 
 # Random streams (second word of the seed sequence); 1 and 3 are the start noise and the
 # world's sensor noise.
@@ -68,9 +91,16 @@ def _hsv(h_deg: float, s: float, v: float) -> RGB:
     return (r, g, b)
 
 
+def _hue(rng: np.random.Generator, band: Tuple[float, float]) -> float:
+    return float(rng.uniform(*band))
+
+
 def _box_color(rng: np.random.Generator, palette: str) -> RGB:
     if palette == 'held_out':
         hue = rng.uniform(195.0, 285.0)                  # blue to violet
+    elif palette == 'randomized':
+        return _hsv(_hue(rng, RANDOMIZED_BOX_HUES), rng.uniform(0.25, 0.9),
+                    rng.uniform(0.3, 0.95))
     elif rng.random() < 0.6:
         hue = rng.uniform(20.0, 45.0)                    # cardboard orange / brown
     else:
@@ -80,11 +110,15 @@ def _box_color(rng: np.random.Generator, palette: str) -> RGB:
 
 def scene_appearance(seed: int, visual_jitter: float = 0.0, palette: str = 'train',
                      lighting: str = 'train') -> Appearance:
-    """The look of an episode. The `train` palette without jitter is the default look."""
+    """The look of an episode. The `train` palette without jitter is the default look; the
+    `randomized` one with any jitter draws floors, walls and boxes from its whole range, and
+    the jitter (0..1) scales the light's variation."""
     if palette not in PALETTES:
         raise ValueError(f'palette must be one of {PALETTES}, got {palette!r}')
     if lighting not in LIGHTINGS:
         raise ValueError(f'lighting must be one of {LIGHTINGS}, got {lighting!r}')
+    if not 0.0 <= visual_jitter <= 1.0:
+        raise ValueError(f'visual_jitter must be in [0, 1], got {visual_jitter!r}')
     base = Appearance()
     rng = np.random.default_rng([int(seed), _LOOK])
     amount = float(visual_jitter)
@@ -97,6 +131,17 @@ def scene_appearance(seed: int, visual_jitter: float = 0.0, palette: str = 'trai
                       floor_b=_hsv(hue, 0.3, v * 0.55),
                       wall=_hsv(rng.uniform(180.0, 300.0), rng.uniform(0.45, 0.7),
                                 rng.uniform(0.5, 0.8)),
+                      box_colors=tuple(_box_color(rng, palette) for _ in range(4)))
+    elif palette == 'randomized' and amount > 0.0:
+        v = rng.uniform(0.45, 0.85)
+        hue, sat = _hue(rng, RANDOMIZED_HUES), rng.uniform(0.0, 0.35)
+        app = replace(app,
+                      floor_pattern=str(rng.choice(RANDOMIZED_FLOOR_PATTERNS, p=(0.7, 0.3))),
+                      floor_repeat=float(rng.uniform(1.0, 3.0)),
+                      floor_a=_hsv(hue, sat, v),
+                      floor_b=_hsv(hue, sat, v - rng.uniform(0.1, 0.25)),
+                      wall=_hsv(_hue(rng, RANDOMIZED_HUES), rng.uniform(0.0, 0.55),
+                                rng.uniform(0.55, 0.95)),
                       box_colors=tuple(_box_color(rng, palette) for _ in range(4)))
     elif amount > 0.0:
         v = rng.uniform(0.6, 0.85)
@@ -120,13 +165,19 @@ def scene_appearance(seed: int, visual_jitter: float = 0.0, palette: str = 'trai
                  ambient=float(base.ambient * (1.0 + amount * rng.uniform(-0.25, 0.25))),
                  light_dir=(float(rng.uniform(-0.6, 0.6) * amount + 0.3),
                             float(rng.uniform(-0.6, 0.6) * amount + 0.2), -1.0))
+    if palette == 'randomized' and amount > 0.0:
+        # A wider light than `train` lighting, faintly tinted.
+        gain = 1.0 + amount * (rng.uniform(*RANDOMIZED_LIGHT_GAIN) - 1.0)
+        tint_rgb = 1.0 - amount * rng.uniform(0.0, 1.0 - RANDOMIZED_LIGHT_TINT_MIN, size=3)
+        light.update(light_diffuse=float(base.light_diffuse * gain),
+                     light_rgb=(float(tint_rgb[0]), float(tint_rgb[1]), float(tint_rgb[2])))
     if lighting == 'shifted':
-        # Outside the training range (x0.75-1.25): dim and warm, or bright and cool.
+        # Outside every training range: dim and warm, or bright and cool.
         dim = rng.random() < 0.5
-        light.update(light_diffuse=float(base.light_diffuse * (rng.uniform(0.45, 0.6) if dim
-                                                               else rng.uniform(1.5, 1.8))),
-                     ambient=float(base.ambient * rng.uniform(0.6, 0.75)))
-        app = replace(app, light_rgb=(1.0, 0.82, 0.6) if dim else (0.72, 0.85, 1.0))
+        light.update(light_diffuse=float(base.light_diffuse * rng.uniform(
+                         *SHIFTED_LIGHT_GAIN[0 if dim else 1])),
+                     ambient=float(base.ambient * rng.uniform(0.6, 0.75)),
+                     light_rgb=(1.0, 0.82, 0.6) if dim else (0.72, 0.85, 1.0))
     return replace(app, **light)
 
 
@@ -155,7 +206,8 @@ def apply_camera_effects(rgb: np.ndarray, noise: float, blur: float,
 def distractors(instance: ScenarioInstance, seed: int, probability: float,
                 palette: str = 'train') -> List[Prop]:
     """With `probability`, one small object beside the route (below the scan plane, no
-    collisions, never red): something to look at that is neither a box nor the cup."""
+    collisions, never red; hues of its palette): something to look at that is neither a box
+    nor the cup."""
     rng = np.random.default_rng([int(seed), _PROPS])
     if probability <= 0.0 or rng.random() >= probability:
         return []
@@ -165,8 +217,12 @@ def distractors(instance: ScenarioInstance, seed: int, probability: float,
     ax, ay = instance.route_axis
     x = instance.start.x + along * ax - lateral * ay
     y = instance.start.y + along * ay + lateral * ax
-    hue = (rng.uniform(200.0, 280.0) if palette == 'held_out'
-           else rng.choice([rng.uniform(50.0, 70.0), rng.uniform(160.0, 190.0)]))
+    if palette == 'held_out':
+        hue = rng.uniform(200.0, 280.0)
+    elif palette == 'randomized':
+        hue = rng.uniform(40.0, RANDOMIZED_HUES[1])
+    else:
+        hue = rng.choice([rng.uniform(50.0, 70.0), rng.uniform(160.0, 190.0)])
     rgb = _hsv(hue, rng.uniform(0.4, 0.8), rng.uniform(0.5, 0.9))
     if rng.random() < 0.5:
         return [Prop(float(x), float(y), 'cylinder',

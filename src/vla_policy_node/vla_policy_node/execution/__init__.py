@@ -12,11 +12,12 @@ from .executive import (Executive, ExecutiveConfig, InferenceJob, InferenceResul
 from .lockstep import Lockstep
 from .supervisor import (DEFAULT_PAUSE_REASONS, evaluate, Inputs, LatencyWindow, safety_blocks,
                          Verdict)
-from .triggers import (PRIORITY, scene_distance, scene_thumbnail, TRIGGER_MODES, TriggerConfig,
-                       TriggerDecision, TriggerEngine, TriggerStats)
+from .triggers import (PRIORITY, scene_distance, scene_thumbnail, sudden_change, TRIGGER_MODES,
+                       TriggerConfig, TriggerDecision, TriggerEngine, TriggerStats)
 
 __all__ = ['ActionChunkQueue', 'BLEND_MODES', 'DEFAULT_PAUSE_REASONS', 'evaluate', 'Executive',
            'ExecutiveConfig', 'InferenceJob', 'InferenceResult', 'Inputs', 'InstructionInput',
            'LatencyWindow', 'Lockstep', 'ModelInfo', 'Output', 'PRIORITY', 'PushResult',
-           'run_job', 'safety_blocks', 'scene_distance', 'scene_thumbnail', 'TRIGGER_MODES',
-           'TriggerConfig', 'TriggerDecision', 'TriggerEngine', 'TriggerStats', 'Verdict']
+           'run_job', 'safety_blocks', 'scene_distance', 'scene_thumbnail', 'sudden_change',
+           'TRIGGER_MODES', 'TriggerConfig', 'TriggerDecision', 'TriggerEngine', 'TriggerStats',
+           'Verdict']

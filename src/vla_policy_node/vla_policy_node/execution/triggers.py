@@ -10,7 +10,11 @@ Reasons (the `PolicyStatus.TRIGGER_*` strings), most important first:
   instruction    a new instruction (the caller flushes the queue and resets the policy)
   safety_resume  the safety gate returned to normal after a stop / e-stop
   scene_change   the camera image differs from the one of the last inference by more than
-                 `scene_threshold` (mean absolute difference of small grey thumbnails, 0..1)
+                 `scene_threshold` (mean absolute difference of small grey thumbnails, 0..1),
+                 or one part of it changed suddenly: a cell of the thumbnail grid differs
+                 from the previous frame's by more than `scene_local_threshold` once the
+                 whole image is aligned (`sudden_change`: the robot's own motion shifts
+                 the whole picture, an object that moves or appears changes a part of it)
   state_change   the robot state differs from the one of the last inference by more than
                  `state_threshold` (max absolute difference: m/s, rad/s or rad)
   queue_low      the action queue holds `queue_threshold` actions or fewer
@@ -50,6 +54,7 @@ class TriggerConfig:
     queue_threshold: int = 3
     scene_threshold: float = 0.08
     state_threshold: float = 0.2
+    scene_local_threshold: float = 0.10
     keepalive_period: float = 2.0
     min_interval: float = 0.0
     error_backoff: float = 1.0
@@ -62,7 +67,7 @@ class TriggerConfig:
         if self.queue_threshold < 0:
             raise ValueError('queue_threshold must be >= 0')
         for name in ('scene_threshold', 'state_threshold', 'keepalive_period', 'min_interval',
-                     'error_backoff'):
+                     'error_backoff', 'scene_local_threshold'):
             if getattr(self, name) < 0:
                 raise ValueError(f'{name} must be >= 0')
 
@@ -104,6 +109,43 @@ def scene_thumbnail(rgb: np.ndarray, size: Tuple[int, int] = (24, 32)) -> np.nda
     return (small @ np.array([0.299, 0.587, 0.114], dtype=np.float32)) / 255.0
 
 
+#: The grid (rows, columns) `sudden_change` compares, and the largest shift (rows, columns of
+#: the thumbnail) each cell is aligned by.
+CHANGE_GRID = (4, 6)
+CHANGE_MAX_SHIFT = (1, 2)
+
+
+def sudden_change(previous: Optional[np.ndarray], current: Optional[np.ndarray],
+                  grid: Tuple[int, int] = CHANGE_GRID,
+                  max_shift: Tuple[int, int] = CHANGE_MAX_SHIFT) -> float:
+    """How much one part of the picture changed between two consecutive thumbnails (0..1).
+
+    Each cell of a `grid` over the two is compared at every whole-pixel offset up to
+    `max_shift` and keeps its best match: between two frames the robot's own turning and
+    driving move every part of the picture by a pixel or two, which that aligns away, while an
+    object that moves or appears changes its part beyond any such shift. The result is the
+    largest of the cells' mean absolute differences; 0 if either thumbnail is missing.
+    """
+    if previous is None or current is None or previous.shape != current.shape:
+        return 0.0
+    h, w = current.shape
+    sy, sx = max_shift
+    a = previous.astype(np.float32)
+    inner = current.astype(np.float32)[sy:h - sy, sx:w - sx]
+    rows = np.array([len(r) for r in np.array_split(np.arange(inner.shape[0]), grid[0])])
+    cols = np.array([len(c) for c in np.array_split(np.arange(inner.shape[1]), grid[1])])
+    starts_r, starts_c = np.cumsum(rows) - rows, np.cumsum(cols) - cols
+    area = np.outer(rows, cols).astype(np.float32)
+    best = None
+    for dy in range(-sy, sy + 1):
+        for dx in range(-sx, sx + 1):
+            diff = np.abs(a[sy + dy:h - sy + dy, sx + dx:w - sx + dx] - inner)
+            cells = np.add.reduceat(np.add.reduceat(diff, starts_r, axis=0), starts_c,
+                                    axis=1) / area
+            best = cells if best is None else np.minimum(best, cells)
+    return float(best.max())
+
+
 class TriggerEngine:
     """Event bookkeeping and the decision of when to infer."""
 
@@ -113,11 +155,13 @@ class TriggerEngine:
         self._pending: Dict[str, str] = {}
         self._last_inference: Optional[float] = None
         self._ref_scene: Optional[np.ndarray] = None
+        self._prev_scene: Optional[np.ndarray] = None
         self._ref_state: Optional[np.ndarray] = None
         self._backoff_until = float('-inf')
         self._next_periodic: Optional[float] = None
         self._safety_blocked = False
         self.last_scene_distance = 0.0
+        self.last_scene_change = 0.0
         self.last_state_distance = 0.0
         self.last_decision: Optional[TriggerDecision] = None
 
@@ -139,6 +183,7 @@ class TriggerEngine:
         """Forget pending events and references (instruction cancelled, node deactivated)."""
         self._pending.clear()
         self._ref_scene = None
+        self._prev_scene = None
         self._ref_state = None
         self._last_inference = None
         self._next_periodic = None
@@ -153,9 +198,17 @@ class TriggerEngine:
         """A new camera thumbnail; returns its distance to the last inference's."""
         d = scene_distance(thumbnail, self._ref_scene)
         self.last_scene_distance = d
-        if self.config.mode == 'event' and self._ref_scene is not None \
-                and self.config.scene_threshold > 0 and d > self.config.scene_threshold:
-            self._pending[SCENE_CHANGE] = f'{d:.3f} > {self.config.scene_threshold:.3f}'
+        cfg = self.config
+        local = sudden_change(self._prev_scene, thumbnail) if cfg.scene_local_threshold > 0 \
+            else 0.0
+        self.last_scene_change = local
+        self._prev_scene = thumbnail
+        if cfg.mode == 'event' and self._ref_scene is not None:
+            if cfg.scene_threshold > 0 and d > cfg.scene_threshold:
+                self._pending[SCENE_CHANGE] = f'{d:.3f} > {cfg.scene_threshold:.3f}'
+            elif cfg.scene_local_threshold > 0 and local > cfg.scene_local_threshold:
+                self._pending[SCENE_CHANGE] = (f'part of the image: {local:.3f} > '
+                                               f'{cfg.scene_local_threshold:.3f}')
         return d
 
     def on_state(self, state: np.ndarray, now: float) -> float:

@@ -118,6 +118,7 @@ class NanoBackboneConfig(BackboneConfig):
     dropout: float = 0.1
     spatial_channels: int = 32
     augment_shift: int = 0
+    augment_color: float = 0.0
     image_mean: Tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: Tuple[float, float, float] = (0.25, 0.25, 0.25)
 
@@ -145,6 +146,8 @@ class NanoBackboneConfig(BackboneConfig):
                f"NanoBackboneConfig.tokenizer must be 'jamo' or 'byte', got {self.tokenizer!r}")
         _check(isinstance(self.augment_shift, int) and 0 <= self.augment_shift < self.image_size,
                f'augment_shift must be in [0, image_size), got {self.augment_shift!r}')
+        _check(isinstance(self.augment_color, (int, float)) and 0.0 <= self.augment_color <= 1.0,
+               f'augment_color must be in [0, 1], got {self.augment_color!r}')
         _check(len(self.image_mean) == 3 and len(self.image_std) == 3
                and all(s > 0 for s in self.image_std), 'image_mean/std need 3 values, std > 0')
 

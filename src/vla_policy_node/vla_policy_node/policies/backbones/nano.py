@@ -112,9 +112,13 @@ class NanoBackbone(Backbone):
         self.tokenizer.save(directory)
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        """Random translation by up to `augment_shift` pixels (training only)."""
+        """Training only: colour changes that keep every hue (`augment_color`), then a random
+        translation by up to `augment_shift` pixels."""
+        if not self.training:
+            return x
+        x = self._augment_color(x)
         shift = self.cfg.augment_shift
-        if not self.training or shift <= 0:
+        if shift <= 0:
             return x
         n = x.shape[0]
         theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
@@ -123,6 +127,29 @@ class NanoBackbone(Backbone):
         theta[:, :, 2] = (torch.rand(n, 2, device=x.device) * 2 - 1) * 2 * shift / x.shape[-1]
         grid = nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
         return nn.functional.grid_sample(x, grid, padding_mode='border', align_corners=False)
+
+    def _augment_color(self, x: torch.Tensor) -> torch.Tensor:
+        """Per image, with strength s = `augment_color`: saturation scaled by [1 - s, 1]
+        (towards grey), contrast by [1 - 0.3 s, 1 + 0.3 s], brightness moved by up to 0.2 s
+        of the range. Hue-preserving, so it never produces a colour the data does not have
+        (the held-out palette stays held out); it teaches the network that a box is a box at
+        any saturation and brightness."""
+        s = float(self.cfg.augment_color)
+        if s <= 0.0:
+            return x
+        n = x.shape[0]
+
+        def uniform(lo: float, hi: float) -> torch.Tensor:
+            return (lo + (hi - lo) * torch.rand(n, 1, 1, 1, device=x.device)).to(x.dtype)
+
+        mean = torch.tensor(self.cfg.image_mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(self.cfg.image_std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        rgb = x * std + mean                                        # back to 0..1
+        grey = rgb.mean(dim=1, keepdim=True)
+        rgb = grey + (rgb - grey) * uniform(1.0 - s, 1.0)
+        contrast = uniform(1.0 - 0.3 * s, 1.0 + 0.3 * s)
+        rgb = 0.5 + (rgb - 0.5) * contrast + uniform(-0.2 * s, 0.2 * s)
+        return (rgb - mean) / std
 
     def forward(self, images: torch.Tensor, text: Dict[str, torch.Tensor]) -> torch.Tensor:
         b, t = images.shape[:2]
