@@ -12,9 +12,9 @@ Reasons (the `PolicyStatus.TRIGGER_*` strings), most important first:
   scene_change   the camera image differs from the one of the last inference by more than
                  `scene_threshold` (mean absolute difference of small grey thumbnails, 0..1),
                  or one part of it changed suddenly: a cell of the thumbnail grid differs
-                 from the previous frame's by more than `scene_local_threshold` once the
-                 whole image is aligned (`sudden_change`: the robot's own motion shifts
-                 the whole picture, an object that moves or appears changes a part of it)
+                 from the previous frame's by more than `scene_local_threshold`, each cell
+                 aligned by a pixel or two (`sudden_change`: the robot's own motion shifts
+                 the picture, an object that moves or appears changes a part of it)
   state_change   the robot state differs from the one of the last inference by more than
                  `state_threshold` (max absolute difference: m/s, rad/s or rad)
   queue_low      the action queue holds `queue_threshold` actions or fewer
