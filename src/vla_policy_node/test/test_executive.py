@@ -274,8 +274,7 @@ def test_timer_jitter_does_not_hide_the_time_the_robot_was_executing():
 
 
 def test_refills_still_blend_into_the_running_queue():
-    sim = running(latency=0.05, trigger=TriggerConfig(scene_threshold=0.0, keepalive_period=0,
-                                                      scene_local_threshold=0.0))
+    sim = running(latency=0.05, trigger=TriggerConfig(scene_threshold=0.0, keepalive_period=0))
     sim.brightness = BRIGHT                           # no scene trigger: only refills see it
     t_change = sim.t
     sim.run(t_change + 1.0)

@@ -54,7 +54,7 @@ class TriggerConfig:
     queue_threshold: int = 3
     scene_threshold: float = 0.08
     state_threshold: float = 0.2
-    scene_local_threshold: float = 0.10
+    scene_local_threshold: float = 0.0
     keepalive_period: float = 2.0
     min_interval: float = 0.0
     error_backoff: float = 1.0
