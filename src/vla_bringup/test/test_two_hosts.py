@@ -81,7 +81,8 @@ def test_fault_trials(two_hosts, kind):
         assert result.outputs > 0
         # How fast (wall time, and the gate's own command age at each stop) is a figure of
         # bench_faults.py, not asserted here: both depend on the machine's load.
-        print(f'{kind}: time to stop {result.time_to_stop}, gate ages {result.gate_stop_ages}')
+        print(f'{kind}: time to stop {result.time_to_stop} wall, {result.time_to_stop_gate} '
+              f'gate clock, gate ages {result.gate_stop_ages}')
         if record.expect_stop:
             assert result.moving_at_fault, 'the fault hit a moving robot'
             assert result.time_to_stop is not None

@@ -42,3 +42,27 @@ def test_signal_wakeup_timer_runs_on_the_steady_clock(ros_domain):
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_lower_thread_priority_nices_only_the_calling_thread():
+    import os
+    import threading
+    from vla_common.node_main import lower_thread_priority
+
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+
+    def worker():
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        seen['problem'] = lower_thread_priority(3)
+        seen['delta'] = os.getpriority(os.PRIO_PROCESS, tid) - before
+        seen['off'] = lower_thread_priority(0)
+        seen['after_off'] = os.getpriority(os.PRIO_PROCESS, tid) - before
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    expected = min(3, 19 - main_before)   # niceness saturates at 19
+    assert seen == {'problem': '', 'delta': expected, 'off': '', 'after_off': expected}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 from typing import Any, Callable, List, Optional
 
 #: wall s: how often `add_signal_wakeup` wakes the executor so a Python signal handler runs.
@@ -17,6 +19,19 @@ def _interrupt_once(signum: int, frame: Any) -> None:
     if not _interrupted:
         _interrupted = True
         raise KeyboardInterrupt
+
+
+def lower_thread_priority(increment: int) -> str:
+    """Raise the calling thread's niceness by `increment` (Linux: niceness is per thread, and
+    threads it starts, e.g. a library's worker pool, inherit it); '' or why not."""
+    if increment <= 0:
+        return ''
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + increment)
+    except (AttributeError, OSError) as exc:
+        return str(exc)
+    return ''
 
 
 def install_interrupt_handlers() -> None:

@@ -50,6 +50,7 @@ class NodeParams:
     heartbeat_rate: float = 10.0
     status_rate: float = 2.0
     num_threads: int = 0
+    inference_nice: int = 5
     arm_frame_id: str = 'arm_base_link'
     safety_pause_reasons: Tuple[str, ...] = DEFAULT_PAUSE_REASONS
     done_threshold: float = 0.5
@@ -165,6 +166,10 @@ SPECS: Dict[str, Spec] = {
                            read_only=True),
     'status_rate': Spec('Hz, periodic ~/status', 0.1, 100.0, read_only=True),
     'num_threads': Spec('inference threads (0: library default)', 0, 64, read_only=True),
+    'inference_nice': Spec('niceness added to the inference worker thread (Linux; its '
+                           'library threads inherit it): the executor thread, with the '
+                           'heartbeat and the control tick, keeps its CPU share while a slow '
+                           'inference runs; 0 = off', 0, 19, read_only=True),
     'arm_frame_id': Spec('frame of ArmCommand end-effector deltas'),
     'safety_pause_reasons': Spec('SafetyState reason names that pause the policy while the '
                                  'gate is STOPPED'),

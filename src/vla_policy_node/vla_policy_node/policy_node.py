@@ -35,7 +35,7 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Header
 from vla_common import topics
 from vla_common.image import compressed_to_rgb, image_to_rgb, ImageError
-from vla_common.node_main import run_node
+from vla_common.node_main import lower_thread_priority, run_node
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from vla_msgs.msg import (ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState,
                           TaskResult)
@@ -295,6 +295,9 @@ class PolicyNode(LifecycleNode):
     def _worker_loop(self, jobs: 'queue.Queue[Optional[InferenceJob]]',
                      results: 'queue.SimpleQueue[Tuple[InferenceJob, InferenceResult]]') -> None:
         """Inference only: the result goes back to the executor thread (guard condition)."""
+        problem = lower_thread_priority(self.params.inference_nice)
+        if problem:
+            self.get_logger().warning(f'inference_nice not applied: {problem}')
         while True:
             job = jobs.get()
             if job is None:

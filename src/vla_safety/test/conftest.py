@@ -149,6 +149,8 @@ class GateDriver:
         self.cmd: Optional[Any] = None          # Twist / ArmCommand published at `rate`
         self.sensors_on = True
         self.heartbeat_on = True
+        #: None: unstamped heartbeats; else stamped `now + heartbeat_stamp_offset` (s)
+        self.heartbeat_stamp_offset: Optional[float] = None
         self.joint_positions = list(HOME_Q)
         self.scan_ranges = [5.0] * 360
         self.scan_frame = 'laser'               # the shipped scan.frame_id
@@ -178,7 +180,12 @@ class GateDriver:
     def _publish_all(self) -> None:
         t = self._types
         if self.heartbeat_on:
-            self.hb_pub.publish(t['Header'](frame_id='test'))
+            hb = t['Header'](frame_id='test')
+            if self.heartbeat_stamp_offset is not None:
+                now = self.node.get_clock().now().nanoseconds * 1e-9
+                stamp = now + self.heartbeat_stamp_offset
+                hb.stamp.sec, hb.stamp.nanosec = int(stamp), int((stamp % 1.0) * 1e9)
+            self.hb_pub.publish(hb)
         if self.sensors_on:
             if self.mode == 'base':
                 odom = t['Odometry']()

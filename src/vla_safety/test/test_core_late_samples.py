@@ -83,3 +83,14 @@ def test_the_arm_gate_refuses_a_late_command(make_arm):
     assert d.reasons & Reason.NO_COMMAND           # as if it had never arrived: no motion
     assert d.output is None or d.output.mode == ARM_MODE_HOLD   # a routine stop holds
     assert h.gate.late_refused == 1
+
+
+def test_a_heartbeat_is_as_late_as_the_worst_evidence_says():
+    """DDS transit and the header stamp's age: the larger known one decides; an unstamped
+    heartbeat has no stamp age, a future stamp (another kind of clock) is not lateness."""
+    from vla_safety.core.watchdog import lateness, stamp_age
+    assert stamp_age(0.0, 100.0) is None
+    assert stamp_age(99.0, 100.0) == 1.0 and stamp_age(101.0, 100.0) == -1.0
+    assert lateness(None, None) is None
+    assert lateness(0.01, None) == 0.01 and lateness(None, 0.7) == 0.7
+    assert lateness(0.01, 0.7) == 0.7 and lateness(0.9, -5.0) == 0.9

@@ -76,6 +76,29 @@ def test_stale_command_keeps_zeros_coming(driving):
     assert last.cmd_vel_sent.linear.x == 0.0
 
 
+def test_a_heartbeat_stamped_longer_ago_than_its_timeout_is_refused(driving):
+    """The heartbeat's header stamp is judged against the gate's clock (where rclpy gives no
+    message info, Humble, the only lateness check): one stamped 2 s ago is refused however it
+    arrived, so the gate stops (HEARTBEAT_LOST) and does not move again until stamped fresh."""
+    drv = driving()
+    drv.heartbeat_stamp_offset = 0.0              # stamped now: accepted, still moving
+    n = len(drv.out)
+    drv.out.wait(n + 10, timeout=T)
+    drv.heartbeat_stamp_offset = -2.0             # stamped 2 s in the past: refused
+    t0 = time.monotonic()
+    drv.state.wait(1, timeout=T, since=t0, predicate=lambda s: s.reasons
+                   & SafetyState.REASON_HEARTBEAT_LOST)
+    drv.out.wait(1, timeout=T, since=t0, predicate=is_zero)
+    start = len(drv.out)
+    drv.out.wait(start + 20, timeout=T)
+    assert all(is_zero(m) for m in drv.out.messages[start:]), 'stale-stamped heartbeats moved it'
+    drv.heartbeat_stamp_offset = 0.0
+    t1 = time.monotonic()
+    drv.out.wait(1, timeout=T, since=t1, predicate=lambda m: m.linear.x > 0.05)
+    drv.state.wait(1, timeout=T, since=t1, predicate=lambda s: not s.reasons
+                   & SafetyState.REASON_HEARTBEAT_LOST)
+
+
 def test_estop_during_motion_latches_and_reset_needs_a_quiet_command(driving, make_twist):
     drv = driving(0.4)
     drv.out.clear()

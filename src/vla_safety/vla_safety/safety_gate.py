@@ -15,6 +15,9 @@ A command or heartbeat that took longer than its timeout from the policy to the 
 source vs reception timestamp; a reliable writer's last sample delivered when a link comes
 back) is refused as stale: it cannot restart motion (the hosts' clocks must agree to well
 within the timeouts; a gate clock ahead by more refuses everything, which fails closed).
+A heartbeat is also judged by its header stamp against the gate's ROS clock (sim time under
+use_sim_time, as the policy's stamp): this is the only lateness check where rclpy gives no
+message info (Humble). Unstamped heartbeats (stamp 0) are judged by DDS transit alone.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from vla_safety.core.gate import (ArmDecision, ArmGate, ArmInput, ArmOutput, Bas
 from vla_safety.core.outlines import base_outlines
 from vla_safety.core.reasons import (GateState, LIMIT_REASONS, Reason, reason_names,
                                      STOP_REASONS)
+from vla_safety.core.watchdog import lateness, stamp_age
 from vla_safety.parameters import declare_parameters
 
 Decision = Union[BaseDecision, ArmDecision]
@@ -144,8 +148,9 @@ class SafetyGateNode(Node):
             f'start_latched={config.supervisor.start_latched}')
         if not WITH_MESSAGE_INFO:
             self.get_logger().warning('this rclpy gives subscriptions no message info: '
-                                      'commands and heartbeats delivered late cannot be '
-                                      'refused as stale')
+                                      'commands delivered late cannot be refused as stale; '
+                                      'heartbeats are judged by their header stamp only '
+                                      '(unstamped ones not at all)')
         self._on_tick()
 
     # --- time ---------------------------------------------------------------------------------
@@ -218,7 +223,9 @@ class SafetyGateNode(Node):
 
     def _on_heartbeat(self, msg: Header, transit: Optional[float]) -> None:
         refused = self._gate.late_refused
-        self._gate.on_heartbeat(self._now(), transit)
+        age = stamp_age(msg.stamp.sec + msg.stamp.nanosec * 1e-9,
+                        self.get_clock().now().nanoseconds * 1e-9)
+        self._gate.on_heartbeat(self._now(), lateness(transit, age))
         self._refused_stale(refused)
 
     def _on_estop(self, msg: Bool) -> None:

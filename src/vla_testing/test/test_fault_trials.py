@@ -55,6 +55,28 @@ def test_a_late_stop_is_outside_the_bound():
     assert res.ok and not res.within(B.stop_bound)
 
 
+def clock(t0, t1, rate):
+    """`/clock` records every 10 ms of wall time from a simulator at `rate` x real time
+    (sim time = wall time at t0)."""
+    return [{'k': 'clock', 't': t0 + i * 0.01, 'rcv': t0 + i * 0.01,
+             'sim': t0 + i * 0.01 * rate} for i in range(int(round((t1 - t0) / 0.01)) + 1)]
+
+
+def test_the_time_to_stop_on_the_gate_clock_follows_a_slow_simulator():
+    # a simulator at half real time: a stop 0.4 wall s after the fault is 0.2 s of gate clock
+    robot = cmds([(5.0, 10.4, GO), (10.4, 13.4, STOP), (13.4, 15.0, GO)])
+    res = analyse(record(robot + clock(5.0, 15.0, 0.5)), B)
+    assert res.ok, res.problems
+    assert abs(res.time_to_stop - 0.4) < 1e-6 and not res.within(B.stop_bound)
+    assert abs(res.time_to_stop_gate - 0.2) < 1e-6 and res.within_gate_clock(B.stop_bound)
+    # no clock records (a gate on the steady clock): no gate-clock figure, never "within"
+    bare = analyse(record(robot), B)
+    assert bare.time_to_stop_gate is None and not bare.within_gate_clock(B.stop_bound)
+    # clock records that end before the stop cannot map it
+    short = analyse(record(robot + clock(5.0, 10.3, 0.5)), B)
+    assert short.time_to_stop_gate is None
+
+
 def test_never_stopping_and_motion_during_the_fault_are_caught():
     never = analyse(record(cmds([(5.0, 15.0, GO)])), B)
     assert 'never stopped while the fault lasted' in never.problems

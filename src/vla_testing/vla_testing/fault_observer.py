@@ -5,7 +5,9 @@ stamped `t` with this machine's CLOCK_MONOTONIC (shared by both namespaces, so t
 hosts' records compare directly).
 
 - `--side robot`: records what the robot receives and does: the gate's output `cmd_vel`
-  (`k: cmd`), its state (`k: state`), the episode result (`k: result`), and `cmd_vel_in` /
+  (`k: cmd`), its state (`k: state`), the episode result (`k: result`), the simulator's
+  `/clock` (`k: clock`, `sim` seconds; at most one record per CLOCK_RECORD_PERIOD of wall time:
+  the gate's own clock under `time_source: ros`), and `cmd_vel_in` /
   `heartbeat` as they arrive over the link (`k: rx_cmd` / `rx_hb`). Reads operator commands,
   one per line on stdin: `start SCENARIO SEED`, `text INSTRUCTION`, `estop`, `reset`
   (answers `k: reply`).
@@ -29,6 +31,9 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+#: wall s between two `clock` records (enough to map wall time onto sim time to a few ms).
+CLOCK_RECORD_PERIOD = 0.01
+
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog='fault_observer')
@@ -38,6 +43,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     import rclpy
     from geometry_msgs.msg import Twist
     from rclpy.executors import SingleThreadedExecutor
+    from rosgraph_msgs.msg import Clock
     from std_msgs.msg import Header, String
     from vla_common import topics
     from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS
@@ -92,6 +98,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             EpisodeResult, topics.EPISODE_RESULT,
             lambda m: emit({'k': 'result', 'outcome': int(m.outcome), 'scenario': m.scenario,
                             'seed': int(m.seed), 'time': float(m.time)}), LATCHED_QOS)
+        last_clock = [-1.0]
+
+        def on_clock(m: Clock, info: Any) -> None:
+            if time.monotonic() - last_clock[0] < CLOCK_RECORD_PERIOD:
+                return
+            last_clock[0] = time.monotonic()
+            emit({'k': 'clock', 'sim': m.clock.sec + m.clock.nanosec * 1e-9}, info)
+
+        node.create_subscription(Clock, topics.CLOCK, on_clock, RELIABLE_QOS)
     text_pub = node.create_publisher(String, topics.INSTRUCTION_TEXT, RELIABLE_QOS)
     start = node.create_client(StartEpisode, f'{topics.SIM_NODE}/start_episode')
     trigger = node.create_client(Estop, f'{topics.SAFETY_NODE}/trigger_estop')

@@ -22,6 +22,11 @@ Properties (the issue's "required in every trial"):
   successful reset. The "policy view" checks the same from what the policy host saw itself
   publish (a second view, reported in `notes`: the gate acts on what it receives);
 - no gated command exceeds the limits (given by the caller, read outside the gate).
+
+The time to stop is also given on the gate's own clock (`time_to_stop_gate`): the simulator
+stacks run the gate on `/clock` (`time_source: ros`), so its timeouts are seconds of sim time,
+which a loaded machine stretches in wall time (a simulator at half real time moves the robot
+half as far per wall second, too). The `clock` records of the robot host map wall onto sim time.
 """
 
 from __future__ import annotations
@@ -90,6 +95,9 @@ class TrialResult:
     #: policy_kill) although published more than one timeout before: retransmissions.
     late_stale: List[Dict] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)     # the policy view, when it disagrees
+    #: the time to stop in sim s (the gate's clock under `time_source: ros`); None without
+    #: `clock` records around the fault and the stop.
+    time_to_stop_gate: Optional[float] = None
 
     @property
     def ok(self) -> bool:
@@ -98,6 +106,10 @@ class TrialResult:
     def within(self, bound: float) -> bool:
         """The wall-time stop bound (checked by the benchmark, not in tests: timing)."""
         return self.time_to_stop is not None and self.time_to_stop <= bound
+
+    def within_gate_clock(self, bound: float) -> bool:
+        """The stop bound on the gate's own clock (sim time; the benchmark's check)."""
+        return self.time_to_stop_gate is not None and self.time_to_stop_gate <= bound
 
 
 def _moving(v: Sequence[float]) -> bool:
@@ -169,8 +181,24 @@ def analyse(rec: TrialRecord, b: Bounds) -> TrialResult:
                 and e['age'] >= 0:
             ages.append(e['age'])
         prev_reasons = e['reasons']
+    stop_gate = None
+    if t_stop is not None:
+        a, z = gate_clock(rec.robot, rec.t_fault), gate_clock(rec.robot, t_stop)
+        stop_gate = None if a is None or z is None else z - a
     return TrialResult(rec.kind, time_to_stop, moving_at_fault, moved_during, t_resume, fresh,
-                       under_estop, violations, ages, len(cmds), problems, late, notes)
+                       under_estop, violations, ages, len(cmds), problems, late, notes,
+                       stop_gate)
+
+
+def gate_clock(records: Sequence[Dict], t: float) -> Optional[float]:
+    """The sim time (`/clock`) at monotonic wall time `t`, interpolated between the `clock`
+    records received just before and after it (by reception time); None when `t` is not
+    inside the recorded span."""
+    clocks = sorted((rcv(e), e['sim']) for e in records if e['k'] == 'clock')
+    for (t0, s0), (t1, s1) in zip(clocks, clocks[1:]):
+        if t0 <= t <= t1:
+            return s0 if t1 == t0 else s0 + (s1 - s0) * (t - t0) / (t1 - t0)
+    return None
 
 
 def src(e: Dict) -> float:

@@ -34,6 +34,20 @@ class Watchdog:
         return age is not None and 0.0 <= age <= self.timeout
 
 
+def stamp_age(stamp: float, now: float) -> Optional[float]:
+    """Seconds from a message's header stamp to `now` on the same kind of clock (the gate's ROS
+    clock: sim time under use_sim_time, else system time); None for an unstamped message
+    (stamp 0). Negative when stamped ahead of `now`."""
+    return None if stamp == 0.0 else now - stamp
+
+
+def lateness(*ages: Optional[float]) -> Optional[float]:
+    """The largest of the known ages of a sample (DDS transit, header stamp), None if none is
+    known: a sample is as late as the worst evidence says."""
+    known = [a for a in ages if a is not None]
+    return max(known) if known else None
+
+
 class EStopLatch:
     """Latched emergency stop: engaging is idempotent, only `release` clears it."""
 
