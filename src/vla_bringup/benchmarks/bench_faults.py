@@ -113,6 +113,7 @@ def main(argv=None) -> int:
                                limit_violations=res.limit_violations,
                                late_stale=len(res.late_stale), notes=res.notes,
                                late_stale_samples=res.late_stale[:20],
+                               not_started=rec.not_started,
                                callback_judge=_callback_judge(rec, res, bounds),
                                callback_lag=_callback_lag(rec))
                     if not res.ok or args.keep_records:
@@ -127,7 +128,9 @@ def main(argv=None) -> int:
                           f"{row['time_to_stop_gate']}) ok {res.ok} "
                           f"late stale samples {len(res.late_stale)} callback judge "
                           f"{row['callback_judge']} lag {row['callback_lag']} "
-                          f"{' '.join(res.problems + res.notes)}", flush=True)
+                          f"{' '.join(res.problems + res.notes)}"
+                          + (f' NOT STARTED: {rec.not_started}' if rec.not_started else ''),
+                          flush=True)
         finally:
             two.stop()
     minutes = (time.monotonic() - t_bench) / 60.0
@@ -147,6 +150,7 @@ def main(argv=None) -> int:
                  gate_age=percentiles(ages),
                  resume=percentiles(resumes),
                  reached=sum(r['outcome'] == 1 for r in rs),
+                 not_started=sum(bool(r['not_started']) for r in rs),
                  with_late_stale=sum(r['late_stale'] > 0 for r in rs),
                  policy_view_disagrees=sum(bool(r['notes']) for r in rs),
                  callback_judge_fails=sum(r['callback_judge'] is False for r in rs))
@@ -157,7 +161,8 @@ def main(argv=None) -> int:
                      f"(time to stop {_fmt(s['stop'])}; not required: commands and heartbeats "
                      f"still pass), reached {s['reached']}/{s['trials']}")
         elif kind.startswith('loss'):
-            line += (f", episodes reached {s['reached']}/{s['trials']}, gate stops from "
+            line += (f", episodes reached {s['reached']}/{s['trials']} (never started: "
+                     f"{s['not_started']}: the instruction arrived too late), gate stops from "
                      f"gaps: {_fmt(s['gate_age'])} (command age)")
         else:
             line += (f", stop within bound {s['within_bound']}/{s['trials']} wall, "

@@ -76,6 +76,11 @@ class TrialRecord:
     #: returned, and under load traffic can flow in between): the fault's end for "stopped
     #: until the fault ends" and where looking for the resume starts. None: t_clear.
     t_lift: Optional[float] = None
+    #: the robot never moved after the instruction (e.g. under loss the latched instruction
+    #: arrived after `instruction_max_age` and the policy refused it as stale): no fault was
+    #: injected into motion (recorded with expect_stop False); the gate's properties are
+    #: still judged.
+    not_started: str = ''
 
 
 @dataclass

@@ -186,7 +186,7 @@ class TwoHostStack:
 
     # --- one trial -----------------------------------------------------------------------------
     def run_trial(self, kind: str, seed: int, rng: random.Random,
-                  episode_timeout: float = 90.0) -> TrialRecord:
+                  episode_timeout: float = 90.0, start_timeout: float = 120.0) -> TrialRecord:
         """One episode with `kind` injected once the robot moves; back to a clean link after."""
         assert self.robot_obs is not None and self.policy_obs is not None
         if kind not in FAULTS:
@@ -196,8 +196,22 @@ class TwoHostStack:
         loss = {'loss5': 5, 'loss20': 20}.get(kind, 0)
         if loss:
             hosts.set_loss(loss)
+        n_lines = len(self.lines)
         t_start = self.start_episode(seed)
-        self.wait(lambda: self.moving_since(t_start), 120.0, 'the robot moving')
+        try:
+            self.wait(lambda: self.moving_since(t_start), start_timeout, 'the robot moving')
+        except TimeoutError:
+            if not loss:
+                raise
+            # Under loss the instruction itself can arrive too late to be taken (it is
+            # refused as stale after instruction_max_age): an outcome of the trial, recorded.
+            hosts.set_loss(0)
+            t_end = time.monotonic()
+            return TrialRecord(kind, t_start, t_end,
+                               [r for r in self.robot_obs.since(t0) if r['t'] <= t_end],
+                               [r for r in self.policy_obs.since(t0) if r['t'] <= t_end],
+                               expect_stop=False,
+                               not_started=self._why_not_started(n_lines, t_start))
         time.sleep(rng.uniform(0.3, 1.5))      # inject at a random phase of the motion
         t_estop = t_reset = t_lift = None
         if loss:
@@ -260,6 +274,13 @@ class TwoHostStack:
                              [r for r in self.policy_obs.since(t0) if r['t'] <= t_end],
                              t_estop, t_reset, expect_stop=kind in CUTS, t_lift=t_lift)
         return record
+
+    def _why_not_started(self, n_lines: int, t_start: float) -> str:
+        """What the stack logged about an episode that never moved (since line `n_lines`)."""
+        said = [line for line in self.lines[n_lines:] if 'refused' in line
+                or 'TIMED_OUT' in line]
+        return (said[-1].strip() if said else 'no motion') + \
+            f' ({time.monotonic() - t_start:.0f} s after the instruction)'
 
     def _reset_until_accepted(self, attempts: int = 40) -> float:
         """The operator resets the e-stop (refused while the policy still commands motion)."""
