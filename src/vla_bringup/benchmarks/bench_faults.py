@@ -124,6 +124,9 @@ def main(argv=None) -> int:
                                             t_reset=rec.t_reset)
                     rows[kind].append(row)
                     loads.append(os.getloadavg()[0])
+                    if args.json:     # as it goes: an interrupted run keeps its trials
+                        with open(args.json, 'w') as f:
+                            json.dump(dict(rows=rows, partial=True), f)
                     print(f"{kind:16s} #{i:2d} stop {row['time_to_stop']} (gate clock "
                           f"{row['time_to_stop_gate']}) ok {res.ok} "
                           f"late stale samples {len(res.late_stale)} callback judge "

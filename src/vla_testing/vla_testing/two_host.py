@@ -31,6 +31,8 @@ FAULTS = ('loss5', 'loss20', 'squeeze', 'link_down', 'link_down_estop', 'policy_
 #: Faults that cut the policy's commands and heartbeats off the gate (it must stop).
 CUTS = ('link_down', 'link_down_estop', 'policy_kill')
 INSTRUCTION = '박스를 왼쪽으로 돌아서 컵까지 가세요'
+#: camera frames (10 Hz of sim time) of a new episode before the operator instructs.
+FRAMES_BEFORE_INSTRUCTION = 3
 SCENARIO = '1box_vert_left'
 
 
@@ -164,8 +166,18 @@ class TwoHostStack:
         if not reply['ok']:
             raise RuntimeError(f'start_episode refused: {reply["message"]}')
         t = time.monotonic()
+        # As an operator looking at the robot would: instruct once the new episode's scene is
+        # on camera (the policy would otherwise see the last episode's frame, e.g. the cup up
+        # close, with the new instruction). The camera runs at 10 Hz of sim time.
+        self.wait(lambda: self._sim_elapsed_since(t) >= FRAMES_BEFORE_INSTRUCTION / 10.0, 60.0,
+                  'the new episode on camera')
         self.request(f'text {INSTRUCTION}')
         return t
+
+    def _sim_elapsed_since(self, t: float) -> float:
+        assert self.robot_obs is not None
+        sims = [r['sim'] for r in self.robot_obs.since(t, 'clock')]
+        return sims[-1] - sims[0] if sims else 0.0
 
     def result_since(self, t: float) -> Optional[Dict]:
         assert self.robot_obs is not None
@@ -201,10 +213,9 @@ class TwoHostStack:
         try:
             self.wait(lambda: self.moving_since(t_start), start_timeout, 'the robot moving')
         except TimeoutError:
-            if not loss:
-                raise
             # Under loss the instruction itself can arrive too late to be taken (it is
-            # refused as stale after instruction_max_age): an outcome of the trial, recorded.
+            # refused as stale after instruction_max_age): an outcome of the trial, recorded
+            # (as is any other episode that never moved, with what the stack logged).
             hosts.set_loss(0)
             t_end = time.monotonic()
             return TrialRecord(kind, t_start, t_end,
