@@ -571,6 +571,34 @@ def test_the_policy_declares_done_stops_and_consumes_the_instruction():
     assert sim.moving(t_goal + 3.5) and sim.state == sv.RUNNING
 
 
+def test_a_frame_from_before_the_instruction_cannot_end_it():
+    """The last task ended at the goal; the operator gives a new instruction while the newest
+    frame (the goal, seen before the instruction) is all the policy has, and the next frames
+    come late (a loaded machine; a simulator that just moved the robot). That frame's chunk
+    may start the motion but its done signal cannot end the new task: only a frame captured
+    after the instruction can."""
+    sim = running(latency=0.05, policy=ScriptedPolicy(done_brightness=0.9), done_steps=3,
+                  done_threshold=0.5)
+    sim.brightness = GOAL
+    sim.run(sim.t + 1.5)
+    assert [r[1] for r in sim.results()] == ['done']
+    sim.run(sim.t + 0.02)                   # a fresh goal frame, then the camera stalls
+    sim.camera_on = False
+    t_ins = sim.t
+    sim.instruct('ins-2')
+    sim.run(t_ins + 0.4)                    # well over done_steps ticks of the goal chunk
+    assert [r[1] for r in sim.results()] == ['done'], 'the old frame ended the new task'
+    assert sim.state == sv.RUNNING and sim.moving(t_ins)
+    assert sim.ex.counters['done_ignored_old_frame'] >= 1
+    sim.brightness, sim.camera_on = DARK, True    # the new scene comes into view
+    sim.run(t_ins + 1.0)
+    assert len(sim.ended) == 1 and sim.state == sv.RUNNING
+    assert sim.moving(t_ins + 0.5)[-1][1] == pytest.approx(VY[DARK])
+    sim.brightness = GOAL                   # a frame after the instruction may end it
+    sim.run(t_ins + 2.5)
+    assert [r[1] for r in sim.results()] == ['done', 'done']
+
+
 def test_done_needs_consecutive_steps_over_the_threshold():
     sim = running(latency=0.05, policy=ScriptedPolicy(done_brightness=0.9), done_steps=3,
                   done_threshold=0.95)                 # 0.9 < 0.95: never done

@@ -308,7 +308,8 @@ class Executive:
         self._logged: set = set()
         self._throttled: Dict[str, float] = {}
         self.counters = {'inferences': 0, 'history_observations': 0, 'results_discarded': 0,
-                         'commands_sent': 0, 'images_received': 0, 'images_rejected': 0}
+                         'commands_sent': 0, 'images_received': 0, 'images_rejected': 0,
+                         'done_ignored_old_frame': 0}
         self._out = Output()
 
     # ================================================================== configuration
@@ -788,13 +789,20 @@ class Executive:
         self.inference_error = ''
         assert result.actions is not None
         event = job.decision is not None and job.decision.reason in EVENT_REASONS
+        done = result.done
+        if done is not None and self.instruction is not None and \
+                (job.image_stamp_ns * 1e-9 or job.submitted) < self.instruction.accepted:
+            # A frame captured before the instruction may start the motion but cannot end
+            # the task (e.g. the last task's goal still in view when a new one is given).
+            done = None
+            self.counters['done_ignored_old_frame'] += 1
         if event:
             skip = self._late_steps(job, now)
             first_step = self.queue.step - skip
-            pushed = self.queue.replace(result.actions, skip, job.generation, result.done)
+            pushed = self.queue.replace(result.actions, skip, job.generation, done)
         else:
             first_step = job.obs_step
-            pushed = self.queue.push(result.actions, job.obs_step, job.generation, result.done)
+            pushed = self.queue.push(result.actions, job.obs_step, job.generation, done)
         if not pushed.accepted:
             self.counters['results_discarded'] += 1
             self._log_once(f'push-{pushed.reason[:20]}', f'chunk not queued: {pushed.reason}')
