@@ -108,17 +108,25 @@ class NodeParams:
                       self.preflight_power_mode, self.preflight_require_locked_clocks)
 
     def trigger_config(self) -> TriggerConfig:
-        return TriggerConfig(self.trigger_mode, self.periodic_rate, self.queue_threshold,
-                             self.scene_threshold, self.state_threshold, self.keepalive_period,
-                             self.min_inference_interval, self.error_backoff,
-                             self.scene_local_threshold)
+        # by keyword: a field added to TriggerConfig must not shift the others
+        return TriggerConfig(
+            mode=self.trigger_mode, periodic_rate=self.periodic_rate,
+            queue_threshold=self.queue_threshold, scene_threshold=self.scene_threshold,
+            state_threshold=self.state_threshold,
+            scene_local_threshold=self.scene_local_threshold,
+            keepalive_period=self.keepalive_period, min_interval=self.min_inference_interval,
+            error_backoff=self.error_backoff)
 
     def executive_config(self) -> ExecutiveConfig:
-        return ExecutiveConfig(self.control_rate, self.trigger_config(), self.chunk_blend,
-                               self.temporal_decay, self.history_rate, self.image_timeout,
-                               self.state_timeout, tuple(self.safety_pause_reasons),
-                               self.done_threshold, self.done_steps, self.done_max_motion,
-                               self.instruction_max_age)
+        return ExecutiveConfig(
+            control_rate=self.control_rate, trigger=self.trigger_config(),
+            chunk_blend=self.chunk_blend, temporal_decay=self.temporal_decay,
+            history_rate=self.history_rate, image_timeout=self.image_timeout,
+            state_timeout=self.state_timeout,
+            safety_pause_reasons=tuple(self.safety_pause_reasons),
+            done_threshold=self.done_threshold, done_steps=self.done_steps,
+            done_max_motion=self.done_max_motion,
+            instruction_max_age=self.instruction_max_age)
 
 
 @dataclass(frozen=True)
