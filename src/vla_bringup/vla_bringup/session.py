@@ -24,6 +24,7 @@ from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from vla_msgs.msg import (ActionChunk, EpisodeResult, Instruction, PolicyStatus, SafetyState,
                           TaskResult)
 from vla_msgs.srv import StartEpisode
+from vla_policy_node.execution.supervisor import INACTIVE_DETAIL
 
 from vla_bringup.core.episode import (EpisodeReport, reaction_time, safety_time_fractions,
                                       TRIGGERS)
@@ -195,10 +196,14 @@ class StackSession:
             self.wait_until(lambda: self.start_client.service_is_ready(), ready_timeout,
                             f'the simulator ({self.START_SERVICE})')
         if 'policy_node' in names:
-            self.wait_until(lambda: self.status is not None and self.status.state in (
-                PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING,
-                PolicyStatus.STATE_PAUSED, PolicyStatus.STATE_ERROR),
-                ready_timeout, 'the policy to load its model (policy_node/status)')
+            # Active, not only loaded: a configured node reports IDLE 'node inactive' first,
+            # and an instruction given then is refused as older than the activation.
+            self.wait_until(lambda: self.status is not None and (
+                self.status.state == PolicyStatus.STATE_ERROR or (
+                    self.status.state in (PolicyStatus.STATE_IDLE, PolicyStatus.STATE_RUNNING,
+                                          PolicyStatus.STATE_PAUSED, PolicyStatus.STATE_DONE)
+                    and self.status.detail != INACTIVE_DETAIL)),
+                ready_timeout, 'the policy to load its model and activate (policy_node/status)')
         if 'safety_gate' in names:
             self.wait_until(lambda: self.safety is not None, ready_timeout,
                             'the safety gate (safety_gate/state)')

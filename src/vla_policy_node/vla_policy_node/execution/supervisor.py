@@ -22,6 +22,10 @@ PAUSED = 'paused'
 ERROR = 'error'
 DONE = 'done'
 
+#: `PolicyStatus.detail` of a configured but not (yet) active node: IDLE, and an instruction
+#: stamped now would be refused (it predates the activation). Clients wait past it.
+INACTIVE_DETAIL = 'node inactive'
+
 #: SafetyState reasons (names) that pause the policy: the robot cannot or must not move and
 #: only an explicit change (reset, sensor back) ends them. NO_COMMAND / COMMAND_TIMEOUT /
 #: HEARTBEAT_LOST are not among them: the gate reports them because the policy is quiet, and
@@ -100,7 +104,7 @@ def evaluate(i: Inputs) -> Verdict:
         return Verdict(ERROR if i.model_error else UNCONFIGURED,
                        i.model_error or 'no model loaded', 'model:' + i.model_error)
     if not i.active:
-        return Verdict(IDLE, 'node inactive', 'inactive')
+        return Verdict(IDLE, INACTIVE_DETAIL, 'inactive')
     if i.image_error:
         return Verdict(ERROR, i.image_error, 'image:' + i.image_error)
     if not i.instruction_id:
