@@ -1,6 +1,7 @@
 """The policy node's parameters: one frozen dataclass, declared with descriptors on the node.
 
-Defaults live in `NodeParams` (and, for deployments, `config/policy_node.param.yaml`);
+Defaults live in `NodeParams` (those of the executive, triggers and preflight come from the pure
+cores' configs) and, for deployments, in `config/policy_node.param.yaml`;
 `SPECS` gives each its description, range and whether it is read-only.
 """
 
@@ -12,11 +13,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from vla_common.params import declare
 
-from .execution import BLEND_MODES, DEFAULT_PAUSE_REASONS, TriggerConfig
+from .execution import BLEND_MODES, TriggerConfig
 from .execution.executive import ExecutiveConfig
 from .preflight import Limits
 
 BACKENDS = ('robovlms', 'onnx', 'tensorrt')
+# the defaults of the cores' configs (class attributes of their dataclasses)
+_EXEC, _TRIG, _PRE = ExecutiveConfig, TriggerConfig, Limits
 
 #: Parameters that take effect at the next configure (or immediately retry a failed one).
 RELOAD_PARAMS = ('model_path', 'backend', 'condition_on', 'preflight_memory_reserve_mb',
@@ -31,36 +34,36 @@ class NodeParams:
     model_path: str = ''
     backend: str = 'robovlms'
     action_space: str = 'base'
-    control_rate: float = 10.0
-    trigger_mode: str = 'event'
-    periodic_rate: float = 10.0
-    queue_threshold: int = 3
-    scene_threshold: float = 0.08
-    state_threshold: float = 0.2
-    scene_local_threshold: float = 0.0
-    keepalive_period: float = 2.0
-    min_inference_interval: float = 0.0
-    error_backoff: float = 1.0
-    chunk_blend: str = 'linear'
-    temporal_decay: float = 0.1
-    history_rate: float = 0.0
-    image_timeout: float = 0.5
-    state_timeout: float = 0.5
+    control_rate: float = _EXEC.control_rate
+    trigger_mode: str = _TRIG.mode
+    periodic_rate: float = _TRIG.periodic_rate
+    queue_threshold: int = _TRIG.queue_threshold
+    scene_threshold: float = _TRIG.scene_threshold
+    state_threshold: float = _TRIG.state_threshold
+    scene_local_threshold: float = _TRIG.scene_local_threshold
+    keepalive_period: float = _TRIG.keepalive_period
+    min_inference_interval: float = _TRIG.min_interval
+    error_backoff: float = _TRIG.error_backoff
+    chunk_blend: str = _EXEC.chunk_blend
+    temporal_decay: float = _EXEC.temporal_decay
+    history_rate: float = _EXEC.history_rate
+    image_timeout: float = _EXEC.image_timeout
+    state_timeout: float = _EXEC.state_timeout
     condition_on: str = 'auto'
     heartbeat_rate: float = 10.0
     status_rate: float = 2.0
     num_threads: int = 0
     inference_nice: int = 5
     arm_frame_id: str = 'arm_base_link'
-    safety_pause_reasons: Tuple[str, ...] = DEFAULT_PAUSE_REASONS
-    done_threshold: float = 0.5
-    done_steps: int = 3
-    done_max_motion: float = 0.0
-    instruction_max_age: float = 5.0
-    preflight_memory_reserve_mb: float = 512.0
-    preflight_max_gpu_temp_c: float = 85.0
-    preflight_power_mode: str = ''
-    preflight_require_locked_clocks: bool = False
+    safety_pause_reasons: Tuple[str, ...] = _EXEC.safety_pause_reasons
+    done_threshold: float = _EXEC.done_threshold
+    done_steps: int = _EXEC.done_steps
+    done_max_motion: float = _EXEC.done_max_motion
+    instruction_max_age: float = _EXEC.instruction_max_age
+    preflight_memory_reserve_mb: float = _PRE.memory_reserve_mb
+    preflight_max_gpu_temp_c: float = _PRE.max_gpu_temp_c
+    preflight_power_mode: str = _PRE.required_power_mode
+    preflight_require_locked_clocks: bool = _PRE.require_locked_clocks
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
