@@ -16,8 +16,6 @@ the outcome), 1 when the stack itself failed.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import sys
 from typing import Optional, Sequence
@@ -148,6 +146,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from arm_sim.core.scene import make_scene
     from vla_bringup.arm_session import ArmEpisodeSession
     from vla_bringup.bags import ARM_TOPICS
+    from vla_bringup.demo import run_dir, write_record
     from vla_bringup.session import StackFailure
     from vla_bringup.stacks import arm_stack, default_arm_model_path
 
@@ -159,10 +158,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'[demo] ERROR: no arm policy checkpoint at {model or "models/nano_arm"} '
               '(config.json missing); --expert runs the scripted expert', file=sys.stderr)
         return 1
-    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
-    out = os.path.abspath(args.out or os.path.join(os.environ.get('VLA_WS', '.'), 'runs',
-                                                   f'{stamp}-{args.task}-s{args.seed}'))
-    os.makedirs(out, exist_ok=True)
+    out = run_dir(args.out, f'{args.task}-s{args.seed}')
     stack = arm_stack(arm_model=args.arm_model, sim='mujoco', task=args.task, seed=args.seed,
                       model='' if args.expert else model, voice='false')
     if args.expert:
@@ -179,10 +175,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except StackFailure as exc:
         print(f'[demo] STACK FAILURE: {exc}', file=sys.stderr)
         return 1
-    with open(os.path.join(out, 'result.json'), 'w', encoding='utf-8') as f:
-        f.write(report.to_json())
-    with open(os.path.join(out, 'ee_path.json'), 'w', encoding='utf-8') as f:
-        json.dump(report.ee_path, f)
+    write_record(out, report, 'ee_path.json', report.ee_path)
     plot_top_view(report, scene, workspace, os.path.join(out, 'top_view.png'))
     print('[demo] ' + summary(report).replace('\n', '\n[demo] '))
     print(f'[demo] wrote {out}/result.json, top_view.png, bag/')

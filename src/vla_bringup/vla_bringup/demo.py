@@ -120,6 +120,23 @@ def summary(report: EpisodeReport) -> str:
     ])
 
 
+def run_dir(out: str, label: str) -> str:
+    """The demo's output folder (made): `out`, or a stamped one under $VLA_WS/runs."""
+    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+    out = os.path.abspath(out or os.path.join(os.environ.get('VLA_WS', '.'), 'runs',
+                                              f'{stamp}-{label}'))
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def write_record(out: str, report, path_name: str, path) -> None:
+    """result.json (the report) and `path_name` (the robot's path as JSON) in `out`."""
+    with open(os.path.join(out, 'result.json'), 'w', encoding='utf-8') as f:
+        f.write(report.to_json())
+    with open(os.path.join(out, path_name), 'w', encoding='utf-8') as f:
+        json.dump(path, f)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     robot = argparse.ArgumentParser(add_help=False)
     robot.add_argument('--robot', default='mobile', choices=('mobile', 'arm'))
@@ -157,10 +174,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'[demo] ERROR: no policy checkpoint at {model} (config.json missing)',
               file=sys.stderr)
         return 1
-    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
-    out = os.path.abspath(args.out or os.path.join(os.environ.get('VLA_WS', '.'), 'runs',
-                                                   f'{stamp}-{args.scenario}-s{args.seed}'))
-    os.makedirs(out, exist_ok=True)
+    out = run_dir(args.out, f'{args.scenario}-s{args.seed}')
     params = ''
     if args.suite:
         from mobile_base.sim.scene import suite_parameters
@@ -181,10 +195,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except StackFailure as exc:
         print(f'[demo] STACK FAILURE: {exc}', file=sys.stderr)
         return 1
-    with open(os.path.join(out, 'result.json'), 'w', encoding='utf-8') as f:
-        f.write(report.to_json())
-    with open(os.path.join(out, 'trajectory.json'), 'w', encoding='utf-8') as f:
-        json.dump(report.trajectory, f)
+    write_record(out, report, 'trajectory.json', report.trajectory)
     plot_trajectory(report, os.path.join(out, 'trajectory.png'))
     print('[demo] ' + summary(report).replace('\n', '\n[demo] '))
     print(f'[demo] wrote {out}/result.json, trajectory.png, bag/')
