@@ -56,19 +56,17 @@ def add_signal_wakeup(node: Any) -> Any:
                              clock=Clock(clock_type=ClockType.STEADY_TIME))
 
 
-def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None,
-             multithreaded: bool = False) -> int:
+def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> int:
     """rclpy.init, build the node, spin until Ctrl-C or external shutdown, clean up."""
     import rclpy
-    from rclpy.executors import (ExternalShutdownException, MultiThreadedExecutor,
-                                 SingleThreadedExecutor)
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
     code = 0
     try:
         node = factory()
-        executor = MultiThreadedExecutor() if multithreaded else SingleThreadedExecutor()
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -16,7 +16,8 @@ from vla_common.scenarios import scenario as catalog
 from vla_instruction.core import audio as core_audio
 from vla_msgs.msg import AudioChunk, Instruction, SafetyState
 from vla_msgs.srv import Estop
-from vla_testing.ros import call_service, MessageCollector, wait_for, wait_for_subscribers
+from vla_testing.ros import (call_service, MessageCollector, wait_for, wait_for_publishers,
+                             wait_for_subscribers)
 
 PKG = 'vla_instruction'
 ISSUE_14_PROHIBITIONS = ('컵까지 가지 마', '박스를 왼쪽으로 돌아서 컵까지 가면 안 돼요',
@@ -47,9 +48,13 @@ def _start(node_processes, *overrides, name='instruction_node', startup=60.0):
     return proc
 
 
-def _text_publisher(ros, node):
+def _text_publisher(ros, node, *collectors):
+    """The text publisher, once the node subscribes to it and the node's outputs reach every
+    collector (a volatile reader matched late would miss the first replies)."""
     pub = node.create_publisher(String, 'instruction_text', RELIABLE_QOS)
     wait_for_subscribers(pub, timeout=30.0)
+    for collector in collectors:
+        wait_for_publishers(collector.subscription, timeout=30.0)
     return pub
 
 
@@ -84,7 +89,7 @@ def test_text_in_instruction_out(ros, node_processes):
     proc = _start(node_processes, 'voice_enabled:=false')
     node = ros.create_node('text_probe')
     instructions = MessageCollector(node, Instruction, 'instruction')
-    pub = _text_publisher(ros, node)
+    pub = _text_publisher(ros, node, instructions)
 
     pub.publish(String(data=catalog('1box_vert_left').instruction_ko))
     m = instructions.wait(1, timeout=15.0)
@@ -145,7 +150,7 @@ def test_bad_input_is_refused_and_never_crashes_the_node(ros, node_processes):
     proc = _start(node_processes, 'voice_enabled:=false', 'known_targets:=[cup, basket]')
     node = ros.create_node('bad_input_probe')
     instructions = MessageCollector(node, Instruction, 'instruction')
-    pub = _text_publisher(ros, node)
+    pub = _text_publisher(ros, node, instructions)
     cases = [
         (b'', 'bad_input: empty'),
         (('박스를 왼쪽으로 돌아서 컵까지 가세요 ' * 200).encode(), 'bad_input: text too long'),
@@ -181,7 +186,7 @@ def test_stop_word_engages_estop_service_and_topic(ros, node_processes):
     estop = MessageCollector(gate, Bool, 'estop', LATCHED_QOS)
     instructions = MessageCollector(gate, Instruction, 'instruction')
     proc = _start(node_processes, 'voice_enabled:=false')
-    pub = _text_publisher(ros, gate)
+    pub = _text_publisher(ros, gate, instructions)
 
     pub.publish(String(data='멈춰!'))
     wait_for(lambda: requests, timeout=15.0, what='a trigger_estop call')
