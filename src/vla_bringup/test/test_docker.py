@@ -185,8 +185,9 @@ def test_compose():
 
 def test_entrypoint_applies_the_shm_profile():
     text = (DOCKER / 'entrypoint.sh').read_text()
-    assert 'FASTDDS_DEFAULT_PROFILES_FILE' in text and 'fastdds_shm.xml' in text
-    assert (ROOT / 'src' / 'vla_bringup' / 'config' / 'fastdds_shm.xml').exists()
+    # The images are Humble: Fast DDS 2's XML names.
+    assert 'FASTDDS_DEFAULT_PROFILES_FILE' in text and 'fastdds2_shm.xml' in text
+    assert (ROOT / 'src' / 'vla_bringup' / 'config' / 'fastdds2_shm.xml').exists()
 
 
 @pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda p: p.name)

@@ -149,7 +149,8 @@ def test_mobile_launch_matches_the_stack(launch_overlay, rsp_installed, sim, voi
     instruction = expansion.node('instruction_node').parameters
     if voice:
         assert instruction['voice_enabled'] is (voice == 'true')
-    assert expansion.environment['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_shm.xml')
+    from vla_bringup.runner import transport_profile
+    assert expansion.environment['FASTDDS_DEFAULT_PROFILES_FILE'] == transport_profile()
     # Every node's /diagnostics ("<node>: <task>") lands in one group of the aggregator.
     analyzers = expansion.node('analyzers').parameters
     prefixes = [p for k, v in analyzers.items() if k.endswith('.startswith') for p in v]

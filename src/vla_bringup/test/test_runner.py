@@ -94,8 +94,11 @@ def test_python_version_floor():
 def test_runner_applies_the_shipped_transport_profile(monkeypatch):
     from vla_bringup.runner import transport_profile
     monkeypatch.delenv('FASTDDS_DEFAULT_PROFILES_FILE', raising=False)
+    monkeypatch.setenv('ROS_DISTRO', 'humble')
+    assert transport_profile().endswith('/fastdds2_shm.xml')     # Fast DDS 2 names
+    monkeypatch.setenv('ROS_DISTRO', 'kilted')
     profile = transport_profile()
-    assert profile.endswith('fastdds_shm.xml') and os.path.isfile(profile)
+    assert profile.endswith('/fastdds_shm.xml') and os.path.isfile(profile)
     text = open(profile).read()
     assert '<segment_size>16777216</segment_size>' in text
     runner = StackRunner(StackSpec('t', (_gate('g'),)))

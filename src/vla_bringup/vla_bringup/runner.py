@@ -35,13 +35,19 @@ def executable_path(package: str, executable: str) -> str:
     return path
 
 
+#: ROS 2 distributions whose Fast DDS is 2.x: its XML names differ from Fast DDS 3's.
+FASTDDS2_DISTROS = ('humble', 'iron', 'jazzy')
+
+
 def transport_profile() -> str:
-    """The shipped Fast DDS profile (large shared-memory segment), '' if not installed."""
+    """The shipped Fast DDS profile (large shared-memory segment, fast reliable repair) in the
+    XML names of the Fast DDS that ROS_DISTRO ships, '' if not installed."""
+    name = 'fastdds2_shm.xml' if os.environ.get('ROS_DISTRO', '') in FASTDDS2_DISTROS \
+        else 'fastdds_shm.xml'
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        path = os.path.join(get_package_share_directory('vla_bringup'), 'config',
-                            'fastdds_shm.xml')
+        path = os.path.join(get_package_share_directory('vla_bringup'), 'config', name)
     except Exception:  # noqa: BLE001 - not installed
         return ''
     return path if os.path.isfile(path) else ''
