@@ -136,10 +136,10 @@ def test_step_cap_is_a_speed_at_the_real_command_rate_and_the_box_holds(loop):
     # bridge composes each delta onto the measured pose, which trails the last point by the
     # controller's interpolation over the stream period and the servo's lag (0.074 m/s
     # unloaded in arm_sim's direct runner), and a loaded machine delays this test's
-    # commands; test_core_arm_gate.py checks the exact sums. Here: it moves, never faster
-    # than the cap.
+    # commands (0.019 m/s seen at load 16); test_core_arm_gate.py checks the exact sums.
+    # Here: it moves down (`_speed_down` waited for that), never faster than the cap.
     slow = _speed_down(s, 10.0, 1.0)
-    assert 0.025 <= slow <= 0.1 * 1.15
+    assert 0.0 < slow <= 0.1 * 1.15
     # The same deltas twice as often: the cap is per command at 10 Hz, still 0.1 m/s.
     assert _speed_down(s, 20.0, 0.6) <= 0.1 * 1.15
     # Down into the table, for longer than it takes to reach the box: it stops at the box.

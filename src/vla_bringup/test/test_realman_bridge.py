@@ -142,12 +142,16 @@ n.create_subscription(Cartepos, '/rm_driver/movep_canfd_cmd',
                       lambda m: n.get_logger().info('POSE %s' % m.pose.position.x), q)
 n.create_subscription(Bool, '/rm_driver/move_stop_cmd',
                       lambda m: n.get_logger().info(f'STOP {m.data}'), q)
-n.create_subscription(DiagnosticArray, '/diagnostics', lambda m: [
+diag = n.create_subscription(DiagnosticArray, '/diagnostics', lambda m: [
     n.get_logger().info(f'DIAG {ord(s.level)} {s.message}') for s in m.status
     if s.name.startswith('realman_bridge')], 10)
 pose_pub = n.create_publisher(Pose, '/rm_driver/udp_arm_position', 5)
 p = Pose(); p.position.x = 0.3; p.orientation.w = 1.0
 n.create_timer(0.05, lambda: pose_pub.publish(p))
+# Ready once the bridge's event-driven /diagnostics reach this reader (a volatile reader
+# matched after the rogue event would never see it).
+while rclpy.ok() and diag.get_publisher_count() == 0:
+    rclpy.spin_once(n, timeout_sec=0.05)
 n.get_logger().info('driver ready')
 rclpy.spin(n)
 '''
