@@ -154,3 +154,44 @@ def test_wilson_interval():
     assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
     assert wilson(10, 10)[0] == pytest.approx(0.7225, abs=1e-3)
     assert wilson(0, 0) == (0.0, 1.0)
+
+
+class _Session:
+    """A started stack as run_resumable sees it: runner.check() names a node that died."""
+
+    def __init__(self, deaths, log):
+        self.runner, self.deaths, self.log = self, deaths, log
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.log.append('stop')
+
+    def start(self):
+        self.log.append('start')
+
+    def check(self):
+        return self.deaths.pop(0) if self.deaths else ''
+
+
+def test_evaluation_resumes_and_reruns_an_episode_whose_stack_died(tmp_path):
+    from vla_learning.evaluate import load_done, run_resumable
+
+    path, log = str(tmp_path / 'episodes.jsonl'), []
+    deaths = ['', 'policy_node died', '']      # the second episode's node dies once
+
+    def run(ep_list, restarts=3):
+        return run_resumable(ep_list, path, str, lambda: _Session(deaths, log),
+                             lambda s, ep: (log.append(ep), {'key': ep})[1], str,
+                             restarts=restarts)
+
+    assert run(['a', 'b', 'c']) == [{'key': 'a'}, {'key': 'b'}, {'key': 'c'}]
+    assert log == ['start', 'a', 'b', 'stop', 'start', 'b', 'c', 'stop']
+    log.clear()
+    assert run(['a', 'c', 'd']) == [{'key': 'a'}, {'key': 'c'}, {'key': 'd'}]
+    assert log == ['start', 'd', 'stop']     # done episodes come from the file
+    deaths[:] = ['died'] * 2
+    with pytest.raises(SystemExit, match='giving up after 1 restarts'):
+        run(['e'], restarts=1)
+    assert 'e' not in load_done(path)     # an episode in a dead stack is not recorded

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, ContextManager, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -94,6 +94,43 @@ def load_done(path: str) -> Dict[str, dict]:
     return done
 
 
+def run_resumable(episodes: Sequence, path: str, key: Callable[[object], str],
+                  open_session: Callable[[], ContextManager], run_one: Callable,
+                  describe: Callable[[dict], str], bar=None, restarts: int = 10,
+                  label: str = '') -> List[dict]:
+    """Run the `episodes` not yet in the jsonl file `path` in one started session
+    (`open_session()`), appending `run_one(session, ep)`'s record (with its 'key') after each.
+    A node that died during an episode invalidates it (on a shared machine other jobs'
+    clean-ups have killed ours): a fresh session runs it again, up to `restarts` times."""
+    from vla_bringup.session import StackFailure
+
+    done = load_done(path)
+    for attempt in range(restarts + 1):
+        todo = [ep for ep in episodes if key(ep) not in done]
+        if not todo:
+            break
+        try:
+            with open_session() as session:
+                session.start()
+                for ep in todo:
+                    rec = run_one(session, ep)
+                    why = session.runner.check()
+                    if why:
+                        raise StackFailure(f'{why} during {key(ep)}')
+                    with open(path, 'a', encoding='utf-8') as f:
+                        f.write(json.dumps(rec, ensure_ascii=False) + '\n')
+                    done[rec['key']] = rec
+                    if bar is not None:
+                        bar.set_postfix_str(describe(rec))
+                        bar.update(1)
+        except StackFailure as exc:
+            if bar is not None:
+                bar.write(f'[evaluate] stack failure{label}, restarting the stack: {exc}')
+            if attempt == restarts:
+                raise SystemExit(f'[evaluate] giving up after {restarts} restarts: {exc}')
+    return [done[key(ep)] for ep in episodes]
+
+
 @contextmanager
 def cpu_hog(processes: int) -> Iterator[None]:
     """`processes` busy-looping Python processes for the duration (the load demonstration)."""
@@ -113,52 +150,33 @@ def run_mode(model: str, suite: str, mode: str, episodes: Sequence[Dict[str, obj
              load: int = 0) -> List[dict]:
     """Run `episodes` of `suite` in one stack with `mode` triggers (beside `load` busy
     processes); append the records to episodes.jsonl."""
-    from vla_bringup.session import EpisodeSession, StackFailure
+    from vla_bringup.session import EpisodeSession
     from vla_bringup.stacks import mobile_stack
 
-    path = os.path.join(out, 'episodes.jsonl')
-    done = load_done(path)
     params = eval_params_file(os.path.join(out, f'params_{suite}_{mode}.yaml'), suite, mode,
                               periodic_rate)
     stack = mobile_stack(sim='mujoco', model=os.path.abspath(model), params_file=params)
     log = (lambda _n, _l: None) if quiet else None
-    for attempt in range(restarts + 1):
-        todo = [ep for ep in episodes if _key(suite, mode, load, ep) not in done]
-        if not todo:
-            break
-        try:
-            with cpu_hog(load), EpisodeSession(stack, log=log) as session:
-                session.start()
-                for ep in todo:
-                    key = _key(suite, mode, load, ep)
-                    bag = (os.path.join(out, 'bags', key.replace('/', '_'))
-                           if record_bags else '')
-                    r = session.run_episode(str(ep['scenario']), int(ep['seed']),
-                                            str(ep['instruction']), model, timeout=timeout,
-                                            bag_path=bag)
-                    # A node that died during the episode (on a shared machine other jobs'
-                    # clean-ups have killed ours) invalidates it: restart, run it again.
-                    why = session.runner.check()
-                    if why:
-                        raise StackFailure(f'{why} during {key}')
-                    rec = {'key': key, 'suite': suite, 'mode': mode, 'load': load,
-                           'periodic_rate': periodic_rate if mode == 'periodic' else None,
-                           **r.to_dict(),
-                           'trajectory': [[round(v, 3) for v in p] for p in r.trajectory[::10]]}
-                    with open(path, 'a', encoding='utf-8') as f:
-                        f.write(json.dumps(rec, ensure_ascii=False) + '\n')
-                    done[key] = rec
-                    if bar is not None:
-                        bar.set_postfix_str(f'{suite} {mode} {rec["scenario"]} s{rec["seed"]}: '
-                                            f'{rec["outcome"]}')
-                        bar.update(1)
-        except StackFailure as exc:
-            if bar is not None:
-                bar.write(f'[evaluate] stack failure ({suite} {mode}), restarting the stack: '
-                          f'{exc}')
-            if attempt == restarts:
-                raise SystemExit(f'[evaluate] giving up after {restarts} restarts: {exc}')
-    return [done[_key(suite, mode, load, ep)] for ep in episodes]
+
+    @contextmanager
+    def open_session():
+        with cpu_hog(load), EpisodeSession(stack, log=log) as session:
+            yield session
+
+    def run_one(session, ep):
+        key = _key(suite, mode, load, ep)
+        bag = os.path.join(out, 'bags', key.replace('/', '_')) if record_bags else ''
+        r = session.run_episode(str(ep['scenario']), int(ep['seed']), str(ep['instruction']),
+                                model, timeout=timeout, bag_path=bag)
+        return {'key': key, 'suite': suite, 'mode': mode, 'load': load,
+                'periodic_rate': periodic_rate if mode == 'periodic' else None, **r.to_dict(),
+                'trajectory': [[round(v, 3) for v in p] for p in r.trajectory[::10]]}
+
+    return run_resumable(
+        episodes, os.path.join(out, 'episodes.jsonl'), lambda ep: _key(suite, mode, load, ep),
+        open_session, run_one,
+        lambda rec: f'{suite} {mode} {rec["scenario"]} s{rec["seed"]}: {rec["outcome"]}',
+        bar, restarts, f' ({suite} {mode})')
 
 
 def inference_rate(records: Sequence[dict]) -> float:

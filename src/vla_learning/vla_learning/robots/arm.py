@@ -285,52 +285,30 @@ def run_evaluation(model: str, out: str, episodes: Sequence[Mapping[str, object]
     """Run `episodes` through the arm stack (arm_sim, safety_gate, policy_node with `model`,
     realman_bridge, instruction_node); append each record to <out>/episodes.jsonl
     (resumable). An episode during which a node died is run again in a fresh stack."""
-    import json
     import os
 
     from vla_bringup.arm_session import ArmEpisodeSession
     from vla_bringup.bags import ARM_TOPICS
-    from vla_bringup.session import StackFailure
     from vla_bringup.stacks import arm_stack
-    from vla_learning.evaluate import load_done
+    from vla_learning.evaluate import run_resumable
 
-    path = os.path.join(out, 'episodes.jsonl')
-    done = load_done(path)
     params = eval_params_file(os.path.join(out, 'params_arm.yaml'), randomization)
     stack = arm_stack(arm_model=ARM_MODEL, sim='mujoco', model=os.path.abspath(model),
                       params_file=params, voice='false')
     log = (lambda _n, _l: None) if quiet else None
-    for attempt in range(restarts + 1):
-        todo = [ep for ep in episodes if episode_key(ep) not in done]
-        if not todo:
-            break
-        try:
-            with ArmEpisodeSession(stack, log=log,
-                                   record_topics=ARM_TOPICS if record_bags else None) as session:
-                session.start()
-                for ep in todo:
-                    bag = (os.path.join(out, 'bags', f'{ep["task"]}_s{ep["seed"]}')
-                           if record_bags else '')
-                    report = session.run_episode(str(ep['task']), int(ep['seed']),
-                                                 str(ep['instruction']), model,
-                                                 timeout=timeout, bag_path=bag)
-                    why = session.runner.check()
-                    if why:
-                        raise StackFailure(f'{why} during {episode_key(ep)}')
-                    rec = evaluation_record(ep, report)
-                    with open(path, 'a', encoding='utf-8') as f:
-                        f.write(json.dumps(rec, ensure_ascii=False) + '\n')
-                    done[rec['key']] = rec
-                    if bar is not None:
-                        bar.set_postfix_str(f'{rec["task"]} s{rec["seed"]}: {rec["outcome"]} '
-                                            f'(ended by {rec["ended_by"] or "-"})')
-                        bar.update(1)
-        except StackFailure as exc:
-            if bar is not None:
-                bar.write(f'[evaluate] stack failure, restarting the stack: {exc}')
-            if attempt == restarts:
-                raise SystemExit(f'[evaluate] giving up after {restarts} restarts: {exc}')
-    return [done[episode_key(ep)] for ep in episodes]
+
+    def run_one(session, ep):
+        bag = (os.path.join(out, 'bags', f'{ep["task"]}_s{ep["seed"]}') if record_bags else '')
+        return evaluation_record(ep, session.run_episode(
+            str(ep['task']), int(ep['seed']), str(ep['instruction']), model, timeout=timeout,
+            bag_path=bag))
+
+    return run_resumable(
+        episodes, os.path.join(out, 'episodes.jsonl'), episode_key,
+        lambda: ArmEpisodeSession(stack, log=log,
+                                  record_topics=ARM_TOPICS if record_bags else None),
+        run_one, lambda rec: (f'{rec["task"]} s{rec["seed"]}: {rec["outcome"]} '
+                              f'(ended by {rec["ended_by"] or "-"})'), bar, restarts)
 
 
 def summarize(records: Sequence[Mapping[str, object]]) -> Dict[str, object]:
