@@ -31,6 +31,7 @@ def plot_top_view(report, scene, workspace, path: str) -> None:
     from arm_sim.core.scene import (CUP_RADIUS, PLATE_RADIUS, TRAY_SIZE, goal_placement,
                                     object_footprint)
     from matplotlib.patches import Circle, Rectangle
+    from vla_bringup.demo import save_plot
     from vla_common.arm_tasks import OBJECTS
 
     colours = {'red': '#c0141a', 'green': '#1a8a2a', 'blue': '#1f4fbf', 'yellow': '#d8b400'}
@@ -84,12 +85,7 @@ def plot_top_view(report, scene, workspace, path: str) -> None:
     ax.set_title(f'{report.task} seed {report.seed}: {report.outcome} (ended by '
                  f'{report.ended_by or "-"}, grasped {report.grasped}, placed {report.placed})',
                  fontsize=8)
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), loc='upper left', fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_plot(fig, ax, path, legend_size=7)
 
 
 def summary(report) -> str:

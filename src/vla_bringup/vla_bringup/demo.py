@@ -72,9 +72,16 @@ def plot_trajectory(report: EpisodeReport, path: str) -> None:
     ax.set_title(f'{report.scenario} seed {report.seed}: {report.outcome}, ended by '
                  f'{report.ended_by} (passed {"/".join(report.passed_sides) or "none"}, asked '
                  f'{report.commanded_side})', fontsize=9)
+    save_plot(fig, ax, path, legend_size=8)
+
+
+def save_plot(fig, ax, path: str, legend_size: int) -> None:
+    """Write a demo's top view: one legend entry per label, then close the figure."""
+    import matplotlib.pyplot as plt
+
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), loc='upper left', fontsize=8)
+    ax.legend(unique.values(), unique.keys(), loc='upper left', fontsize=legend_size)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -32,12 +32,13 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 from vla_common.scenarios import SCENARIOS
 
-from vla_bringup.bags import BagMessage, BagWriter, clock_ns, message_class, read_bag
+from vla_bringup.bags import (bag_topics, BagMessage, BagWriter, clock_ns, message_class,
+                              read_bag)
 from vla_bringup.core.golden_edit import (ARM_FAULT_BASE_TASK, ARM_FAULTS, bag_metadata,
                                           derive_fault, FAULT_BASE_SCENARIO, FAULTS,
                                           restamp_to_sim_time, thin_clock, with_outputs)
@@ -61,6 +62,28 @@ ARM_INPUT_RECORD = {
 }
 ARM_TASKS = ('red_cup_left', 'blue_block_tray', 'green_cup_right_plate', 'reach_yellow_block')
 ARM_FIXTURE_MODEL = FIXTURE_MODEL.parent / 'golden_arm_policy'
+
+
+def golden_set(directory: pathlib.Path, default_model: str) -> Tuple[dict, List[str], str]:
+    """A golden set's metadata (its golden.yaml; empty before `make_golden_bags` ran), its bag
+    names and the fixture model its outputs were made with."""
+    path = directory / 'golden.yaml'
+    meta = yaml.safe_load(path.read_text()) if path.exists() else {'bags': {}}
+    return meta, sorted(meta['bags']), str((directory / meta.get('model', default_model))
+                                           .resolve())
+
+
+def missing_records(bag: pathlib.Path, topics: Sequence[str]) -> List[str]:
+    """What a golden bag lacks: any of `topics`, 20 camera frames (unless its camera stops),
+    its metadata.yaml."""
+    recorded = bag_topics(str(bag))
+    missing = [t for t in topics if t not in recorded]
+    if bag.name != 'fault_camera_stops' and \
+            recorded.get('/camera/image_raw/compressed', ('', 0))[1] < 20:
+        missing.append('20 compressed camera frames')
+    if not (bag / 'metadata.yaml').is_file():
+        missing.append('metadata.yaml')
+    return missing
 
 
 def expert_stack(scenario: str, seed: int) -> StackSpec:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from rclpy.parameter import Parameter
 
@@ -70,6 +70,16 @@ class Captured:
     """Outputs by topic: (sim time of receipt in ns, CDR bytes)."""
 
     messages: Dict[str, List[Tuple[int, bytes]]] = field(default_factory=dict)
+
+    @classmethod
+    def recorded(cls, bag: str, topics: Sequence[str]) -> 'Captured':
+        """What a bag recorded on `topics` (a golden bag's outputs), as a capture."""
+        from vla_bringup.bags import read_bag
+
+        captured = cls()
+        for m in read_bag(bag, list(topics)):
+            captured.messages.setdefault(m.topic, []).append((m.timestamp, m.data))
+        return captured
 
     def decoded(self, topic: str):
         from rclpy.serialization import deserialize_message

@@ -116,3 +116,10 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> Tuple[float, flo
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def report_text(lines: List[str], records: Sequence[dict], failure: Callable[[dict], str]) -> str:
+    """An evaluation report's markdown: `lines`, then a 'Failures:' list of the unsuccessful
+    records (`failure(record)` each), if any."""
+    failed = [f'- {failure(r)}' for r in records if not r['success']]
+    return '\n'.join(lines + (['', 'Failures:', ''] + failed if failed else [])) + '\n'

@@ -41,7 +41,7 @@ from vla_bringup.stacks import write_params_file
 from vla_common.scenarios import SCENARIOS
 
 from vla_learning.common import (eval_instructions, EVAL_SEED_BASE, INSTRUCTION_SETS,
-                                 paraphrase_split, parse_list)
+                                 paraphrase_split, parse_list, report_text)
 
 MODES = ('event', 'periodic')
 
@@ -276,17 +276,13 @@ def results_markdown(records: Sequence[dict], model: str) -> str:
                 lines.append(f'| {sc} | {s["episodes"]} | {s["success"]:.0%} | '
                              f'{s["collision"]:.0%} | {s["side_correct"]:.0%} | {s["time"]:.1f} '
                              f'| {s["inferences"]:.1f} |')
-    failures = [r for r in records if not r['success']]
-    if failures:
-        lines += ['', 'Failures:', '']
-        lines += [f'- {r["suite"]} {r["mode"]}{" hog" if r.get("load") else ""} '
-                  f'{r["scenario"]} seed {r["seed"]} "{r["instruction"]}": {r["outcome"]} '
-                  f'(ended by {r["ended_by"]}), passed {"/".join(r["passed_sides"]) or "none"}'
-                  + (f', {r["final_distance"]:.2f} m from the cup'
-                     if r['final_distance'] is not None else '')
-                  + (f', {r["perturbation"]}' if r.get('perturbation') else '')
-                  for r in failures]
-    return '\n'.join(lines) + '\n'
+    return report_text(lines, records, lambda r: (
+        f'{r["suite"]} {r["mode"]}{" hog" if r.get("load") else ""} '
+        f'{r["scenario"]} seed {r["seed"]} "{r["instruction"]}": {r["outcome"]} '
+        f'(ended by {r["ended_by"]}), passed {"/".join(r["passed_sides"]) or "none"}'
+        + (f', {r["final_distance"]:.2f} m from the cup' if r['final_distance'] is not None
+           else '')
+        + (f', {r["perturbation"]}' if r.get('perturbation') else '')))
 
 
 def plot_results(records: Sequence[dict], path: str) -> None:

@@ -337,6 +337,8 @@ def summarize(records: Sequence[Mapping[str, object]]) -> Dict[str, object]:
 def results_markdown(records: Sequence[Mapping[str, object]], model: str,
                      instructions: str) -> str:
     """Markdown: the whole run, then per task, then every failure."""
+    from vla_learning.common import report_text
+
     def row(name: str, rs: Sequence[Mapping[str, object]]) -> str:
         s = summarize(rs)
         lo, hi = s['wilson95']
@@ -356,14 +358,11 @@ def results_markdown(records: Sequence[Mapping[str, object]], model: str,
         rs = [r for r in records if r['task'] == task]
         if rs:
             lines.append(row(task, rs))
-    failures = [r for r in records if not r['success']]
-    if failures:
-        lines += ['', 'Failures:', '']
-        lines += [f'- {r["task"]} seed {r["seed"]} "{r["instruction"]}": {r["outcome"]} '
-                  f'(ended by {r["ended_by"] or "-"}, policy said {r["task_result"] or "-"}; '
-                  f'grasped {r["grasped"]}, placed {r["placed"]}, released {r["released"]}, '
-                  f'retracted {r["retracted"]}, still {r["still"]})' for r in failures]
-    return '\n'.join(lines) + '\n'
+    return report_text(lines, records, lambda r: (
+        f'{r["task"]} seed {r["seed"]} "{r["instruction"]}": {r["outcome"]} '
+        f'(ended by {r["ended_by"] or "-"}, policy said {r["task_result"] or "-"}; '
+        f'grasped {r["grasped"]}, placed {r["placed"]}, released {r["released"]}, '
+        f'retracted {r["retracted"]}, still {r["still"]})'))
 
 
 def evaluate(model: str, out: str, tasks: Sequence[str] = TASK_NAMES, seeds: int = 5,
