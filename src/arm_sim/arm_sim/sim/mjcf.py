@@ -176,6 +176,14 @@ def _gripper_xml(app: Appearance, indent: str, wrist_fovy: float, mount_yaw: flo
     axes = _v((0.0, 1.0, 0.0, math.cos(tilt), 0.0, -math.sin(tilt)))
     p = indent
     rgba = _rgba(app.gripper)
+    # the two fingers mirror each other across the flange's xz plane (side +1 / -1 in y)
+    fingers = '\n'.join(f'''{p}  <body name="{name}" gravcomp="1">
+{p}    <inertial pos="0 {side * 0.006:g} {fz:.4g}" mass="0.04" diaginertia="1e-5 1e-5 1e-5"/>
+{p}    <joint name="{name}" type="slide" axis="0 {side} 0" range="0 {FINGER_TRAVEL}"
+{p}           damping="5" armature="0.01"/>
+{p}    <geom name="{name}" type="box" pos="0 {side * 0.006:g} {fz:.4g}" size="0.011 0.006 {fh:.4g}"
+{p}          rgba="{rgba}" friction="1.5 0.02 0.001" contype="1" conaffinity="0" group="1"/>
+{p}  </body>''' for name, side in zip(FINGERS, (1, -1)))
     return f'''{p}<body name="{GRIPPER_BODY}" pos="0 0 0" euler="0 0 {mount_yaw:.9g}" gravcomp="1">
 {p}  <inertial pos="0 0 0.05" mass="0.35" diaginertia="0.0004 0.0004 0.0003"/>
 {p}  <geom name="gripper_mount" type="cylinder" fromto="0 0 0 0 0 0.03" size="0.032"
@@ -186,20 +194,7 @@ def _gripper_xml(app: Appearance, indent: str, wrist_fovy: float, mount_yaw: flo
 {p}        rgba="0.05 0.05 0.05 1" contype="0" conaffinity="0" group="1"/>
 {p}  <site name="{TCP_SITE}" pos="{_v(TOOL_OFFSET)}" size="0.004" rgba="1 0 1 0" group="3"/>
 {p}  <camera name="{WRIST_CAMERA}" pos="{_v(cam_pos)}" xyaxes="{axes}" fovy="{wrist_fovy:.4g}"/>
-{p}  <body name="{FINGERS[0]}" gravcomp="1">
-{p}    <inertial pos="0 0.006 {fz:.4g}" mass="0.04" diaginertia="1e-5 1e-5 1e-5"/>
-{p}    <joint name="{FINGERS[0]}" type="slide" axis="0 1 0" range="0 {FINGER_TRAVEL}"
-{p}           damping="5" armature="0.01"/>
-{p}    <geom name="{FINGERS[0]}" type="box" pos="0 0.006 {fz:.4g}" size="0.011 0.006 {fh:.4g}"
-{p}          rgba="{rgba}" friction="1.5 0.02 0.001" contype="1" conaffinity="0" group="1"/>
-{p}  </body>
-{p}  <body name="{FINGERS[1]}" gravcomp="1">
-{p}    <inertial pos="0 -0.006 {fz:.4g}" mass="0.04" diaginertia="1e-5 1e-5 1e-5"/>
-{p}    <joint name="{FINGERS[1]}" type="slide" axis="0 -1 0" range="0 {FINGER_TRAVEL}"
-{p}           damping="5" armature="0.01"/>
-{p}    <geom name="{FINGERS[1]}" type="box" pos="0 -0.006 {fz:.4g}" size="0.011 0.006 {fh:.4g}"
-{p}          rgba="{rgba}" friction="1.5 0.02 0.001" contype="1" conaffinity="0" group="1"/>
-{p}  </body>
+{fingers}
 {p}</body>'''
 
 
