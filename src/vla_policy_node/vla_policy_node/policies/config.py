@@ -248,14 +248,17 @@ class Kosmos2BackboneConfig(BackboneConfig):
 
 @dataclass
 class HeadConfig(_Config):
-    """A policy head: per-step embeddings over the history window -> an action chunk."""
+    """A policy head: per-step embeddings over the history window -> an action chunk, through
+    `num_layers` layers (each head's own default)."""
 
     hidden_size: int = 1024
     dropout: float = 0.1
+    num_layers: int = 2
 
     def validate(self) -> None:
         _positive_int(self, 'hidden_size')
         _probability(self, 'dropout')
+        _positive_int(self, 'num_layers')
 
 
 @HEADS.register('mlp')
@@ -265,10 +268,6 @@ class MLPHeadConfig(HeadConfig):
 
     num_layers: int = 2
 
-    def validate(self) -> None:
-        super().validate()
-        _positive_int(self, 'num_layers')
-
 
 @HEADS.register('lstm')
 @dataclass
@@ -276,10 +275,6 @@ class LSTMHeadConfig(HeadConfig):
     """LSTM over the window; arm head tanh, gripper head sigmoid (seed: 1024 hidden, 4 layers)."""
 
     num_layers: int = 4
-
-    def validate(self) -> None:
-        super().validate()
-        _positive_int(self, 'num_layers')
 
 
 @HEADS.register('gpt')
@@ -292,7 +287,7 @@ class GPTHeadConfig(HeadConfig):
 
     def validate(self) -> None:
         super().validate()
-        _positive_int(self, 'num_layers', 'num_heads')
+        _positive_int(self, 'num_heads')
         _check(self.hidden_size % self.num_heads == 0,
                f'GPTHeadConfig.hidden_size {self.hidden_size} must be divisible by num_heads '
                f'{self.num_heads}')
@@ -308,7 +303,6 @@ class DiscreteHeadConfig(HeadConfig):
 
     def validate(self) -> None:
         super().validate()
-        _positive_int(self, 'num_layers')
         _check(isinstance(self.num_bins, int) and self.num_bins >= 2,
                f'DiscreteHeadConfig.num_bins must be >= 2, got {self.num_bins!r}')
 
