@@ -80,13 +80,9 @@ class RealmanBridge(Node):
         self.stop_latch = StopLatch()
         self.gripper_latch = GripperLatch(self.gripper_deadband)
         self._holding = False
-        sub = self.create_subscription(ArmCommand, topics.ARM_CMD, self._on_command,
-                                       COMMAND_QOS)
-        self.guard = PublisherGuard(self, sub, declare(
-            self, 'arm_cmd_publisher', topics.SAFETY_NODE,
-            'the only node allowed to publish arm_cmd (the safety gate; relative names are in '
-            'this node\'s namespace); a command while another node publishes it is not '
-            'forwarded. Empty disables the check', read_only=True))
+        self.guard = PublisherGuard.on_commands(
+            self, ArmCommand, topics.ARM_CMD, self._on_command, COMMAND_QOS, 'arm_cmd_publisher',
+            'a command while another node publishes it is not forwarded')
         self.diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS,
                                               RELIABLE_QOS)
         self.get_logger().info(f'bridging arm_cmd to the RealMan {self.arm_model} driver '

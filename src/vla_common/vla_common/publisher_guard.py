@@ -84,6 +84,21 @@ class PublisherGuard:
         self.allowed = resolve_allowed(allowed, node.get_namespace())
         self.verdict: Optional[GuardVerdict] = None
 
+    @classmethod
+    def on_commands(cls, node: Any, msg_type: Any, topic: str, callback: Any, qos: Any,
+                    param: str, consequence: str) -> 'PublisherGuard':
+        """Subscribe `node` to the command topic `topic`, which only the safety gate may
+        publish, and guard it: the read-only parameter `param` names the allowed publisher;
+        `consequence` says what the node does while another one publishes."""
+        from vla_common.params import declare
+        from vla_common.topics import SAFETY_NODE
+
+        subscription = node.create_subscription(msg_type, topic, callback, qos)
+        return cls(node, subscription, declare(
+            node, param, SAFETY_NODE,
+            f'the only node allowed to publish {topic} (the safety gate; relative names are in '
+            f'this node\'s namespace); {consequence}. Empty disables the check', read_only=True))
+
     @property
     def enabled(self) -> bool:
         return bool(self.allowed)

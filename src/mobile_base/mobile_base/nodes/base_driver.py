@@ -101,13 +101,9 @@ class BaseDriverNode(Node):
         self.pub_odom = self.create_publisher(Odometry, topics.ODOM, SENSOR_QOS)
         self.pub_wheels = self.create_publisher(JointState, '~/wheel_command', SENSOR_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, RELIABLE_QOS)
-        cmd_sub = self.create_subscription(Twist, topics.CMD_VEL, self._on_cmd_vel,
-                                           COMMAND_QOS)
-        self.guard = PublisherGuard(self, cmd_sub, declare(
-            d, 'cmd_vel_publisher', topics.SAFETY_NODE,
-            'the only node allowed to publish cmd_vel (the safety gate; relative names are in '
-            'this node\'s namespace); any other publisher stops the wheels. Empty disables '
-            'the check', read_only=True))
+        self.guard = PublisherGuard.on_commands(
+            self, Twist, topics.CMD_VEL, self._on_cmd_vel, COMMAND_QOS, 'cmd_vel_publisher',
+            'any other publisher stops the wheels')
         self.tf = TfPublisher(self, publish_tf)
         self._reason = ''
         self._fault = ''
