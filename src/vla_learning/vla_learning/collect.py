@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from vla_common.scenarios import SCENARIOS
-from vla_learning.common import (COLLECT_SEED_BASE, paraphrase_split, parse_list,
-                                 pick_instruction, TRAINING_RANDOMIZATION)
+from vla_learning.common import (add_robot_argument, COLLECT_SEED_BASE, paraphrase_split,
+                                 parse_list, pick_instruction, TRAINING_RANDOMIZATION)
 
 #: What the bags keep: the expert's command (= the action label), the gated command, the
 #: camera, odometry, ground truth, the instruction, the result and the gate's state.
@@ -131,9 +131,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='every N-th placement is driven with noise (0: none)')
     parser.add_argument('--timeout', type=float, default=120.0, help='wall s per episode')
     parser.add_argument('--verbose', action='store_true', help='show the nodes\' output')
-    parser.add_argument('--robot', default='mobile', choices=('mobile', 'arm'),
-                        help='arm: the tabletop tasks through the arm stack (--scenarios '
-                        'names arm tasks; the arm\'s randomisation and expert noise)')
+    add_robot_argument(parser, 'arm: the tabletop tasks through the arm stack (--scenarios '
+                       'names arm tasks; the arm\'s randomisation and expert noise)')
     args = parser.parse_args(argv)
     if args.robot == 'arm':
         return collect_arm(args)

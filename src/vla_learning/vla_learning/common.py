@@ -123,3 +123,12 @@ def report_text(lines: List[str], records: Sequence[dict], failure: Callable[[di
     records (`failure(record)` each), if any."""
     failed = [f'- {failure(r)}' for r in records if not r['success']]
     return '\n'.join(lines + (['', 'Failures:', ''] + failed if failed else [])) + '\n'
+
+
+#: The robots of the pipeline (vla_learning.robots.<robot>), the default first.
+ROBOTS = ('mobile', 'arm')
+
+
+def add_robot_argument(parser, help_text: str) -> None:
+    """The `--robot` option of the pipeline's commands."""
+    parser.add_argument('--robot', default=ROBOTS[0], choices=ROBOTS, help=help_text)

@@ -34,11 +34,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from vla_learning.common import read_json, stable_rng, write_json
+from vla_learning.common import add_robot_argument, read_json, ROBOTS, stable_rng, write_json
 
 FPS = 10.0
 CHUNKS_DIR = 'data/chunk-000'
-ROBOTS = ('mobile', 'arm')
 
 
 def robot_plugin(name: str):
@@ -334,8 +333,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='fraction of placements (both sides) held out for validation')
     parser.add_argument('--seed', type=int, default=0, help='split seed')
     parser.add_argument('--force', action='store_true', help='rebuild every episode')
-    parser.add_argument('--robot', default='mobile', choices=ROBOTS,
-                        help='whose demonstrations (vla_learning.robots.<robot>)')
+    add_robot_argument(parser, 'whose demonstrations (vla_learning.robots.<robot>)')
     args = parser.parse_args(argv)
     t0 = time.monotonic()
     info = convert(args.demos, args.out, args.image_size, args.val_fraction, args.seed,

@@ -40,8 +40,8 @@ from mobile_base.sim.scene import suite_parameters, SUITES
 from vla_bringup.stacks import write_params_file
 from vla_common.scenarios import SCENARIOS
 
-from vla_learning.common import (eval_instructions, EVAL_SEED_BASE, INSTRUCTION_SETS,
-                                 paraphrase_split, parse_list, report_text)
+from vla_learning.common import (add_robot_argument, eval_instructions, EVAL_SEED_BASE,
+                                 INSTRUCTION_SETS, paraphrase_split, parse_list, report_text)
 
 MODES = ('event', 'periodic')
 
@@ -370,9 +370,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='held-out paraphrases (default), train paraphrases or canonical')
     parser.add_argument('--record-bags', action='store_true')
     parser.add_argument('--verbose', action='store_true')
-    parser.add_argument('--robot', default='mobile', choices=('mobile', 'arm'),
-                        help='arm: the tabletop tasks through the arm stack (--scenarios '
-                        'names arm tasks; --seeds placements per task; event triggers)')
+    add_robot_argument(parser, 'arm: the tabletop tasks through the arm stack (--scenarios '
+                       'names arm tasks; --seeds placements per task; event triggers)')
     args = parser.parse_args(argv)
     if args.robot == 'arm':
         return evaluate_arm(args)
