@@ -8,57 +8,20 @@ target with `ros2 run vla_safety reset_estop`); then it is killed and started ag
 same holds.
 """
 
-import math
 import subprocess
 import time
 
 import pytest
-from geometry_msgs.msg import Twist
-from nav_msgs.msg import Odometry
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import LaserScan
-from std_msgs.msg import Header
 from vla_bringup.runner import executable_path
 from vla_bringup.stacks import mobile_stack, ros_args
-from vla_common.qos import COMMAND_QOS, SENSOR_QOS
 from vla_msgs.msg import SafetyState
-from vla_testing.ros import MessageCollector, wait_for_subscribers
+from vla_testing.gate_driver import GateDriver, twist
+from vla_testing.ros import wait_for_subscribers
 
 pytestmark = pytest.mark.stack
 T = 30.0
 INPUT_FAULTS = (SafetyState.REASON_ODOM_TIMEOUT | SafetyState.REASON_SCAN_TIMEOUT
                 | SafetyState.REASON_HEARTBEAT_LOST)
-
-
-class World:
-    """The robot around the gate: sensors, heartbeat and a policy commanding 0.3 m/s."""
-
-    def __init__(self, node):
-        self.node = node
-        self.vx = 0.3
-        self.cmd = node.create_publisher(Twist, 'cmd_vel_in', COMMAND_QOS)
-        self.hb = node.create_publisher(Header, 'heartbeat', COMMAND_QOS)
-        self.odom = node.create_publisher(Odometry, 'odom', SENSOR_QOS)
-        self.scan = node.create_publisher(LaserScan, 'scan', SENSOR_QOS)
-        latched = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.state = MessageCollector(node, SafetyState, 'safety_gate/state', latched)
-        self.out = MessageCollector(node, Twist, 'cmd_vel')
-        node.create_timer(0.05, self._tick)
-
-    def _tick(self):
-        if not self.node.context.ok():
-            return
-        odom = Odometry()
-        odom.pose.pose.orientation.w = 1.0
-        scan = LaserScan(angle_min=-math.pi, angle_increment=math.pi / 180, range_min=0.05,
-                         range_max=6.0, ranges=[5.0] * 360)
-        scan.header.frame_id = 'laser'      # the gate's scan.frame_id (its mount)
-        cmd = Twist()
-        cmd.linear.x = self.vx
-        for pub, msg in ((self.odom, odom), (self.scan, scan), (self.hb, Header()),
-                         (self.cmd, cmd)):
-            pub.publish(msg)
 
 
 def _start_gate(node_processes, name):
@@ -94,26 +57,26 @@ def _only_zeros_until_reset(world, since, gate):
 
 
 def test_restarted_gate_holds_until_an_operator_reset(ros, node_processes):
-    node = ros.create_node('hardware_world')
-    world = World(node)
+    world = GateDriver(ros)       # sensors, heartbeat and a policy commanding 0.3 m/s
+    world.cmd = twist(0.3)
     started = time.monotonic()
     gate = _start_gate(node_processes, 'gate_first')
-    wait_for_subscribers(world.cmd, timeout=T)
+    wait_for_subscribers(world.cmd_pub, timeout=T)
     _only_zeros_until_reset(world, started, gate)
 
-    world.vx = 0.0                                # the operator stops the policy, then resets
+    world.cmd = twist(0.0)                        # the operator stops the policy, then resets
     time.sleep(1.0)
     reset = _reset_estop()
     assert reset.returncode == 0 and 'e-stop released' in reset.stdout, reset
-    world.vx = 0.3
+    world.cmd = twist(0.3)
     world.out.wait(1, timeout=T, predicate=lambda m: m.linear.x > 0.05)   # armed: it moves
 
     gate.kill()                                   # SIGKILL mid-motion, stream still flowing
     restarted = time.monotonic()
     gate = _start_gate(node_processes, 'gate_restarted')
     _only_zeros_until_reset(world, restarted, gate)
-    world.vx = 0.0
+    world.cmd = twist(0.0)
     time.sleep(1.0)
     assert _reset_estop().returncode == 0
-    world.vx = 0.3
+    world.cmd = twist(0.3)
     world.out.wait(1, timeout=T, predicate=lambda m: m.linear.x > 0.05)

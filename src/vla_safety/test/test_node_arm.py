@@ -5,10 +5,10 @@ import time
 
 import pytest
 from vla_msgs.msg import ArmCommand, SafetyState
+from vla_testing.gate_driver import HOME_Q
 
 pytestmark = pytest.mark.stack
 T = 30.0
-HOME_Q = (0.0, 0.6, 0.0, 2.0, 0.0, 0.5, 0.0)
 
 
 def joint_cmd(q, gripper=0.5):
