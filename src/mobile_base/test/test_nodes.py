@@ -16,6 +16,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Twist
 from mobile_base.core.odometry import quaternion_to_yaw
 from mobile_base.core.protocol import StopCommand, WheelVelocityCommand
+from mobile_base.core.scenarios import make_instance
 from mobile_base.nodes.base_driver import BaseDriverNode
 from mobile_base.tools.board_emulator import BoardEmulator
 from nav_msgs.msg import Odometry
@@ -178,24 +179,6 @@ def sim_driven_by_the_expert(node_processes, **sim_params):
     return sim, expert
 
 
-def test_the_expert_waits_for_its_instruction_like_the_policy(ros, node_processes):
-    sim, expert = sim_driven_by_the_expert(node_processes, scenario='1box_vert_left', seed=1,
-                                           camera_rate=0.0)
-    node = ros.create_node('waiting_probe')
-    truth = MessageCollector(node, Odometry, 'ground_truth/odom', SENSOR_QOS)
-    instructions = node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
-    sim.wait_for_output('mujoco_sim ready', timeout=60.0)
-    expert.wait_for_output('expert driving 1box_vert_left seed 1 on the left: '
-                           '"박스를 왼쪽으로 돌아서 컵까지 가세요" once instructed', timeout=30.0)
-    # No instruction: the sim steps on (lockstep times out), the robot stays where it is.
-    truth.wait(1, predicate=lambda m: m.header.stamp.sec >= 3, timeout=60.0)
-    assert abs(truth.last.pose.pose.position.x) < 1e-3
-    wait_for_subscribers(instructions, 2, timeout=10.0)
-    instructions.publish(instruction('ins-go'))
-    truth.wait(1, predicate=lambda m: m.pose.pose.position.x > 0.2, timeout=60.0)
-    assert 'instruction ins-go: expert starts' in expert.output()
-
-
 def test_mujoco_sim_episode_clock_starts_at_the_first_instruction(ros, node_processes):
     sim = node_processes(executable('mujoco_sim') + params(
         realtime_factor=0.0, time_limit=2.0, camera_rate=0.0, scan_rate=0.0), 'mujoco_sim')
@@ -265,15 +248,24 @@ def test_lockstep_waits_for_the_controller_not_for_a_republishing_gate(ros, node
 
 
 @pytest.mark.stack
-def test_expert_node_drives_the_sim_in_lockstep(ros, node_processes):
+def test_the_expert_waits_for_its_instruction_then_drives_the_sim_in_lockstep(
+        ros, node_processes):
+    """Like the policy, the expert moves only once instructed; then it drives each episode in
+    lockstep to the cup on the commanded side."""
     sim, expert = sim_driven_by_the_expert(node_processes, scenario='1box_hori_right', seed=2,
                                            camera_rate=5.0)
     node = ros.create_node('expert_probe')
+    truth = MessageCollector(node, Odometry, 'ground_truth/odom', SENSOR_QOS)
     results = MessageCollector(node, EpisodeResult, 'episode_result', LATCHED_QOS)
     instructions = node.create_publisher(Instruction, 'instruction', LATCHED_QOS)
     sim.wait_for_output('mujoco_sim ready', timeout=60.0)
-    expert.wait_for_output('expert_node ready', timeout=30.0)
-    wait_for_subscribers(instructions, 1, timeout=10.0)
+    said = make_instance('1box_hori_right', 2).instruction
+    expert.wait_for_output(f'expert driving 1box_hori_right seed 2 on the right: "{said}" '
+                           'once instructed', timeout=30.0)
+    # No instruction: the sim steps on (lockstep times out), the robot stays where it is.
+    truth.wait(1, predicate=lambda m: m.header.stamp.sec >= 3, timeout=60.0)
+    assert abs(truth.last.pose.pose.position.x) < 1e-3
+    wait_for_subscribers(instructions, 2, timeout=10.0)
     instructions.publish(instruction('ins-1'))
 
     def finished(scenario):
@@ -283,6 +275,7 @@ def test_expert_node_drives_the_sim_in_lockstep(ros, node_processes):
     wall = time.monotonic()
     end = finished('1box_hori_right')
     elapsed = time.monotonic() - wall
+    assert 'instruction ins-1: expert starts' in expert.output()
     assert end.outcome == EpisodeResult.OUTCOME_REACHED, end
     assert end.passed_side == end.commanded_side == EpisodeResult.SIDE_RIGHT
     assert end.min_clearance > 0.1 and 5.0 < end.time < 20.0
