@@ -68,3 +68,31 @@ def tiny_kosmos_backbone(kosmos_tokenizer_dir: pathlib.Path) -> Dict[str, Any]:
     vocab = processor_vocab_size(str(kosmos_tokenizer_dir))
     return {'type': 'kosmos2', 'model_config': tiny_kosmos2_config(vocab),
             'tokenizer_path': str(kosmos_tokenizer_dir), 'embed_dim': 32}
+
+
+@pytest.fixture(scope='session')
+def left_right_training(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
+    """A tiny nano+MLP base policy trained once per session so LEFT -> +linear_y and RIGHT ->
+    -linear_y (the policy tests check the training, the node tests run the checkpoint):
+    {'path': checkpoint directory, 'first': first loss, 'last': last loss}."""
+    import torch
+    from left_right import train_left_right
+    from vla_policy_node.policies import make_policy
+
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        policy = make_policy('base', TINY_NANO, TINY_HEADS['mlp'], window_size=1,
+                             chunk_size=10, name='left-right-test')
+        first, last = train_left_right(policy, forward=0.1, steps=200)
+        path = tmp_path_factory.mktemp('left-right')
+        policy.save_pretrained(str(path))
+    finally:
+        torch.set_num_threads(threads)
+    return {'path': str(path), 'first': first, 'last': last}
+
+
+@pytest.fixture
+def left_right_checkpoint(left_right_training: Dict[str, Any]) -> str:
+    return left_right_training['path']
