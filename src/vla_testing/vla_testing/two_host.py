@@ -161,6 +161,12 @@ class TwoHostStack:
         assert self.robot_obs is not None
         return any(any(x != 0.0 for x in r['v']) for r in self.robot_obs.since(t, 'cmd'))
 
+    def moving_now(self) -> bool:
+        """The gate's latest output (as the robot host saw it) commands motion."""
+        assert self.robot_obs is not None
+        cmds = self.robot_obs.since(time.monotonic() - 1.0, 'cmd')
+        return bool(cmds) and any(x != 0.0 for x in cmds[-1]['v'])
+
     def start_episode(self, seed: int) -> float:
         reply = self.request(f'start {SCENARIO} {seed}')
         if not reply['ok']:
@@ -224,6 +230,11 @@ class TwoHostStack:
                                expect_stop=False,
                                not_started=self._why_not_started(n_lines, t_start))
         time.sleep(rng.uniform(0.3, 1.5))      # inject at a random phase of the motion
+        if not loss:
+            # ... while the robot moves: on a loaded machine a starved policy can let the
+            # gate's command timeout hold the robot for a moment, and a fault injected then
+            # would test nothing (the trial's precondition, `moving_at_fault`).
+            self.wait(self.moving_now, start_timeout, 'the robot moving at the fault')
         t_estop = t_reset = t_lift = None
         if loss:
             t_fault = t_start
