@@ -51,15 +51,20 @@ def session(ros_domain, tiny_policy, tmp_path_factory):
 
 
 class _Watch:
-    """Record cmd_vel (what the base receives) on the session's node."""
+    """Record cmd_vel (what the base receives) on the session's node, with the wall time and
+    the sim time (the stack's clock) of its arrival."""
 
     def __init__(self, session):
         self.msgs = []
         self.sub = session.node.create_subscription(
-            Twist, 'cmd_vel', lambda m: self.msgs.append((time.monotonic(), m)), COMMAND_QOS)
+            Twist, 'cmd_vel',
+            lambda m: self.msgs.append((time.monotonic(), session.sim_time, m)), COMMAND_QOS)
 
     def since(self, t):
-        return [m for s, m in self.msgs if s >= t]
+        return [m for s, _, m in self.msgs if s >= t]
+
+    def since_sim(self, t):
+        return [m for _, s, m in self.msgs if s >= t]
 
 
 def _speed(m):
@@ -92,6 +97,9 @@ def test_security_interface_table_covers_the_running_nodes(session):
     for spec in session.stack.runnable_here():
         grant = next(g for g in security.grants(session.stack) if g.node.endswith(spec.name))
         ns = '/' + spec.namespace.strip('/')
+        # The session waits for the topics it uses, not for every node's graph entry.
+        _wait(lambda: (spec.name, ns) in n.get_node_names_and_namespaces(), 30,
+              f'{spec.name} in the ROS graph', session)
         queries = ((n.get_publisher_names_and_types_by_node, grant.publish, 'publish'),
                    (n.get_subscriber_names_and_types_by_node, grant.subscribe, 'subscribe'),
                    (n.get_service_names_and_types_by_node, grant.reply, 'reply'),
@@ -127,14 +135,16 @@ def test_killing_the_policy_stops_the_robot_within_the_watchdog(session):
     policy = next(h for h in session.runner.handles if h.name == 'policy_node')
     session.expected_death = f'node policy_node exited with code {-signal.SIGKILL}'
     policy.signal(signal.SIGKILL)
-    t_kill = time.monotonic()
+    t_kill = session.sim_time
     deadline = time.monotonic() + 10
     while policy.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert session.runner.check() == f'node policy_node exited with code {-signal.SIGKILL}'
-    # Command timeout 0.25 s, heartbeat 0.5 s, one 50 Hz tick: all zeros after 0.6 s.
-    time.sleep(1.5)
-    late = watch.since(t_kill + 0.6)
+    # Command timeout 0.25 s, heartbeat 0.5 s, one 50 Hz tick: all zeros after 0.6 s of the
+    # gate's clock (sim time here: on a loaded machine the simulation runs slower than the
+    # wall clock; the wall-time bound is bench_faults.py's figure).
+    _wait(lambda: session.sim_time >= t_kill + 1.5, 30, '1.5 s of sim time', session)
+    late = watch.since_sim(t_kill + 0.6)
     assert late, 'the gate keeps publishing after the policy died'
     assert all(_speed(m) == 0.0 for m in late)
     _wait(lambda: bool(session.safety.reasons & SafetyState.REASON_HEARTBEAT_LOST), 10,
