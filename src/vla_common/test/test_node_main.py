@@ -66,3 +66,45 @@ def test_lower_thread_priority_nices_only_the_calling_thread():
     expected = min(3, 19 - main_before)   # niceness saturates at 19
     assert seen == {'problem': '', 'delta': expected, 'off': '', 'after_off': expected}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
+
+
+_RUN_NODE = r'''
+import sys
+import rclpy
+from std_msgs.msg import Empty
+from vla_common.node_main import run_node
+
+
+class Probe:
+    def __init__(self):
+        self.node = rclpy.create_node('run_node_probe')
+        self.pub = self.node.create_publisher(Empty, 'run_node_probe', 1)
+        self.node.create_timer(0.01, self.tick)
+
+    def tick(self):
+        if sys.argv[1] == 'shutdown_race':
+            rclpy.shutdown()            # what rclpy's SIGINT handler does between callbacks
+        else:
+            raise ValueError('a real failure')
+        self.pub.publish(Empty())       # raises: the publisher's context is invalid
+
+
+sys.exit(run_node(lambda: Probe().node, sys.argv[:1]))
+'''
+
+
+@pytest.mark.parametrize('case, code', [('shutdown_race', 0), ('failure', 1)])
+def test_run_node_exit_code_tells_a_failure_from_the_shutdown(ros_domain, case, code):
+    """A callback error raised because the context was shut down under it is part of the
+    shutdown (exit 0, as launch and the runner expect of a stopped node); any other error
+    is fatal (exit 1, logged)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, '-c', _RUN_NODE, case], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == code, done.stderr
+    if code:
+        assert 'FATAL' in done.stderr and 'a real failure' in done.stderr
+    else:
+        assert 'shutdown interrupted a callback' in done.stderr

@@ -72,11 +72,19 @@ def run_node(factory: Callable[[], Any], args: Optional[List[str]] = None) -> in
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:  # noqa: BLE001 - report and exit non-zero so the runner sees it
-        if node is not None:
-            node.get_logger().fatal(f'{type(exc).__name__}: {exc}')
+        if _interrupted or not rclpy.ok():
+            # Raised by the shutdown itself, not a failure: a callback that was publishing
+            # when rclpy's handler invalidated the context ('publisher's context is
+            # invalid'), or our KeyboardInterrupt landing inside a pybind11 call, which
+            # turns it into a RuntimeError ('Unable to convert call argument').
+            if node is not None:
+                node.get_logger().info(f'shutdown interrupted a callback: {exc}')
         else:
-            print(f'[fatal] {type(exc).__name__}: {exc}', file=sys.stderr)
-        code = 1
+            if node is not None:
+                node.get_logger().fatal(f'{type(exc).__name__}: {exc}')
+            else:
+                print(f'[fatal] {type(exc).__name__}: {exc}', file=sys.stderr)
+            code = 1
     finally:
         if node is not None:
             try:

@@ -26,6 +26,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     import rclpy
+    from rclpy.executors import ExternalShutdownException
     from vla_common.qos import COMMAND_QOS
     rclpy.init()
     node = rclpy.create_node(args.name)
@@ -49,8 +50,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             pub.publish(msg)
             rclpy.spin_once(node, timeout_sec=1.0 / args.rate)
         print('rogue done', flush=True)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:   # noqa: BLE001 - a publish that raced the signal's context shutdown
+        if rclpy.ok():
+            raise
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
