@@ -346,3 +346,42 @@ def test_colour_augmentation_keeps_every_hue_and_only_trains(tiny_policy):
     assert changed > 100
     with pytest.raises(Exception, match='augment_color'):
         tiny_policy(backbone={**TINY_NANO, 'augment_color': 1.5})
+
+
+def test_hue_augmentation_changes_hues_per_sample_and_only_trains(tiny_policy):
+    import colorsys
+
+    from vla_policy_node.policies.presets import TINY_NANO
+
+    policy = tiny_policy(backbone={**TINY_NANO, 'augment_hue': 1.0})
+    backbone = policy.model.backbone
+    cfg = backbone.cfg
+    # 8 samples of a window of 2 frames, all of one saturated orange.
+    orange = torch.tensor([0.8, 0.5, 0.2]).view(1, 3, 1, 1).expand(16, 3, 4, 4)
+    mean = torch.tensor(cfg.image_mean).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.image_std).view(1, 3, 1, 1)
+    x = (orange - mean) / std
+    backbone.eval()
+    assert torch.equal(backbone._augment(x, 2), x)       # inference: untouched
+    backbone.train()
+    torch.manual_seed(0)
+    out = (backbone._augment_hue(x, 2) * std + mean).reshape(8, 2, 3, 4, 4)
+    assert torch.allclose(out[:, 0], out[:, 1])           # one change per sample
+    assert torch.allclose(out.mean(dim=2), orange.mean(), atol=1e-5)   # brightness kept
+    hues = [colorsys.rgb_to_hsv(*out[i, 0, :, 0, 0].tolist())[0] * 360 for i in range(8)]
+    # Orange (30 deg) turns into hues far from it, the held-out blue band included.
+    assert max(min(abs(h - 30), 360 - abs(h - 30)) for h in hues) > 90
+    assert len({round(h) for h in hues}) == 8
+    grey = tiny_policy(backbone={**TINY_NANO, 'augment_gray': 1.0}).model.backbone.train()
+    out = grey._augment_hue(x, 2) * std + mean
+    assert torch.allclose(out[:, 0], out[:, 1]) and torch.allclose(out[:, 1], out[:, 2])
+    # Exposure: per sample, each channel scaled by 2**(+-1 +- 0.25) (1 stop).
+    light = tiny_policy(backbone={**TINY_NANO, 'augment_exposure': 1.0}).model.backbone.train()
+    gain = ((light._augment_hue(x * 0.5 - mean / std * 0.5, 2) * std + mean) / (orange * 0.5))
+    gain = gain.reshape(8, 2, 3, 4, 4)
+    assert torch.allclose(gain[:, 0], gain[:, 1])
+    assert gain.min() >= 2 ** -1.25 - 1e-4 and gain.max() <= 2 ** 1.25 + 1e-4
+    assert gain.max() / gain.min() > 1.5
+    for name in ('augment_hue', 'augment_gray', 'augment_exposure'):
+        with pytest.raises(Exception, match=name):
+            tiny_policy(backbone={**TINY_NANO, name: -0.1})

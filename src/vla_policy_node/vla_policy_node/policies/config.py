@@ -119,6 +119,18 @@ class NanoBackboneConfig(BackboneConfig):
     spatial_channels: int = 32
     augment_shift: int = 0
     augment_color: float = 0.0
+    #: Training only, per sample (every frame of a window gets the same change): the
+    #: probability that its colours are turned about the grey axis by a random angle and,
+    #: half of those times, mirrored (two channels swapped) -- every hue can become any hue,
+    #: channel permutations included; and the probability that it is made grey (luma). Both
+    #: keep shapes, shading and the brightness order of the scene; they teach that a box is a
+    #: box whatever its hue.
+    augment_hue: float = 0.0
+    augment_gray: float = 0.0
+    #: Training only, per sample: exposure and white balance. The image is multiplied by
+    #: 2**u, u uniform in [-e, e] (e = this value, in stops), and each channel by a further
+    #: 2**v, v uniform in [-e/4, e/4]; clipped. 0 = off.
+    augment_exposure: float = 0.0
     image_mean: Tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: Tuple[float, float, float] = (0.25, 0.25, 0.25)
 
@@ -148,6 +160,13 @@ class NanoBackboneConfig(BackboneConfig):
                f'augment_shift must be in [0, image_size), got {self.augment_shift!r}')
         _check(isinstance(self.augment_color, (int, float)) and 0.0 <= self.augment_color <= 1.0,
                f'augment_color must be in [0, 1], got {self.augment_color!r}')
+        _check(isinstance(self.augment_exposure, (int, float))
+               and 0.0 <= self.augment_exposure <= 3.0,
+               f'augment_exposure must be in [0, 3] stops, got {self.augment_exposure!r}')
+        for name in ('augment_hue', 'augment_gray'):
+            value = getattr(self, name)
+            _check(isinstance(value, (int, float)) and 0.0 <= value <= 1.0,
+                   f'{name} must be a probability in [0, 1], got {value!r}')
         _check(len(self.image_mean) == 3 and len(self.image_std) == 3
                and all(s > 0 for s in self.image_std), 'image_mean/std need 3 values, std > 0')
 

@@ -8,6 +8,7 @@ spatial features so left/right words and left/right image layout meet in one vec
 
 from __future__ import annotations
 
+import math
 from typing import Dict, Sequence
 
 import torch
@@ -111,12 +112,13 @@ class NanoBackbone(Backbone):
     def save_tokenizer(self, directory: str) -> None:
         self.tokenizer.save(directory)
 
-    def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        """Training only: colour changes that keep every hue (`augment_color`), then a random
-        translation by up to `augment_shift` pixels."""
+    def _augment(self, x: torch.Tensor, frames: int = 1) -> torch.Tensor:
+        """Training only: hue changes per sample of `frames` consecutive images
+        (`augment_hue`, `augment_gray`), colour changes that keep every hue (`augment_color`),
+        then a random translation by up to `augment_shift` pixels."""
         if not self.training:
             return x
-        x = self._augment_color(x)
+        x = self._augment_color(self._augment_hue(x, frames))
         shift = self.cfg.augment_shift
         if shift <= 0:
             return x
@@ -127,6 +129,42 @@ class NanoBackbone(Backbone):
         theta[:, :, 2] = (torch.rand(n, 2, device=x.device) * 2 - 1) * 2 * shift / x.shape[-1]
         grid = nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
         return nn.functional.grid_sample(x, grid, padding_mode='border', align_corners=False)
+
+    def _augment_hue(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        """Per sample (the `frames` images of one window alike), one 3x3 colour matrix: with
+        probability `augment_hue` a rotation of the colours about the grey axis by a uniform
+        angle, mirrored (red and green swapped) half of those times; with probability
+        `augment_gray` grey (Rec. 601 luma); then an exposure and white-balance gain
+        (`augment_exposure` stops). Clipped to the colour cube."""
+        p_hue, p_gray = float(self.cfg.augment_hue), float(self.cfg.augment_gray)
+        stops = float(self.cfg.augment_exposure)
+        if p_hue <= 0.0 and p_gray <= 0.0 and stops <= 0.0:
+            return x
+        n = x.shape[0] // frames
+        opts = dict(device=x.device, dtype=x.dtype)
+        eye = torch.eye(3, **opts).expand(n, 3, 3)
+        c = 3.0 ** -0.5                                  # the grey axis u = (c, c, c)
+        u = torch.full((3,), c, **opts)
+        cross = torch.tensor([[0.0, -c, c], [c, 0.0, -c], [-c, c, 0.0]], **opts)   # [u]x
+        angle = (torch.rand(n, device=x.device) * 2.0 * math.pi).to(x.dtype).view(n, 1, 1)
+        rotation = (torch.cos(angle) * eye + torch.sin(angle) * cross
+                    + (1.0 - torch.cos(angle)) * torch.outer(u, u))        # Rodrigues
+        mirror = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], **opts)
+        mirrored = torch.rand(n, device=x.device).view(n, 1, 1) < 0.5
+        rotation = torch.where(mirrored, mirror @ rotation, rotation)
+        hue = torch.rand(n, device=x.device).view(n, 1, 1) < p_hue
+        matrix = torch.where(hue, rotation, eye)
+        luma = torch.tensor([0.299, 0.587, 0.114], **opts).expand(3, 3)
+        grey = torch.rand(n, device=x.device).view(n, 1, 1) < p_gray
+        matrix = torch.where(grey, luma @ matrix, matrix)
+        log_gain = (stops * (torch.rand(n, 1, device=x.device) * 2.0 - 1.0)
+                    + stops / 4.0 * (torch.rand(n, 3, device=x.device) * 2.0 - 1.0))
+        matrix = (torch.diag_embed(torch.exp2(log_gain).to(x.dtype)) @ matrix
+                  ).repeat_interleave(frames, dim=0)
+        mean = torch.tensor(self.cfg.image_mean, **opts).view(1, 3, 1, 1)
+        std = torch.tensor(self.cfg.image_std, **opts).view(1, 3, 1, 1)
+        rgb = torch.einsum('nij,njhw->nihw', matrix, x * std + mean).clamp(0.0, 1.0)
+        return (rgb - mean) / std
 
     def _augment_color(self, x: torch.Tensor) -> torch.Tensor:
         """Per image, with strength s = `augment_color`: saturation scaled by [1 - s, 1]
@@ -157,7 +195,7 @@ class NanoBackbone(Backbone):
         cond = text_vec.repeat_interleave(t, dim=0)                         # (B*T, text_dim)
         x = images_to_float(images.reshape(b * t, *images.shape[2:]), self.image_size,
                             self.cfg.image_mean, self.cfg.image_std)
-        x = self.stem(self._augment(x))
+        x = self.stem(self._augment(x, t))
         for stage in self.stages:
             x = stage(x, cond)
         feat = self.reduce(x).flatten(1)
