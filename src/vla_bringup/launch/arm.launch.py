@@ -11,15 +11,12 @@ reaches `/rm_driver/move_stop_cmd`. The node list comes from vla_bringup.stacks.
 (the same description `run_stack` uses on machines without `launch`).
 """
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.substitutions import LaunchConfiguration
-from vla_bringup.launch_support import node_actions, transport_environment
+from vla_bringup.launch_support import node_actions, stack_launch_description
 from vla_bringup.stacks import ARM_MODELS, ARM_SIM_CHOICES, arm_stack
 
 ARGUMENTS = (
-    ('arm_model', 'RM75', 'RealMan arm model: RM65, RM75 or GEN72'),
-    ('sim', 'false', 'mujoco (arm_sim) or false for the real arm'),
+    ('arm_model', 'RM75', 'RealMan arm model: RM65, RM75 or GEN72', ARM_MODELS),
+    ('sim', 'false', 'mujoco (arm_sim) or false for the real arm', ARM_SIM_CHOICES),
     ('model', '', 'policy checkpoint directory (empty: the shipped arm model)'),
     ('params_file', '', 'extra parameter file layered over the defaults'),
     ('use_sim_time', '', 'use /clock (default: true for mujoco, false otherwise)'),
@@ -32,19 +29,10 @@ ARGUMENTS = (
 )
 
 
-def _launch_setup(context, *args, **kwargs):
-    values = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+def _actions(values):
     seed = values.pop('seed')
     return node_actions(arm_stack(seed=int(seed) if seed else None, **values))
 
 
 def generate_launch_description():
-    declared = [DeclareLaunchArgument(name, default_value=default, description=desc)
-                for name, default, desc in ARGUMENTS]
-    declared[0] = DeclareLaunchArgument('arm_model', default_value='RM75',
-                                        choices=list(ARM_MODELS), description=ARGUMENTS[0][2])
-    declared[1] = DeclareLaunchArgument('sim', default_value='false',
-                                        choices=list(ARM_SIM_CHOICES),
-                                        description=ARGUMENTS[1][2])
-    return LaunchDescription(declared + transport_environment(SetEnvironmentVariable)
-                             + [OpaqueFunction(function=_launch_setup)])
+    return stack_launch_description(ARGUMENTS, _actions)

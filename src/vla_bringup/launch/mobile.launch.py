@@ -12,16 +12,13 @@ uses on machines without `launch`).
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
-from launch.actions import (DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction,
-                            SetEnvironmentVariable)
+from launch.actions import IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration
-from vla_bringup.launch_support import node_actions, transport_environment
+from vla_bringup.launch_support import node_actions, stack_launch_description
 from vla_bringup.stacks import mobile_stack, SIM_CHOICES
 
 ARGUMENTS = (
-    ('sim', 'mujoco', 'simulator: mujoco, gazebo, or false for the real robot'),
+    ('sim', 'mujoco', 'simulator: mujoco, gazebo, or false for the real robot', SIM_CHOICES),
     ('model', '', 'policy checkpoint directory (empty: the policy_node default)'),
     ('params_file', '', 'extra parameter file layered over the defaults'),
     ('use_sim_time', '', 'use /clock (default: true for gazebo, false otherwise)'),
@@ -34,10 +31,8 @@ ARGUMENTS = (
 )
 
 
-def _launch_setup(context, *args, **kwargs):
-    values = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    stack = mobile_stack(**values)
-    actions = node_actions(stack)
+def _actions(values):
+    actions = node_actions(mobile_stack(**values))
     if values['sim'] == 'gazebo':
         gazebo = os.path.join(get_package_share_directory('vla_bringup'), 'launch',
                               'gazebo.launch.py')
@@ -46,9 +41,4 @@ def _launch_setup(context, *args, **kwargs):
 
 
 def generate_launch_description():
-    declared = [DeclareLaunchArgument(name, default_value=default, description=desc)
-                for name, default, desc in ARGUMENTS]
-    declared[0] = DeclareLaunchArgument('sim', default_value='mujoco', choices=list(SIM_CHOICES),
-                                        description=ARGUMENTS[0][2])
-    return LaunchDescription(declared + transport_environment(SetEnvironmentVariable)
-                             + [OpaqueFunction(function=_launch_setup)])
+    return stack_launch_description(ARGUMENTS, _actions)

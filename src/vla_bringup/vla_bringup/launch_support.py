@@ -4,9 +4,32 @@ from __future__ import annotations
 
 import os
 import shlex
-from typing import List
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from vla_bringup.stacks import StackSpec, XacroFile
+
+
+#: A launch argument: (name, default, description) or (name, default, description, choices).
+Argument = Tuple[str, ...]
+
+
+def stack_launch_description(arguments: Sequence[Argument],
+                             actions: Callable[[Dict[str, str]], List[object]]) -> object:
+    """The LaunchDescription of a stack launch file: its arguments declared (with their
+    choices), the shipped transport profile, then `actions(values)` with the arguments' values
+    (strings) when the launch runs."""
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+    from launch.substitutions import LaunchConfiguration
+
+    def setup(context, *args, **kwargs):
+        return actions({a[0]: LaunchConfiguration(a[0]).perform(context) for a in arguments})
+
+    declared = [DeclareLaunchArgument(name, default_value=default, description=description,
+                                      **({'choices': list(choices[0])} if choices else {}))
+                for name, default, description, *choices in arguments]
+    return LaunchDescription(declared + transport_environment(SetEnvironmentVariable)
+                             + [OpaqueFunction(function=setup)])
 
 
 def transport_environment(set_env_action) -> List[object]:
