@@ -56,7 +56,7 @@ class ArmHarness:
         self.settings, self.config = build(values)
         self.gate = ArmGate(self.config)
         self.q = HOME_Q
-        self.names = list(self.config.limits.joint_names)
+        self.names = list(self.config.limits.arm.joint_names)
 
     def sensors(self, t: float) -> None:
         self.gate.on_heartbeat(t)

@@ -113,9 +113,8 @@ def test_arm_model_selects_joints_limits_and_kinematics_from_the_table(model, do
     from vla_safety.core.kinematics import ForwardKinematics
     _, config = cfg.build({'mode': 'arm', 'arm.model': model})
     lim, arm = config.limits, arm_model(model)
-    assert lim.joint_names == tuple(f'joint{i}' for i in range(1, dof + 1))
-    assert (lim.joint_lower, lim.joint_upper, lim.joint_max_velocity) == (
-        arm.lower, arm.upper, arm.max_velocity)
+    assert lim.arm == arm
+    assert lim.arm.joint_names == tuple(f'joint{i}' for i in range(1, dof + 1))
     q = [0.3] * dof
     assert ForwardKinematics(model, (0, 0, 0.1)).position(q) == pytest.approx(
         Kinematics(arm, (0, 0, 0.1)).position(q))

@@ -17,6 +17,7 @@ from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_HOLD, ARM_MODE_JOI
 from vla_common.planar import Twist2D
 from vla_safety.core.kinematics import ForwardKinematics
 from vla_safety.core.reasons import STOP_REASONS
+from vla_testing.gate_events import GateEvents
 
 EPS = 1e-9
 FUZZ = settings(max_examples=250, deadline=None, database=None,
@@ -27,28 +28,11 @@ nasty = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
 small = st.floats(-1.0, 1.0)
 
 
-class Checker:
-    """Feeds events to a gate at `now` and checks each decision: the events both gates take
-    are handled here, the gate's own inputs by `feed`."""
-
-    def event(self, kind, args):
-        g, t = self.gate, self.now
-        if kind == 'advance':
-            self.now += args[0]
-        elif kind == 'hb':
-            g.on_heartbeat(t)
-        elif kind == 'estop':
-            g.engage_estop('fuzz', t)
-        elif kind == 'reset':
-            g.reset_estop(t)
-        else:
-            self.feed(kind, args, t)
-        self.check(g.step(self.now))
-
-
 # --- base ---------------------------------------------------------------------------------------
-class BaseChecker(Checker):
+class BaseChecker(GateEvents):
     """Feeds events to a BaseGate and checks every decision."""
+
+    command_type = Twist2D
 
     def __init__(self, overrides=None):
         self.settings, self.cfg = build(overrides or {})
@@ -61,8 +45,8 @@ class BaseChecker(Checker):
 
     def feed(self, kind, args, t):
         g = self.gate
-        if kind == 'cmd':
-            g.on_command(Twist2D(*args), t)
+        if kind == 'advance':
+            self.now += args[0]
         elif kind == 'odom':
             g.on_odom(*args, t)
         elif kind == 'scan':
@@ -103,9 +87,9 @@ base_event = st.one_of(
     st.tuples(st.just('scan'), st.tuples(st.just(-math.pi), st.just(math.pi / 8),
                                          st.lists(st.floats(0.0, 1.0), min_size=16,
                                                   max_size=16))),
-    st.tuples(st.just('hb'), st.just(())),
-    st.tuples(st.just('estop'), st.just(())),
-    st.tuples(st.just('reset'), st.just(())),
+    st.tuples(st.just('heartbeat'), st.just(())),
+    st.tuples(st.just('estop'), st.just((True,))),
+    st.tuples(st.just('reset_estop'), st.just(())),
 )
 
 
@@ -124,7 +108,7 @@ def test_base_gate_outputs_stay_safe(events, overrides):
 def test_base_gate_seeded_random_storm():
     rng = random.Random(20261123)
     values = [math.nan, math.inf, -math.inf, 1e308, -1e308, 0.0]
-    inputs = ['cmd', 'odom', 'scan', 'hb']
+    inputs = ['cmd', 'odom', 'scan', 'heartbeat']
     for overrides in ({}, {'limits.preserve_direction': False, 'require_heartbeat': False}):
         checker = BaseChecker(overrides)
         dropped = set()
@@ -152,11 +136,11 @@ def test_base_gate_seeded_random_storm():
                                                    5.0, math.nan, math.inf])
                                        for _ in range(360)])
             elif r < 0.97:
-                kind, args = 'hb', ()
+                kind, args = 'heartbeat', ()
             elif r < 0.972:
-                kind, args = 'estop', ()
+                kind, args = 'estop', (True,)
             else:
-                kind, args = 'reset', ()
+                kind, args = 'reset_estop', ()
             if kind in dropped:
                 kind, args = 'advance', (0.0,)
             checker.event(kind, args)
@@ -168,7 +152,7 @@ def test_base_gate_moves_in_the_storm_too():
     """The invariants above would also hold for a gate that never moves: show it does."""
     checker = BaseChecker({'require_scan': False})
     for i in range(200):
-        checker.event('hb', ())
+        checker.event('heartbeat', ())
         checker.event('odom', (0.0, 0.0, 0.0))
         checker.event('cmd', (0.4, 0.1, 0.2))
         checker.event('advance', (0.02,))
@@ -176,7 +160,9 @@ def test_base_gate_moves_in_the_storm_too():
 
 
 # --- arm ----------------------------------------------------------------------------------------
-class ArmChecker(Checker):
+class ArmChecker(GateEvents):
+    command_type = ArmInput
+
     def __init__(self):
         _, self.cfg = build({'mode': 'arm'})
         self.lim = self.cfg.limits
@@ -188,11 +174,10 @@ class ArmChecker(Checker):
         self.moves = 0
 
     def feed(self, kind, args, t):
-        g = self.gate
-        if kind == 'cmd':
-            g.on_command(ArmInput(*args), t)
+        if kind == 'advance':
+            self.now += args[0]
         elif kind == 'joints':
-            if g.on_joint_states(list(self.lim.joint_names), list(args), t):
+            if self.gate.on_joint_states(list(self.lim.arm.joint_names), list(args), t):
                 self.q = tuple(args)
 
     def check(self, d):
@@ -225,10 +210,10 @@ class ArmChecker(Checker):
         else:
             assert out.mode == ARM_MODE_JOINT_POSITION and len(out.joint_positions) == 7
             m = lim.joint_limit_margin
-            for q, lo, hi in zip(out.joint_positions, lim.joint_lower, lim.joint_upper):
+            for q, lo, hi in zip(out.joint_positions, lim.arm.lower, lim.arm.upper):
                 assert lo + m - EPS <= q <= hi - m + EPS
             ref = self.ref if self.ref is not None else self.q
-            for new, old, v in zip(out.joint_positions, ref, lim.joint_max_velocity):
+            for new, old, v in zip(out.joint_positions, ref, lim.arm.max_velocity):
                 assert abs(new - old) <= v * lim.joint_velocity_scale * self.cfg.period + EPS
             before = box_excess(self.fk.position(ref), lim.workspace_min, lim.workspace_max)
             after = box_excess(self.fk.position(out.joint_positions), lim.workspace_min,
@@ -255,9 +240,9 @@ arm_event = st.one_of(
                                         st.lists(nasty, min_size=0, max_size=8).map(tuple),
                                         nasty)),
     st.tuples(st.just('joints'), in_band),
-    st.tuples(st.just('hb'), st.just(())),
-    st.tuples(st.just('estop'), st.just(())),
-    st.tuples(st.just('reset'), st.just(())),
+    st.tuples(st.just('heartbeat'), st.just(())),
+    st.tuples(st.just('estop'), st.just((True,))),
+    st.tuples(st.just('reset_estop'), st.just(())),
 )
 
 
@@ -292,11 +277,11 @@ def test_arm_gate_seeded_random_storm(seed):
             q = tuple(max(-2.1, min(2.1, h + rng.uniform(-0.3, 0.3))) for h in HOME)
             checker.event('joints', q)
         elif r < 0.98:
-            checker.event('hb', ())
+            checker.event('heartbeat', ())
         elif r < 0.983:
-            checker.event('estop', ())
+            checker.event('estop', (True,))
         else:
-            checker.event('reset', ())
+            checker.event('reset_estop', ())
         sent += 1
     assert sent == 6000
     assert checker.moves > 50 and checker.gate.interventions > 0   # it did move, and limit

@@ -38,6 +38,7 @@ from vla_common.planar import Twist2D
 from vla_safety.core.config import build
 from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_HOLD, ARM_MODE_JOINT_POSITION,
                                   ARM_MODE_STOP, ArmGate, ArmInput, BaseGate)
+from vla_testing.gate_events import GateEvents
 
 CONFIG = pathlib.Path(__file__).resolve().parents[1] / 'config'
 EXAMPLES = int(os.environ.get('VLA_FUZZ_EXAMPLES', '1200'))
@@ -126,27 +127,27 @@ def scan_points(angle_min, increment, range_min, range_max, ranges, laser):
     return pts
 
 
-class ClosedLoop:
-    """A gate in a closed loop: the events both gates take (heartbeat, e-stop, reset) are
-    handled here, the loop's own (clock, commands, sensors) by `feed`; every event ends with
-    a decision the oracles check."""
+class ClosedLoop(GateEvents):
+    """A gate in a closed loop: the events every gate takes (its command, heartbeat, e-stop,
+    reset) are played by GateEvents, the loop's own (clock, sensors) by `feed`, and a 'drive'
+    event is one control period of a live policy (`drive`); every event ends with a decision
+    the oracles check."""
 
-    def event(self, kind, args):
-        g, t = self.gate, self.now
-        if kind == 'heartbeat':
-            g.on_heartbeat(t)
-        elif kind == 'estop':
-            if args[0]:
-                g.engage_estop('fuzz', t)
-        elif kind == 'reset_estop':
-            g.reset_estop(t)
-        else:
-            self.feed(kind, args, t)
-        self.check(g.step(self.now))
+    def drive(self, args):
+        raise NotImplementedError
+
+    def play(self, events):
+        for kind, args in events:
+            if kind == 'drive':
+                self.drive(args)
+            else:
+                self.event(kind, args)
 
 
 class BaseWorld(ClosedLoop):
     """The gate in a closed loop with an integrated holonomic base."""
+
+    command_event, command_type = 'cmd_vel_in', Twist2D
 
     def __init__(self, overrides, start):
         self.settings, cfg = build(overrides)
@@ -184,8 +185,6 @@ class BaseWorld(ClosedLoop):
             self.advance(max(args[0], 0.0))
             if args[0] < 0:
                 self.now += args[0]          # a clock that jumps back (sim reset)
-        elif kind == 'cmd_vel_in':
-            g.on_command(Twist2D(*args), t)
         elif kind == 'odom':
             if self.odom_alive and g.on_odom(self.pose[0], self.pose[1], self.pose[2], t):
                 self.blind = 0.0
@@ -200,6 +199,18 @@ class BaseWorld(ClosedLoop):
                          self.flat['scan.laser_yaw'])
                 self.points = scan_points(angle_min, inc, 0.05, 6.0, ranges, laser)
                 self.scan_time = t
+
+    def drive(self, args):
+        """One control period of a live policy, with a scan that has an obstacle at a given
+        bearing and range."""
+        vx, vy, wz, bearing, rng = args
+        self.event('heartbeat', ())
+        self.event('odom', ())
+        ranges = [5.0] * 36
+        ranges[int(bearing) % 36] = rng if rng > 0.07 else -math.inf   # too close
+        self.event('scan', (-math.pi, math.pi / 18, ranges))
+        self.event('cmd_vel_in', (vx, vy, wz))
+        self.event('clock', (0.02,))
 
     # oracles --------------------------------------------------------------------------------
     def check(self, d):
@@ -295,18 +306,7 @@ overrides = st.sampled_from([
 def test_base_gate_against_independent_oracles(events, overrides, start):
     world = BaseWorld(overrides, start)
     _stats['base_cases'] += 1
-    for kind, args in events:
-        if kind == 'drive':       # one control period of a live policy, a scan with an
-            world.event('heartbeat', ())      # obstacle at a random bearing and range
-            world.event('odom', ())
-            vx, vy, wz, bearing, rng = args
-            ranges = [5.0] * 36
-            ranges[int(bearing) % 36] = rng if rng > 0.07 else -math.inf   # too close
-            world.event('scan', (-math.pi, math.pi / 18, ranges))
-            world.event('cmd_vel_in', (vx, vy, wz))
-            world.event('clock', (0.02,))
-        else:
-            world.event(kind, args)
+    world.play(events)
     if world.min_clearance < math.inf:
         _stats['fence_clearance'].append(round(world.min_clearance, 4))
 
@@ -387,6 +387,8 @@ class ArmWorld(ClosedLoop):
     """The arm gate in a closed loop with a kinematic RM75: joint targets are tracked
     exactly, end-effector deltas are executed by damped least-squares IK."""
 
+    command_event, command_type = 'arm_cmd_in', ArmInput
+
     def __init__(self, q0):
         self.settings, self.cfg = build({'mode': 'arm'})
         self.gate = ArmGate(self.cfg)
@@ -415,13 +417,17 @@ class ArmWorld(ClosedLoop):
         g = self.gate
         if kind == 'clock':
             self.now += args[0]
-        elif kind == 'arm_cmd_in':
-            g.on_command(ArmInput(*args), t)
         elif kind == 'joint_states':
             if g.on_joint_states(self.names, [float(v) for v in self.q], t):
                 self.measured = self.q.copy()
         elif kind == 'joint_states_garbage':
             g.on_joint_states(*args, t)
+
+    def drive(self, args):
+        """One control period: a heartbeat and the measured joints (the command stays)."""
+        self.event('heartbeat', ())
+        self.event('joint_states', ())
+        self.event('clock', (0.02,))
 
     def check(self, d):
         f, out = self.f, d.output
@@ -501,13 +507,7 @@ arm_event = st.one_of(
 def test_arm_gate_against_independent_oracles(events, offset):
     world = ArmWorld(within_urdf_limits([h + o for h, o in zip(HOME, offset)]))
     _stats['arm_cases'] += 1
-    for kind, args in events:
-        if kind == 'drive':
-            world.event('heartbeat', ())
-            world.event('joint_states', ())
-            world.event('clock', (0.02,))
-        else:
-            world.event(kind, args)
+    world.play(events)
     if world.min_clearance < math.inf:
         _stats['box_clearance'].append(round(world.min_clearance, 5))
 

@@ -143,7 +143,7 @@ def _run(mode, config_index, events):
     """What the current gate returns and decides for each event."""
     configs = [build(c)[1] for c in CONFIGS[mode]]
     gate = (BaseGate if mode == 'base' else ArmGate)(configs[config_index])
-    names = list(configs[0].limits.joint_names) if mode == 'arm' else []
+    names = list(configs[0].limits.arm.joint_names) if mode == 'arm' else []
     now, records = 0.0, []
 
     def command(args, t):

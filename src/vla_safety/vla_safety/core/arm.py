@@ -38,23 +38,8 @@ class ArmLimits:
 
     @property
     def arm(self) -> ArmModel:
+        """The arm model: `joint_names`, joint `lower` / `upper` limits, `max_velocity`."""
         return arm_model(self.model)
-
-    @property
-    def joint_names(self) -> Tuple[str, ...]:
-        return self.arm.joint_names
-
-    @property
-    def joint_lower(self) -> Tuple[float, ...]:
-        return self.arm.lower
-
-    @property
-    def joint_upper(self) -> Tuple[float, ...]:
-        return self.arm.upper
-
-    @property
-    def joint_max_velocity(self) -> Tuple[float, ...]:
-        return self.arm.max_velocity
 
 
 def _scale_to(values: Sequence[float], limit: float) -> Tuple[Tuple[float, ...], bool]:

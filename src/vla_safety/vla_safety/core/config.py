@@ -437,7 +437,7 @@ def _validate_arm(c: ArmGateConfig, problems: List[str]) -> None:
         problems.append(f'arm.model {lim.model!r} is not a known arm (supported: '
                         f'{", ".join(sorted(ARM_MODELS))})')
         return
-    for i, (lo, hi) in enumerate(zip(lim.joint_lower, lim.joint_upper)):
+    for i, (lo, hi) in enumerate(zip(lim.arm.lower, lim.arm.upper)):
         if hi - lo <= 2.0 * lim.joint_limit_margin:
             problems.append(f'joint {i}: upper - lower must exceed twice the margin')
     if any(a >= b for a, b in zip(lim.workspace_min, lim.workspace_max)):

@@ -356,7 +356,7 @@ class ArmGate(Gate[ArmGateConfig]):
 
     @property
     def dof(self) -> int:
-        return len(self.config.limits.joint_names)
+        return len(self.config.limits.arm.joint_names)
 
     # --- inputs -------------------------------------------------------------------------------
     def on_joint_states(self, names: Sequence[str], positions: Sequence[float],
@@ -367,7 +367,7 @@ class ArmGate(Gate[ArmGateConfig]):
             return False
         by_name = dict(zip(names, positions))
         try:
-            q = tuple(float(by_name[n]) for n in self.config.limits.joint_names)
+            q = tuple(float(by_name[n]) for n in self.config.limits.arm.joint_names)
         except KeyError:
             self.joint_states_rejected += 1
             return False
@@ -482,11 +482,11 @@ class ArmGate(Gate[ArmGateConfig]):
             self._pending = None
         elif self._active == ARM_MODE_JOINT_POSITION and self._joint_target is not None:
             assert self._q is not None
-            target, limited = clamp_joints(self._joint_target, lim.joint_lower, lim.joint_upper,
+            target, limited = clamp_joints(self._joint_target, lim.arm.lower, lim.arm.upper,
                                            lim.joint_limit_margin)
             prev = self._last_joint_out if self._last_joint_out is not None else self._q
             period = self.config.period
-            max_step = [v * lim.joint_velocity_scale * period for v in lim.joint_max_velocity]
+            max_step = [v * lim.joint_velocity_scale * period for v in lim.arm.max_velocity]
             nxt, stepped = step_joints(target, prev, max_step)
             before = box_excess(self._fk.position(prev), lim.workspace_min, lim.workspace_max)
             after = box_excess(self._fk.position(nxt), lim.workspace_min, lim.workspace_max)
