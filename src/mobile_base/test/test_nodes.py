@@ -388,8 +388,12 @@ def test_base_driver_serial_backend_over_a_pty(ros):
         publish_for(cmd, go, 0.8)
         sent = board.messages(WheelVelocityCommand, since=t_cmd)
         assert sent and sent[-1].speeds == pytest.approx((2.0,) * 4, abs=1e-3)
-        moving = odom.wait(1, predicate=lambda m: x_of(m) > 0.03, timeout=5.0)
-        assert moving.twist.twist.linear.x == pytest.approx(0.1, abs=0.01)
+        odom.wait(1, predicate=lambda m: x_of(m) > 0.03, timeout=5.0)
+        # Speed from encoder ticks: one report interval (10 ms, jittery on a loaded machine)
+        # holds ~13 ticks at this speed, so one tick of quantisation is 8 %: judge the mean.
+        speeds = [m.twist.twist.linear.x for m in odom.since(t_cmd)
+                  if m.twist.twist.linear.x > 0.05]
+        assert len(speeds) >= 10 and np.mean(speeds) == pytest.approx(0.1, abs=0.005), speeds
         # The board goes silent: the driver stops the wheels and stops publishing odom.
         board.silent = True
         deadline = time.monotonic() + 5.0
