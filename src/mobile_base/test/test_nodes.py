@@ -32,6 +32,7 @@ from vla_testing.ros import call_service, MessageCollector, wait_for, wait_for_s
 PREFIX = pathlib.Path(get_package_prefix('mobile_base'))
 SHARE = pathlib.Path(get_package_share_directory('mobile_base'))
 
+
 def executable(name):
     return [str(PREFIX / 'lib' / 'mobile_base' / name), '--ros-args', '--params-file',
             str(SHARE / 'config' / f'{name}.param.yaml')]
