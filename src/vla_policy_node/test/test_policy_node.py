@@ -179,8 +179,11 @@ def test_instruction_produces_commands(node_processes, harness, left_right_check
     assert idle.action_space == 'base'
     harness.camera.start()
     harness.send('ins-1', LEFT)
-    harness.cmds.wait(5, timeout=20.0)
-    assert np.all(vy(harness.cmds.messages[:5]) > 0.1)   # "left" moves left (+y)
+    # "left" moves left (+y). A zero between them is the node holding for a late camera
+    # frame or chunk on a loaded machine (fail-safe), never a move the other way.
+    harness.cmds.wait(5, timeout=30.0, predicate=lambda c: c.linear.y != 0.0)
+    moves = [c for c in harness.cmds.messages if c.linear.y != 0.0][:5]
+    assert np.all(vy(moves) > 0.1), vy(harness.cmds.messages)
     chunk = harness.chunks.wait(1, timeout=10.0)
     assert chunk.instruction_id == 'ins-1' and (chunk.steps, chunk.dims) == (10, 3)
     assert chunk.action_space == ActionChunk.ACTION_SPACE_BASE
