@@ -1,4 +1,5 @@
-"""Offscreen MuJoCo camera rendering shared by the simulators (mobile_base, arm_sim).
+"""Offscreen MuJoCo camera rendering and the world base shared by the simulators (mobile_base,
+arm_sim).
 
 Importing this module picks a headless OpenGL backend when there is no display (EGL, which
 works here with Mesa; osmesa is the slower fallback) before MuJoCo is imported. All rendering
@@ -9,7 +10,7 @@ simulator node owns one simulation thread that steps, renders and publishes.
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -79,30 +80,61 @@ class CameraRenderer:
         self._gl.free()
 
 
-class WorldCameras:
-    """The renderer a simulated world keeps: made on first use, made again when the image
-    size changes, pointed at the world's current model; `close` releases it."""
+class SimWorld:
+    """What a simulated MuJoCo world keeps over its episodes (the base of mobile_base's
+    MujocoWorld and arm_sim's ArmWorld): the running episode's model and data, a sim time that
+    is continuous over episodes, the count of physics steps, and the camera renderer (made on
+    first use, made again when the image size changes, pointed at the current model).
+
+    A subclass keeps its options in `options` (`image_width`, `image_height`) and builds each
+    episode's model with `load`.
+    """
+
+    options: Any
 
     def __init__(self) -> None:
+        self.model: Optional[mujoco.MjModel] = None
+        self.data: Optional[mujoco.MjData] = None
+        self.steps = 0
+        self._time_offset = 0.0
         self._renderer: Optional[CameraRenderer] = None
 
-    def render(self, model: mujoco.MjModel, data: mujoco.MjData, camera: str, width: int,
-               height: int) -> np.ndarray:
-        """RGB (height, width, 3) uint8 from `camera` of `model` in the state `data`."""
+    def load(self, xml: str) -> Tuple[mujoco.MjModel, mujoco.MjData]:
+        """The next episode's model and data, from MJCF; sim time carries on from the last."""
+        model = mujoco.MjModel.from_xml_string(xml)
+        data = mujoco.MjData(model)
+        self._time_offset = self.time
+        self.model, self.data = model, data
+        return model, data
+
+    @property
+    def time(self) -> float:
+        """Simulated seconds since the world was created (continuous over episodes)."""
+        return self._time_offset + (float(self.data.time) if self.data is not None else 0.0)
+
+    def render_camera(self, camera: str) -> np.ndarray:
+        """RGB (image_height, image_width, 3) uint8 from `camera` in the current state."""
+        self._require()
+        width, height = self.options.image_width, self.options.image_height
         renderer = self._renderer
         if renderer is not None and (renderer.width, renderer.height) != (width, height):
             self.close()
             renderer = None
         if renderer is None:
             renderer = self._renderer = CameraRenderer(width, height)
-        if renderer.model is not model:
-            renderer.set_model(model)
-        return renderer.render(data, camera)
+        if renderer.model is not self.model:
+            renderer.set_model(self.model)
+        return renderer.render(self.data, camera)
 
     def close(self) -> None:
+        """Release the renderer (its OpenGL context)."""
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
 
+    def _require(self) -> None:
+        if self.data is None:
+            raise RuntimeError(f'{type(self).__name__}: reset() first (no episode yet)')
 
-__all__ = ['CameraRenderer', 'mujoco', 'WorldCameras']
+
+__all__ = ['CameraRenderer', 'mujoco', 'SimWorld']

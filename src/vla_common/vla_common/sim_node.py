@@ -39,8 +39,10 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image
 
 from vla_common import topics
+from vla_common.image import fill_image
 from vla_common.node_main import add_signal_wakeup, install_interrupt_handlers
 from vla_common.params import declare
 from vla_common.qos import RELIABLE_QOS
@@ -183,8 +185,9 @@ class SimulationNode(Node):
         """Apply the newest commands and advance one tick (1 / TICK_RATE s)."""
         raise NotImplementedError
 
-    def publish_tick(self) -> None:
-        """Publish what is due at the current sim time (after /clock)."""
+    def publish_tick(self, stamp: Any) -> None:
+        """Publish what is due at the current sim time (after /clock), stamped `stamp` (the
+        time of that /clock)."""
 
     def publish_diagnostics(self, real_time_factor: float, steps_per_s: float) -> None:
         """Called about once per wall second."""
@@ -193,8 +196,9 @@ class SimulationNode(Node):
         return 0 if self.world is None else int(self.world.steps)
 
     def simulation_status(self, name: str, hardware_id: str, real_time_factor: float,
-                          steps_per_s: float) -> DiagnosticStatus:
-        """An OK status with the timing figures, for `publish_diagnostics` to complete."""
+                          steps_per_s: float, **values: Any) -> DiagnosticStatus:
+        """An OK status with the timing figures, then `values` (key=value, as text), for
+        `publish_diagnostics` to complete."""
         status = DiagnosticStatus(level=DiagnosticStatus.OK, name=name,
                                   hardware_id=hardware_id)
         status.message = f'real-time factor {real_time_factor:.2f}'
@@ -202,7 +206,7 @@ class SimulationNode(Node):
             KeyValue(key='real_time_factor', value=f'{real_time_factor:.3f}'),
             KeyValue(key='physics_steps_per_s', value=f'{steps_per_s:.0f}'),
             KeyValue(key='sim_time', value=f'{self.sim_time():.2f}'),
-        ]
+        ] + [KeyValue(key=key, value=str(value)) for key, value in values.items()]
         return status
 
     def log_episode_end(self, text: str, success: bool) -> None:
@@ -213,15 +217,30 @@ class SimulationNode(Node):
         else:
             self.get_logger().warning(text)
 
+    def publish_image(self, publisher: Any, rgb: Any, stamp: Any, frame_id: str) -> None:
+        """Publish a rendered RGB frame as a sensor_msgs/Image stamped with sim time."""
+        msg = fill_image(Image(), rgb, 'rgb8')
+        msg.header.stamp = stamp
+        msg.header.frame_id = frame_id
+        publisher.publish(msg)
+
     def publish_status(self, status: DiagnosticStatus) -> None:
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(msg)
 
-    def ready_message(self) -> str:
-        """Logged once when the simulation loop starts (tests and operators wait for it)."""
-        return (f'{self.get_name()} ready: realtime_factor {self.timing["realtime_factor"]}, '
-                f'lockstep {self.timing["lockstep"]}')
+    def ready_message(self, *details: str) -> str:
+        """Logged once when the simulation loop starts (tests and operators wait for it): the
+        node's name, `details` (a subclass's), the cameras (with a `camera_rate` parameter)
+        and the timing."""
+        parts = list(details)
+        if 'camera_rate' in self.params:
+            o = self.world.options
+            parts.append(f'{o.image_width}x{o.image_height} cameras at '
+                         f'{self.params["camera_rate"]} Hz')
+        parts += [f'realtime_factor {self.timing["realtime_factor"]}',
+                  f'lockstep {self.timing["lockstep"]}']
+        return f'{self.get_name()} ready: ' + ', '.join(parts)
 
     # --- executor-thread helpers ---------------------------------------------------------------
     def notify_command(self) -> None:
@@ -362,8 +381,9 @@ class SimulationNode(Node):
                         f'lockstep: no command for {self.timing["lockstep_timeout"]} s '
                         '(wall); stepping on', throttle_duration_sec=10.0)
             self.step_tick()
-            self.pub_clock.publish(Clock(clock=time_msg(self.sim_time())))
-            self.publish_tick()
+            stamp = time_msg(self.sim_time())
+            self.pub_clock.publish(Clock(clock=stamp))
+            self.publish_tick(stamp)
             # Pacing against the wall clock.
             factor = self.timing['realtime_factor']
             if factor != last_factor:

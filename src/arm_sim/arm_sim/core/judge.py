@@ -93,6 +93,11 @@ class Verdict:
     def outcome_name(self) -> str:
         return OUTCOME_NAMES[self.outcome]
 
+    def stages(self) -> str:
+        """The stages of the task reached so far, for logs."""
+        return (f'grasped {self.grasped}, placed {self.placed}, released {self.released}, '
+                f'retracted {self.retracted}, still {self.still}')
+
 
 def _rest_z(name: str, surface: float = 0.0) -> float:
     return surface + 0.5 * object_height(name)

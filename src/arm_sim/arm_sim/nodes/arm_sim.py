@@ -26,7 +26,6 @@ import math
 import threading
 from typing import Any, List, Optional, Tuple
 
-from diagnostic_msgs.msg import KeyValue
 from geometry_msgs.msg import Point, Pose
 from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
@@ -34,7 +33,6 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 from vla_common import topics
 from vla_common.arm_models import ARM_MODELS
-from vla_common.image import fill_image
 from vla_common.node_main import run_node
 from vla_common.params import declare
 from vla_common.qos import keep_last, LATCHED_QOS, SENSOR_QOS
@@ -247,8 +245,7 @@ class ArmSimNode(SimulationNode):
         v = self._last_verdict
         response.success = True
         response.message = (f'{self.world.scene.name if self.world.scene else "-"}: '
-                            f'{v.outcome_name} (grasped {v.grasped}, placed {v.placed}, '
-                            f'released {v.released}, retracted {v.retracted}, still {v.still})')
+                            f'{v.outcome_name} ({v.stages()})')
         return response
 
     # --- SimulationNode hooks (simulation thread) ----------------------------------------------
@@ -264,11 +261,8 @@ class ArmSimNode(SimulationNode):
         return not self.world.done and any(s.get_publisher_count() > 0
                                            for s in self._motion_subs)
 
-    def ready_message(self) -> str:
-        o = self.world.options
-        return (f'arm_sim ready: {self.world.arm.name}, {o.image_width}x{o.image_height} '
-                f'cameras at {self.params["camera_rate"]} Hz, realtime_factor '
-                f'{self.timing["realtime_factor"]}, lockstep {self.timing["lockstep"]}')
+    def ready_message(self, *details: str) -> str:
+        return super().ready_message(self.world.arm.name, *details)
 
     def start_episode(self, task: str, seed: int) -> Tuple[bool, str]:
         try:
@@ -341,23 +335,17 @@ class ArmSimNode(SimulationNode):
             if done is not None:
                 done.set()
 
-    def publish_tick(self) -> None:
-        world = self.world
-        stamp = time_msg(world.time)
-        p = self.params
+    def publish_tick(self, stamp: Any) -> None:
+        world, p = self.world, self.params
         if self.due('state', p['state_rate']):
             self._publish_state(stamp)
         self._publish_result()
         if self.due('camera', p['camera_rate']):
-            msg = fill_image(Image(), world.render(SCENE_CAMERA), 'rgb8')
-            msg.header.stamp = stamp
-            msg.header.frame_id = p['camera_frame']
-            self.pub_image.publish(msg)
+            self.publish_image(self.pub_image, world.render(SCENE_CAMERA), stamp,
+                               p['camera_frame'])
             if p['wrist_camera']:
-                msg = fill_image(Image(), world.render(WRIST_CAMERA), 'rgb8')
-                msg.header.stamp = stamp
-                msg.header.frame_id = p['wrist_camera_frame']
-                self.pub_wrist.publish(msg)
+                self.publish_image(self.pub_wrist, world.render(WRIST_CAMERA), stamp,
+                                   p['wrist_camera_frame'])
 
     def _publish_state(self, stamp: Any) -> None:
         world = self.world
@@ -402,24 +390,17 @@ class ArmSimNode(SimulationNode):
         msg.commands_ignored = int(self._ignored)
         self.pub_result.publish(msg)
         if v.outcome != 0:
-            text = (f'episode {scene.name} seed {scene.seed}: {v.outcome_name.upper()} '
-                    f'(ended by {v.ended_by}) after {v.time:.1f} s: grasped {v.grasped}, '
-                    f'placed {v.placed}, released {v.released}, retracted {v.retracted}, '
-                    f'still {v.still}')
-            self.log_episode_end(text, v.success)
+            self.log_episode_end(f'episode {scene.name} seed {scene.seed}: '
+                                 f'{v.outcome_name.upper()} (ended by {v.ended_by}) after '
+                                 f'{v.time:.1f} s: {v.stages()}', v.success)
 
     def publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
         world = self.world
-        status = self.simulation_status('arm_sim: simulation', f'mujoco {world.arm.name}', rtf,
-                                        steps_per_s)
-        status.values += [
-            KeyValue(key='task', value=world.scene.name if world.scene else ''),
-            KeyValue(key='episode_outcome', value=world.verdict.outcome_name
-                     if world.scene else ''),
-            KeyValue(key='hard_stops', value=str(world.hard_stops)),
-            KeyValue(key='commands_ignored', value=str(self._ignored)),
-        ]
-        self.publish_status(status)
+        self.publish_status(self.simulation_status(
+            'arm_sim: simulation', f'mujoco {world.arm.name}', rtf, steps_per_s,
+            task=world.scene.name if world.scene else '',
+            episode_outcome=world.verdict.outcome_name if world.scene else '',
+            hard_stops=world.hard_stops, commands_ignored=self._ignored))
 
 
 def _point(v: Any) -> Point:

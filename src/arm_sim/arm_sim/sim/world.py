@@ -31,7 +31,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 from vla_common.arm_models import (arm_model, ArmModel, Kinematics, matrix_to_quaternion,
                                    quaternion_to_matrix)
-from vla_common.mujoco_render import mujoco, WorldCameras
+from vla_common.mujoco_render import mujoco, SimWorld
 
 from arm_sim.core.driver import DEGREE_RAD, GRIPPER_MAX_OPENING
 from arm_sim.core.judge import Judge, ObjectState, Snapshot, Verdict
@@ -85,10 +85,11 @@ class ArmSimOptions:
         return self
 
 
-class ArmWorld:
+class ArmWorld(SimWorld):
     """One simulated RealMan arm at the table. `reset(scene)` starts an episode."""
 
     def __init__(self, options: ArmSimOptions = ArmSimOptions()) -> None:
+        super().__init__()
         self.options = options.validate()
         self.arm: ArmModel = arm_model(options.arm_model)
         seed_q, self.mount_yaw = HOME_POSTURE[self.arm.name]
@@ -99,14 +100,9 @@ class ArmWorld:
         if home is None:
             raise RuntimeError(f'no home posture for the {self.arm.name}')
         self.home = home
-        self.model: Optional[mujoco.MjModel] = None
-        self.data: Optional[mujoco.MjData] = None
         self.scene: Optional[Scene] = None
         self.judge: Optional[Judge] = None
-        self._cameras = WorldCameras()
-        self._time_offset = 0.0
         self._episode_start: Optional[float] = None   # sim time of the first instruction
-        self.steps = 0
         self.hard_stops = 0
         self.held: Optional[str] = None
         self._grasp_width = 0.0
@@ -114,15 +110,12 @@ class ArmWorld:
     # --- episode -------------------------------------------------------------------------------
     def reset(self, scene: Scene) -> None:
         """Build the scene's model and put the arm at its home pose, gripper open."""
-        if self.data is not None:
-            self._time_offset = self.time
         opts = self.options
         xml = build_mjcf(self.arm, scene, (opts.image_width, opts.image_height),
                          1.0 / opts.physics_rate,
                          jittered_appearance(scene.key, opts.visual_jitter), self.mount_yaw)
-        model = mujoco.MjModel.from_xml_string(xml)
-        data = mujoco.MjData(model)
-        self.model, self.data, self.scene = model, data, scene
+        model, data = self.load(xml)
+        self.scene = scene
         self._qadr = np.array([model.joint(j.name).qposadr[0] for j in self.arm.joints])
         self._dadr = np.array([model.joint(j.name).dofadr[0] for j in self.arm.joints])
         self._fadr = np.array([model.joint(f).qposadr[0] for f in FINGERS])
@@ -159,11 +152,6 @@ class ArmWorld:
         start = {n: tuple(float(v) for v in data.xpos[b]) for n, b in self._objects.items()}
         self.judge = Judge(scene, start)
         self.judge.observe(self.snapshot())
-
-    @property
-    def time(self) -> float:
-        """Simulated seconds since the world was created (continuous over episodes)."""
-        return self._time_offset + (float(self.data.time) if self.data is not None else 0.0)
 
     @property
     def episode_time(self) -> float:
@@ -365,17 +353,7 @@ class ArmWorld:
     # --- cameras -------------------------------------------------------------------------------
     def render(self, camera: str = SCENE_CAMERA) -> np.ndarray:
         """RGB image (H, W, 3) uint8 from `scene_camera` or `wrist_camera`."""
-        self._require()
-        opts = self.options
-        return self._cameras.render(self.model, self.data, camera, opts.image_width,
-                                    opts.image_height)
-
-    def close(self) -> None:
-        self._cameras.close()
-
-    def _require(self) -> None:
-        if self.data is None:
-            raise RuntimeError('reset(scene) first')
+        return self.render_camera(camera)
 
 
 def with_options(options: ArmSimOptions, **changes: object) -> ArmSimOptions:

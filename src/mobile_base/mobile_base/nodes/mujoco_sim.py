@@ -21,13 +21,12 @@ import math
 import os
 from typing import Any, List, Optional, Tuple
 
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 from rcl_interfaces.msg import SetParametersResult
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Image, LaserScan
 from vla_common import topics
-from vla_common.image import fill_image
 from vla_common.node_main import run_node
 from vla_common.params import declare
 from vla_common.planar import Twist2D
@@ -264,12 +263,6 @@ class MujocoSimNode(SimulationNode):
     def start_episode(self, scenario: str, seed: int) -> Tuple[bool, str]:
         return self._start_episode(scenario, seed)
 
-    def ready_message(self) -> str:
-        o = self.world.options
-        return (f'mujoco_sim ready: {o.image_width}x{o.image_height} camera at '
-                f'{self.params["camera_rate"]} Hz, realtime_factor '
-                f'{self.timing["realtime_factor"]}, lockstep {self.timing["lockstep"]}')
-
     def _start_episode(self, scenario: str, seed: int) -> Tuple[bool, str]:
         try:
             spec = resolve_scenario(scenario, self._scenario_dirs)
@@ -299,10 +292,8 @@ class MujocoSimNode(SimulationNode):
         self.get_logger().info(message)
         return True, message
 
-    def publish_tick(self) -> None:
-        world = self.world
-        stamp = time_msg(world.time)
-        p = self.params
+    def publish_tick(self, stamp: Any) -> None:
+        world, p = self.world, self.params
         if self.due('odom', p['odom_rate']):
             self._publish_odometry(stamp)
         if self.due('scan', p['scan_rate']):
@@ -311,10 +302,7 @@ class MujocoSimNode(SimulationNode):
             self._publish_result(world.summary())
             self._result_sent = True
         if self.due('camera', p['camera_rate']):
-            msg = fill_image(Image(), world.render(), 'rgb8')
-            msg.header.stamp = stamp
-            msg.header.frame_id = p['camera_frame']
-            self.pub_image.publish(msg)
+            self.publish_image(self.pub_image, world.render(), stamp, p['camera_frame'])
 
     def _publish_odometry(self, stamp: Any) -> None:
         world, p = self.world, self.params
@@ -380,20 +368,16 @@ class MujocoSimNode(SimulationNode):
 
     def publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
         world = self.world
-        status = self.simulation_status('mujoco_sim: simulation', 'mujoco', rtf, steps_per_s)
         verdict = self._guard.verdict
+        inst: Optional[ScenarioInstance] = world.instance
+        status = self.simulation_status(
+            'mujoco_sim: simulation', 'mujoco', rtf, steps_per_s,
+            scenario=inst.name if inst else '', episode_outcome=world.outcome.name,
+            cmd_vel_publishers=','.join(verdict.publishers) if verdict else '',
+            foreign_cmd_vel_publishers=','.join(verdict.foreign) if verdict else '')
         if verdict is not None and verdict.rogue:
             status.level = DiagnosticStatus.ERROR
             status.message = f'cmd_vel refused: {verdict.reason}'
-        inst: Optional[ScenarioInstance] = world.instance
-        status.values += [
-            KeyValue(key='scenario', value=inst.name if inst else ''),
-            KeyValue(key='episode_outcome', value=world.outcome.name),
-            KeyValue(key='cmd_vel_publishers',
-                     value=','.join(verdict.publishers) if verdict else ''),
-            KeyValue(key='foreign_cmd_vel_publishers',
-                     value=','.join(verdict.foreign) if verdict else ''),
-        ]
         self.publish_status(status)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
-from vla_common.mujoco_render import mujoco, WorldCameras
+from vla_common.mujoco_render import mujoco, SimWorld
 from vla_common.planar import Twist2D, ZERO_TWIST
 
 from mobile_base.core.episode import EpisodeMonitor, EpisodeSummary, Outcome
@@ -73,20 +73,17 @@ class SimOptions:
         return self
 
 
-class MujocoWorld:
+class MujocoWorld(SimWorld):
     """One simulated base in a scenario. `reset(instance)` starts an episode."""
 
     def __init__(self, options: SimOptions = SimOptions(),
                  robot: RobotSpec = DEFAULT_ROBOT) -> None:
+        super().__init__()
         self.options = options.validate()
         self.robot = robot
-        self.model: Optional[mujoco.MjModel] = None
-        self.data: Optional[mujoco.MjData] = None
         self.instance: Optional[ScenarioInstance] = None
         self.monitor: Optional[EpisodeMonitor] = None
         self.odometry = OdometryIntegrator()
-        self._cameras = WorldCameras()
-        self._time_offset = 0.0           # sim time is continuous across episodes
         self._episode_start = 0.0
         self._cmd = ZERO_TWIST
         self._cmd_time = -math.inf
@@ -96,7 +93,6 @@ class MujocoWorld:
         self._scan_angles = np.arange(360) * robot.scan_increment - math.pi
         self._perturbation: Optional[PerturbationPlan] = None
         self._camera_noise = self._camera_blur = 0.0
-        self.steps = 0
 
     # --- Episode -------------------------------------------------------------------------------
     def start(self, scenario: str, seed: int,
@@ -115,8 +111,6 @@ class MujocoWorld:
         The episode clock starts now, or with `wait_for_instruction` at `start_task()` (the
         simulator node calls it when the episode's first instruction arrives).
         """
-        if self.data is not None:
-            self._time_offset = self.time
         opts = self.options
         seed = instance.seed
         self._perturbation = perturbation_plan(
@@ -130,11 +124,10 @@ class MujocoWorld:
                                                      opts.palette), spare)
         self._camera_noise, self._camera_blur = camera_effects(seed, opts.camera_noise,
                                                                opts.camera_blur)
-        model = mujoco.MjModel.from_xml_string(xml)
-        data = mujoco.MjData(model)
+        model, data = self.load(xml)
         data.qpos[:3] = (instance.start.x, instance.start.y, instance.start.yaw)
         mujoco.mj_forward(model, data)
-        self.model, self.data, self.instance = model, data, instance
+        self.instance = instance
         self._base_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, BASE_BODY)
         self._chassis_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, CHASSIS_GEOM)
         self._laser_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, LASER_SITE)
@@ -147,11 +140,6 @@ class MujocoWorld:
         self._cmd, self._cmd_time = ZERO_TWIST, -math.inf
         self._last_twist = self.ground_truth_twist()
         self._rng = np.random.default_rng([instance.seed, 3])
-
-    @property
-    def time(self) -> float:
-        """Simulated seconds since the world was created (continuous over episodes)."""
-        return self._time_offset + (float(self.data.time) if self.data is not None else 0.0)
 
     @property
     def episode_time(self) -> float:
@@ -278,10 +266,7 @@ class MujocoWorld:
     # --- Sensors -------------------------------------------------------------------------------
     def render(self) -> np.ndarray:
         """RGB image (H, W, 3) uint8 from the forward camera."""
-        self._require()
-        opts = self.options
-        rgb = self._cameras.render(self.model, self.data, CAMERA, opts.image_width,
-                                   opts.image_height)
+        rgb = self.render_camera(CAMERA)
         if self._camera_noise > 0.0 or self._camera_blur > 0.0:
             rgb = apply_camera_effects(rgb, self._camera_noise, self._camera_blur, self._rng)
         return rgb
@@ -317,13 +302,6 @@ class MujocoWorld:
     def scan_angles(self) -> np.ndarray:
         """Beam angles (rad) in the laser frame."""
         return self._scan_angles.copy()
-
-    def close(self) -> None:
-        self._cameras.close()
-
-    def _require(self) -> None:
-        if self.data is None:
-            raise RuntimeError('reset(instance) first')
 
 
 def with_image_size(options: SimOptions, width: int, height: int) -> SimOptions:
