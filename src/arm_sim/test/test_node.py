@@ -12,8 +12,8 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
-from vla_common.qos import LATCHED_QOS, SENSOR_QOS
-from vla_msgs.msg import ArmEpisodeResult, Instruction, TaskResult
+from vla_common.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+from vla_msgs.msg import ArmCommand, ArmEpisodeResult, Instruction, TaskResult
 from vla_msgs.srv import StartEpisode
 from vla_testing.ros import call_service, MessageCollector, wait_for, wait_for_subscribers
 
@@ -165,3 +165,45 @@ def test_arm_sim_speaks_the_driver_interface(ros, node_processes):
                         timeout=20.0)
     assert (done.outcome, done.ended_by) == (ArmEpisodeResult.OUTCOME_FAILED, 'policy')
     wait_for(lambda: sim.alive, timeout=1.0, what='arm_sim alive')
+
+
+@pytest.mark.stack
+def test_lockstep_on_the_policys_command_waits_for_the_policy_not_for_the_gate(
+        ros, node_processes):
+    """`lockstep_topic: arm_cmd_in`: only the policy's own command releases sim time; the
+    driver commands the gate forwards do not (the gate may decide to forward nothing)."""
+    sim = node_processes(arm_sim('realtime_factor:=0.0', 'lockstep:=true',
+                                 'lockstep_topic:=arm_cmd_in', 'lockstep_timeout:=30.0',
+                                 'lockstep_max_lag:=0.1', 'camera_rate:=0.0'), 'arm_sim')
+    sim.wait_for_output('arm_sim ready', timeout=90.0)
+    node = ros.create_node('pace_probe')
+    clock = MessageCollector(node, Clock, '/clock')
+    pose = MessageCollector(node, Pose, 'rm_driver/udp_arm_position', DRIVER_PUB_QOS)
+    movep = node.create_publisher(Cartepos, 'rm_driver/movep_canfd_cmd', DRIVER_SUB_QOS)
+    policy = node.create_publisher(ArmCommand, 'arm_cmd_in', COMMAND_QOS)
+    wait_for_subscribers(policy, 1, timeout=20.0)
+    wait_for_subscribers(movep, 1, timeout=20.0)
+
+    def now():
+        c = clock.wait(1).clock
+        return c.sec + c.nanosec * 1e-9
+
+    # The policy is silent: the simulation holds, whatever reaches the driver's topics.
+    time.sleep(1.0)
+    held = now()
+    point = Cartepos(follow=False)
+    point.pose = pose.wait(1, timeout=10.0)
+    z0 = point.pose.position.z
+    point.pose.position.z = z0 - 0.005
+    for _ in range(10):
+        movep.publish(point)
+        time.sleep(0.1)
+    assert now() == held
+    # Each command of the policy releases one lag's worth of sim time.
+    policy.publish(ArmCommand(mode=ArmCommand.MODE_END_EFFECTOR_DELTA))
+    clock.wait(1, predicate=lambda m: m.clock.sec + m.clock.nanosec * 1e-9 > held + 0.05,
+               timeout=20.0)
+    time.sleep(1.0)
+    assert held + 0.05 < now() < held + 0.25
+    # The driver command still moved the arm (it is applied; it just paces nothing).
+    assert pose.last.position.z < z0 - 0.002

@@ -75,3 +75,22 @@ def test_wilson_interval():
     assert wilson_interval(0, 0) == (0.0, 1.0)
     lo, hi = wilson_interval(10, 10)
     assert hi == 1.0 and lo == pytest.approx(0.7225, abs=1e-3)
+
+
+@pytest.mark.parametrize('which', ['collect', 'evaluate'])
+def test_lockstep_waits_for_the_controller_and_the_gate_waits_with_it(which, tmp_path):
+    """Collection and evaluation pace arm_sim on the controller's own command (the gate may
+    forward nothing), and the gate's stalled-clock watchdog outlasts that wait: with the
+    gate's default 0.25 s, every command sent after a starved controller's pause was dropped
+    (CLOCK_STALLED), so the arm moved less the more loaded the machine was."""
+    from vla_bringup.stacks import resolved_parameters
+    from vla_common import topics
+
+    stack = (arm.collect_stack() if which == 'collect'
+             else arm.evaluation_stack(str(tmp_path), str(tmp_path)))
+    sim = resolved_parameters(stack.node('arm_sim'))
+    gate = resolved_parameters(stack.node('safety_gate'))
+    assert sim['lockstep'] and sim['realtime_factor'] == 0.0
+    assert sim['lockstep_topic'] == topics.ARM_CMD_IN      # what the gate reads
+    assert gate['time_source'] == 'ros'
+    assert gate['clock_timeout'] > sim['lockstep_timeout'] > 1.0

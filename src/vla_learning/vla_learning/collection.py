@@ -83,7 +83,6 @@ def run_collection(robot, out: str, plans: Sequence, randomization: Mapping[str,
         for _ in range(retries + 1):
             if not pending:
                 break
-            failed: List = []
             unsuccessful: List = []
             try:
                 stack = robot.collect_stack(randomization, noise, seed)
@@ -103,13 +102,11 @@ def run_collection(robot, out: str, plans: Sequence, randomization: Mapping[str,
                             time.sleep(0.2)          # the last messages of the episode
                         except StackFailure as exc:
                             bar.write(f'[collect] {plan.name}: stack failure: {exc}')
-                            failed = pending[pending.index(plan):]
                             raise
                         finally:
                             counts = recorder.close_episode()
                         silent = [t for t in robot.REQUIRED_TOPICS if not counts.get(t)]
                         if silent:
-                            failed = pending[pending.index(plan):]
                             bar.write(f'[collect] {plan.name}: recorded nothing on '
                                       f'{", ".join(silent)}: restarting the stack')
                             raise StackFailure(f'{plan.name}: incomplete recording')
@@ -125,8 +122,11 @@ def run_collection(robot, out: str, plans: Sequence, randomization: Mapping[str,
                             unsuccessful.append(plan)
                             bar.write(f'[collect] {plan.name}: {report.outcome}: recorded '
                                       'again later')
-            except StackFailure:
-                pending = failed + unsuccessful
+            except StackFailure as exc:
+                # Whatever is not recorded yet, also when the stack failed before the first
+                # episode (a node that did not start).
+                pending = [p for p in pending if not episode_done(out, p)]
+                bar.write(f'[collect] stack failure ({exc}): {len(pending)} episodes to go')
                 time.sleep(2.0)
                 continue
             pending = unsuccessful

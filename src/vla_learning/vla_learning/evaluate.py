@@ -411,7 +411,7 @@ def evaluate_arm(args) -> int:
     tasks = parse_list(args.scenarios or ','.join(TASK_NAMES), TASK_NAMES)
     records = arm.evaluate(model, args.out, tasks, args.seeds, args.seed_base or 0,
                            args.instructions, args.timeout, not args.verbose,
-                           record_bags=args.record_bags)
+                           record_bags=args.record_bags, cpu_hog_processes=args.cpu_hog)
     with open(os.path.join(args.out, 'results.md'), encoding='utf-8') as f:
         print(f.read())
     print(f'[evaluate] {len(records)} episodes, {time.monotonic() - t0:.0f} s -> {args.out}')

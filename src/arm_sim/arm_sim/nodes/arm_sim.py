@@ -16,8 +16,11 @@ the episode's latest instruction ends the episode like `end_episode` (the policy
 task; the simulator only judges). Bad driver input is what the real driver would not act on:
 ignored, with an ERROR log in the driver's words (arm_sim.core.driver); never a crash.
 
-The simulation thread, /clock, pacing, lockstep (on the driver's motion commands), episode
-requests and shutdown come from vla_common.sim_node.SimulationNode.
+The simulation thread, /clock, pacing, lockstep, episode requests and shutdown come from
+vla_common.sim_node.SimulationNode. Lockstep waits for the driver's motion commands
+(movej/movep_canfd_cmd), or with `lockstep_topic: arm_cmd_in` for the policy's own command
+before the safety gate: then the simulation waits for a slow policy, never for what the gate
+decided not to forward (docs/arm.md, "Lockstep").
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ from vla_common import topics
 from vla_common.arm_models import ARM_MODELS
 from vla_common.node_main import run_node
 from vla_common.params import declare
-from vla_common.qos import keep_last, LATCHED_QOS, SENSOR_QOS
+from vla_common.qos import COMMAND_QOS, keep_last, LATCHED_QOS, SENSOR_QOS
 from vla_common.sim_node import simulation_factory, SimulationNode, TICK_RATE
 from vla_common.stamps import time_msg
-from vla_msgs.msg import ArmEpisodeResult, Instruction, TaskResult
+from vla_msgs.msg import ArmCommand, ArmEpisodeResult, Instruction, TaskResult
 from vla_msgs.srv import StartEpisode
 
 from arm_sim.core.driver import (check_jointpos, check_pose, CommandError, DEGREE_RAD,
@@ -103,6 +106,12 @@ class ArmSimNode(SimulationNode):
                                      DRIVER_SUB_QOS),
             self.create_subscription(cartepos, 'rm_driver/movep_canfd_cmd', self._on_movep,
                                      DRIVER_SUB_QOS)]
+        # Lockstep on the policy's own command (`lockstep_topic`): the gate forwards a command
+        # or decides not to (a hold, a refusal); the simulation must wait for the policy, not
+        # for the gate's decision, or a refused command stalls it for lockstep_timeout.
+        self._pace_subs = [self.create_subscription(
+            ArmCommand, p['lockstep_topic'], lambda _msg: self.notify_command(), COMMAND_QOS)] \
+            if p['lockstep_topic'] else self._motion_subs
         self.create_subscription(Bool, 'rm_driver/move_stop_cmd', self._on_stop, DRIVER_SUB_QOS)
         self.create_subscription(gripperset, 'rm_driver/set_gripper_position_cmd',
                                  self._on_gripper, DRIVER_SUB_QOS)
@@ -118,9 +127,14 @@ class ArmSimNode(SimulationNode):
     # --- parameters ----------------------------------------------------------------------------
     def _declare_parameters(self) -> None:
         d = self
-        self.declare_timing_parameters('motion command (movej/movep_canfd_cmd)')
+        self.declare_timing_parameters('motion command (movej/movep_canfd_cmd, or '
+                                       'lockstep_topic)')
         models = ', '.join(sorted(ARM_MODELS))
         self.params = {
+            'lockstep_topic': declare(d, 'lockstep_topic', '', 'the command lockstep waits for: '
+                                      "empty = the driver's motion commands (movej/movep_canfd"
+                                      "_cmd), or the policy's own vla_msgs/ArmCommand topic "
+                                      '(arm_cmd_in) in front of a safety gate', read_only=True),
             'arm_model': declare(d, 'arm_model', 'RM75', f'RealMan arm to simulate ({models})',
                                  read_only=True),
             'task': declare(d, 'task', 'red_cup_left', 'tabletop task of the start-up episode '
@@ -203,7 +217,7 @@ class ArmSimNode(SimulationNode):
                 f'{self.world.arm.name}\'s {self.world.arm.dof} joints: not read (as the '
                 'driver)', throttle_duration_sec=5.0)
         self._hand_over('motion', ('joint', result.joints, bool(msg.follow)))
-        self.notify_command()
+        self._motion_arrived()
 
     def _on_movep(self, msg: Any) -> None:
         p, o = msg.pose.position, msg.pose.orientation
@@ -213,7 +227,11 @@ class ArmSimNode(SimulationNode):
             self._refuse('Movep CANFD', error)
             return
         self._hand_over('motion', ('pose', position, quaternion, bool(msg.follow)))
-        self.notify_command()
+        self._motion_arrived()
+
+    def _motion_arrived(self) -> None:
+        if not self.params['lockstep_topic']:
+            self.notify_command()
 
     def _on_stop(self, msg: Bool) -> None:
         # rm_driver passes `data` as the call's blocking flag: any message stops.
@@ -259,7 +277,7 @@ class ArmSimNode(SimulationNode):
 
     def lockstep_active(self) -> bool:
         return not self.world.done and any(s.get_publisher_count() > 0
-                                           for s in self._motion_subs)
+                                           for s in self._pace_subs)
 
     def ready_message(self, *details: str) -> str:
         return super().ready_message(self.world.arm.name, *details)

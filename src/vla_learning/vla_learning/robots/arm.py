@@ -50,6 +50,14 @@ EXPERT_NOISE = 0.03
 #: s the expert holds still at home before it ends its task (the done-labelled frames; the
 #: shipped model's data: 1.5 s).
 EXPERT_HOLD = 1.5
+#: arm_sim's lockstep in collection and evaluation: on the controller's own command (the
+#: expert's or the policy's `arm_cmd_in`, before the gate), patient (wall s), so that a
+#: starved controller holds the simulation on a loaded machine. The gate's CLOCK_STALLED
+#: watchdog (wall s the sim clock may stand still) must outlast that wait: with its default
+#: 0.25 s the gate dropped every command sent after such a pause (under load 20-29 it was
+#: most of them: docs/arm.md, "Lockstep").
+LOCKSTEP = {'lockstep': True, 'lockstep_topic': 'arm_cmd_in', 'lockstep_timeout': 4.0}
+GATE_CLOCK_TIMEOUT = 5.0     # the gate's largest
 PARAPHRASE_HELD_OUT = 0.25
 PARAPHRASE_SPLIT_SEED = 0
 ARM_MODEL = 'RM75'
@@ -114,16 +122,18 @@ def plan_episodes(tasks: Sequence[str] = TASK_NAMES, per_task: int = 30, seed: i
 def collect_stack(randomization: Mapping[str, object] = TRAINING_RANDOMIZATION,
                   expert_noise: float = 0.0, noise_seed: int = 0, arm_model: str = ARM_MODEL):
     """The arm stack (sim:=mujoco) with the scripted expert in the policy's place: arm_sim in
-    lockstep as fast as it runs, `collect` placements, scene camera only."""
+    lockstep (`LOCKSTEP`) as fast as it runs, `collect` placements, scene camera only."""
     from vla_bringup.stacks import arm_stack, NodeSpec, ParamFile, StackSpec
 
     stack = arm_stack(arm_model=arm_model, sim='mujoco', voice='false', policy=False)
     nodes = []
     for node in stack.nodes:
         if node.name == 'arm_sim':
-            node = node.with_parameters(realtime_factor=0.0, lockstep=True, auto_start=False,
+            node = node.with_parameters(realtime_factor=0.0, auto_start=False,
                                         placement='collect', wrist_camera=False,
-                                        **dict(randomization))
+                                        **LOCKSTEP, **dict(randomization))
+        elif node.name == 'safety_gate':
+            node = node.with_parameters(clock_timeout=GATE_CLOCK_TIMEOUT)
         nodes.append(node)
     expert = NodeSpec('arm_expert', 'arm_sim', 'arm_expert',
                       (ParamFile('arm_sim', 'config/arm_expert.param.yaml'),)).with_parameters(
@@ -246,17 +256,30 @@ def plan_evaluation(tasks: Sequence[str] = TASK_NAMES, seeds: int = 5, seed_base
 
 
 def eval_params_file(path: str, randomization: Mapping[str, object]) -> str:
-    """A user parameter file over the arm stack: arm_sim in lockstep as fast as it runs on the
-    `evaluate` placements with the training randomisation; text instructions only."""
+    """A user parameter file over the arm stack: arm_sim in lockstep (`LOCKSTEP`) as fast as it
+    runs on the `evaluate` placements with the training randomisation, the gate's clock
+    watchdog outlasting the lockstep wait; text instructions only."""
+    from vla_bringup.stacks import write_params_file
+
     # auto_start stays on: its idle start-up episode publishes /clock, on which the policy
     # node's start-up (configure, activate) runs.
-    lines = ['arm_sim:', '  ros__parameters:', '    realtime_factor: 0.0', '    lockstep: true',
-             '    placement: evaluate', '    wrist_camera: false']
-    lines += [f'    {k}: {float(v)}' for k, v in randomization.items()]
-    lines += ['instruction_node:', '  ros__parameters:', '    voice_enabled: false']
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write('\n'.join(lines) + '\n')
-    return path
+    sim = {'realtime_factor': 0.0, 'placement': 'evaluate', 'wrist_camera': False,
+           **LOCKSTEP, **{k: float(v) for k, v in randomization.items()}}
+    return write_params_file(path, {'arm_sim': sim,
+                                    'safety_gate': {'clock_timeout': GATE_CLOCK_TIMEOUT},
+                                    'instruction_node': {'voice_enabled': False}})
+
+
+def evaluation_stack(model: str, out: str,
+                     randomization: Mapping[str, object] = TRAINING_RANDOMIZATION):
+    """The arm stack that evaluates `model` (its parameter file written into `out`)."""
+    import os
+
+    from vla_bringup.stacks import arm_stack
+
+    params = eval_params_file(os.path.join(out, 'params_arm.yaml'), randomization)
+    return arm_stack(arm_model=ARM_MODEL, sim='mujoco', model=os.path.abspath(model),
+                     params_file=params, voice='false')
 
 
 def episode_key(ep: Mapping[str, object]) -> str:
@@ -281,21 +304,26 @@ def evaluation_record(ep: Mapping[str, object], report) -> Dict[str, object]:
 def run_evaluation(model: str, out: str, episodes: Sequence[Mapping[str, object]],
                    randomization: Mapping[str, object] = TRAINING_RANDOMIZATION,
                    timeout: float = 180.0, quiet: bool = True, record_bags: bool = False,
-                   bar=None, restarts: int = 10) -> List[dict]:
+                   bar=None, restarts: int = 10, cpu_hog_processes: int = 0) -> List[dict]:
     """Run `episodes` through the arm stack (arm_sim, safety_gate, policy_node with `model`,
-    realman_bridge, instruction_node); append each record to <out>/episodes.jsonl
-    (resumable). An episode during which a node died is run again in a fresh stack."""
+    realman_bridge, instruction_node), beside `cpu_hog_processes` busy processes; append each
+    record to <out>/episodes.jsonl (resumable). An episode during which a node died is run
+    again in a fresh stack."""
     import os
+    from contextlib import contextmanager
 
     from vla_bringup.arm_session import ArmEpisodeSession
     from vla_bringup.bags import ARM_TOPICS
-    from vla_bringup.stacks import arm_stack
-    from vla_learning.evaluate import run_resumable
+    from vla_learning.evaluate import cpu_hog, run_resumable
 
-    params = eval_params_file(os.path.join(out, 'params_arm.yaml'), randomization)
-    stack = arm_stack(arm_model=ARM_MODEL, sim='mujoco', model=os.path.abspath(model),
-                      params_file=params, voice='false')
+    stack = evaluation_stack(model, out, randomization)
     log = (lambda _n, _l: None) if quiet else None
+
+    @contextmanager
+    def open_session():
+        with cpu_hog(cpu_hog_processes), ArmEpisodeSession(
+                stack, log=log, record_topics=ARM_TOPICS if record_bags else None) as session:
+            yield session
 
     def run_one(session, ep):
         bag = (os.path.join(out, 'bags', f'{ep["task"]}_s{ep["seed"]}') if record_bags else '')
@@ -304,10 +332,7 @@ def run_evaluation(model: str, out: str, episodes: Sequence[Mapping[str, object]
             bag_path=bag))
 
     return run_resumable(
-        episodes, os.path.join(out, 'episodes.jsonl'), episode_key,
-        lambda: ArmEpisodeSession(stack, log=log,
-                                  record_topics=ARM_TOPICS if record_bags else None),
-        run_one, lambda rec: (f'{rec["task"]} s{rec["seed"]}: {rec["outcome"]} '
+        episodes, os.path.join(out, 'episodes.jsonl'), episode_key, open_session, run_one, lambda rec: (f'{rec["task"]} s{rec["seed"]}: {rec["outcome"]} '
                               f'(ended by {rec["ended_by"] or "-"})'), bar, restarts)
 
 
@@ -367,9 +392,10 @@ def results_markdown(records: Sequence[Mapping[str, object]], model: str,
 
 def evaluate(model: str, out: str, tasks: Sequence[str] = TASK_NAMES, seeds: int = 5,
              seed_base: int = 0, instructions: str = 'held_out', timeout: float = 180.0,
-             quiet: bool = True, progress: bool = True, record_bags: bool = False
-             ) -> List[dict]:
-    """Plan, run (resumable) and write <out>/results.md and <out>/summary.json."""
+             quiet: bool = True, progress: bool = True, record_bags: bool = False,
+             cpu_hog_processes: int = 0) -> List[dict]:
+    """Plan, run (resumable; beside `cpu_hog_processes` busy processes) and write
+    <out>/results.md and <out>/summary.json."""
     import json
     import os
     import sys
@@ -383,19 +409,21 @@ def evaluate(model: str, out: str, tasks: Sequence[str] = TASK_NAMES, seeds: int
     bar = tqdm(total=len(episodes), initial=sum(episode_key(e) in done for e in episodes),
                desc='evaluate arm', unit='ep', disable=not progress, file=sys.stderr)
     records = run_evaluation(model, out, episodes, timeout=timeout, quiet=quiet,
-                             record_bags=record_bags, bar=bar)
+                             record_bags=record_bags, bar=bar,
+                             cpu_hog_processes=cpu_hog_processes)
     bar.close()
     with open(os.path.join(out, 'results.md'), 'w', encoding='utf-8') as f:
         f.write(results_markdown(records, model, instructions))
     with open(os.path.join(out, 'summary.json'), 'w', encoding='utf-8') as f:
         json.dump({'model': model, 'instructions': instructions, 'placement': 'evaluate',
                    'seed_base': seed_base, 'seeds_per_task': seeds,
+                   'cpu_hog_processes': cpu_hog_processes,
                    'randomization': dict(TRAINING_RANDOMIZATION), **summarize(records)},
                   f, indent=2)
     return records
 
 
-__all__ = ['COLLECT_TOPICS', 'EpisodePlan', 'REQUIRED_TOPICS', 'TRAINING_RANDOMIZATION',
-           'collect_stack', 'done_labels', 'evaluate', 'paraphrase_split', 'plan_episodes',
+__all__ = ['COLLECT_TOPICS', 'EpisodePlan', 'GATE_CLOCK_TIMEOUT', 'LOCKSTEP', 'REQUIRED_TOPICS', 'TRAINING_RANDOMIZATION',
+           'collect_stack', 'done_labels', 'evaluate', 'evaluation_stack', 'paraphrase_split', 'plan_episodes',
            'plan_evaluation', 'read_episode', 'record_of', 'results_markdown',
            'run_demonstration', 'run_evaluation', 'session', 'summarize', 'usable']
