@@ -7,11 +7,13 @@ around it:
 
 * sim time: `/clock` every tick (`TICK_RATE`, 100 Hz of sim time), continuous over episodes;
 * pacing: `realtime_factor` (1.0 = wall clock, 2.0 = twice as fast, 0 = as fast as possible);
-* lockstep (`lockstep: true`, with factor 0): the simulation never runs more than
-  `lockstep_max_lag` s of sim time past the last command it received, and waits (up to
-  `lockstep_timeout` wall s) for the next one, so a slow controller slows the simulation down
-  instead of seeing a world that moved on. Only while the command topic has a publisher and
-  the episode runs;
+* lockstep (`lockstep: true`): the simulation never runs more than `lockstep_max_lag` s of
+  sim time past the last command it received, and waits (up to `lockstep_timeout` wall s)
+  for the next one, so a slow controller slows the simulation down instead of seeing a world
+  that moved on. Only while the command topic has a publisher and the episode runs. With
+  factor 0 the simulation runs as fast as the controller answers; with a factor > 0 it runs
+  at that pace and lockstep only acts when the controller falls behind (after a wait the
+  pacing starts over: no burst to catch up);
 * episode requests from service callbacks, answered by the simulation thread;
 * memory: blocks of 1 MiB and more get their own mapping, unmapped when freed
   (`map_large_allocations`), so the model, data and render context every episode rebuilds
@@ -118,7 +120,7 @@ class SimulationNode(Node):
                                 f'never run more than lockstep_max_lag of sim time past the '
                                 f'last {command} (while it has a publisher and the episode '
                                 'runs): a slow controller slows the sim instead of falling '
-                                'behind; use with realtime_factor 0'),
+                                'behind (with realtime_factor > 0: only when it falls behind)'),
             'lockstep_max_lag': declare(d, 'lockstep_max_lag', 0.1,
                                         f'sim s the simulation may run ahead of the last '
                                         f'{command} in lockstep (>= the controller period)',
@@ -380,6 +382,8 @@ class SimulationNode(Node):
                     self.get_logger().warning(
                         f'lockstep: no command for {self.timing["lockstep_timeout"]} s '
                         '(wall); stepping on', throttle_duration_sec=10.0)
+                # Paced: the wait is not time to catch up on (no burst past the controller).
+                wall0, sim0 = time.monotonic(), self.sim_time()
             self.step_tick()
             stamp = time_msg(self.sim_time())
             self.pub_clock.publish(Clock(clock=stamp))
