@@ -188,8 +188,11 @@ def test_lockstep_on_the_policys_command_waits_for_the_policy_not_for_the_gate(
         c = clock.wait(1).clock
         return c.sec + c.nanosec * 1e-9
 
+    ticks = []
+    node.create_subscription(Clock, '/clock', lambda _m: ticks.append(time.monotonic()), 10)
     # The policy is silent: the simulation holds, whatever reaches the driver's topics.
-    time.sleep(1.0)
+    wait_for(lambda: ticks and time.monotonic() - ticks[-1] > 1.0, 60.0,
+             what='lockstep to hold the simulation')
     held = now()
     point = Cartepos(follow=False)
     point.pose = pose.wait(1, timeout=10.0)
