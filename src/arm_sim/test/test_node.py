@@ -177,23 +177,19 @@ def test_lockstep_on_the_policys_command_waits_for_the_policy_not_for_the_gate(
                                  'lockstep_max_lag:=0.1', 'camera_rate:=0.0'), 'arm_sim')
     sim.wait_for_output('arm_sim ready', timeout=90.0)
     node = ros.create_node('pace_probe')
-    clock = MessageCollector(node, Clock, '/clock')
+    ticks = []        # (wall, sim time) of each /clock
+    node.create_subscription(Clock, '/clock', lambda m: ticks.append(
+        (time.monotonic(), m.clock.sec + m.clock.nanosec * 1e-9)), 10)
     pose = MessageCollector(node, Pose, 'rm_driver/udp_arm_position', DRIVER_PUB_QOS)
     movep = node.create_publisher(Cartepos, 'rm_driver/movep_canfd_cmd', DRIVER_SUB_QOS)
     policy = node.create_publisher(ArmCommand, 'arm_cmd_in', COMMAND_QOS)
     wait_for_subscribers(policy, 1, timeout=20.0)
     wait_for_subscribers(movep, 1, timeout=20.0)
 
-    def now():
-        c = clock.wait(1).clock
-        return c.sec + c.nanosec * 1e-9
-
-    ticks = []
-    node.create_subscription(Clock, '/clock', lambda _m: ticks.append(time.monotonic()), 10)
     # The policy is silent: the simulation holds, whatever reaches the driver's topics.
-    wait_for(lambda: ticks and time.monotonic() - ticks[-1] > 1.0, 60.0,
+    wait_for(lambda: ticks and time.monotonic() - ticks[-1][0] > 1.0, 60.0,
              what='lockstep to hold the simulation')
-    held = now()
+    held = ticks[-1][1]
     point = Cartepos(follow=False)
     point.pose = pose.wait(1, timeout=10.0)
     z0 = point.pose.position.z
@@ -201,12 +197,11 @@ def test_lockstep_on_the_policys_command_waits_for_the_policy_not_for_the_gate(
     for _ in range(10):
         movep.publish(point)
         time.sleep(0.1)
-    assert now() == held
+    assert ticks[-1][1] == held
     # Each command of the policy releases one lag's worth of sim time.
     policy.publish(ArmCommand(mode=ArmCommand.MODE_END_EFFECTOR_DELTA))
-    clock.wait(1, predicate=lambda m: m.clock.sec + m.clock.nanosec * 1e-9 > held + 0.05,
-               timeout=20.0)
+    wait_for(lambda: ticks[-1][1] > held + 0.05, 20.0, what='the policy to release sim time')
     time.sleep(1.0)
-    assert held + 0.05 < now() < held + 0.25
+    assert held + 0.05 < ticks[-1][1] < held + 0.25
     # The driver command still moved the arm (it is applied; it just paces nothing).
     assert pose.last.position.z < z0 - 0.002
