@@ -244,11 +244,11 @@ def test_lockstep_waits_for_the_controller_not_for_a_republishing_gate(ros, node
         c = clock.wait(1).clock
         return c.sec + c.nanosec * 1e-9
 
-    # The simulation may already hold (one lag after the controller appeared) before this
-    # probe's /clock reader matched: one controller command releases a lag's worth of ticks.
-    wait_for(lambda: clock.subscription.get_publisher_count() >= 1, 10.0, what='/clock')
-    controller.publish(Twist())
-    clock.wait(1, timeout=30.0)
+    # The simulation may already hold (one lag after the controller appeared) before the
+    # simulator's /clock writer matched this probe's reader (discovery completes on each side
+    # on its own): controller commands release a lag's worth of ticks each, until one arrives.
+    publish_until(controller, Twist(), lambda: clock.since(-math.inf), timeout=30.0,
+                  rate=5.0, what='/clock')
     # The gate's timer keeps cmd_vel coming; the silent controller holds the simulation.
     publish_for(gate, Twist(), 1.5, rate=50.0)
     held = now()
