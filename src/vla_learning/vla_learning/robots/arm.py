@@ -339,8 +339,9 @@ def run_evaluation(model: str, out: str, episodes: Sequence[Mapping[str, object]
             bag_path=bag))
 
     return run_resumable(
-        episodes, os.path.join(out, 'episodes.jsonl'), episode_key, open_session, run_one, lambda rec: (f'{rec["task"]} s{rec["seed"]}: {rec["outcome"]} '
-                              f'(ended by {rec["ended_by"] or "-"})'), bar, restarts)
+        episodes, os.path.join(out, 'episodes.jsonl'), episode_key, open_session, run_one,
+        lambda rec: (f'{rec["task"]} s{rec["seed"]}: {rec["outcome"]} '
+                     f'(ended by {rec["ended_by"] or "-"})'), bar, restarts)
 
 
 def summarize(records: Sequence[Mapping[str, object]]) -> Dict[str, object]:
@@ -430,7 +431,8 @@ def evaluate(model: str, out: str, tasks: Sequence[str] = TASK_NAMES, seeds: int
     return records
 
 
-__all__ = ['COLLECT_TOPICS', 'EpisodePlan', 'GATE_CLOCK_TIMEOUT', 'LOCKSTEP', 'REQUIRED_TOPICS', 'TRAINING_RANDOMIZATION',
-           'collect_stack', 'done_labels', 'evaluate', 'evaluation_stack', 'paraphrase_split', 'plan_episodes',
+__all__ = ['COLLECT_TOPICS', 'EpisodePlan', 'GATE_CLOCK_TIMEOUT', 'LOCKSTEP', 'REQUIRED_TOPICS',
+           'TRAINING_RANDOMIZATION', 'collect_stack', 'done_labels', 'evaluate',
+           'evaluation_stack', 'paraphrase_split', 'plan_episodes',
            'plan_evaluation', 'read_episode', 'record_of', 'results_markdown',
            'run_demonstration', 'run_evaluation', 'session', 'summarize', 'usable']
