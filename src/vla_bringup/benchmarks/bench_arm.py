@@ -8,9 +8,15 @@ times (p50 / p99), per chunk computed from one of its frames (the chunk carries 
 stamp), the publish of that image -> the first command on `arm_cmd_in` at or after the chunk
 (an event chunk's first due row goes out on arrival) -> the first gated command on `arm_cmd`
 after that (`publish_on_input`). Also printed: the model time the node reports and the load
-average (the figures are only as good as the machine is quiet).
+average (the figures are only as good as the machine is quiet), and the played frames' scene
+distance next to the policy's `scene_threshold`: tabletop scenes differ little (small objects
+on the same table, 0.02-0.04 of grey difference against the default threshold of 0.08), so at
+the default the frames are NOT scene changes and the chunks are queue-low refills, computed
+from whichever frame is newest (refill latency). `--scene-threshold` below the frames'
+distance measures the reaction to a detected scene change.
 
     python src/vla_bringup/benchmarks/bench_arm.py [--seconds 60] [--model DIR] [--json out]
+        [--scene-threshold 0.015]
 """
 
 from __future__ import annotations
@@ -54,23 +60,31 @@ def main(argv=None) -> int:
     from vla_common.image import fill_image
     from vla_common.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
     from vla_msgs.msg import ActionChunk, ArmCommand, Instruction, PolicyStatus
+    from vla_policy_node.execution.triggers import (scene_distance, scene_thumbnail,
+                                                    TriggerConfig)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seconds', type=float, default=60.0)
     parser.add_argument('--rate', type=float, default=10.0, help='camera frames per second')
     parser.add_argument('--model', default='', help='policy checkpoint (default: shipped)')
     parser.add_argument('--json', default='')
+    parser.add_argument('--scene-threshold', type=float, default=None,
+                        help="the policy's scene_threshold (default: the stack's)")
     args = parser.parse_args(argv)
     os.environ.setdefault('ROS_DOMAIN_ID', str(60 + os.getpid() % 40))
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
     full = arm_stack(sim='mujoco', model=args.model, voice='false', use_sim_time='false')
-    nodes = tuple(n.with_parameters(trigger_mode='event') if n.name == 'policy_node' else n
-                  for n in full.nodes if n.name in ('policy_node', 'safety_gate'))
-    model = dict(nodes[[n.name for n in nodes].index('policy_node')].parameters).get(
-        'model_path', '')
+    extra = {} if args.scene_threshold is None else {'scene_threshold': args.scene_threshold}
+    nodes = tuple(n.with_parameters(trigger_mode='event', **extra) if n.name == 'policy_node'
+                  else n for n in full.nodes if n.name in ('policy_node', 'safety_gate'))
+    policy_params = dict(nodes[[n.name for n in nodes].index('policy_node')].parameters)
+    model = policy_params.get('model_path', '')
+    threshold = policy_params.get('scene_threshold', TriggerConfig().scene_threshold)
     runner = StackRunner(StackSpec('bench_arm', nodes), log=lambda n, line: None)
     pictures = frames()
+    thumbs = [scene_thumbnail(np.asarray(rgb)) for rgb, _ in pictures]
+    distance = min(scene_distance(a, b) for i, a in enumerate(thumbs) for b in thumbs[i + 1:])
     spinner = BackgroundSpinner('bench-arm', period=0.005)
     node = spinner.create_node('bench_arm')
     lock = threading.Lock()
@@ -171,6 +185,8 @@ def main(argv=None) -> int:
               'image_to_gated_arm_cmd_ms': {'p50': pct(to_out, 50), 'p99': pct(to_out, 99),
                                             'max': max(to_out) if to_out else float('nan')},
               'node_reported_latency_p50_ms': model_ms[-1] if model_ms else float('nan'),
+              'frames_scene_distance': round(distance, 4), 'scene_threshold': threshold,
+              'frames_are_scene_changes': bool(distance > threshold),
               'model': model, 'load_average': [round(v, 2) for v in load]}
     print(json.dumps(result, indent=2))
     if args.json:
