@@ -1,10 +1,11 @@
 """Named input events played into a pure safety gate (vla_safety.core.gate), for the fuzz tests
 (vla_safety/test/test_fuzz*.py): one event, then one decision, checked."""
 
+from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
 
-class GateEvents:
+class GateEvents(ABC):
     """Plays events into `self.gate` at `self.now` and hands the gate's decision after each to
     `self.check(decision)`.
 
@@ -19,11 +20,13 @@ class GateEvents:
     gate: Any
     now: float
 
+    @abstractmethod
     def feed(self, kind: str, args: Sequence[Any], t: float) -> None:
-        raise NotImplementedError
+        """An event of the subclass's own world (the clock, the gate's sensors)."""
 
+    @abstractmethod
     def check(self, decision: Any) -> None:
-        raise NotImplementedError
+        """Check the gate's decision after one event."""
 
     def event(self, kind: str, args: Sequence[Any]) -> None:
         g, t = self.gate, self.now
