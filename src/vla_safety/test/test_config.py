@@ -1,5 +1,7 @@
 """Parameter table, shipped parameter files, validation, and the message constants."""
 
+import dataclasses
+import json
 import pathlib
 
 import pytest
@@ -10,6 +12,7 @@ from vla_safety.core.gate import (ARM_MODE_EE_DELTA, ARM_MODE_HOLD, ARM_MODE_JOI
 from vla_safety.core.reasons import GateState, Reason
 
 SRC_CONFIG = pathlib.Path(__file__).resolve().parents[1] / 'config'
+DATA = pathlib.Path(__file__).resolve().parent / 'data'
 
 
 def _flatten(tree, prefix=''):
@@ -50,6 +53,23 @@ def test_every_parameter_has_a_description_and_numbers_have_ranges():
     assert all(s.name.startswith(('limits.', 'arm.')) or s.read_only for s in cfg.PARAMS)
 
 
+def test_the_declared_table_is_the_one_declared_before_it_moved_onto_the_config_fields():
+    """data/gate_parameters.json: every parameter as the hand-written table declared it
+    (3dd68ba): name, type, default, description, range, read-only, modes, hard cap."""
+    recorded = json.loads((DATA / 'gate_parameters.json').read_text())['params']
+    declared = {}
+    for spec in cfg.PARAMS:
+        row = dataclasses.asdict(spec)
+        row.update(type=type(spec.default).__name__, modes=list(spec.modes))
+        declared[spec.name] = row
+    assert declared == recorded
+    for mode in cfg.MODES:      # a hard cap is declared before the limits it bounds
+        names = [s.name for s in cfg.specs_for(mode)]
+        assert names[0] == 'mode'
+        assert all(names.index(s.max_from) < names.index(s.name)
+                   for s in cfg.specs_for(mode) if s.max_from)
+
+
 def test_defaults_build_for_both_modes():
     settings, base = cfg.build({})
     assert settings.mode == 'base' and isinstance(base, cfg.BaseGateConfig)
@@ -58,6 +78,9 @@ def test_defaults_build_for_both_modes():
     assert isinstance(arm, cfg.ArmGateConfig)
     assert arm.limits.workspace_min == (-0.5, -0.5, 0.0)
     assert arm.limits.workspace_max == (0.5, 0.5, 0.3)
+    # the configs' own defaults are the parameters' (one source)
+    assert base == cfg.BaseGateConfig() and arm == cfg.ArmGateConfig()
+    assert settings == cfg.NodeSettings(mode='arm')
 
 
 @pytest.mark.parametrize('values, match', [

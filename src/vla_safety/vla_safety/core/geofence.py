@@ -18,6 +18,8 @@ from typing import List, Sequence, Tuple
 
 from vla_common.planar import Point, segments_cross, Twist2D
 
+from .spec import param
+
 
 class GeofenceError(ValueError):
     """A polygon that cannot serve as a geofence."""
@@ -105,9 +107,15 @@ class Polygon:
 class GeofenceConfig:
     """`polygon` flat [x0, y0, ...] in the odometry frame (m); horizon (s); margin (m)."""
 
-    polygon: Tuple[float, ...] = (-5.0, -5.0, 5.0, -5.0, 5.0, 5.0, -5.0, 5.0)
-    horizon: float = 0.5
-    margin: float = 0.25
+    polygon: Tuple[float, ...] = param('geofence.polygon',
+                                       [-5.0, -5.0, 5.0, -5.0, 5.0, 5.0, -5.0, 5.0],
+                                       'geofence vertices in the odom frame, flat [x0, y0, x1, '
+                                       'y1, ...] (m)')
+    horizon: float = param('geofence.horizon', 0.5, 'look-ahead (s) of the geofence prediction; '
+                           'the speed towards the fence is limited to (distance - margin) / '
+                           'horizon', 0.05, 5.0)
+    margin: float = param('geofence.margin', 0.25, 'the base centre keeps this distance (m) from '
+                          'the fence (cover the footprint circumradius)', 0.0, 2.0)
 
 
 class Geofence:
