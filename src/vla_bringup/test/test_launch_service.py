@@ -187,13 +187,13 @@ def test_arm_mujoco_under_launch_service_with_the_shipped_model(launch_overlay, 
 
     model = default_arm_model_path()
     assert model, 'models/nano_arm ships with vla_bringup'
-    task, seed = 'blue_block_tray', 3
+    task, seed = 'reach_yellow_block', 3       # a reach: about 5 s of sim time
     args = {'sim': 'mujoco', 'task': task, 'seed': str(seed), 'voice': 'false'}
     stack = arm_stack(**args)
     assert dict(stack.node('policy_node').parameters)['model_path'] == model
     with _under_launch('arm.launch.py', args, stack, ArmEpisodeSession, launch_overlay,
                        tmp_path) as (session, launch, _):
-        report = session.run_episode(task, seed, '파란 블록을 집어서 쟁반에 넣으세요', model,
+        report = session.run_episode(task, seed, '노란 블록 위로 손을 옮기세요', model,
                                      timeout=240)
         assert report.outcome in ('success', 'failed', 'timed_out'), (
             report.outcome + '\n' + launch.output()[-4000:])
