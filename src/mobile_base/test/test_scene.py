@@ -14,7 +14,8 @@ from mobile_base.sim.scene import (apply_camera_effects, camera_effects, distrac
                                    HELD_OUT_FLOOR_PATTERNS, HELD_OUT_HUES, perturbation_plan,
                                    RANDOMIZED_BOX_HUES, RANDOMIZED_FLOOR_PATTERNS,
                                    RANDOMIZED_HUES, RANDOMIZED_LIGHT_GAIN,
-                                   RANDOMIZED_LIGHT_TINT_MIN, scene_appearance)
+                                   RANDOMIZED_LIGHT_TINT_MIN, scene_appearance, SUITES,
+                                   TRAINING)
 from mobile_base.sim.world import MujocoWorld, SimOptions
 
 
@@ -84,6 +85,19 @@ def test_shifted_lighting_is_outside_the_training_range():
     assert all(gain(a) < lo or gain(a) > hi for a in shifted)
     assert any(gain(a) < lo for a in shifted) and any(gain(a) > hi for a in shifted)
     assert all(min(a.light_rgb) < RANDOMIZED_LIGHT_TINT_MIN for a in shifted)
+
+
+def test_the_wide_training_randomisation_covers_shift_except_its_looks():
+    # What `shift` varies is in the wide collection's range, its palette never is.
+    wide, shift = TRAINING['wide'], SUITES['shift']
+    assert TRAINING['nominal'] == SUITES['nominal']
+    assert all(wide[k] >= shift[k] for k in ('camera_noise', 'camera_blur', 'start_noise_xy',
+                                            'start_noise_yaw', 'layout_spread'))
+    assert wide['palette'] == 'train' != shift['palette'] and wide['distractor_prob'] > 0.5
+    gain = [scene_appearance(s, 0.6, 'train', 'wide').light_diffuse
+            / Appearance().light_diffuse for s in range(200)]
+    assert 60 < sum(0.75 <= g <= 1.25 for g in gain) < 140   # train's light, or shifted's:
+    assert min(gain) < 0.6 and max(gain) > 1.5                # dim-warm and bright-cool
 
 
 def test_visual_jitter_is_bounded():
@@ -174,16 +188,13 @@ def test_a_replanning_expert_handles_every_change():
     try:
         for name in SCENARIOS[::3]:
             inst = w.start(name, 5)
-            expert, current, cmd = ScriptedExpert(inst), inst, None
+            # It draws the simulator's change and replans when it happens (as expert_node).
+            expert = ScriptedExpert(inst, change=perturbation_plan(inst, 5, 'mixed'))
             while not w.done and w.episode_time < 40.0:
-                if w.instance is not current:
-                    current = w.instance
-                    expert = ScriptedExpert(current)
-                    expert._last_cmd = cmd
-                cmd = expert.act(w.ground_truth_pose(), w.episode_time)
-                w.set_command(cmd)
+                w.set_command(expert.act(w.ground_truth_pose(), w.episode_time))
                 w.step(25)
             s = w.summary()
+            assert expert.change is None and expert.instance.obstacles == w.instance.obstacles
             assert s.success and s.perturbation and s.outcome == Outcome.REACHED, s
             assert all(side == Side.from_name(inst.side) for side in s.passed_sides)
     finally:

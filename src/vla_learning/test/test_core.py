@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from vla_common.scenarios import SCENARIOS
+from mobile_base.sim.scene import TRAINING
 from vla_learning.collect import collect_stack, plan_episodes
 from vla_learning.common import (COLLECT_SEED_BASE, EVAL_SEED_BASE, paraphrase_split,
                                  REGRESSION_SEEDS, TRAINING_RANDOMIZATION)
@@ -34,8 +35,14 @@ def test_evaluation_uses_held_out_placements_and_paraphrases(tmp_path):
 
     # Collection and evaluation draw from different placement namespaces of the simulator,
     # whatever the seed numbers (here they even coincide).
-    collect = dict(collect_stack(TRAINING_RANDOMIZATION).node('mujoco_sim').parameters)
-    assert collect['placement'] == 'collect'
+    for randomization in (*TRAINING.values(), {**TRAINING['wide'], 'perturbation': 'mixed'}):
+        stack = collect_stack(randomization)
+        collect = dict(stack.node('mujoco_sim').parameters)
+        assert collect['placement'] == 'collect' and collect['palette'] != 'held_out'
+        # The expert draws the simulator's mid-episode change, so it can react to it.
+        expert = dict(stack.node('expert_node').parameters)
+        assert expert['perturbation'] == collect['perturbation']
+    assert TRAINING['nominal'] == TRAINING_RANDOMIZATION
     for suite in ('nominal', 'shift', 'perturbation'):
         params = yaml.safe_load(open(eval_params_file(str(tmp_path / 'p.yaml'), suite,
                                                       'event')))

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from mobile_base.sim.scene import TRAINING
 from vla_common.scenarios import SCENARIOS
 from vla_learning.common import (add_robot_argument, COLLECT_SEED_BASE, paraphrase_split,
                                  parse_list, pick_instruction, TRAINING_RANDOMIZATION)
@@ -91,8 +92,10 @@ def collect_stack(randomization: Mapping[str, object], expert_noise: float = 0.0
         auto_start=False, placement='collect', **dict(randomization))
     gate = spec('safety_gate', 'vla_safety', 'safety_gate', (overrides,)).with_parameters(
         mode='base', time_source='ros')
+    # The expert sees the world: it reacts to the simulator's mid-episode change.
     expert = spec('expert_node', 'mobile_base', 'expert_node').with_parameters(
-        noise_std=float(expert_noise), noise_seed=int(noise_seed))
+        noise_std=float(expert_noise), noise_seed=int(noise_seed),
+        perturbation=str(randomization.get('perturbation', 'none')))
     # The instruction the collector types reaches the simulator as in deployment: its
     # episode clock starts there.
     instruction = spec('instruction_node', 'vla_instruction',
@@ -122,9 +125,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--episodes-per-scenario', type=int, default=9)
     parser.add_argument('--seed', type=int, default=0, help='collection seed (placements, '
                         'paraphrases, noise)')
+    parser.add_argument('--training', default='nominal', choices=sorted(TRAINING),
+                        help='the simulator randomisation (mobile_base.sim.scene.TRAINING): '
+                        'nominal = the nominal suite\'s; wide = what shift varies except '
+                        'the held-out palette')
     parser.add_argument('--randomization', default='',
-                        help='JSON dict of mujoco_sim parameters merged into the training '
-                        'randomisation (vla_learning.common.TRAINING_RANDOMIZATION)')
+                        help='JSON dict of mujoco_sim parameters merged into the --training '
+                        'randomisation')
     parser.add_argument('--expert-noise', type=float, default=0.08,
                         help='OU exploration noise std of the noisy episodes (m/s, rad/s)')
     parser.add_argument('--noisy-every', type=int, default=3,
@@ -141,7 +148,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print('[collect] note: more than 72 demonstrations requested', file=sys.stderr)
     plans = plan_episodes(scenarios, args.episodes_per_scenario, args.seed,
                           args.noisy_every, args.expert_noise)
-    randomization = {**TRAINING_RANDOMIZATION, **json.loads(args.randomization or '{}')}
+    randomization = {**TRAINING[args.training], **json.loads(args.randomization or '{}')}
+    if randomization.get('palette') == 'held_out':
+        parser.error('the held_out palette is the shift suite\'s: never collected')
     t0 = time.monotonic()
     records = run_collection(args.out, plans, randomization, args.seed, args.timeout,
                              quiet=not args.verbose)

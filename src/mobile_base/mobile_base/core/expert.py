@@ -21,8 +21,8 @@ sends, which is what labels its stop in the demonstrations.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from dataclasses import dataclass, replace
+from typing import List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 from vla_common.planar import Point, Twist2D, ZERO_TWIST
@@ -31,7 +31,15 @@ from vla_common.scenarios import LEFT
 from mobile_base.core.episode import GOAL_DISTANCE
 from mobile_base.core.geometry import Pose2D, rotate, wrap_angle
 from mobile_base.core.robot import DEFAULT_ROBOT, RobotSpec
-from mobile_base.core.scenarios import ScenarioInstance
+from mobile_base.core.scenarios import Obstacle, ScenarioInstance
+
+
+class LayoutChange(Protocol):
+    """A mid-episode change of the layout (mobile_base.sim.scene.PerturbationPlan)."""
+
+    trigger_along: float
+
+    def apply(self, obstacles: Sequence[Obstacle]) -> Tuple[Obstacle, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -60,11 +68,15 @@ class ScriptedExpert:
     """Holonomic pure pursuit along a side-respecting route; `act(pose, t)` -> Twist2D."""
 
     def __init__(self, instance: ScenarioInstance, config: Optional[ExpertConfig] = None,
-                 robot: RobotSpec = DEFAULT_ROBOT) -> None:
+                 robot: RobotSpec = DEFAULT_ROBOT, change: Optional[LayoutChange] = None
+                 ) -> None:
         self.instance = instance
         self.config = config or ExpertConfig()
         self.robot = robot
         self.route: List[Point] = plan_route(instance, self.config, robot)
+        #: The mid-episode change of the layout it knows of (it sees the world): once the
+        #: robot reaches its trigger, the route is replanned around the changed obstacles.
+        self.change = change
         self.reset()
 
     def reset(self) -> None:
@@ -87,6 +99,15 @@ class ScriptedExpert:
             self.done = True
             self._last_cmd = ZERO_TWIST
             return ZERO_TWIST
+        change = self.change
+        if change is not None and \
+                self.instance.route_coordinates(pose.x, pose.y)[0] >= change.trigger_along:
+            # The simulator changes the layout at the same point (sim/world.py); the progress
+            # along the route is kept.
+            self.change = None
+            self.instance = replace(self.instance,
+                                    obstacles=tuple(change.apply(self.instance.obstacles)))
+            self.route = plan_route(self.instance, cfg, self.robot)
         target, self._progress = _lookahead_point(self.route, (pose.x, pose.y), self._progress,
                                                   cfg.lookahead)
         dx, dy = target[0] - pose.x, target[1] - pose.y

@@ -3,7 +3,9 @@
 Listens to `episode_result` (latched): on RUNNING it rebuilds the episode's layout from the
 scenario name (or YAML path), seed, placement namespace and spread, exactly as the simulator
 sampled it (the start-pose noise aside: it drives from wherever it is), and starts the
-expert; on any end it publishes one zero command and idles. Each `ground_truth/odom` message
+expert; on any end it publishes one zero command and idles. With `perturbation` set like the
+simulator's, it draws the same mid-episode change and, once the robot reaches its trigger,
+replans around the changed layout (demonstrations that react to a moved or added box). Each `ground_truth/odom` message
 (at most `control_rate` per second of its stamps, i.e. of sim time) yields one command on
 `cmd_vel_in` (plus a `heartbeat` for the safety gate), so the expert keeps pace with a
 simulator running faster than real time.
@@ -30,6 +32,7 @@ from mobile_base.core.expert import ExpertConfig, ScriptedExpert
 from mobile_base.core.geometry import Pose2D
 from mobile_base.core.odometry import quaternion_to_yaw
 from mobile_base.core.scenarios import make_instance, ScenarioError
+from mobile_base.sim.scene import PERTURBATIONS, perturbation_plan
 from mobile_base.nodes.ros_io import twist_to_msg
 
 
@@ -58,6 +61,12 @@ class ExpertNode(Node):
                               'exploration noise std (m/s, rad/s) for recovery data', 0.0, 0.5),
             noise_seed=declare(d, 'noise_seed', 0, 'seed of the exploration noise', 0,
                                2 ** 31 - 1))
+        self.perturbation = declare(d, 'perturbation', 'none',
+                                    "the simulator's mid-episode change (none|box_moved|"
+                                    'box_added|mixed): the expert reacts to it', read_only=True)
+        if self.perturbation not in PERTURBATIONS:
+            raise ValueError(f'perturbation must be one of {PERTURBATIONS}, '
+                             f'got {self.perturbation!r}')
         self.pub = self.create_publisher(Twist, topics.CMD_VEL_IN, COMMAND_QOS)
         # The expert stands in for the policy, so it also keeps the gate's deadman alive.
         self.pub_heartbeat = None
@@ -109,7 +118,9 @@ class ExpertNode(Node):
         config = dataclasses.replace(self.base_config,
                                      noise_seed=self.base_config.noise_seed * 1_000_003
                                      + int(msg.seed))
-        self.expert = ScriptedExpert(instance, config)
+        self.expert = ScriptedExpert(instance, config,
+                                     change=perturbation_plan(instance, int(msg.seed),
+                                                              self.perturbation))
         self._episode = key
         self._t0 = None
         self._last_slot = None

@@ -145,8 +145,8 @@ class MujocoSimNode(SimulationNode):
                                "'randomized' (domain randomisation) or 'held_out' (never "
                                "used in training; next episode)"),
             'lighting': declare(d, 'lighting', 'train',
-                                "'train' (jittered around the default) or 'shifted' (outside "
-                                'that range; next episode)'),
+                                "'train' (jittered around the default), 'shifted' (outside "
+                                "that range) or 'wide' (either, even chance; next episode)"),
             'camera_noise': declare(d, 'camera_noise', 0.0,
                                     'max std of camera pixel noise (8-bit units), drawn per '
                                     'episode (next episode)', 0.0, 64.0),

@@ -8,7 +8,8 @@ cyan-green at any saturation and brightness, checker or plain floors and walls o
 outside the held-out band, a wider and faintly tinted light. `held_out` (blue-violet boxes,
 speckled teal floors, saturated blue-violet walls: the `shift` suite) is kept apart from both
 by construction -- the bands below, tested. Lighting `train` varies brightness and direction
-around the default; `shifted` is a dim-warm or bright-cool light outside every training range.
+around the default; `shifted` is a dim-warm or bright-cool light outside that range; `wide`
+(the `wide` training randomisation) is either, even chance.
 Every draw comes from `numpy.random.default_rng([seed, stream])` with a fixed stream per
 purpose, so the layout, the look and the change of one episode are independent and
 reproducible.
@@ -44,6 +45,19 @@ SUITES['shift'] = {**SUITES['nominal'], 'palette': 'held_out', 'lighting': 'shif
                    'start_noise_xy': 0.16, 'start_noise_yaw': 0.24, 'layout_spread': 2.0}
 SUITES['perturbation'] = {**SUITES['nominal'], 'perturbation': 'mixed'}
 
+#: Named collection randomisations (mujoco_sim parameters, `vla_collect --training`).
+#: `nominal` is the `nominal` suite's. `wide` randomises what `shift` varies except the
+#: held-out looks: the box and cup ranges 2x, start noise 2x, camera noise and blur up to
+#: shift's, a distractor three times in four, and `wide` lighting (the train range or, half
+#: the time, the dim-warm / bright-cool range of `shifted`) -- over the `train` palette only,
+#: never `held_out`. Collections draw `collect` placements whatever the randomisation.
+TRAINING = {
+    'nominal': dict(SUITES['nominal']),
+    'wide': {**SUITES['nominal'], 'lighting': 'wide', 'camera_noise': 8.0, 'camera_blur': 1.6,
+             'distractor_prob': 0.75, 'start_noise_xy': 0.16, 'start_noise_yaw': 0.24,
+             'layout_spread': 2.0},
+}
+
 
 def suite_parameters(suite: str) -> dict:
     """The mujoco_sim parameters of an evaluation suite: its conditions, placements drawn
@@ -54,7 +68,7 @@ def suite_parameters(suite: str) -> dict:
 
 
 PALETTES = ('train', 'randomized', 'held_out')
-LIGHTINGS = ('train', 'shifted')
+LIGHTINGS = ('train', 'shifted', 'wide')
 PERTURBATIONS = ('none', 'box_moved', 'box_added', 'mixed')
 
 #: The split of the looks, explicit. Every hue (degrees, 0..360) the held-out palette draws
@@ -171,8 +185,8 @@ def scene_appearance(seed: int, visual_jitter: float = 0.0, palette: str = 'trai
         tint_rgb = 1.0 - amount * rng.uniform(0.0, 1.0 - RANDOMIZED_LIGHT_TINT_MIN, size=3)
         light.update(light_diffuse=float(base.light_diffuse * gain),
                      light_rgb=(float(tint_rgb[0]), float(tint_rgb[1]), float(tint_rgb[2])))
-    if lighting == 'shifted':
-        # Outside every training range: dim and warm, or bright and cool.
+    if lighting == 'shifted' or (lighting == 'wide' and rng.random() < 0.5):
+        # Outside the `train` range: dim and warm, or bright and cool.
         dim = rng.random() < 0.5
         light.update(light_diffuse=float(base.light_diffuse * rng.uniform(
                          *SHIFTED_LIGHT_GAIN[0 if dim else 1])),

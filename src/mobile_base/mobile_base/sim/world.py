@@ -38,7 +38,7 @@ class SimOptions:
     cmd_timeout: float = 0.5          # s of sim time; older commands are replaced by zero
     visual_jitter: float = 0.0        # 0..1: colour / light randomisation per seed
     palette: str = 'train'            # 'train' | 'held_out' colours and textures (scene.py)
-    lighting: str = 'train'           # 'train' | 'shifted' (outside the training range)
+    lighting: str = 'train'           # 'train' | 'shifted' (outside train's) | 'wide' (both)
     camera_noise: float = 0.0         # max std of pixel noise (8-bit units), per episode
     camera_blur: float = 0.0          # max Gaussian blur sigma (px at 224 px), per episode
     distractor_prob: float = 0.0      # chance of one distractor object beside the route
