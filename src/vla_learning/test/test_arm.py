@@ -94,3 +94,5 @@ def test_lockstep_waits_for_the_controller_and_the_gate_waits_with_it(which, tmp
     assert sim['lockstep_topic'] == topics.ARM_CMD_IN      # what the gate reads
     assert gate['time_source'] == 'ros'
     assert gate['clock_timeout'] > sim['lockstep_timeout'] > 1.0
+    # The noisy expert gets longer than the task's 30 s; evaluation keeps the task's limit.
+    assert sim['time_limit'] == (arm.COLLECT_TIME_LIMIT if which == 'collect' else 0.0)

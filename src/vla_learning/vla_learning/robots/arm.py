@@ -50,6 +50,11 @@ EXPERT_NOISE = 0.03
 #: s the expert holds still at home before it ends its task (the done-labelled frames; the
 #: shipped model's data: 1.5 s).
 EXPERT_HOLD = 1.5
+#: arm_sim's episode limit in collection only (sim s; evaluation keeps the task's 30 s). With
+#: exploration noise the expert dithers around each waypoint until the noise lets it within
+#: tolerance: under the interpolating controller 18 of 44 noisy attempts ran into the 30 s
+#: (blue block tray 6/6, yellow 5/6), so the recovery data had one block episode.
+COLLECT_TIME_LIMIT = 60.0
 #: arm_sim's lockstep in collection and evaluation: on the controller's own command (the
 #: expert's or the policy's `arm_cmd_in`, before the gate), patient (wall s), so that a
 #: starved controller holds the simulation on a loaded machine. The gate's CLOCK_STALLED
@@ -128,7 +133,8 @@ def plan_episodes(tasks: Sequence[str] = TASK_NAMES, per_task: int = 30, seed: i
 def collect_stack(randomization: Mapping[str, object] = TRAINING_RANDOMIZATION,
                   expert_noise: float = 0.0, noise_seed: int = 0, arm_model: str = ARM_MODEL):
     """The arm stack (sim:=mujoco) with the scripted expert in the policy's place: arm_sim in
-    lockstep (`LOCKSTEP`) as fast as it runs, `collect` placements, scene camera only."""
+    lockstep (`LOCKSTEP`) as fast as it runs, `collect` placements, scene camera only, the
+    episode limit `COLLECT_TIME_LIMIT`."""
     from vla_bringup.stacks import arm_stack, NodeSpec, ParamFile, StackSpec
 
     stack = arm_stack(arm_model=arm_model, sim='mujoco', voice='false', policy=False)
@@ -137,7 +143,7 @@ def collect_stack(randomization: Mapping[str, object] = TRAINING_RANDOMIZATION,
         if node.name == 'arm_sim':
             node = node.with_parameters(realtime_factor=0.0, auto_start=False,
                                         placement='collect', wrist_camera=False,
-                                        **LOCKSTEP, **dict(randomization))
+                                        time_limit=COLLECT_TIME_LIMIT, **LOCKSTEP, **dict(randomization))
         elif node.name == 'safety_gate':
             node = node.with_parameters(clock_timeout=GATE_CLOCK_TIMEOUT)
         nodes.append(node)
