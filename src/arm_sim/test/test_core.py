@@ -11,8 +11,8 @@ from vla_testing.lint import forbidden_imports
 
 from arm_sim.core import driver
 from arm_sim.core.expert import ExpertConfig, plan, ScriptedExpert
-from arm_sim.core.judge import (Judge, ObjectState, OUTCOME_FAILED, OUTCOME_SUCCESS,
-                                OUTCOME_TIMED_OUT, Snapshot)
+from arm_sim.core.judge import (Judge, ObjectState, OUTCOME_FAILED, OUTCOME_RUNNING,
+                                OUTCOME_SUCCESS, OUTCOME_TIMED_OUT, Snapshot)
 from arm_sim.core.scene import (DOWN, goal_placement, make_scene, move_destination,
                                 object_footprint, PLACEMENTS, placement_key)
 
@@ -172,7 +172,7 @@ def test_move_success_needs_released_retracted_still_and_the_policy_ending_it():
     for k in range(12):       # 1.2 s still, released, retracted
         v = judge.observe(_snap(5.0 + 0.1 * k, end))
     assert v.grasped and v.placed and v.released and v.retracted and v.still and v.success
-    assert v.outcome == 0       # the judge never ends the episode on its own
+    assert v.outcome == OUTCOME_RUNNING     # the judge never ends the episode on its own
     final = judge.finish('policy')
     assert final.outcome == OUTCOME_SUCCESS and final.ended_by == 'policy'
     assert judge.observe(_snap(9.0, (0.0, 0.0, 0.0))).outcome == OUTCOME_SUCCESS   # latched

@@ -150,7 +150,7 @@ def test_cameras(worlds):
 def test_expert_succeeds_on_the_rm75(worlds, task):
     trace = run_expert(worlds['RM75'], task, 11)
     v = trace.verdict
-    assert v.outcome_name == 'success', v
+    assert v.outcome == 'success', v
     assert v.ended_by == 'policy' and v.time < 20.0
     steps = np.linalg.norm([a.delta[:3] for a in trace.actions], axis=1)
     assert steps.max() <= 0.008 + 1e-9            # m per control tick
@@ -161,7 +161,7 @@ def test_expert_succeeds_on_the_rm75(worlds, task):
 @pytest.mark.parametrize('name', ['RM65', 'GEN72'])
 def test_expert_succeeds_on_the_other_arms(worlds, name):
     v = run_expert(worlds[name], 'yellow_block_tray', 4).verdict
-    assert v.outcome_name == 'success', v
+    assert v.outcome == 'success', v
 
 
 def test_a_controller_that_never_ends_its_task_times_out(worlds):
@@ -170,5 +170,5 @@ def test_a_controller_that_never_ends_its_task_times_out(worlds):
     from arm_sim.sim.runner import run_episode
     from arm_sim.core.expert import ExpertAction
     v = run_episode(world, lambda p, q: ExpertAction((0.0,) * 6, 0.0, 'idle', False)).verdict
-    assert v.outcome_name == 'timed_out' and v.ended_by == 'timeout'
+    assert v.outcome == 'timed_out' and v.ended_by == 'timeout'
     assert math.isclose(v.time, 2.0, abs_tol=0.05)

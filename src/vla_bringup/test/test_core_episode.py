@@ -63,3 +63,15 @@ def test_json_carries_everything_but_the_trajectory():
     data = json.loads(r.to_json())
     assert 'trajectory' not in data and data['instruction'] == r.instruction
     assert data['final_error'] is None         # NaN is not JSON
+
+
+def test_arm_outcomes_are_the_messages_codes_and_an_empty_arm_report_is_plain_json():
+    from vla_bringup.core.arm_episode import ArmEpisodeReport
+    from vla_common.arm_verdict import OUTCOME_CODES
+    from vla_msgs.msg import ArmEpisodeResult
+    for name, code in OUTCOME_CODES.items():
+        assert getattr(ArmEpisodeResult, 'OUTCOME_' + name.upper()) == code
+    report = ArmEpisodeReport(task='red_cup_left', seed=0, instruction='x', model='m')
+    data = json.loads(report.to_json())      # no Infinity before a result arrives
+    assert data['outcome'] == 'not_started' and data['tcp_min'] == data['object_end'] == []
+    assert not report.check_workspace((-0.5, -0.5, 0.0), (0.5, 0.5, 0.3))

@@ -20,17 +20,13 @@ from typing import Dict, List, Optional, Tuple
 from geometry_msgs.msg import Pose
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_srvs.srv import Trigger
+from vla_common.arm_verdict import OUTCOMES
 from vla_common.qos import LATCHED_QOS
 from vla_msgs.msg import ArmEpisodeResult, Instruction, TaskResult
 
 from vla_bringup.core.arm_episode import ArmEpisodeReport
 from vla_bringup.session import StackFailure, StackSession, TASK_RESULTS
 from vla_bringup.stacks import resolved_parameters
-
-OUTCOMES = {ArmEpisodeResult.OUTCOME_RUNNING: 'running',
-            ArmEpisodeResult.OUTCOME_SUCCESS: 'success',
-            ArmEpisodeResult.OUTCOME_FAILED: 'failed',
-            ArmEpisodeResult.OUTCOME_TIMED_OUT: 'timed_out'}
 
 
 class ArmEpisodeSession(StackSession):
@@ -95,8 +91,8 @@ class ArmEpisodeSession(StackSession):
                     timeout: float = 120.0, bag_path: str = '',
                     arm_model: str = '') -> ArmEpisodeReport:
         """Start an episode, send `instruction`, wait for its end; return the report."""
-        report = ArmEpisodeReport(task, seed, instruction, model,
-                                  arm_model or self.stack.arguments.get('arm_model', ''))
+        report = ArmEpisodeReport(task=task, seed=seed, instruction=instruction, model=model,
+                                  arm_model=arm_model or self.stack.arguments.get('arm_model', ''))
         with self._episode(report, bag_path):
             with self._lock:
                 self.results.clear()

@@ -27,17 +27,13 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
+from vla_common.arm_verdict import (ArmVerdict as Verdict, OUTCOME_FAILED, OUTCOME_RUNNING,
+                                    OUTCOME_SUCCESS, OUTCOME_TIMED_OUT)
+
 from arm_sim.core.scene import (object_height, Placement, PLATE_HEIGHT, PLATE_RADIUS, Scene,
                                 TRAY_FLOOR, TRAY_SIZE, TRAY_WALL)
 
 Vec3 = Tuple[float, float, float]
-
-OUTCOME_RUNNING = 0
-OUTCOME_SUCCESS = 1
-OUTCOME_FAILED = 2
-OUTCOME_TIMED_OUT = 3
-OUTCOME_NAMES = {OUTCOME_RUNNING: 'running', OUTCOME_SUCCESS: 'success',
-                 OUTCOME_FAILED: 'failed', OUTCOME_TIMED_OUT: 'timed_out'}
 
 MOVE_DISTANCE = 0.10
 MOVE_X_TOLERANCE = 0.08
@@ -70,33 +66,6 @@ class Snapshot:
     tcp: Vec3                            # tool point in the base frame
     gripper_opening: float               # m between the fingers
     joint_speed: float                   # max |joint velocity| (rad/s)
-
-
-@dataclass
-class Verdict:
-    outcome: int = OUTCOME_RUNNING
-    ended_by: str = ''
-    time: float = 0.0
-    grasped: bool = False
-    placed: bool = False
-    released: bool = False
-    retracted: bool = False
-    still: bool = False
-    success: bool = False
-    object_start: Vec3 = (0.0, 0.0, 0.0)
-    object_end: Vec3 = (0.0, 0.0, 0.0)
-    tcp_min: Vec3 = (math.inf, math.inf, math.inf)
-    tcp_max: Vec3 = (-math.inf, -math.inf, -math.inf)
-    disturbed: Tuple[str, ...] = ()      # other objects moved by more than 0.03 m
-
-    @property
-    def outcome_name(self) -> str:
-        return OUTCOME_NAMES[self.outcome]
-
-    def stages(self) -> str:
-        """The stages of the task reached so far, for logs."""
-        return (f'grasped {self.grasped}, placed {self.placed}, released {self.released}, '
-                f'retracted {self.retracted}, still {self.still}')
 
 
 def _rest_z(name: str, surface: float = 0.0) -> float:
@@ -203,5 +172,5 @@ class Judge:
         return v
 
 
-__all__ = ['Judge', 'ObjectState', 'OUTCOME_FAILED', 'OUTCOME_NAMES', 'OUTCOME_RUNNING',
+__all__ = ['Judge', 'ObjectState', 'OUTCOME_FAILED', 'OUTCOME_RUNNING',
            'OUTCOME_SUCCESS', 'OUTCOME_TIMED_OUT', 'Snapshot', 'Verdict']

@@ -47,6 +47,7 @@ from vla_msgs.srv import StartEpisode
 from arm_sim.core.driver import (check_jointpos, check_pose, CommandError, DEGREE_RAD,
                                  gripper_opening, JointTarget, unreachable)
 from arm_sim.core.judge import Verdict
+from vla_common.arm_verdict import OUTCOME_CODES, OUTCOME_RUNNING
 from arm_sim.core.scene import make_scene
 from arm_sim.sim.mjcf import SCENE_CAMERA, WRIST_CAMERA
 
@@ -263,7 +264,7 @@ class ArmSimNode(SimulationNode):
         v = self._last_verdict
         response.success = True
         response.message = (f'{self.world.scene.name if self.world.scene else "-"}: '
-                            f'{v.outcome_name} ({v.stages()})')
+                            f'{v.outcome} ({v.stages()})')
         return response
 
     # --- SimulationNode hooks (simulation thread) ----------------------------------------------
@@ -396,7 +397,7 @@ class ArmSimNode(SimulationNode):
         msg.header.stamp = time_msg(world.time)
         msg.header.frame_id = self.params['base_frame']
         msg.task, msg.seed = scene.name, int(scene.seed)
-        msg.outcome, msg.ended_by = int(v.outcome), v.ended_by
+        msg.outcome, msg.ended_by = OUTCOME_CODES[v.outcome], v.ended_by
         msg.started, msg.time = world.started, float(v.time)
         msg.grasped, msg.placed, msg.released = v.grasped, v.placed, v.released
         msg.retracted, msg.still, msg.success = v.retracted, v.still, v.success
@@ -407,9 +408,9 @@ class ArmSimNode(SimulationNode):
         msg.hard_stops = int(world.hard_stops - self._stops0)
         msg.commands_ignored = int(self._ignored)
         self.pub_result.publish(msg)
-        if v.outcome != 0:
+        if v.outcome != OUTCOME_RUNNING:
             self.log_episode_end(f'episode {scene.name} seed {scene.seed}: '
-                                 f'{v.outcome_name.upper()} (ended by {v.ended_by}) after '
+                                 f'{v.outcome.upper()} (ended by {v.ended_by}) after '
                                  f'{v.time:.1f} s: {v.stages()}', v.success)
 
     def publish_diagnostics(self, rtf: float, steps_per_s: float) -> None:
@@ -417,7 +418,7 @@ class ArmSimNode(SimulationNode):
         self.publish_status(self.simulation_status(
             'arm_sim: simulation', f'mujoco {world.arm.name}', rtf, steps_per_s,
             task=world.scene.name if world.scene else '',
-            episode_outcome=world.verdict.outcome_name if world.scene else '',
+            episode_outcome=world.verdict.outcome if world.scene else '',
             hard_stops=world.hard_stops, commands_ignored=self._ignored))
 
 

@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Mapping, Sequence, Tuple
 
+from vla_common.arm_verdict import ArmVerdict
+
 from vla_bringup.core.episode import trigger_deltas
 
 Vec3 = Tuple[float, float, float]
@@ -19,29 +21,22 @@ Vec3 = Tuple[float, float, float]
 WORKSPACE_TOLERANCE = 0.005
 
 
-@dataclass
-class ArmEpisodeReport:
+@dataclass(kw_only=True)
+class ArmEpisodeReport(ArmVerdict):
+    """The simulator's verdict (empty until its result arrives) and what the episode took."""
+
     task: str
     seed: int
     instruction: str
     model: str
     arm_model: str = 'RM75'
     outcome: str = 'not_started'      # success | failed | timed_out | no_result | not_started
-    ended_by: str = ''                # policy | timeout
-    time: float = 0.0                 # s of sim time since the first instruction
-    success: bool = False
-    grasped: bool = False
-    placed: bool = False
-    released: bool = False
-    retracted: bool = False
-    still: bool = False
+    object_start: Sequence[float] = ()
+    object_end: Sequence[float] = ()
+    tcp_min: Sequence[float] = ()
+    tcp_max: Sequence[float] = ()
     target_object: str = ''
-    object_start: List[float] = field(default_factory=list)
-    object_end: List[float] = field(default_factory=list)
-    tcp_min: List[float] = field(default_factory=list)
-    tcp_max: List[float] = field(default_factory=list)
     workspace_violation: bool = False
-    disturbed: List[str] = field(default_factory=list)
     hard_stops: int = 0               # /rm_driver/move_stop_cmd received by the arm
     commands_ignored: int = 0         # driver commands the arm refused
     task_result: str = ''             # how the policy ended the instruction (TaskResult)
@@ -62,7 +57,7 @@ class ArmEpisodeReport:
 
     def check_workspace(self, box_min: Sequence[float], box_max: Sequence[float]) -> bool:
         """Whether the tool point ever left the gate's workspace box (beyond the tolerance)."""
-        if not self.tcp_min or not all(math.isfinite(v) for v in self.tcp_min + self.tcp_max):
+        if not self.tcp_min or not all(math.isfinite(v) for v in (*self.tcp_min, *self.tcp_max)):
             return False
         self.workspace_violation = any(
             lo - WORKSPACE_TOLERANCE > t for lo, t in zip(box_min, self.tcp_min)) or any(
