@@ -92,7 +92,7 @@ def test_the_wide_training_randomisation_covers_shift_except_its_looks():
     wide, shift = TRAINING['wide'], SUITES['shift']
     assert TRAINING['nominal'] == SUITES['nominal']
     assert all(wide[k] >= shift[k] for k in ('camera_noise', 'camera_blur', 'start_noise_xy',
-                                            'start_noise_yaw', 'layout_spread'))
+                                             'start_noise_yaw', 'layout_spread'))
     assert wide['palette'] == 'train' != shift['palette'] and wide['distractor_prob'] > 0.5
     gain = [scene_appearance(s, 0.6, 'train', 'wide').light_diffuse
             / Appearance().light_diffuse for s in range(200)]

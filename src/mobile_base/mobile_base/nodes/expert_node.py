@@ -5,7 +5,8 @@ scenario name (or YAML path), seed, placement namespace and spread, exactly as t
 sampled it (the start-pose noise aside: it drives from wherever it is), and starts the
 expert; on any end it publishes one zero command and idles. With `perturbation` set like the
 simulator's, it draws the same mid-episode change and, once the robot reaches its trigger,
-replans around the changed layout (demonstrations that react to a moved or added box). Each `ground_truth/odom` message
+replans around the changed layout (demonstrations that react to a moved or added box).
+Each `ground_truth/odom` message
 (at most `control_rate` per second of its stamps, i.e. of sim time) yields one command on
 `cmd_vel_in` (plus a `heartbeat` for the safety gate), so the expert keeps pace with a
 simulator running faster than real time.

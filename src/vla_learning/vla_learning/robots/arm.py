@@ -143,7 +143,8 @@ def collect_stack(randomization: Mapping[str, object] = TRAINING_RANDOMIZATION,
         if node.name == 'arm_sim':
             node = node.with_parameters(realtime_factor=0.0, auto_start=False,
                                         placement='collect', wrist_camera=False,
-                                        time_limit=COLLECT_TIME_LIMIT, **LOCKSTEP, **dict(randomization))
+                                        time_limit=COLLECT_TIME_LIMIT, **LOCKSTEP,
+                                        **dict(randomization))
         elif node.name == 'safety_gate':
             node = node.with_parameters(clock_timeout=GATE_CLOCK_TIMEOUT)
         nodes.append(node)
