@@ -1,4 +1,4 @@
-"""The Korean tabletop tasks of the arm: what each task id means (pure data).
+"""The Korean tabletop tasks of the arm: what each task id means (pure, no ROS).
 
 One table for everyone who needs the meaning of a task: the arm simulator (which scene it
 builds, how it judges success), its scripted expert, the instruction normaliser (which
@@ -8,16 +8,9 @@ Left and right are the robot's (REP-103: +y is left, seen from the arm's base lo
 +x). The scene camera faces the robot across the table, so in its image the robot's left is
 on the right, as an operator standing there sees it; the words mean the robot's side.
 
-| task | kind | object | goal | canonical Korean |
-|---|---|---|---|---|
-| red_cup_left | move | red cup | >= 0.10 m to the left | 빨간 컵을 왼쪽으로 옮겨 주세요 |
-| red_cup_right | move | red cup | >= 0.10 m to the right | 빨간 컵을 오른쪽으로 옮겨 주세요 |
-| blue_block_tray | place | blue block | inside the tray | 파란 블록을 집어서 쟁반에 넣으세요 |
-| yellow_block_tray | place | yellow block | inside the tray | 노란 블록을 집어서 쟁반에 넣으세요 |
-| green_cup_left_plate | place | green cup | on the left plate | 초록 컵을 왼쪽 접시 위에 놓으세요 |
-| green_cup_right_plate | place | green cup | on the right plate | 초록 컵을 오른쪽 접시 위에 놓으세요 |
-| reach_blue_block | reach | blue block | gripper above it | 파란 블록 위로 손을 옮기세요 |
-| reach_yellow_block | reach | yellow block | gripper above it | 노란 블록 위로 손을 옮기세요 |
+The table itself is package data, `vla_common/data/arm_tasks.tsv` (one task a line: name,
+family, kind, target object, goal, canonical Korean and English); it is read and checked
+here at import, so a malformed row fails loudly before anything uses it.
 
 Tasks of one `family` share their scene for a given placement seed (the left and right
 variants, the two blocks), so only the words tell them apart.
@@ -25,8 +18,9 @@ variants, the two blocks), so only the words tell them apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, Tuple
+import importlib.resources
+from dataclasses import dataclass, fields
+from typing import Dict, Optional, Tuple
 
 KIND_MOVE = 'move'      # pick the object and put it down at least `move_distance` to a side
 KIND_PLACE = 'place'    # pick the object and put it into / onto a receptacle
@@ -63,25 +57,55 @@ class ArmTask:
         return ''
 
 
-ARM_TASKS: Tuple[ArmTask, ...] = (
-    ArmTask('red_cup_left', 'move', KIND_MOVE, 'red_cup', 'left',
-            '빨간 컵을 왼쪽으로 옮겨 주세요', 'move the red cup to the left'),
-    ArmTask('red_cup_right', 'move', KIND_MOVE, 'red_cup', 'right',
-            '빨간 컵을 오른쪽으로 옮겨 주세요', 'move the red cup to the right'),
-    ArmTask('blue_block_tray', 'tray', KIND_PLACE, 'blue_block', 'tray',
-            '파란 블록을 집어서 쟁반에 넣으세요', 'put the blue block in the tray'),
-    ArmTask('yellow_block_tray', 'tray', KIND_PLACE, 'yellow_block', 'tray',
-            '노란 블록을 집어서 쟁반에 넣으세요', 'put the yellow block in the tray'),
-    ArmTask('green_cup_left_plate', 'plate', KIND_PLACE, 'green_cup', 'left_plate',
-            '초록 컵을 왼쪽 접시 위에 놓으세요', 'put the green cup on the left plate'),
-    ArmTask('green_cup_right_plate', 'plate', KIND_PLACE, 'green_cup', 'right_plate',
-            '초록 컵을 오른쪽 접시 위에 놓으세요', 'put the green cup on the right plate'),
-    ArmTask('reach_blue_block', 'reach', KIND_REACH, 'blue_block', '',
-            '파란 블록 위로 손을 옮기세요', 'move the hand above the blue block'),
-    ArmTask('reach_yellow_block', 'reach', KIND_REACH, 'yellow_block', '',
-            '노란 블록 위로 손을 옮기세요', 'move the hand above the yellow block'),
-)
+TABLE_FILE = 'arm_tasks.tsv'
+_COLUMNS = tuple(f.name for f in fields(ArmTask))
+#: What the goal of each kind may be.
+_GOALS: Dict[str, Tuple[str, ...]] = {KIND_MOVE: ('left', 'right'), KIND_PLACE: RECEPTACLES,
+                                      KIND_REACH: ('',)}
 
+
+def load_tasks(text: Optional[str] = None) -> Tuple[ArmTask, ...]:
+    """The shipped task table (or the TSV `text` given), in file order; raises ValueError
+    naming the line of a malformed row (wrong column count, an unknown kind or object, a goal
+    the kind cannot have, a repeated name, an empty instruction)."""
+    if text is None:
+        text = importlib.resources.files('vla_common').joinpath(
+            'data', TABLE_FILE).read_text(encoding='utf-8')
+    tasks: Dict[str, ArmTask] = {}
+    header_seen = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith('#'):
+            continue
+        cells = tuple(line.split('\t'))
+        where = f'{TABLE_FILE}:{number}'
+        if not header_seen:
+            if cells != _COLUMNS:
+                raise ValueError(f'{where}: expected the header {_COLUMNS}, got {cells}')
+            header_seen = True
+            continue
+        if len(cells) != len(_COLUMNS):
+            raise ValueError(f'{where}: expected {len(_COLUMNS)} tab-separated fields, '
+                             f'got {len(cells)}')
+        task = ArmTask(*cells)
+        if task.kind not in _GOALS:
+            raise ValueError(f'{where}: unknown kind {task.kind!r}')
+        if task.target not in OBJECTS:
+            raise ValueError(f'{where}: unknown object {task.target!r}')
+        if task.goal not in _GOALS[task.kind]:
+            raise ValueError(f'{where}: a {task.kind} task\'s goal is one of '
+                             f'{_GOALS[task.kind]}, got {task.goal!r}')
+        if not (task.name and task.family and task.korean and task.english):
+            raise ValueError(f'{where}: empty name, family or instruction')
+        if task.name in tasks:
+            raise ValueError(f'{where}: task {task.name!r} is listed twice')
+        tasks[task.name] = task
+    if not tasks:
+        raise ValueError(f'{TABLE_FILE}: no tasks')
+    return tuple(tasks.values())
+
+
+#: The tasks, in canonical order.
+ARM_TASKS: Tuple[ArmTask, ...] = load_tasks()
 TASKS: Dict[str, ArmTask] = {t.name: t for t in ARM_TASKS}
 TASK_NAMES: Tuple[str, ...] = tuple(t.name for t in ARM_TASKS)
 
@@ -99,4 +123,4 @@ def arm_task(name: str) -> ArmTask:
 
 
 __all__ = ['ARM_TASKS', 'ArmTask', 'KIND_MOVE', 'KIND_PLACE', 'KIND_REACH', 'OBJECTS',
-           'RECEPTACLES', 'TASKS', 'TASK_NAMES', 'UnknownTask', 'arm_task']
+           'RECEPTACLES', 'TASKS', 'TASK_NAMES', 'UnknownTask', 'arm_task', 'load_tasks']
