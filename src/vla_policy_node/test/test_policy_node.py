@@ -16,7 +16,8 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from sensor_msgs.msg import CompressedImage, Image, JointState
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import CompressedImage, Image, JointState, LaserScan
 from std_msgs.msg import Header
 from vla_common.image import encode_compressed, fill_image
 from vla_common.qos import LATCHED_QOS, SENSOR_QOS
@@ -463,6 +464,43 @@ def test_a_scene_change_chunk_acts_at_once_instead_of_blending(node_processes, h
     assert status.state == PolicyStatus.STATE_RUNNING
 
 
+def test_what_the_laser_sees_enter_free_space_triggers_an_inference(node_processes, harness):
+    """Odometry and 360-beam scans over DDS; the camera frame never changes. A static scan
+    triggers nothing; an object appearing 0.8 m behind the robot (out of any camera's view)
+    is a scene change."""
+    start_scripted_policy(node_processes)
+    harness.wait_state(PolicyStatus.STATE_IDLE, STARTUP, ACTIVE)
+    odom_pub = harness.node.create_publisher(Odometry, 'odom', SENSOR_QOS)
+    scan_pub = harness.node.create_publisher(LaserScan, 'scan', SENSOR_QOS)
+    ranges = [2.0] * 360
+
+    def publish() -> None:
+        stamp = harness.node.get_clock().now().to_msg()
+        odom = Odometry()
+        odom.header.stamp = stamp
+        odom.pose.pose.orientation.w = 1.0
+        odom_pub.publish(odom)
+        scan = LaserScan(angle_min=-np.pi, angle_increment=np.pi / 180, range_min=0.05,
+                         range_max=6.0, ranges=list(ranges))
+        scan.header.stamp = stamp
+        scan_pub.publish(scan)
+
+    timer = harness.node.create_timer(0.1, publish)
+    try:
+        harness.camera.frame = frame(0.2)
+        harness.camera.start()
+        harness.send('ins-1', LEFT)
+        harness.cmds.wait(10, timeout=20.0)
+        quiet = harness.status.wait(1, 10.0, lambda m: m.state == PolicyStatus.STATE_RUNNING,
+                                    since=time.monotonic())
+        assert quiet.trigger_counts_scene_change == 0
+        ranges[:6] = ranges[-6:] = [0.8] * 6           # straight behind the robot
+        harness.status.wait(1, 20.0, lambda m: m.trigger_counts_scene_change == 1,
+                            since=time.monotonic())
+    finally:
+        harness.node.destroy_timer(timer)
+
+
 def test_the_policy_ends_its_task_and_consumes_the_instruction(node_processes, harness):
     """A stand-in policy declares done when the goal is in view: the node stops, reports
     DONE, publishes the TaskResult and does not move again without a new instruction."""
@@ -497,7 +535,6 @@ def test_a_restarted_policy_does_not_move_on_the_latched_instruction(
     """Kill the policy process (no clean stop) and start it again while the instruction is
     still latched on `instruction`: no non-zero cmd_vel_in, and the gate's cmd_vel stays
     zero, until the operator gives a new instruction."""
-    from nav_msgs.msg import Odometry
 
     # The gate's geofence needs odometry (the base stands still at the origin); no scan.
     odom = harness.node.create_publisher(Odometry, 'odom', SENSOR_QOS)

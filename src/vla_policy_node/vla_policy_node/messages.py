@@ -5,7 +5,8 @@ Functions only (no node state), so the node itself keeps to wiring, timers and t
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import math
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -19,6 +20,19 @@ from .execution import executive as ex
 from .execution import supervisor as sv
 from .execution.executive import ChunkOut, InstructionInput, Snapshot, TaskOut
 from .preflight import budget_values, PreflightReport
+
+
+def odom_pose(msg: Any) -> Tuple[float, float, float]:
+    """An Odometry's planar pose (x, y, yaw about z)."""
+    p, q = msg.pose.pose.position, msg.pose.pose.orientation
+    yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+    return (p.x, p.y, yaw)
+
+
+def scan_geometry(msg: Any) -> Tuple[float, float, float, float]:
+    """A LaserScan's (angle_min, angle_increment, range_min, range_max)."""
+    return (msg.angle_min, msg.angle_increment, msg.range_min, msg.range_max)
+
 
 SAFETY_STATE_NAMES = {SafetyState.STATE_OK: 'OK', SafetyState.STATE_LIMITED: 'LIMITED',
                       SafetyState.STATE_STOPPED: 'STOPPED', SafetyState.STATE_ESTOP: 'ESTOP'}

@@ -15,11 +15,12 @@ from vla_common.params import declare
 
 from .execution import BLEND_MODES, TriggerConfig
 from .execution.executive import ExecutiveConfig
+from .execution.scan_change import ScanChangeConfig
 from .preflight import Limits
 
 BACKENDS = ('robovlms', 'onnx', 'tensorrt')
 # the defaults of the cores' configs (class attributes of their dataclasses)
-_EXEC, _TRIG, _PRE = ExecutiveConfig, TriggerConfig, Limits
+_EXEC, _TRIG, _PRE, _SCAN = ExecutiveConfig, TriggerConfig, Limits, ScanChangeConfig
 
 #: Parameters that take effect at the next configure (or immediately retry a failed one).
 RELOAD_PARAMS = ('model_path', 'backend', 'condition_on', 'preflight_memory_reserve_mb',
@@ -41,6 +42,10 @@ class NodeParams:
     scene_threshold: float = _TRIG.scene_threshold
     state_threshold: float = _TRIG.state_threshold
     scene_local_threshold: float = _TRIG.scene_local_threshold
+    scan_change_points: int = _SCAN.min_points
+    scan_change_tolerance: float = _SCAN.tolerance
+    scan_change_range: float = _SCAN.max_range
+    scan_laser_pose: Tuple[float, ...] = _SCAN.mount
     keepalive_period: float = _TRIG.keepalive_period
     min_inference_interval: float = _TRIG.min_interval
     error_backoff: float = _TRIG.error_backoff
@@ -129,7 +134,10 @@ class NodeParams:
             safety_pause_reasons=tuple(self.safety_pause_reasons),
             done_threshold=self.done_threshold, done_steps=self.done_steps,
             done_max_motion=self.done_max_motion,
-            instruction_max_age=self.instruction_max_age)
+            instruction_max_age=self.instruction_max_age,
+            scan_change=ScanChangeConfig(
+                min_points=self.scan_change_points, tolerance=self.scan_change_tolerance,
+                max_range=self.scan_change_range, mount=tuple(self.scan_laser_pose)))
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,15 @@ SPECS: Dict[str, Spec] = {
                                   '(0..1) of one image cell to the previous frame, the whole '
                                   'image aligned (an object moved or appeared); 0 disables',
                                   0.0, 1.0),
+    'scan_change_points': Spec('scene-change trigger from the laser (base): this many scan '
+                               'points in space the previous scan saw free (an object moved '
+                               'or appeared, in view or not); subscribes `scan`; 0 disables',
+                               0, 10000, read_only=True),
+    'scan_change_tolerance': Spec('m a scan point must lie nearer than the space the previous '
+                                  'scan saw free (above the range noise)', 0.005, 1.0),
+    'scan_change_range': Spec('m, only scan points this near count', 0.1, 100.0),
+    'scan_laser_pose': Spec('the laser\'s pose in base_link [x m, y m, yaw rad] (as the '
+                            'safety gate\'s scan.laser_*)', read_only=True),
     'state_threshold': Spec('state-change trigger: max abs state difference (m/s, rad/s or '
                             'rad) to the last inference; 0 disables', 0.0, 100.0),
     'keepalive_period': Spec('s without inference before a keep-alive inference; 0 disables',
@@ -221,4 +238,5 @@ def read_params(node: Any, overrides: Optional[Dict[str, Any]] = None) -> NodePa
     values = {f.name: node.get_parameter(f.name).value for f in dataclasses.fields(NodeParams)}
     values.update(overrides or {})
     values['safety_pause_reasons'] = tuple(values['safety_pause_reasons'] or ())
+    values['scan_laser_pose'] = tuple(float(v) for v in values['scan_laser_pose'] or ())
     return NodeParams(**values)

@@ -31,7 +31,7 @@ from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from sensor_msgs.msg import CompressedImage, Image, JointState
+from sensor_msgs.msg import CompressedImage, Image, JointState, LaserScan
 from std_msgs.msg import Header
 from vla_common import topics
 from vla_common.image import compressed_to_rgb, image_to_rgb, ImageError
@@ -195,19 +195,21 @@ class PolicyNode(LifecycleNode):
         if p.action_space == 'base':
             self._cmd_pub = pub(Twist, topics.CMD_VEL_IN, COMMAND_QOS)
             state_sub = sub(Odometry, topics.ODOM, self._on_odom, SENSOR_QOS)
+            if p.scan_change_points > 0:   # the laser's scene-change trigger
+                self._io.append(sub(LaserScan, topics.SCAN, self._on_scan, SENSOR_QOS))
         else:
             self._cmd_pub = pub(ArmCommand, topics.ARM_CMD_IN, COMMAND_QOS)
             state_sub = sub(JointState, topics.JOINT_STATES, self._on_joint_states, SENSOR_QOS)
         self._chunk_pub = pub(ActionChunk, topics.ACTION_CHUNK, RELIABLE_QOS)
         self._heartbeat_pub = pub(Header, topics.HEARTBEAT, COMMAND_QOS)
         self._debug_pub = pub(Image, topics.DEBUG_IMAGE, SENSOR_QOS)
-        self._io = [self._cmd_pub, self._chunk_pub, self._heartbeat_pub, self._debug_pub,
-                    state_sub,
-                    sub(Image, topics.CAMERA_IMAGE, self._on_image, SENSOR_QOS),
-                    sub(CompressedImage, topics.CAMERA_COMPRESSED, self._on_compressed,
-                        SENSOR_QOS),
-                    sub(Instruction, topics.INSTRUCTION, self._on_instruction, LATCHED_QOS),
-                    sub(SafetyState, SAFETY_STATE_TOPIC, self._on_safety, LATCHED_QOS)]
+        self._io += [self._cmd_pub, self._chunk_pub, self._heartbeat_pub, self._debug_pub,
+                     state_sub,
+                     sub(Image, topics.CAMERA_IMAGE, self._on_image, SENSOR_QOS),
+                     sub(CompressedImage, topics.CAMERA_COMPRESSED, self._on_compressed,
+                         SENSOR_QOS),
+                     sub(Instruction, topics.INSTRUCTION, self._on_instruction, LATCHED_QOS),
+                     sub(SafetyState, SAFETY_STATE_TOPIC, self._on_safety, LATCHED_QOS)]
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         p = self.params
@@ -340,7 +342,12 @@ class PolicyNode(LifecycleNode):
     def _on_odom(self, msg: Odometry) -> None:
         tw = msg.twist.twist
         self._apply(self.executive.on_state(np.array([tw.linear.x, tw.linear.y, tw.angular.z]),
-                                            m.stamp_ns(msg.header.stamp), self._now()))
+                                            m.stamp_ns(msg.header.stamp), self._now(),
+                                            pose=m.odom_pose(msg)))
+
+    def _on_scan(self, msg: LaserScan) -> None:
+        self._apply(self.executive.on_scan(m.scan_geometry(msg), msg.ranges,
+                                           m.stamp_ns(msg.header.stamp), self._now()))
 
     def _on_joint_states(self, msg: JointState) -> None:
         self._apply(self.executive.on_state(np.asarray(msg.position, dtype=np.float64),
@@ -405,10 +412,7 @@ class PolicyNode(LifecycleNode):
         pub = self._heartbeat_pub
         if pub is None or not self.executive.heartbeat():
             return
-        msg = Header()
-        msg.stamp = self.get_clock().now().to_msg()
-        msg.frame_id = self.get_name()
-        pub.publish(msg)
+        pub.publish(Header(stamp=self.get_clock().now().to_msg(), frame_id=self.get_name()))
 
     def _on_status_timer(self) -> None:
         self._apply(self.executive.tick(self._now()))

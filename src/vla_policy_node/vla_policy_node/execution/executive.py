@@ -13,7 +13,7 @@ refused by the normaliser, empty, stale), CANCELLED (a stop word, an e-stop), PR
 newer instruction) or FAILED (the policy went inactive). An ended instruction is consumed: it
 never moves the robot again.
 
-  inputs      on_image / reject_image / on_state / on_safety / on_instruction
+  inputs      on_image / reject_image / on_state / on_scan / on_safety / on_instruction
   time        control_tick (one per control period), tick (re-evaluate, maybe start a job)
   inference   jobs are emitted in `Output.jobs` and answered with `on_result`; or, with an
               injected `infer` callable, run synchronously inside the call that starts them
@@ -38,6 +38,7 @@ from ..policies.errors import NonFiniteActionError, ObservationError
 from ..policies.observation import Observation
 from . import supervisor as sv
 from .chunk_queue import ActionChunkQueue
+from .scan_change import PlanarScan, ScanChangeConfig, ScanChangeDetector, ScanChangeError
 from .supervisor import DEFAULT_PAUSE_REASONS, evaluate, Inputs, LatencyWindow, safety_blocks
 from .supervisor import Verdict
 from .triggers import (INSTRUCTION, SAFETY_RESUME, SCENE_CHANGE, scene_thumbnail, STATE_CHANGE,
@@ -86,6 +87,7 @@ class ExecutiveConfig:
     done_steps: int = 3                  # ... and the task ends after this many in a row
     done_max_motion: float = 0.0         # ... each commanding at most this motion (0: any)
     instruction_max_age: float = 5.0     # s, older (or further in the future) is refused
+    scan_change: ScanChangeConfig = ScanChangeConfig()   # the laser's scene-change trigger
 
     def __post_init__(self) -> None:
         for name in ('control_rate', 'image_timeout', 'state_timeout', 'instruction_max_age'):
@@ -272,6 +274,8 @@ class Executive:
         self.active = False
         self.queue = ActionChunkQueue(config.chunk_blend, config.temporal_decay)
         self.engine = TriggerEngine(config.trigger)
+        self.scan_change = ScanChangeDetector(config.scan_change)
+        self._space_change: Optional[Tuple[float, str]] = None  # (scan time, detail) to serve
         self.verdict = Verdict(sv.UNCONFIGURED, 'not configured')
         self.latency = LatencyWindow()
         # the instruction lifecycle
@@ -309,7 +313,7 @@ class Executive:
         self._throttled: Dict[str, float] = {}
         self.counters = {'inferences': 0, 'history_observations': 0, 'results_discarded': 0,
                          'commands_sent': 0, 'images_received': 0, 'images_rejected': 0,
-                         'done_ignored_old_frame': 0}
+                         'done_ignored_old_frame': 0, 'scans_rejected': 0, 'scan_changes': 0}
         self._out = Output()
 
     # ================================================================== configuration
@@ -317,6 +321,8 @@ class Executive:
         """Runtime parameter changes: thresholds, trigger mode, blending, timeouts."""
         self.config = config
         self.engine.config = config.trigger
+        if config.scan_change != self.scan_change.config:
+            self.scan_change = ScanChangeDetector(config.scan_change)
         self.queue.blend = config.chunk_blend
         self.queue.temporal_decay = config.temporal_decay
         return self._emit()
@@ -338,6 +344,7 @@ class Executive:
         self._note_clock(now)
         self.queue.flush()
         self.engine.clear()
+        self._forget_scans()
         self._reset_pending = True
         self._refresh(now)
         return self._emit()
@@ -356,6 +363,7 @@ class Executive:
             self._end(RESULT_FAILED, f'policy {why}', now)
         self.queue.flush()
         self.engine.clear()
+        self._forget_scans()
         self._refresh(now)
         return self._emit()
 
@@ -384,6 +392,7 @@ class Executive:
             thumb = scene_thumbnail(rgb)
             self.engine.on_scene(thumb, now)
             self._scene = thumb
+            self._serve_space_change(now)
         self._tick(now)
         return self._emit()
 
@@ -395,9 +404,13 @@ class Executive:
         self._refresh(now)
         return self._emit()
 
-    def on_state(self, vec: np.ndarray, stamp_ns: int, now: float) -> Output:
-        """Robot state (base twist or arm joint positions) with its stamp (ns, 0 = none)."""
+    def on_state(self, vec: np.ndarray, stamp_ns: int, now: float,
+                 pose: Optional[Tuple[float, float, float]] = None) -> Output:
+        """Robot state (base twist or arm joint positions) with its stamp (ns, 0 = none);
+        the base's odometry pose (x, y, yaw) places the laser scans."""
         t = stamp_ns * 1e-9 or now
+        if pose is not None:
+            self.scan_change.on_pose(*pose)
         if not np.all(np.isfinite(vec)):
             self._log_throttled('state', 'warning', 'robot state with NaN/Inf ignored', now)
             return self._emit()
@@ -407,6 +420,40 @@ class Executive:
         if self.active:
             self.engine.on_state(vec, now)
         return self._emit()
+
+    def on_scan(self, geometry: Tuple[float, float, float, float], ranges: Any, stamp_ns: int,
+                now: float) -> Output:
+        """A laser scan: (angle_min, angle_increment, range_min, range_max), its ranges and
+        stamp. Something entering space the last scan saw free is a scene change, served
+        with the first camera frame taken at or after this scan (the policy acts on what it
+        sees)."""
+        if not (self.active and self.model.loaded) or self.config.scan_change.min_points == 0:
+            return self._emit()
+        try:
+            scan = PlanarScan.of(*geometry, ranges, stamp=stamp_ns * 1e-9 or now)
+        except ScanChangeError as exc:
+            self.counters['scans_rejected'] += 1
+            self._log_throttled('scan', 'warning', f'laser scan ignored: {exc}', now)
+            return self._emit()
+        count = self.scan_change.on_scan(scan)
+        if count >= self.config.scan_change.min_points and self.config.trigger.mode == 'event':
+            self.counters['scan_changes'] += 1
+            self._space_change = (scan.stamp, f'laser: {count} points entered space seen free')
+            if self.image_time is not None and self.image_time >= scan.stamp:
+                self._serve_space_change(now)
+                self._tick(now)
+        return self._emit()
+
+    def _forget_scans(self) -> None:
+        self._space_change = None
+        self.scan_change.reset()
+
+    def _serve_space_change(self, now: float) -> None:
+        pending = self._space_change
+        if pending is not None and self.image_time is not None \
+                and self.image_time >= pending[0] - 1e-9:
+            self._space_change = None
+            self.engine.on_space_change(pending[1], now)
 
     def on_safety(self, state_name: str, reason_names: List[str], now: float) -> Output:
         """The safety gate's state (SafetyState names): a pausing state blocks commands."""
@@ -468,6 +515,7 @@ class Executive:
         self.queue.flush()
         self._reset_pending = True
         self.engine.on_instruction(now, ins.id)
+        self._space_change = None
         self._log('info', f'instruction {ins.id}: {ins.text!r}'
                   + (f' ({ins.canonical!r})' if ins.canonical else ''))
         self._tick(now)
@@ -506,6 +554,7 @@ class Executive:
                                          self.counters['inferences'] - ins.inferences))
         self.queue.flush()
         self.engine.clear()
+        self._forget_scans()
         self._reset_pending = True
         self.inference_error = ''
         self._done_run = 0

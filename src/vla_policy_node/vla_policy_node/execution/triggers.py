@@ -14,7 +14,9 @@ Reasons (the `PolicyStatus.TRIGGER_*` strings), most important first:
                  or one part of it changed suddenly: a cell of the thumbnail grid differs
                  from the previous frame's by more than `scene_local_threshold`, each cell
                  aligned by a pixel or two (`sudden_change`: the robot's own motion shifts
-                 the picture, an object that moves or appears changes a part of it)
+                 the picture, an object that moves or appears changes a part of it),
+                 or the laser saw something enter space its last scan saw free
+                 (`scan_change`; served with the first camera frame taken after that scan)
   state_change   the robot state differs from the one of the last inference by more than
                  `state_threshold` (max absolute difference: m/s, rad/s or rad)
   queue_low      the action queue holds `queue_threshold` actions or fewer
@@ -210,6 +212,11 @@ class TriggerEngine:
                 self._pending[SCENE_CHANGE] = (f'part of the image: {local:.3f} > '
                                                f'{cfg.scene_local_threshold:.3f}')
         return d
+
+    def on_space_change(self, detail: str, now: float) -> None:
+        """Something entered space the laser saw free (`scan_change`): a scene change."""
+        if self.config.mode == 'event':
+            self._pending[SCENE_CHANGE] = detail
 
     def on_state(self, state: np.ndarray, now: float) -> float:
         """A new robot-state vector; returns its distance to the last inference's."""
