@@ -98,7 +98,7 @@ NODE_INTERFACES: Dict[Tuple[str, str, str], Interfaces] = {
     ('vla_safety', 'safety_gate', 'arm'): _GATE_COMMON.merged(Interfaces(
         publish=(t.ARM_CMD,), subscribe=(t.ARM_CMD_IN, t.JOINT_STATES))),
     ('vla_policy_node', 'policy_node', 'base'): _POLICY_COMMON.merged(Interfaces(
-        publish=(t.CMD_VEL_IN,), subscribe=(t.ODOM,))),
+        publish=(t.CMD_VEL_IN,), subscribe=(t.ODOM, t.SCAN))),
     ('vla_policy_node', 'policy_node', 'arm'): _POLICY_COMMON.merged(Interfaces(
         publish=(t.ARM_CMD_IN,), subscribe=(t.JOINT_STATES,))),
     ('vla_instruction', 'instruction_node', ''): Interfaces(
