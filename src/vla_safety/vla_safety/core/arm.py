@@ -10,14 +10,15 @@ import math
 from dataclasses import dataclass
 from typing import Sequence, Tuple
 
-from vla_common.arm_models import arm_model, ArmModel, ARM_MODELS
+from vla_common.arm_models import arm_model, ArmModel
 
-from .spec import param, vec3
+from .spec import declared_in_table
 
 Vec3 = Tuple[float, float, float]
 
 
 @dataclass(frozen=True)
+@declared_in_table
 class ArmLimits:
     """Limits of the arm gate. The joints (names, limits, velocities) are the arm model's,
     from the shared table of RealMan arms (vla_common.arm_models); the rest are parameters.
@@ -27,34 +28,16 @@ class ArmLimits:
     per 1 / command_rate s, so the speed cap is step x command_rate, however often deltas come.
     """
 
-    model: str = param('arm.model', 'RM75', 'RealMan arm model: its joint names (joint_states '
-                       'are matched by name), joint limits, joint velocities and kinematics come '
-                       f'from the shared table ({", ".join(sorted(ARM_MODELS))})')
-    joint_limit_margin: float = param('arm.joint_limit_margin', 0.1, 'joint targets are kept '
-                                      'this far (rad) inside the limits', 0.0, 0.5)
-    joint_velocity_scale: float = param('arm.joint_velocity_scale', 0.5, 'fraction of the joint '
-                                        'velocity limits used for the max step per tick', 0.01,
-                                        1.0, runtime=True)
-    max_translation_step: float = param('arm.max_translation_step', 0.005, 'end-effector '
-                                        'translation per command at arm.command_rate (m, per '
-                                        'axis, direction kept): the speed cap is this x '
-                                        'command_rate', 0.0, runtime=True,
-                                        cap='hard_caps.max_translation_step')
-    max_rotation_step: float = param('arm.max_rotation_step', 0.02, 'end-effector rotation per '
-                                     'command at arm.command_rate (rad, per axis)', 0.0,
-                                     runtime=True, cap='hard_caps.max_rotation_step')
-    command_rate: float = param('arm.command_rate', 10.0, "the policy's control rate (Hz): the "
-                                'step caps are per 1 / command_rate s, however often '
-                                'end-effector deltas arrive', 1.0, 100.0)
-    workspace_min: Vec3 = param('arm.workspace_min', [-0.5, -0.5, 0.0], 'workspace box minimum '
-                                '[x, y, z] (m) in the arm base frame', convert=vec3)
-    workspace_max: Vec3 = param('arm.workspace_max', [0.5, 0.5, 0.3], 'workspace box maximum '
-                                '[x, y, z] (m) in the arm base frame', convert=vec3)
-    hold_tolerance: float = param('arm.hold_tolerance', 0.01, 'a joint target this close (rad) '
-                                  'to the measured joints counts as a zero (hold) command for '
-                                  'the e-stop reset', 0.0, 0.5)
-    tool_offset: Vec3 = param('arm.tool_offset', [0.0, 0.0, 0.0], 'tool point [x, y, z] (m) in '
-                              'the flange frame (set the gripper TCP)', convert=vec3)
+    model: str
+    joint_limit_margin: float
+    joint_velocity_scale: float
+    max_translation_step: float
+    max_rotation_step: float
+    command_rate: float
+    workspace_min: Vec3
+    workspace_max: Vec3
+    hold_tolerance: float
+    tool_offset: Vec3
 
     @property
     def arm(self) -> ArmModel:

@@ -1,7 +1,8 @@
-"""Parameters of the gate: the frozen configs the gate decides with, each field declaring the
-parameter that sets it (`spec.param`: name, default, description, range, read-only), the
-table the node declares (`PARAMS`, collected from those fields), building the configs from
-parameter values, and their validation.
+"""Parameters of the gate: the frozen configs the gate decides with, whose parameter fields
+take their parameter (name, default, description, range, read-only, hard cap) from the table
+`vla_safety/data/gate_parameters.yaml` (`spec.declared_in_table`), the table the node
+declares (`PARAMS`, collected from those fields), building the configs from parameter values,
+and their validation.
 
 The node declares exactly this table (through `vla_common.params.declare`), and the shipped
 `config/safety_gate*.param.yaml` files are checked against it by the tests, so defaults live
@@ -21,72 +22,56 @@ from .arm import ArmLimits
 from .geofence import GeofenceConfig, GeofenceError, Polygon
 from .limits import AccelLimits, VelocityLimits
 from .scan_zones import ScanZoneConfig
-from .spec import (collect, ConfigError, field_values, from_values, MODES, param, ParamSpec,
-                   switch)
+from .spec import (collect, ConfigError, declared_in_table, field_values, from_values, MODES,
+                   ParamSpec, switched)
 from .watchdog import SupervisorConfig
 
 TIME_SOURCES = ('steady', 'ros')
 
 
 # --- configs ------------------------------------------------------------------------------------
+# A field without a value is a parameter: its default, description and range are its entry in
+# data/gate_parameters.yaml (`declared_in_table`). Fields with a value are sections or derived.
 @dataclass(frozen=True)
+@declared_in_table
 class NodeSettings:
     """What the node itself uses (not the decision core)."""
 
-    mode: str = param('mode', 'base', "gate mode: 'base' (Twist cmd_vel_in -> cmd_vel) or 'arm' "
-                      '(ArmCommand arm_cmd_in -> arm_cmd)')
-    rate: float = param('rate', 50.0, 'output timer rate (Hz); the gate publishes at this rate, '
-                        'always', 5.0, 500.0)
-    state_rate: float = param('state_rate', 2.0, 'rate (Hz) of the periodic ~/state and '
-                              '/diagnostics (~/state is also published on every change)', 0.1,
-                              50.0)
-    time_source: str = param('time_source', 'steady', "clock of the watchdogs: 'steady' "
-                             '(monotonic; a stalled /clock cannot freeze them) or '
-                             "'ros' (node clock, follows use_sim_time)")
-    publish_on_input: bool = param('publish_on_input', True, 'also gate and publish each command '
-                                   'as it arrives (lower latency; arm: end-effector deltas, '
-                                   'whose step caps are per command, not per tick); the '
-                                   'fixed-rate output continues regardless')
+    mode: str
+    rate: float
+    state_rate: float
+    time_source: str
+    publish_on_input: bool
 
 
 @dataclass(frozen=True)
+@declared_in_table
 class BaseHardCaps:
     """Read-only bounds of the runtime-settable base limits."""
 
-    max_linear_velocity: float = param('hard_caps.max_linear_velocity', 0.5, 'hard cap (m/s) on '
-                                       'every linear velocity limit', 0.0, 5.0)
-    max_angular_velocity: float = param('hard_caps.max_angular_velocity', 1.0, 'hard cap (rad/s) '
-                                        'on the yaw rate limit', 0.0, 10.0)
-    max_linear_acceleration: float = param('hard_caps.max_linear_acceleration', 2.0, 'hard cap '
-                                           '(m/s^2) on the linear acceleration/deceleration '
-                                           'limits', 0.01, 20.0)
-    max_angular_acceleration: float = param('hard_caps.max_angular_acceleration', 4.0, 'hard cap '
-                                            '(rad/s^2) on the yaw acceleration/deceleration '
-                                            'limits', 0.01, 40.0)
+    max_linear_velocity: float
+    max_angular_velocity: float
+    max_linear_acceleration: float
+    max_angular_acceleration: float
 
 
 @dataclass(frozen=True)
+@declared_in_table
 class BaseGateConfig:
     """Everything the base gate decides with."""
 
     supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
     caps: BaseHardCaps = field(default_factory=BaseHardCaps)
     velocity: VelocityLimits = field(default_factory=VelocityLimits)
-    deadband_linear: float = param('limits.deadband_linear', 0.01, 'linear components below this '
-                                   '(m/s) are zeroed', 0.0, 0.1, runtime=True)
-    deadband_angular: float = param('limits.deadband_angular', 0.01, 'yaw rate below this '
-                                    '(rad/s) is zeroed', 0.0, 0.2, runtime=True)
+    deadband_linear: float
+    deadband_angular: float
     accel: AccelLimits = field(default_factory=AccelLimits)
     period: float = 0.02
-    require_odom: bool = param('require_odom', True, 'stop while odometry is stale (always '
-                               'required when the geofence is enabled)')
-    odom_timeout: float = param('odom_timeout', 0.5, 'odometry older than this (s) is stale',
-                                0.02, 5.0)
-    require_scan: bool = param('require_scan', True, 'stop while the laser scan is stale')
-    scan_timeout: float = param('scan_timeout', 0.5, 'scan older than this (s) is stale', 0.02,
-                                5.0)
-    geofence: Optional[GeofenceConfig] = switch('geofence.enabled', True, 'clip motion leaving '
-                                                'the geofence polygon', GeofenceConfig)
+    require_odom: bool
+    odom_timeout: float
+    require_scan: bool
+    scan_timeout: float
+    geofence: Optional[GeofenceConfig] = switched(GeofenceConfig)
     zones: ScanZoneConfig = field(default_factory=ScanZoneConfig)
 
     @property
@@ -96,18 +81,14 @@ class BaseGateConfig:
 
 
 @dataclass(frozen=True)
+@declared_in_table
 class ArmGateConfig:
     """Everything the arm gate decides with."""
 
     supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
-    joint_state_timeout: float = param('joint_state_timeout', 0.25, 'joint states older than '
-                                       'this (s) -> stop', 0.02, 5.0)
-    max_translation_step_cap: float = param('hard_caps.max_translation_step', 0.01, 'hard cap (m '
-                                            'per command at arm.command_rate) on '
-                                            'arm.max_translation_step', 0.0, 0.1)
-    max_rotation_step_cap: float = param('hard_caps.max_rotation_step', 0.05, 'hard cap (rad per '
-                                         'command at arm.command_rate) on arm.max_rotation_step',
-                                         0.0, 0.5)
+    joint_state_timeout: float
+    max_translation_step_cap: float
+    max_rotation_step_cap: float
     limits: ArmLimits = field(default_factory=ArmLimits)
     period: float = 0.02
 

@@ -18,7 +18,7 @@ from typing import List, Sequence, Tuple
 
 from vla_common.planar import Point, segments_cross, Twist2D
 
-from .spec import param
+from .spec import declared_in_table
 
 
 class GeofenceError(ValueError):
@@ -104,18 +104,13 @@ class Polygon:
 
 
 @dataclass(frozen=True)
+@declared_in_table
 class GeofenceConfig:
     """`polygon` flat [x0, y0, ...] in the odometry frame (m); horizon (s); margin (m)."""
 
-    polygon: Tuple[float, ...] = param('geofence.polygon',
-                                       [-5.0, -5.0, 5.0, -5.0, 5.0, 5.0, -5.0, 5.0],
-                                       'geofence vertices in the odom frame, flat [x0, y0, x1, '
-                                       'y1, ...] (m)')
-    horizon: float = param('geofence.horizon', 0.5, 'look-ahead (s) of the geofence prediction; '
-                           'the speed towards the fence is limited to (distance - margin) / '
-                           'horizon', 0.05, 5.0)
-    margin: float = param('geofence.margin', 0.25, 'the base centre keeps this distance (m) from '
-                          'the fence (cover the footprint circumradius)', 0.0, 2.0)
+    polygon: Tuple[float, ...]
+    horizon: float
+    margin: float
 
 
 class Geofence:

@@ -13,15 +13,11 @@ from typing import Tuple
 
 from vla_common.planar import Twist2D
 
-from .spec import param
-
-
-# The hard-cap parameters (read-only, in core.config.BaseHardCaps) that bound these limits.
-_LINEAR, _LINEAR_ACCEL = 'hard_caps.max_linear_velocity', 'hard_caps.max_linear_acceleration'
-_ANGULAR_ACCEL = 'hard_caps.max_angular_acceleration'
+from .spec import declared_in_table
 
 
 @dataclass(frozen=True)
+@declared_in_table
 class VelocityLimits:
     """Per-axis velocity limits (all >= 0) and an optional planar speed cap (0 disables it).
 
@@ -30,39 +26,25 @@ class VelocityLimits:
     0 is disabled (always zero) and does not scale the others.
     """
 
-    max_vx_forward: float = param('limits.max_vel_x_forward', 0.5, 'forward speed limit (m/s); '
-                                  '0 disables forward', 0.0, runtime=True, cap=_LINEAR)
-    max_vx_backward: float = param('limits.max_vel_x_backward', 0.5, 'backward speed limit '
-                                   '(m/s, positive)', 0.0, runtime=True, cap=_LINEAR)
-    max_vy: float = param('limits.max_vel_y', 0.5, 'lateral speed limit (m/s); 0 for a '
-                          'non-holonomic base', 0.0, runtime=True, cap=_LINEAR)
-    max_wz: float = param('limits.max_vel_yaw', 1.0, 'yaw rate limit (rad/s)', 0.0, runtime=True,
-                          cap='hard_caps.max_angular_velocity')
-    max_planar_speed: float = param('limits.max_planar_speed', 0.5, 'cap (m/s) on the planar '
-                                    'speed hypot(vx, vy), direction kept; 0 disables it '
-                                    '(per-axis limits still apply)', 0.0, runtime=True,
-                                    cap=_LINEAR)
-    preserve_direction: bool = param('limits.preserve_direction', True, 'scale all axes by one '
-                                     'factor when any limit binds (keeps direction and '
-                                     'curvature) instead of clamping each axis', runtime=True)
+    max_vx_forward: float
+    max_vx_backward: float
+    max_vy: float
+    max_wz: float
+    max_planar_speed: float
+    preserve_direction: bool
 
 
 @dataclass(frozen=True)
+@declared_in_table
 class AccelLimits:
     """Acceleration (speeding up) and deceleration (slowing down) limits, all > 0."""
 
-    accel_x: float = param('limits.max_accel_x', 1.0, 'x acceleration limit (m/s^2)', 0.01,
-                           runtime=True, cap=_LINEAR_ACCEL)
-    decel_x: float = param('limits.max_decel_x', 1.5, 'x deceleration limit (m/s^2)', 0.01,
-                           runtime=True, cap=_LINEAR_ACCEL)
-    accel_y: float = param('limits.max_accel_y', 1.0, 'y acceleration limit (m/s^2)', 0.01,
-                           runtime=True, cap=_LINEAR_ACCEL)
-    decel_y: float = param('limits.max_decel_y', 1.5, 'y deceleration limit (m/s^2)', 0.01,
-                           runtime=True, cap=_LINEAR_ACCEL)
-    accel_wz: float = param('limits.max_accel_yaw', 2.0, 'yaw acceleration limit (rad/s^2)', 0.01,
-                            runtime=True, cap=_ANGULAR_ACCEL)
-    decel_wz: float = param('limits.max_decel_yaw', 3.0, 'yaw deceleration limit (rad/s^2)', 0.01,
-                            runtime=True, cap=_ANGULAR_ACCEL)
+    accel_x: float
+    decel_x: float
+    accel_y: float
+    decel_y: float
+    accel_wz: float
+    decel_wz: float
 
 
 def apply_deadband(cmd: Twist2D, linear: float, angular: float) -> Twist2D:

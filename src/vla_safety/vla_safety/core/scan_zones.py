@@ -25,7 +25,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 from vla_common.planar import Twist2D
 
-from .spec import param
+from .spec import declared_in_table
 
 
 class ScanError(ValueError):
@@ -33,29 +33,19 @@ class ScanError(ValueError):
 
 
 @dataclass(frozen=True)
+@declared_in_table
 class ScanZoneConfig:
     """Footprint (m), zone distances (m) from the footprint, and the laser's pose in base_link."""
 
-    footprint_length: float = param('footprint.length', 0.40, 'footprint length along x (m), '
-                                    'centred on base_link', 0.05, 5.0)
-    footprint_width: float = param('footprint.width', 0.30, 'footprint width along y (m), '
-                                   'centred on base_link', 0.05, 5.0)
-    stop_distance: float = param('scan.stop_distance', 0.10, 'collision threshold: a scan point '
-                                 'this close (m) to the footprint in the direction of motion '
-                                 'stops the base', 0.0, 2.0)
-    slowdown_distance: float = param('scan.slowdown_distance', 0.40, 'a scan point this close '
-                                     '(m) in the direction of motion scales the command by '
-                                     'scan.slowdown_ratio', 0.0, 5.0)
-    slowdown_ratio: float = param('scan.slowdown_ratio', 0.5, 'speed factor in the slowdown '
-                                  'zone', 0.0, 1.0)
-    laser_x: float = param('scan.laser_x', 0.0, 'laser x in base_link (m)', -5.0, 5.0)
-    laser_y: float = param('scan.laser_y', 0.0, 'laser y in base_link (m)', -5.0, 5.0)
-    laser_yaw: float = param('scan.laser_yaw', 0.0, 'laser yaw in base_link (rad)', -math.pi,
-                             math.pi)
-    frame_id: str = param('scan.frame_id', 'laser', 'frame_id of the scans the mount '
-                          "(scan.laser_*) describes; a scan in another frame is refused (logged "
-                          "with the reason, so the scan stays stale and the base stopped); '' "
-                          'accepts any frame')
+    footprint_length: float
+    footprint_width: float
+    stop_distance: float
+    slowdown_distance: float
+    slowdown_ratio: float
+    laser_x: float
+    laser_y: float
+    laser_yaw: float
+    frame_id: str
 
 
 def scan_to_points(angle_min: float, angle_increment: float, range_min: float,

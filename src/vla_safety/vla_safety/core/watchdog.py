@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from .reasons import Reason, RESET_BLOCKING, reason_names
-from .spec import param
+from .spec import declared_in_table
 
 
 class Watchdog:
@@ -76,25 +76,17 @@ STARTUP_REASON = ('startup: latched at start-up (start_latched); an operator res
 
 
 @dataclass(frozen=True)
+@declared_in_table
 class SupervisorConfig:
     """Timeouts (s), requirements, and the e-stop reset rule shared by both gate modes."""
 
-    command_timeout: float = param('command_timeout', 0.25, 'command older than this (s) -> '
-                                   'stop', 0.02, 5.0)
-    heartbeat_timeout: float = param('heartbeat_timeout', 0.5, 'heartbeat older than this (s) '
-                                     '-> stop', 0.05, 10.0)
-    require_heartbeat: bool = param('require_heartbeat', True, 'stop while the policy heartbeat '
-                                    'is missing (lock)')
-    reset_quiet_time: float = param('reset_quiet_time', 0.5, 'a reset is refused unless the '
-                                    'incoming command has been zero or absent for this long '
-                                    '(s)', 0.0, 10.0)
-    start_latched: bool = param('start_latched', False, 'start with the e-stop engaged (a reset '
-                                'is needed before the first motion)')
+    command_timeout: float
+    heartbeat_timeout: float
+    require_heartbeat: bool
+    reset_quiet_time: float
+    start_latched: bool
     #: Only meaningful when the watchdogs run on ROS time (a /clock that stops freezes them).
-    clock_timeout: float = param(
-        'clock_timeout', 0.25, "with time_source 'ros': wall s the node clock may stand still "
-        '(a stalled /clock) before the gate stops with CLOCK_STALLED; 0 disables the check '
-        '(lockstep simulation, where time only moves with the controller)', 0.0, 5.0)
+    clock_timeout: float
 
 
 class Supervisor:
