@@ -55,8 +55,10 @@ def _moving(drv):
 
 
 def _stop_time(drv, t_fault, reason):
-    drv.state.wait(1, timeout=T, predicate=lambda s: s.reasons & reason)
-    drv.out.wait(1, timeout=T, predicate=is_zero)
+    # Only what arrived after the fault: the gate's start-up states can carry the same reason
+    # (e.g. CLOCK_STALLED before the first /clock), and a zero from before proves nothing.
+    drv.state.wait(1, timeout=T, predicate=lambda s: s.reasons & reason, since=t_fault)
+    drv.out.wait(1, timeout=T, predicate=is_zero, since=t_fault)
     stopped = time.monotonic()
     # what arrives from now on is zero, while the fault lasts
     t_check = time.monotonic()
