@@ -36,7 +36,7 @@ def test_shipped_model_reaches_the_cup_on_the_commanded_side(ros_domain, tmp_pat
     assert len(records) == 16
     table = results_markdown(records, model)
     assert not any(r['ended_by'] == 'collision' for r in records), table
-    # The model card's nominal figure is 63/64 (98 %; the interval reaches down to 92 %): a
+    # The model card's nominal figure is 64/64 (100 %; the interval reaches down to 94 %): a
     # model at 86 % would still fall below 11 of 16 only about 2 % of the time, while one that
     # cannot stop, or takes the wrong side, fails for sure.
     assert sum(r['success'] for r in records) >= 11, table
