@@ -43,6 +43,11 @@ class Twist2D:
 ZERO_TWIST = Twist2D()
 
 
+def quaternion_to_yaw(x: float, y: float, z: float, w: float) -> float:
+    """Yaw (rad, rotation about z) of a quaternion in ROS order (x, y, z, w)."""
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
 def segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
     """True when segments p1-p2 and q1-q2 cross at a single interior point.
 

@@ -5,7 +5,6 @@ Functions only (no node state), so the node itself keeps to wiring, timers and t
 
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -13,6 +12,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from sensor_msgs.msg import Image
 from vla_common.image import fill_image
+from vla_common.planar import quaternion_to_yaw
 from vla_msgs.msg import (ActionChunk, ArmCommand, Instruction, PolicyStatus, SafetyState,
                           TaskResult)
 
@@ -25,8 +25,7 @@ from .preflight import budget_values, PreflightReport
 def odom_pose(msg: Any) -> Tuple[float, float, float]:
     """An Odometry's planar pose (x, y, yaw about z)."""
     p, q = msg.pose.pose.position, msg.pose.pose.orientation
-    yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
-    return (p.x, p.y, yaw)
+    return (p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w))
 
 
 def scan_geometry(msg: Any) -> Tuple[float, float, float, float]:

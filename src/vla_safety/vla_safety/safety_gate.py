@@ -38,7 +38,7 @@ from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import Bool, Header
 from vla_common import topics
 from vla_common.node_main import install_interrupt_handlers, run_node
-from vla_common.planar import Twist2D
+from vla_common.planar import quaternion_to_yaw, Twist2D
 from vla_common.qos import COMMAND_QOS, LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from visualization_msgs.msg import Marker, MarkerArray
 from vla_msgs.msg import ArmCommand, SafetyState
@@ -80,11 +80,6 @@ def with_transit(callback: Callable[[Any, Optional[float]], None]) -> Callable[.
     if WITH_MESSAGE_INFO:
         return lambda msg, info: callback(msg, transit_time(info))
     return lambda msg: callback(msg, None)
-
-
-def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
-    """Yaw (rad) of a quaternion (REP-103, rotation about z)."""
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 class SafetyGateNode(Node):
@@ -205,7 +200,7 @@ class SafetyGateNode(Node):
     def _on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
         assert self._base_gate is not None
-        self._base_gate.on_odom(p.x, p.y, yaw_from_quaternion(q.x, q.y, q.z, q.w), self._now())
+        self._base_gate.on_odom(p.x, p.y, quaternion_to_yaw(q.x, q.y, q.z, q.w), self._now())
 
     def _on_scan(self, msg: LaserScan) -> None:
         assert self._base_gate is not None

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
-from vla_common.planar import Twist2D
+from vla_common.planar import quaternion_to_yaw, Twist2D
 
 from mobile_base.core.geometry import Pose2D
 from mobile_base.core.kinematics import forward_kinematics, MecanumGeometry
@@ -32,11 +32,6 @@ def integrate_twist(pose: Pose2D, twist: Twist2D, dt: float) -> Pose2D:
 def yaw_to_quaternion(yaw: float) -> Tuple[float, float, float, float]:
     """Quaternion (x, y, z, w) of a rotation about z (ROS message order)."""
     return (0.0, 0.0, math.sin(0.5 * yaw), math.cos(0.5 * yaw))
-
-
-def quaternion_to_yaw(x: float, y: float, z: float, w: float) -> float:
-    """Yaw (rotation about z) of a quaternion in ROS order (x, y, z, w)."""
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 @dataclass(frozen=True)
