@@ -8,8 +8,8 @@ first one after the box moved or appeared, with whether the changed box's centre
 the camera's 80 deg view.
 
     python src/vla_bringup/benchmarks/bench_scene_change.py [--seeds 200:204] [--threshold 0.10]
-        [--scan-points 3]
-        [--scan-tolerance 0.05] [--scan-noise 0.01]
+        [--scan-points 4]
+        [--scan-tolerance 0.08] [--scan-noise 0.01]
 
 Prints, per detector, the ordinary values' distribution and false-fire rate at its threshold,
 how many of the changes it catches (in and out of the camera's view), and the cost.
@@ -36,9 +36,10 @@ def main() -> None:
     parser.add_argument('--seeds', default='200:204', help='placements first:end (evaluate '
                         'namespace; the suite\'s own runs use 100 on)')
     parser.add_argument('--threshold', type=float, default=0.10)
-    parser.add_argument('--scan-points', type=int, default=3,
+    product = ScanChangeConfig()       # the policy node's defaults
+    parser.add_argument('--scan-points', type=int, default=product.min_points,
                         help='scan detector: intrusions that make a change')
-    parser.add_argument('--scan-tolerance', type=float, default=0.05,
+    parser.add_argument('--scan-tolerance', type=float, default=product.tolerance,
                         help='scan detector: m nearer than the space seen free')
     parser.add_argument('--scan-noise', type=float, default=0.01,
                         help='std of the simulated range noise (m; an RPLIDAR A1 states 1 %% '

@@ -439,8 +439,7 @@ class Executive:
         if count >= self.config.scan_change.min_points and self.config.trigger.mode == 'event':
             self.counters['scan_changes'] += 1
             self._space_change = (scan.stamp, f'laser: {count} points entered space seen free')
-            if self.image_time is not None and self.image_time >= scan.stamp:
-                self._serve_space_change(now)
+            if self._serve_space_change(now):
                 self._tick(now)
         return self._emit()
 
@@ -448,12 +447,15 @@ class Executive:
         self._space_change = None
         self.scan_change.reset()
 
-    def _serve_space_change(self, now: float) -> None:
+    def _serve_space_change(self, now: float) -> bool:
+        """Hand a pending laser change to the triggers once a frame taken at or after its scan
+        is here; True if it was handed over."""
         pending = self._space_change
-        if pending is not None and self.image_time is not None \
-                and self.image_time >= pending[0] - 1e-9:
-            self._space_change = None
-            self.engine.on_space_change(pending[1], now)
+        if pending is None or self.image_time is None or self.image_time < pending[0] - 1e-9:
+            return False
+        self._space_change = None
+        self.engine.on_space_change(pending[1], now)
+        return True
 
     def on_safety(self, state_name: str, reason_names: List[str], now: float) -> Output:
         """The safety gate's state (SafetyState names): a pausing state blocks commands."""
